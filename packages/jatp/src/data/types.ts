@@ -1,0 +1,26 @@
+/**
+ * Shared data contracts. Every reader returns a `Dataset`; the input pipeline turns splits into
+ * float32 NHWC batches in [0, 1]. Images are kept as uint8 on the host (CIFAR-10 train is 150 MB as
+ * bytes, 600 MB as float32) and converted per batch.
+ */
+
+export interface Split {
+  /** Pixel bytes, NHWC, row-major: count * height * width * channels values in 0..255. */
+  readonly images: Uint8Array;
+  /** Class index per image, 0 <= label < numClasses. */
+  readonly labels: Int32Array;
+  readonly count: number;
+}
+
+export interface Dataset {
+  /** Canonical name: 'cifar10' | 'svhn' | 'mnist' | 'fashion-mnist' | a folder name. */
+  readonly name: string;
+  /** [height, width, channels] of one image. */
+  readonly imageShape: readonly [number, number, number];
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  readonly train: Split;
+  readonly test: Split;
+  /** Where the files were found, for reports. */
+  readonly source: string;
+}

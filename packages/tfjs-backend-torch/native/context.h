@@ -1,0 +1,78 @@
+// Shared native context for the tfjs-backend-torch addon: the handle table that owns every ATen
+// tensor tfjs knows about, argument helpers, and the error guard that turns C++ exceptions into JS
+// errors (an exception escaping into N-API would abort the process).
+//
+// Invariant: every tensor in the table is contiguous in tfjs's logical (row-major, NHWC) layout,
+// so read/write are a memcpy and kernels may build NCHW *views* with permute() when ATen wants them.
+#pragma once
+
+#include <napi.h>
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tt {
+
+// dtype codes shared with TypeScript (src/native.ts): keep in sync.
+enum DtypeCode : int32_t { kFloat32 = 0, kInt32 = 1, kBool = 2 };
+
+at::ScalarType ToScalarType(int32_t code);
+int32_t ToDtypeCode(at::ScalarType t);  // float32/int32/bool only; others throw
+
+// Handle table (defined in storage.cc). Handles are small non-negative ints, reused after Free.
+int32_t Put(at::Tensor t);          // makes `t` contiguous, stores it, returns its handle
+const at::Tensor& Get(int32_t h);    // throws std::runtime_error on an unknown handle
+void Free(int32_t h);
+int64_t Count();                     // live handles
+at::Device CurrentDevice();          // kCPU, or kCUDA in a CUDA build with TFJS_TORCH_DEVICE=cuda
+
+// Argument helpers.
+inline const at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i) {
+  return Get(info[i].As<Napi::Number>().Int32Value());
+}
+inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Int64Value();
+}
+inline double DoubleArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+inline bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Boolean>().Value();
+}
+// A JS number[] or Int32Array as int64s.
+std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i);
+// A JS number[] of handles as tensors.
+std::vector<at::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i);
+
+// Stores `t` and returns what TypeScript needs to build a TensorInfo:
+// an Int32Array [handle, dtypeCode, rank, dim0, dim1, ...].
+Napi::Value ReturnTensor(Napi::Env env, at::Tensor t);
+// Several outputs: a JS array of the above.
+Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts);
+
+// Registration entry points, one per ops_*.cc family; called from addon.cc's Init.
+void RegisterStorage(Napi::Env env, Napi::Object exports);
+void RegisterCoreOps(Napi::Env env, Napi::Object exports);  // elementwise, reductions, shape ops
+void RegisterNnOps(Napi::Env env, Napi::Object exports);    // conv, pool, batch norm, matmul, resize
+
+}  // namespace tt
+
+// Wrap every native entry point's body:  TT_GUARD_BEGIN ... TT_GUARD_END(info.Env())
+#define TT_GUARD_BEGIN try {
+#define TT_GUARD_END(env)                                                   \
+  }                                                                         \
+  catch (const Napi::Error&) {                                              \
+    throw;                                                                  \
+  }                                                                         \
+  catch (const c10::Error& e) {                                             \
+    throw Napi::Error::New((env), std::string("torch: ") + e.what_without_backtrace()); \
+  }                                                                         \
+  catch (const std::exception& e) {                                         \
+    throw Napi::Error::New((env), std::string("torch: ") + e.what());      \
+  }
+
+// Convenience for defining an exported function: TT_FN(Name) { TT_GUARD_BEGIN ... TT_GUARD_END(info.Env()) }
+#define TT_FN(name) static Napi::Value name(const Napi::CallbackInfo& info)
+#define TT_EXPORT(exports, env, name) (exports).Set(#name, Napi::Function::New((env), name))
