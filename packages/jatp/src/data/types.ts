@@ -10,6 +10,11 @@ export interface Split {
   /** Class index per image, 0 <= label < numClasses. */
   readonly labels: Int32Array;
   readonly count: number;
+  /**
+   * [height, width, channels] of one image (optional extension: the readers always set it so that
+   * `toFloatBatch(split, ...)` can shape a batch from a Split alone; equals the Dataset's imageShape).
+   */
+  readonly imageShape?: readonly [number, number, number];
 }
 
 export interface Dataset {

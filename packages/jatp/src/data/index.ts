@@ -1,0 +1,17 @@
+/**
+ * The data module's public API: readers for CIFAR-10, SVHN, MNIST, Fashion-MNIST and image
+ * folders (`loadDataset`), subsets, and the input pipeline (`BatchIterator`, `toFloatBatch`).
+ */
+export type { Dataset, Split } from './types.js';
+export { DataFormatError, DatasetNotFoundError } from './errors.js';
+export { loadDataset, canonicalName, searchDirs, type LoadOptions } from './load.js';
+export { stratifiedSubset, firstPerClass, firstN, selectIndices, classCounts } from './subset.js';
+export { BatchIterator, toFloatBatch, splitImageShape, PIPELINE_DEFAULTS, type PipelineOptions, type Augment } from './pipeline.js';
+export { cropFlip, CROP_FLIP_DEFAULTS, type CropFlipParams } from './augment.js';
+export { DATASETS, DATASET_NAMES, cacheRoot, datasetCacheDir, type DatasetSpec, type RemoteFile } from './registry.js';
+export { readCifar10, parseCifarRecords, CIFAR10_CLASSES } from './cifar10.js';
+export { readSvhn, parseSvhnMat, SVHN_CLASSES } from './svhn.js';
+export { readIdxDataset, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './mnist.js';
+export { parseIdx } from './idx.js';
+export { parseMat } from './mat.js';
+export { readImageFolder } from './folder.js';
