@@ -1,0 +1,145 @@
+/**
+ * JATP — Joint Adversarial Training based Pre-processing (Zhou et al., "Improving White-box Robustness
+ * of Pre-processing Defenses via Joint Adversarial Training", arXiv 2106.05453), Algorithm 1.
+ *
+ * Per batch (spec §2.4–2.6):
+ *   1. craft *full* adversarial examples in feature space (Eq. 5) against the current pre-processor P
+ *      and the frozen target T (eval mode): maximise MSE(feat(T, P(x~)), feat(T, P(x))) over the
+ *      L∞ ball, K sign steps of 0.01 from a uniform random start;
+ *   2. minimise L_JATP = mean_i[BCE_i + α FSM_i (1 − p_y(T(P(x_i))))] + β MSE(P(x~*), x) (Eqs. 6–10)
+ *      with respect to P only (T frozen, eval mode, never updated).
+ * JATP′ (jatp-joint.ts) is the same recipe with T updated too.
+ *
+ * Options (defaults in JATP_DEFAULTS): featureLayer 'default' (= the target's default JATP feature,
+ * ResNet-18 'layer3', spec §2.3 A), eps 8/255, attackSteps 10 (A2), attackStepSize 0.01, random start
+ * on, loss α 5 β 3 with ablation switches (losses.ts). Optimiser/schedule/epochs: presets.ts.
+ *
+ * Usage:
+ *   const recipe = new JatpRecipe(purifier, target);
+ *   await runTraining(recipe, { optimizers: { main: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 2e-4 } }, ... });
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier, Preprocessor } from '../models/types.js';
+import type { Batch, Recipe } from '../training/types.js';
+import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, type JatpLossOptions } from './losses.js';
+import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
+import { ensureGradientsRegistered } from './gradients.js';
+import { featureSpaceAttack } from './feature-space-attack.js';
+
+export interface JatpOptions {
+  /** Internal feature of T for Eq. 5 and Eq. 8; 'default' = the target's declared default (spec §2.3). */
+  readonly featureLayer: string;
+  /** L∞ radius of the Eq. 5 attack (spec §4.1). */
+  readonly eps: number;
+  /** Sign steps of the Eq. 5 attack (spec A2: 10). */
+  readonly attackSteps: number;
+  /** Step size of the Eq. 5 attack (spec §4.1: 0.01). */
+  readonly attackStepSize: number;
+  /** Uniform U(-eps, eps) start (spec A2). */
+  readonly attackRandomStart: boolean;
+  /** Loss weights and ablations (Eqs. 6–10). */
+  readonly loss: JatpLossOptions;
+}
+
+export const JATP_DEFAULTS: JatpOptions = {
+  featureLayer: 'default',
+  eps: 8 / 255,
+  attackSteps: 10,
+  attackStepSize: 0.01,
+  attackRandomStart: true,
+  loss: DEFAULT_JATP_LOSS_OPTIONS,
+};
+
+export function resolveJatpOptions(options: Partial<Omit<JatpOptions, 'loss'>> & { loss?: Partial<JatpLossOptions> } = {}): JatpOptions {
+  return { ...JATP_DEFAULTS, ...options, loss: { ...DEFAULT_JATP_LOSS_OPTIONS, ...(options.loss ?? {}) } };
+}
+
+export class JatpRecipe implements Recipe {
+  readonly name: string = 'jatp';
+  readonly options: JatpOptions;
+  /** The T feature used by the attack and the FSM term, after resolving 'default'. */
+  readonly featureName: string;
+  /** JATP′ sets this: T is trained too, in train mode for the update step (spec §2.7). */
+  protected readonly updateTarget: boolean = false;
+
+  constructor(
+    readonly purifier: Preprocessor,
+    readonly target: Classifier,
+    options: Partial<Omit<JatpOptions, 'loss'>> & { loss?: Partial<JatpLossOptions> } = {},
+  ) {
+    ensureGradientsRegistered();
+    this.options = resolveJatpOptions(options);
+    const requested = this.options.featureLayer === 'default' ? defaultFeatureOf(target) : this.options.featureLayer;
+    this.featureName = checkFeatureName(target, requested);
+  }
+
+  variableGroups(): Record<string, tf.Variable[]> {
+    const vars = this.purifier.trainableVariables();
+    return { main: this.updateTarget ? [...vars, ...this.target.trainableVariables()] : vars };
+  }
+
+  stateTensors(): Map<string, tf.Variable> {
+    const state = prefixedWeights('purifier', this.purifier);
+    // T is frozen in JATP, so its weights need no checkpoint; JATP′ changes T and must store it.
+    if (this.updateTarget) prefixedWeights('target', this.target, state);
+    return state;
+  }
+
+  /** Eq. 5: full adversarial examples in feature space against the current P and T (both eval mode). */
+  craftAdversarial(x: tf.Tensor4D, seed: number): tf.Tensor4D {
+    const o = this.options;
+    const featureOf = (z: tf.Tensor4D): tf.Tensor => {
+      const purified = this.purifier.apply(z, false) as tf.Tensor4D;
+      const { output, features } = this.target.applyWithFeatures(purified, [this.featureName], false);
+      output.dispose();
+      return features[this.featureName]!;
+    };
+    return featureSpaceAttack(featureOf, x, {
+      eps: o.eps,
+      steps: o.attackSteps,
+      stepSize: o.attackStepSize,
+      randomStart: o.attackRandomStart,
+      seed,
+    });
+  }
+
+  step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {
+    const optimizer = optimizers['main'];
+    if (optimizer === undefined) throw new Error(`${this.name}: no optimizer for variable group 'main'`);
+    const xAdv = this.craftAdversarial(batch.x, seed);
+    const tTraining = this.updateTarget;
+    try {
+      return optimizeGroup(optimizer, this.variableGroups()['main']!, () => {
+        const purifiedAdv = this.purifier.apply(xAdv, true) as tf.Tensor4D;
+        const purifiedNat = this.purifier.apply(batch.x, true) as tf.Tensor4D;
+        // spec §2.5: P's output goes to T and to the pixel loss unclamped (A4).
+        const adv = this.target.applyWithFeatures(purifiedAdv, [this.featureName], tTraining);
+        const nat = this.target.applyWithFeatures(purifiedNat, [this.featureName], tTraining);
+        const terms = jatpLoss(
+          {
+            logitsAdv: adv.output as tf.Tensor2D,
+            logitsNat: nat.output as tf.Tensor2D,
+            featuresAdv: adv.features[this.featureName]!,
+            featuresNat: nat.features[this.featureName]!,
+            purifiedAdv,
+            natural: batch.x,
+            labels: batch.y,
+          },
+          this.options.loss,
+        );
+        return {
+          total: terms.total,
+          metrics: {
+            bce: terms.bce,
+            fsm: terms.weightedFsm,
+            pixel: terms.pixel,
+            accAdv: accuracy(adv.output as tf.Tensor2D, batch.y),
+            accNat: accuracy(nat.output as tf.Tensor2D, batch.y),
+          },
+        };
+      });
+    } finally {
+      xAdv.dispose();
+    }
+  }
+}
