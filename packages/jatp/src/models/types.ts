@@ -22,6 +22,8 @@ export interface Network {
   };
   /** Names that `applyWithFeatures` accepts. */
   readonly featureNames: readonly string[];
+  /** The feature JATP attacks by default (ResNet-18: 'layer3', spec §2.3 A1); absent when none applies. */
+  readonly defaultFeature?: string;
   /** Variables updated by an optimizer. */
   trainableVariables(): tf.Variable[];
   /** Every persistent tensor (trainable + batch-norm running statistics), by stable name. */
