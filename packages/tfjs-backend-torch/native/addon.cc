@@ -1,0 +1,33 @@
+// Addon entry point: sets the intra-op thread count, then lets each op family register its functions.
+#include "context.h"
+
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // All cores by default (ATen's own default can be lower inside containers); an explicit
+  // TFJS_TORCH_NUM_THREADS wins. Invalid values are ignored rather than aborting the import.
+  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (const char* s = std::getenv("TFJS_TORCH_NUM_THREADS")) {
+    int v = std::atoi(s);
+    if (v > 0) threads = v;
+  }
+  if (threads > 0) at::set_num_threads(threads);
+  tt::RegisterStorage(env, exports);
+  tt::RegisterCoreOps(env, exports);
+#ifndef TT_NO_NN_OPS
+  tt::RegisterNnOps(env, exports);
+  exports.Set("hasNnOps", Napi::Boolean::New(env, true));
+#else
+  exports.Set("hasNnOps", Napi::Boolean::New(env, false));
+#endif
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tfjs_backend_torch, Init)

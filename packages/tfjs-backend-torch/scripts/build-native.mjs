@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// Builds the N-API addon over libtorch with plain g++ (no node-gyp: it would download node headers,
+// and the GPU machine is offline). Guide §6, §8.
+//
+//   node scripts/build-native.mjs            CPU build against Debian's libtorch-dev (/usr)
+//   LIBTORCH=/path/to/torch node scripts/...  build against a PyTorch `torch/` dir (include/ + lib/),
+//                                            e.g. a CUDA wheel; output goes to build-cuda/
+// Options: --clean (rebuild everything), --jobs=N (default: 2, or TT_BUILD_JOBS).
+// Every native/*.cc is compiled (incrementally: an object is rebuilt when its source or a header
+// changed), then linked into <out>/tfjs_backend_torch.node. Missing libtorch is not an error: the
+// package then imports fine and reports the backend as unavailable, so `npm ci` never breaks.
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.join(pkgDir, 'native');
+const args = process.argv.slice(2);
+const clean = args.includes('--clean');
+const jobsArg = args.find((a) => a.startsWith('--jobs='));
+const jobs = Math.max(1, Number(jobsArg?.slice(7) ?? process.env.TT_BUILD_JOBS ?? Math.min(2, os.cpus().length)));
+
+const say = (msg) => console.log(`[build-native] ${msg}`);
+
+function findTorch() {
+  const root = process.env.LIBTORCH;
+  if (root) {
+    const inc = path.join(root, 'include');
+    const lib = path.join(root, 'lib');
+    if (!fs.existsSync(path.join(inc, 'ATen', 'ATen.h'))) {
+      return { error: `LIBTORCH=${root}: expected ${inc}/ATen/ATen.h (a PyTorch 'torch/' dir or a libtorch zip)` };
+    }
+    const cuda = fs.existsSync(path.join(lib, 'libtorch_cuda.so'));
+    return {
+      includes: [inc, path.join(inc, 'torch', 'csrc', 'api', 'include')],
+      libDir: lib,
+      libs: cuda ? ['torch', 'torch_cuda', 'torch_cpu', 'c10_cuda', 'c10'] : ['torch', 'torch_cpu', 'c10'],
+      abi: readAbi(root),
+      cuda,
+      outDir: path.join(pkgDir, 'build-cuda'),
+      label: `${root}${cuda ? ' (CUDA)' : ''}`,
+    };
+  }
+  for (const inc of ['/usr/include', '/usr/local/include']) {
+    if (fs.existsSync(path.join(inc, 'ATen', 'ATen.h')) && fs.existsSync(path.join(inc, 'torch', 'csrc', 'api', 'include'))) {
+      return {
+        includes: [path.join(inc, 'torch', 'csrc', 'api', 'include')],
+        libDir: null,
+        libs: ['torch', 'torch_cpu', 'c10'],
+        abi: null, // Debian's build uses the compiler default (CXX11 ABI = 1)
+        cuda: false,
+        outDir: path.join(pkgDir, 'build'),
+        label: `system libtorch (${inc})`,
+      };
+    }
+  }
+  return { error: 'libtorch not found: install Debian libtorch-dev (apt-get install libtorch-dev) or set LIBTORCH to a PyTorch torch/ directory' };
+}
+
+// The wheel's C++ ABI must match ours, or std::string-taking symbols fail to link/resolve.
+function readAbi(root) {
+  if (process.env.LIBTORCH_CXX11_ABI) return process.env.LIBTORCH_CXX11_ABI === '0' ? 0 : 1;
+  const cfg = path.join(root, 'share', 'cmake', 'Torch', 'TorchConfig.cmake');
+  if (fs.existsSync(cfg)) {
+    const m = /_GLIBCXX_USE_CXX11_ABI=(\d)/.exec(fs.readFileSync(cfg, 'utf8'));
+    if (m) return Number(m[1]);
+  }
+  const py = spawnSync('python3', ['-c', 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], {
+    encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.dirname(root) + (process.env.PYTHONPATH ? `:${process.env.PYTHONPATH}` : '') },
+  });
+  if (py.status === 0 && /^[01]/.test(py.stdout.trim())) return Number(py.stdout.trim()[0]);
+  say('could not read the CXX11 ABI flag of LIBTORCH; assuming 1 (set LIBTORCH_CXX11_ABI=0|1 to override)');
+  return 1;
+}
+
+function torchVersionMajorMinor(includes) {
+  for (const inc of includes) {
+    for (const f of [path.join(inc, 'torch', 'version.h'), path.join(inc, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
+      if (!fs.existsSync(f)) continue;
+      const s = fs.readFileSync(f, 'utf8');
+      const maj = /TORCH_VERSION_MAJOR (\d+)/.exec(s);
+      const min = /TORCH_VERSION_MINOR (\d+)/.exec(s);
+      if (maj && min) return [Number(maj[1]), Number(min[1])];
+    }
+  }
+  return [0, 0];
+}
+
+function findNodeHeaders() {
+  const cands = [process.env.NODE_HEADERS, '/usr/include/node', path.join(path.dirname(process.execPath), '..', 'include', 'node')];
+  for (const c of cands) if (c && fs.existsSync(path.join(c, 'node_api.h'))) return c;
+  return null;
+}
+
+function run(cmd, argv) {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit'] });
+    p.on('close', (code) => resolve(code ?? 1));
+    p.on('error', (e) => { console.error(String(e)); resolve(1); });
+  });
+}
+
+async function main() {
+  const torch = findTorch();
+  if (torch.error) {
+    say(`skipped: ${torch.error}. The 'torch' backend will be unavailable; tfjs falls back to wasm/cpu.`);
+    return 0;
+  }
+  const nodeInc = findNodeHeaders();
+  if (!nodeInc) {
+    say('skipped: Node-API headers (node_api.h) not found; set NODE_HEADERS to a directory holding them.');
+    return 0;
+  }
+  if (spawnSync('g++', ['--version']).status !== 0) {
+    say('skipped: g++ not found (apt-get install g++).');
+    return 0;
+  }
+  const require = createRequire(import.meta.url);
+  const napiInc = path.dirname(require.resolve('node-addon-api/package.json'));
+
+  const sources = fs.readdirSync(nativeDir).filter((f) => f.endsWith('.cc')).sort();
+  const headers = fs.readdirSync(nativeDir).filter((f) => f.endsWith('.h')).map((f) => path.join(nativeDir, f));
+  const defines = ['-DNAPI_CPP_EXCEPTIONS', '-DNAPI_VERSION=8'];
+  // engine-nn's ops_nn.cc provides RegisterNnOps; until it exists the addon builds without it.
+  const hasNn = sources.some((f) => /\bvoid\s+RegisterNnOps\s*\(/.test(fs.readFileSync(path.join(nativeDir, f), 'utf8').replace(/^\s*void\s+RegisterNnOps\s*\([^)]*\)\s*;.*$/gm, '')));
+  if (!hasNn) defines.push('-DTT_NO_NN_OPS');
+  if (torch.cuda) defines.push('-DTT_CUDA');
+  if (torch.abi !== null) defines.push(`-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`);
+  const [maj, min] = torchVersionMajorMinor(torch.includes.concat(['/usr/include']));
+  const std = maj > 2 || (maj === 2 && min >= 13) ? '-std=c++20' : '-std=c++17';
+  const cflags = [std, '-O2', '-fPIC', '-fexceptions', '-Wno-deprecated-declarations', '-Wno-unused-parameter', '-Winvalid-pch',
+    ...defines, `-I${nodeInc}`, `-I${napiInc}`, `-I${nativeDir}`, ...torch.includes.map((i) => `-I${i}`)];
+
+  const objDir = path.join(torch.outDir, 'obj');
+  if (clean) fs.rmSync(torch.outDir, { recursive: true, force: true });
+  fs.mkdirSync(objDir, { recursive: true });
+  // Flags are part of an object's identity: a changed define (e.g. ops_nn.cc appearing) rebuilds all.
+  const flagFile = path.join(objDir, 'flags.txt');
+  const flagStr = cflags.join(' ');
+  const flagsChanged = !fs.existsSync(flagFile) || fs.readFileSync(flagFile, 'utf8') !== flagStr;
+  const headerTime = Math.max(0, ...headers.map((h) => fs.statSync(h).mtimeMs));
+
+  say(`libtorch: ${torch.label}, torch ${maj}.${min}, ${std}${hasNn ? '' : ', no ops_nn.cc yet (TT_NO_NN_OPS)'}; ${jobs} parallel job(s)`);
+  // A precompiled header of napi.h + ATen.h: parsing ATen dominates each file's compile time.
+  const pchH = path.join(objDir, 'pch.h');
+  const pchG = `${pchH}.gch`;
+  const pchText = '#include <napi.h>\n#include <ATen/ATen.h>\n';
+  if (flagsChanged || !fs.existsSync(pchG) || !fs.existsSync(pchH) || fs.readFileSync(pchH, 'utf8') !== pchText) {
+    fs.writeFileSync(pchH, pchText);
+    say('precompiling napi.h + ATen.h');
+    if ((await run('g++', [...cflags, '-x', 'c++-header', pchH, '-o', `${pchG}.tmp`])) !== 0) {
+      console.error('[build-native] FAILED: precompiled header'); return 1;
+    }
+    fs.renameSync(`${pchG}.tmp`, pchG);
+  }
+  const pchTime = fs.statSync(pchG).mtimeMs;
+  const todo = sources.filter((f) => {
+    const obj = path.join(objDir, f.replace(/\.cc$/, '.o'));
+    if (flagsChanged || !fs.existsSync(obj)) return true;
+    const t = fs.statSync(obj).mtimeMs;
+    return t < fs.statSync(path.join(nativeDir, f)).mtimeMs || t < headerTime || t < pchTime;
+  });
+  const queue = [...todo];
+  let failed = false;
+  const t0 = Date.now();
+  async function worker() {
+    while (queue.length && !failed) {
+      const f = queue.shift();
+      const obj = path.join(objDir, f.replace(/\.cc$/, '.o'));
+      const tmp = `${obj}.tmp.o`;
+      say(`compiling ${f}`);
+      const code = await run('g++', [...cflags, '-include', pchH, '-c', path.join(nativeDir, f), '-o', tmp]);
+      if (code !== 0) { failed = true; console.error(`[build-native] FAILED: ${f}`); return; }
+      fs.renameSync(tmp, obj);
+    }
+  }
+  await Promise.all(Array.from({ length: jobs }, worker));
+  if (failed) return 1;
+  fs.writeFileSync(flagFile, flagStr);
+
+  const out = path.join(torch.outDir, 'tfjs_backend_torch.node');
+  const objs = sources.map((f) => path.join(objDir, f.replace(/\.cc$/, '.o')));
+  const ldflags = ['-shared', '-o', `${out}.tmp`, ...objs];
+  if (torch.libDir) ldflags.push(`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`);
+  // --no-as-needed: otherwise the linker drops libtorch_cuda.so (no direct symbol use) and CUDA
+  // reports itself unavailable at runtime (pytorch#36437).
+  ldflags.push('-Wl,--no-as-needed', ...torch.libs.map((l) => `-l${l}`), '-Wl,--as-needed');
+  const needLink = todo.length > 0 || !fs.existsSync(out);
+  if (needLink) {
+    say('linking');
+    if ((await run('g++', ldflags)) !== 0) { console.error('[build-native] FAILED: link'); return 1; }
+    fs.renameSync(`${out}.tmp`, out); // atomic: a running process never sees a half-written addon
+  }
+  say(`${needLink ? 'built' : 'up to date:'} ${path.relative(pkgDir, out)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return 0;
+}
+
+main().then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
