@@ -37,14 +37,15 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import type { Recipe } from './types.js';
-import { EpochBatches, NO_AUGMENT, perClassSubset, type AugmentOptions } from './batches.js';
+import { BatchIterator, splitImageShape, type Augment } from '../data/pipeline.js';
+import { firstPerClass } from '../data/subset.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors, type HostTensor } from './checkpoint-io.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { deriveSeed, SEED_PURPOSE } from './rng.js';
 
 export type { OptimizerSpec } from './optim.js';
-export type { AugmentOptions } from './batches.js';
+export type { Augment } from '../data/pipeline.js';
 export type { ProgressSink, StepProgress } from './progress.js';
 
 /** Learning-rate multiplier for `group` during `epoch` (1-based). */
@@ -52,12 +53,12 @@ export type LrSchedule = (epoch: number, group: string) => number;
 
 export interface TrainingData {
   train: Split;
-  /** [height, width, channels]. */
-  imageShape: readonly [number, number, number];
-  /** When given, labels are checked against it. */
-  numClasses?: number;
-  /** Default: none. */
-  augment?: AugmentOptions;
+  /** [height, width, channels]; default: the split's own `imageShape`. */
+  imageShape?: readonly [number, number, number];
+  /** 'crop-flip' = spec §1 (pad, random crop, random flip); default 'none'. */
+  augment?: Augment;
+  /** Zero padding of the random crop, px (default: the data pipeline's, 4). */
+  padding?: number;
   /** Use only the first `perClass` training examples of each class (CPU presets). Default: all. */
   perClass?: number;
   /** Drop the last partial batch of each epoch. Default false. */
@@ -124,7 +125,8 @@ export interface RunConfigFile {
     seed: number;
     optimizers: Record<string, OptimizerSpec>;
     perClass?: number;
-    augment: AugmentOptions;
+    augment: Augment;
+    padding?: number;
     dropLast: boolean;
     checkpointEverySteps: number;
   };
@@ -257,7 +259,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
   const ckptEvery = opts.checkpointEverySteps ?? 0;
   const logEvery = opts.logEverySteps ?? 50;
   const schedule = opts.lrSchedule ?? (() => 1);
-  const augment = opts.data.augment ?? NO_AUGMENT;
+  const augment: Augment = opts.data.augment ?? 'none';
   const dropLast = opts.data.dropLast ?? false;
   const metricsFile = path.join(outDir, 'metrics.jsonl');
   const configFile = path.join(outDir, 'config.json');
@@ -268,14 +270,23 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     throw new Error(`${outDir}: already holds a training run; resume it (--resume ${outDir}) or choose another --out`);
   }
 
-  // Data: deterministic subset, order and augmentation.
-  const split = opts.data.train;
-  const indices =
-    opts.data.perClass !== undefined
-      ? perClassSubset(split.labels, opts.data.perClass, opts.data.numClasses)
-      : Int32Array.from({ length: split.count }, (_, i) => i);
-  const batches = new EpochBatches(split, opts.data.imageShape, indices, opts.batchSize, opts.seed, augment, dropLast);
-  const stepsPerEpoch = batches.stepsPerEpoch;
+  // Data: a deterministic subset; order and augmentation are a function of (seed, epoch, batch) in
+  // the data pipeline, so an epoch can be entered at any batch on resume.
+  const split = opts.data.perClass !== undefined ? firstPerClass(opts.data.train, opts.data.perClass) : opts.data.train;
+  const imageShape = splitImageShape(split, opts.data.imageShape);
+  const epochBatches = (epoch: number, startBatch: number): BatchIterator =>
+    new BatchIterator(split, {
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      epoch,
+      startBatch,
+      augment,
+      dropLast,
+      imageShape,
+      ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
+    });
+  const stepsPerEpoch = epochBatches(0, 0).numBatches;
+  if (stepsPerEpoch === 0) throw new Error(`training data: ${split.count} examples give no batch of ${opts.batchSize} (dropLast)`);
 
   // Optimizers, one per variable group.
   const groups = recipe.variableGroups();
@@ -400,6 +411,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
         optimizers: opts.optimizers,
         ...(opts.data.perClass !== undefined ? { perClass: opts.data.perClass } : {}),
         augment,
+        ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
         dropLast,
         checkpointEverySteps: ckptEvery,
       },
@@ -435,8 +447,8 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       const epochStart = Date.now();
       const firstStep = stepInEpoch;
       let imagesThisSession = 0;
-      while (stepInEpoch < stepsPerEpoch) {
-        const batch = batches.batch(epoch, stepInEpoch);
+      for (const batch of epochBatches(epoch, stepInEpoch)) {
+        const n = batch.x.shape[0];
         let m: Record<string, number>;
         try {
           m = recipe.step(batch, optimizers as Record<string, tf.Optimizer>, deriveSeed(opts.seed, SEED_PURPOSE.recipeStep, epoch, stepInEpoch));
@@ -444,7 +456,6 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
           batch.x.dispose();
           batch.y.dispose();
         }
-        const n = batches.batchLength(stepInEpoch);
         stepInEpoch++;
         globalStep++;
         imagesThisSession += n;
