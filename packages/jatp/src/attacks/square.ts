@@ -1,0 +1,244 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LogitsFn } from '../models/types.js';
+import type { Attack, AttackResult } from './types.js';
+
+/**
+ * Square attack, L-inf version (Andriushchenko, Croce, Flammarion, Hein, "Square Attack: a
+ * query-efficient black-box adversarial attack via random search", ECCV 2020), as run by
+ * AutoAttack's "standard" evaluation (spec §5.3).
+ *
+ * Threat model: L-inf ball of radius `eps` around x, intersected with [0, 1]. Score-based and
+ * gradient-free: the model is only ever called forward, so it also works on models whose gradient
+ * is broken or masked.
+ *
+ * Algorithm: start from vertical stripes x + eps * s (one random sign per example, channel and
+ * column); then, for every example not yet misclassified, propose a random square window whose
+ * pixels are set to the opposite corner of the eps-box (+-2 eps from the current point, one random
+ * sign per channel), project back into the ball, and keep the proposal if the margin loss
+ * z_y - max_{k != y} z_k decreases or the example becomes misclassified.
+ *
+ * Options (defaults in {@link SQUARE_DEFAULTS}):
+ * - `eps` = 8/255: L-inf radius in [0, 1] pixel units.
+ * - `nQueries` = 5000: model queries per example, the stripe initialisation counting as query 1.
+ * - `pInit` = 0.8: initial fraction of pixels covered by the square (side 29 on 32x32).
+ * - `restarts` = 1: independent runs; a restart only attacks examples the previous ones missed.
+ * - `seed` = 0: default seed when `run` is not given one.
+ *
+ * Shapes: x [N, H, W, C] in [0, 1], y [N] int32 labels. Returns xAdv [N, H, W, C] with
+ * |xAdv - x| <= eps and xAdv in [0, 1]; `success[i]` is true iff xAdv[i] is misclassified.
+ * The window position and channel signs are drawn per example (as in the Square paper; AutoAttack's
+ * code shares them across the batch, spec §5.3 allows either).
+ *
+ * Usage:
+ *   const { xAdv, success } = square({ eps: 8 / 255, nQueries: 5000 }).run(fullModel, x, y, 0);
+ *   const robustAcc = success.filter((s) => !s).length / success.length;
+ */
+export interface SquareOptions {
+  readonly eps: number;
+  readonly nQueries: number;
+  readonly pInit: number;
+  readonly restarts: number;
+  readonly seed: number;
+}
+
+export const SQUARE_DEFAULTS: SquareOptions = Object.freeze({
+  eps: 8 / 255,
+  nQueries: 5000,
+  pInit: 0.8,
+  restarts: 1,
+  seed: 0,
+});
+
+/**
+ * Fraction of pixels changed at iteration `it` (0-based, counting iterations after the
+ * initialisation): p_init halved at the AutoAttack breakpoints 10, 50, 200, 500, 1000, 2000, 4000,
+ * 6000, 8000 (spec §5.3; no rescaling of the schedule to the query budget, as in AutoAttack).
+ */
+export function squareP(pInit: number, it: number): number {
+  const breakpoints = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
+  let halvings = 0;
+  for (const b of breakpoints) if (it > b) halvings += 1;
+  return pInit / 2 ** halvings;
+}
+
+/** Side of the square window for fraction p of an H x W image: round(sqrt(p*H*W)), in [1, min(H, W)]. */
+export function squareSide(p: number, height: number, width: number): number {
+  const side = Math.round(Math.sqrt(p * height * width));
+  return Math.min(Math.max(side, 1), Math.min(height, width));
+}
+
+/** mulberry32: small, fast, seedable PRNG returning floats in [0, 1). */
+function makeRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * New tensor equal to `base` with rows `positions[a]` replaced by `rows[a]`, as one gather over
+ * [base; rows]. (tf.tensorScatterUpdate is avoided: the cpu backend writes into its input's buffer.)
+ */
+export function replaceRows<T extends tf.Tensor>(base: T, positions: readonly number[], rows: tf.Tensor): T {
+  return tf.tidy(() => {
+    const n = base.shape[0]!;
+    const map = new Int32Array(n);
+    for (let i = 0; i < n; i++) map[i] = i;
+    positions.forEach((p, a) => {
+      map[p] = n + a;
+    });
+    return tf.gather(tf.concat([base, rows], 0), tf.tensor1d(map, 'int32')) as T;
+  });
+}
+
+/** Margin z_y - max_{k != y} z_k per example (<= 0 means misclassified). */
+function marginLoss(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const numClasses = logits.shape[1];
+    const onehot = tf.oneHot(y, numClasses);
+    const zTrue = tf.sum(tf.mul(logits, onehot), 1);
+    // Push the true class far down so that max picks the best other class.
+    const zOther = tf.max(tf.sub(logits, tf.mul(onehot, 1e10)), 1);
+    return tf.sub(zTrue, zOther) as tf.Tensor1D;
+  });
+}
+
+function checkInputs(name: string, x: tf.Tensor4D, y: tf.Tensor1D): void {
+  if (x.rank !== 4) throw new Error(`${name}: x must be [N, H, W, C], got shape [${x.shape.join(', ')}]`);
+  if (y.rank !== 1 || y.shape[0] !== x.shape[0]) {
+    throw new Error(`${name}: y must be [N] with N = ${x.shape[0]}, got shape [${y.shape.join(', ')}]`);
+  }
+}
+
+function checkOptions(o: SquareOptions): void {
+  if (!(o.eps >= 0)) throw new Error(`square: eps must be >= 0, got ${o.eps}`);
+  if (!Number.isInteger(o.nQueries) || o.nQueries < 1) throw new Error(`square: nQueries must be an integer >= 1, got ${o.nQueries}`);
+  if (!(o.pInit > 0 && o.pInit <= 1)) throw new Error(`square: pInit must be in (0, 1], got ${o.pInit}`);
+  if (!Number.isInteger(o.restarts) || o.restarts < 1) throw new Error(`square: restarts must be an integer >= 1, got ${o.restarts}`);
+}
+
+/** One restart on the examples listed in `idx` (indices into x). Returns their best points and margins. */
+function squareSingleRun(
+  model: LogitsFn,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  o: SquareOptions,
+  rng: () => number,
+): { xBest: tf.Tensor4D; margin: Float32Array } {
+  const [n, height, width, channels] = x.shape;
+  const eps = o.eps;
+
+  // Vertical stripes: one sign per (example, column, channel), constant down each column.
+  const stripeSigns = new Float32Array(n * width * channels);
+  for (let i = 0; i < stripeSigns.length; i++) stripeSigns[i] = rng() < 0.5 ? -1 : 1;
+  let xBest = tf.tidy(() =>
+    tf.clipByValue(tf.add(x, tf.mul(tf.tensor4d(stripeSigns, [n, 1, width, channels]), eps)), 0, 1),
+  ) as tf.Tensor4D;
+  const marginT = tf.tidy(() => marginLoss(model(xBest), y));
+  const margin = marginT.dataSync() as Float32Array;
+  marginT.dispose();
+
+  const rowIota = tf.tidy(() => tf.reshape(tf.range(0, height, 1, 'float32'), [1, height, 1, 1]));
+  const colIota = tf.tidy(() => tf.reshape(tf.range(0, width, 1, 'float32'), [1, 1, width, 1]));
+
+  for (let it = 0; it < o.nQueries - 1; it++) {
+    const active: number[] = [];
+    for (let i = 0; i < n; i++) if (margin[i] > 0) active.push(i);
+    if (active.length === 0) break;
+    const m = active.length;
+    const side = squareSide(squareP(o.pInit, it), height, width);
+    const top = new Float32Array(m);
+    const left = new Float32Array(m);
+    const signs = new Float32Array(m * channels);
+    for (let a = 0; a < m; a++) {
+      top[a] = Math.floor(rng() * (height - side));
+      left[a] = Math.floor(rng() * (width - side));
+      for (let c = 0; c < channels; c++) signs[a * channels + c] = rng() < 0.5 ? -1 : 1;
+    }
+
+    const next = tf.tidy(() => {
+      const idx = tf.tensor1d(Int32Array.from(active), 'int32');
+      const xCur = tf.gather(x, idx);
+      const bestCur = tf.gather(xBest, idx);
+      const yCur = tf.gather(y, idx);
+      const topT = tf.tensor4d(top, [m, 1, 1, 1]);
+      const leftT = tf.tensor4d(left, [m, 1, 1, 1]);
+      const inRows = tf.logicalAnd(tf.greaterEqual(rowIota, topT), tf.less(rowIota, tf.add(topT, side)));
+      const inCols = tf.logicalAnd(tf.greaterEqual(colIota, leftT), tf.less(colIota, tf.add(leftT, side)));
+      const window = tf.cast(tf.logicalAnd(inRows, inCols), 'float32'); // [m, H, W, 1]
+      const step = tf.mul(window, tf.mul(tf.tensor4d(signs, [m, 1, 1, channels]), 2 * eps));
+      // Project: into the eps-box around x, then into [0, 1] (both boxes contain x, so order is safe).
+      const proposal = tf.clipByValue(
+        tf.minimum(tf.maximum(tf.add(bestCur, step), tf.sub(xCur, eps)), tf.add(xCur, eps)),
+        0,
+        1,
+      );
+      const newMargin = marginLoss(model(proposal as tf.Tensor4D), yCur);
+      const oldMargin = tf.tensor1d(Float32Array.from(active, (i) => margin[i]));
+      // Accept if the loss decreased or the point is now misclassified (spec §5.3).
+      const accept = tf.logicalOr(tf.less(newMargin, oldMargin), tf.lessEqual(newMargin, 0));
+      const accepted = tf.where(tf.tile(tf.reshape(accept, [m, 1, 1, 1]), [1, height, width, channels]), proposal, bestCur);
+      const updated = replaceRows(xBest, active, accepted);
+      const acceptedMargin = tf.where(accept, newMargin, oldMargin);
+      return { updated, acceptedMargin };
+    });
+    const newMargins = next.acceptedMargin.dataSync();
+    next.acceptedMargin.dispose();
+    for (let a = 0; a < m; a++) margin[active[a]!] = newMargins[a]!;
+    xBest.dispose();
+    xBest = next.updated;
+  }
+  rowIota.dispose();
+  colIota.dispose();
+  return { xBest, margin };
+}
+
+/** Square attack factory (spec §5.3). See {@link SquareOptions} for the options and their defaults. */
+export function square(options: Partial<SquareOptions> = {}): Attack {
+  const o: SquareOptions = { ...SQUARE_DEFAULTS, ...options };
+  checkOptions(o);
+  return {
+    name: 'square',
+    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
+      checkInputs('square', x, y);
+      const n = x.shape[0];
+      const rng = makeRng(seed);
+      // Examples already misclassified need no query beyond the clean check.
+      const cleanMarginT = tf.tidy(() => marginLoss(model(x), y));
+      const cleanMargin = cleanMarginT.dataSync();
+      cleanMarginT.dispose();
+      const success = Array.from(cleanMargin, (mv) => mv <= 0);
+      let xAdv: tf.Tensor4D = tf.clone(x);
+      for (let r = 0; r < o.restarts; r++) {
+        const todo: number[] = [];
+        for (let i = 0; i < n; i++) if (!success[i]) todo.push(i);
+        if (todo.length === 0) break;
+        const idx = tf.tensor1d(Int32Array.from(todo), 'int32');
+        const xSub = tf.gather(x, idx) as tf.Tensor4D;
+        const ySub = tf.gather(y, idx) as tf.Tensor1D;
+        const { xBest, margin } = squareSingleRun(model, xSub, ySub, o, rng);
+        const fooled: number[] = [];
+        for (let a = 0; a < todo.length; a++) {
+          if (margin[a]! <= 0) {
+            success[todo[a]!] = true;
+            fooled.push(a);
+          }
+        }
+        if (fooled.length > 0) {
+          const merged = tf.tidy(() => {
+            const fIdx = tf.tensor1d(Int32Array.from(fooled), 'int32');
+            return replaceRows(xAdv, fooled.map((a) => todo[a]!), tf.gather(xBest, fIdx));
+          });
+          xAdv.dispose();
+          xAdv = merged;
+        }
+        tf.dispose([idx, xSub, ySub, xBest]);
+      }
+      return { xAdv: xAdv as tf.Tensor4D, success };
+    },
+  };
+}
