@@ -1,0 +1,276 @@
+/**
+ * APGD — Auto-PGD (Croce & Hein, "Reliable evaluation of adversarial robustness with an ensemble of
+ * diverse parameter-free attacks", ICML 2020): APGD-CE (untargeted cross-entropy) and APGD-T (targeted
+ * DLR against the classes with the 2nd..(nTargetClasses+1)-th largest clean logit), as in AutoAttack's
+ * standard version (spec §5.3).
+ *
+ * Threat model: ||xAdv - x||_p <= eps (p = ∞ or 2), xAdv in [0,1]. Success = misclassified (also for
+ * APGD-T, whose target is only a means).
+ *
+ * Algorithm (spec §5.3), per example and batched: random start at L∞ distance exactly eps (L2: norm eps)
+ * before clipping; step size 2·eps; momentum step x_{k+1} = P(x_k + a(z - x_k) + (1-a)(x_k - x_{k-1})),
+ * z = P(x_k + eta·sign(g)), a = 1 on the first step else 0.75; at checkpoints (apgdCheckpoints) the step
+ * size is halved and the iterate restarts from the best-loss point when (1) the loss increased in at most
+ * rho·k of the last k steps or (2) the step was not halved at the previous checkpoint and the best loss has
+ * not grown since. The output is the last fooling iterate (x_best_adv) for fooled points, else the clean x.
+ * Each restart / target runs only on points not yet fooled.
+ *
+ * Options (defaults in APGD_DEFAULTS / APGD_T_DEFAULTS):
+ * - norm: 'Linf' | 'L2'                         = 'Linf'
+ * - eps: ball radius                             = 8/255
+ * - nIter: iterations per run                    = 100
+ * - nRestarts: runs per target (random restarts) = 1
+ * - loss: 'ce' | 'dlr' | 'dlr-targeted'          = 'ce' (APGD-T: 'dlr-targeted')
+ * - rho: oscillation threshold of condition (1)  = 0.75
+ * - nTargetClasses: targets tried by APGD-T      = 9 (capped at numClasses - 1)
+ *
+ * Deviation (documented): the reference compares the first step's loss with an uninitialised zero entry
+ * when counting loss increases; here it is compared with the loss at the random start.
+ *
+ * Shapes: x [N,H,W,C] in [0,1], y [N]; xAdv has x's shape.
+ *
+ * Usage:
+ *   const { xAdv, success } = apgdCe().run(fullModel, x, y, 0);
+ *   const targeted = apgdT({ nTargetClasses: 9 }).run(fullModel, x, y, 0);
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { LogitsFn } from '../models/types.js';
+import type { Attack, AttackResult } from './types.js';
+import {
+  type BallNorm,
+  SeedStream,
+  checkInputs,
+  clip01,
+  imageMask,
+  l2NormPerExample,
+  linfNormPerExample,
+  lossAndGrad,
+  lossPerExample,
+  perExample,
+  project,
+  steepestAscentDirection,
+} from './common.js';
+
+export interface ApgdOptions {
+  readonly norm: BallNorm;
+  readonly eps: number;
+  readonly nIter: number;
+  readonly nRestarts: number;
+  readonly loss: 'ce' | 'dlr' | 'dlr-targeted';
+  readonly rho: number;
+  readonly nTargetClasses: number;
+}
+
+/** AutoAttack standard APGD-CE (spec §5.3): 100 iterations, 1 restart, rho 0.75. */
+export const APGD_DEFAULTS: ApgdOptions = {
+  norm: 'Linf',
+  eps: 8 / 255,
+  nIter: 100,
+  nRestarts: 1,
+  loss: 'ce',
+  rho: 0.75,
+  nTargetClasses: 9,
+};
+
+/** AutoAttack standard APGD-T (spec §5.3): targeted DLR, 9 targets x 1 restart x 100 iterations. */
+export const APGD_T_DEFAULTS: ApgdOptions = { ...APGD_DEFAULTS, loss: 'dlr-targeted' };
+
+/**
+ * 0-based iterations at which APGD checks its step size, for nIter iterations: the first after
+ * max(floor(0.22 nIter), 1) iterations, then intervals shrinking by floor(0.03 nIter) down to
+ * floor(0.06 nIter) (at least 1). nIter = 100 -> 21, 40, 56, 69, 79, 86, 92, 98 (spec §5.3, §5c).
+ */
+export function apgdCheckpoints(nIter: number): number[] {
+  const decrease = Math.max(Math.floor(0.03 * nIter), 1);
+  const minInterval = Math.max(Math.floor(0.06 * nIter), 1);
+  let interval = Math.max(Math.floor(0.22 * nIter), 1);
+  const checks: number[] = [];
+  let at = interval - 1;
+  while (at < nIter) {
+    checks.push(at);
+    interval = Math.max(interval - decrease, minInterval);
+    at += interval;
+  }
+  return checks;
+}
+
+interface SingleRunResult {
+  /** Fooling iterate for fooled points, otherwise the last iterate (replaced by x by the caller). */
+  xBestAdv: tf.Tensor4D;
+  /** Per-example: still correctly classified at every iterate. */
+  robust: tf.Tensor1D;
+}
+
+export class Apgd implements Attack {
+  readonly name: string;
+  readonly options: ApgdOptions;
+
+  constructor(options: Partial<ApgdOptions> = {}) {
+    this.options = { ...APGD_DEFAULTS, ...options };
+    const o = this.options;
+    if (!Number.isInteger(o.nIter) || o.nIter < 1) throw new Error(`apgd: nIter must be an integer >= 1, got ${o.nIter}`);
+    if (!Number.isInteger(o.nRestarts) || o.nRestarts < 1) throw new Error(`apgd: nRestarts must be an integer >= 1, got ${o.nRestarts}`);
+    if (!Number.isInteger(o.nTargetClasses) || o.nTargetClasses < 1) {
+      throw new Error(`apgd: nTargetClasses must be an integer >= 1, got ${o.nTargetClasses}`);
+    }
+    this.name = o.loss === 'dlr-targeted' ? 'apgd-t' : `apgd-${o.loss}`;
+  }
+
+  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AttackResult {
+    const o = this.options;
+    checkInputs(this.name, x, y, o.eps);
+    const rng = new SeedStream(seed);
+    const n = x.shape[0];
+    const numClasses = tf.tidy(() => model(tf.slice(x, [0, 0, 0, 0], [Math.min(1, n), -1, -1, -1])).shape[1]);
+    const targeted = o.loss === 'dlr-targeted';
+    // Positions (1-based, in descending clean-logit order) of the target classes: 2nd..(T+1)-th.
+    const targetRanks = targeted
+      ? Array.from({ length: Math.min(o.nTargetClasses, numClasses - 1) }, (_, i) => i + 2)
+      : [0];
+
+    // Points already misclassified keep x (they count as fooled without an attack).
+    const cleanMask = tf.tidy(() => tf.notEqual(tf.argMax(model(x), 1), tf.cast(y, 'int32')));
+    const fooled = Array.from(cleanMask.dataSync(), (v) => v !== 0);
+    cleanMask.dispose();
+    let xAdv = tf.clone(x);
+
+    for (const rank of targetRanks) {
+      for (let restart = 0; restart < o.nRestarts; restart++) {
+        const todo = fooled.flatMap((f, i) => (f ? [] : [i]));
+        const runSeed = rng.nextSeed();
+        if (todo.length === 0) continue;
+        const idx = tf.tensor1d(todo, 'int32');
+        const xs = tf.gather(x, idx) as tf.Tensor4D;
+        const ys = tf.gather(y, idx) as tf.Tensor1D;
+        const target = targeted
+          ? tf.tidy(() => tf.reshape(tf.slice(tf.topk(model(xs), rank).indices, [0, rank - 1], [-1, 1]), [-1]) as tf.Tensor1D)
+          : undefined;
+        const { xBestAdv, robust } = this.singleRun(model, xs, ys, target, runSeed);
+        const robustFlags = robust.dataSync();
+        const newlyFooled: number[] = [];
+        const rows: number[] = [];
+        todo.forEach((globalIndex, j) => {
+          if (robustFlags[j] === 0) {
+            newlyFooled.push(globalIndex);
+            rows.push(j);
+            fooled[globalIndex] = true;
+          }
+        });
+        if (newlyFooled.length > 0) {
+          const next = tf.tidy(() => {
+            const updates = tf.gather(xBestAdv, tf.tensor1d(rows, 'int32'));
+            const scattered = tf.scatterND(tf.tensor2d(newlyFooled, [newlyFooled.length, 1], 'int32'), updates, x.shape);
+            const maskFlags = new Array<boolean>(n).fill(false);
+            for (const i of newlyFooled) maskFlags[i] = true;
+            return tf.where(imageMask(tf.tensor1d(maskFlags, 'bool'), x), scattered, xAdv) as tf.Tensor4D;
+          });
+          xAdv.dispose();
+          xAdv = next;
+        }
+        tf.dispose([idx, xs, ys, xBestAdv, robust]);
+        if (target) target.dispose();
+      }
+    }
+    return { xAdv, success: fooled };
+  }
+
+  /** One APGD run on a batch (all points attacked), spec §5.3. */
+  private singleRun(
+    model: LogitsFn,
+    x: tf.Tensor4D,
+    y: tf.Tensor1D,
+    target: tf.Tensor1D | undefined,
+    seed: number,
+  ): SingleRunResult {
+    const o = this.options;
+    const n = x.shape[0];
+    const lossFn = (logits: tf.Tensor2D) => lossPerExample(o.loss, logits, y, target);
+    const checkpoints = apgdCheckpoints(o.nIter);
+
+    // Random start on the sphere of the norm ball (spec §5.3), then clipped to [0,1].
+    let xCur = tf.tidy(() => {
+      const t = tf.sub(tf.mul(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 2), 1) as tf.Tensor4D;
+      const size = o.norm === 'Linf' ? linfNormPerExample(t) : l2NormPerExample(t);
+      return clip01(tf.add(x, tf.mul(tf.div(t, perExample(tf.add(size, 1e-12) as tf.Tensor1D)), o.eps))) as tf.Tensor4D;
+    });
+    const first = lossAndGrad(model, xCur, lossFn);
+    let grad = first.grad;
+    let lossPrev = first.loss;
+    let robust = tf.tidy(() => tf.equal(tf.argMax(first.logits, 1), tf.cast(y, 'int32'))) as tf.Tensor1D;
+    first.logits.dispose();
+    let xBestAdv = tf.clone(xCur);
+    let xBest = tf.clone(xCur);
+    let gradBest = tf.clone(grad);
+    let lossBest = tf.clone(lossPrev);
+    let lossBestLastCheck = tf.clone(lossPrev);
+    let reducedLastCheck = tf.zeros([n], 'bool') as tf.Tensor1D;
+    let increases = tf.zeros([n]) as tf.Tensor1D;
+    let stepSize = tf.fill([n, 1, 1, 1], 2 * o.eps) as tf.Tensor4D; // spec §5.3: eta = 2 eps
+    let xPrev = tf.clone(xCur);
+    let lastCheck = -1;
+
+    const swap = <T extends tf.Tensor>(old: T, next: T): T => {
+      old.dispose();
+      return next;
+    };
+
+    for (let i = 0; i < o.nIter; i++) {
+      const a = i === 0 ? 1 : 0.75;
+      const xNext = tf.tidy(() => {
+        const momentum = tf.sub(xCur, xPrev);
+        const z = project(tf.add(xCur, tf.mul(stepSize, steepestAscentDirection(grad, o.norm))), x, o.norm, o.eps);
+        return project(tf.add(tf.add(xCur, tf.mul(tf.sub(z, xCur), a)), tf.mul(momentum, 1 - a)), x, o.norm, o.eps);
+      });
+      xPrev.dispose();
+      xPrev = xCur;
+      xCur = xNext;
+      grad.dispose();
+      const step = lossAndGrad(model, xCur, lossFn);
+      grad = step.grad;
+      const loss = step.loss;
+
+      const correct = tf.tidy(() => tf.equal(tf.argMax(step.logits, 1), tf.cast(y, 'int32'))) as tf.Tensor1D;
+      step.logits.dispose();
+      xBestAdv = swap(xBestAdv, tf.tidy(() => tf.where(imageMask(tf.logicalNot(correct), xCur), xCur, xBestAdv)) as tf.Tensor4D);
+      robust = swap(robust, tf.logicalAnd(robust, correct) as tf.Tensor1D);
+      correct.dispose();
+
+      increases = swap(increases, tf.tidy(() => tf.add(increases, tf.cast(tf.greater(loss, lossPrev), 'float32'))) as tf.Tensor1D);
+      lossPrev.dispose();
+      lossPrev = loss;
+      const improved = tf.greater(loss, lossBest) as tf.Tensor1D;
+      xBest = swap(xBest, tf.tidy(() => tf.where(imageMask(improved, xCur), xCur, xBest)) as tf.Tensor4D);
+      gradBest = swap(gradBest, tf.tidy(() => tf.where(imageMask(improved, grad), grad, gradBest)) as tf.Tensor4D);
+      lossBest = swap(lossBest, tf.where(improved, loss, lossBest) as tf.Tensor1D);
+      improved.dispose();
+
+      if (checkpoints.includes(i)) {
+        const interval = i - lastCheck;
+        lastCheck = i;
+        const reduce = tf.tidy(() => {
+          const oscillating = tf.lessEqual(increases, o.rho * interval); // condition (1)
+          const stalled = tf.logicalAnd(tf.logicalNot(reducedLastCheck), tf.greaterEqual(lossBestLastCheck, lossBest)); // (2)
+          return tf.logicalOr(oscillating, stalled) as tf.Tensor1D;
+        });
+        reducedLastCheck = swap(reducedLastCheck, reduce);
+        lossBestLastCheck = swap(lossBestLastCheck, tf.clone(lossBest));
+        stepSize = swap(stepSize, tf.tidy(() => tf.where(imageMask(reduce, stepSize), tf.div(stepSize, 2), stepSize)) as tf.Tensor4D);
+        xCur = swap(xCur, tf.tidy(() => tf.where(imageMask(reduce, xCur), xBest, xCur)) as tf.Tensor4D);
+        grad = swap(grad, tf.tidy(() => tf.where(imageMask(reduce, grad), gradBest, grad)) as tf.Tensor4D);
+        increases = swap(increases, tf.zeros([n]) as tf.Tensor1D);
+      }
+    }
+    tf.dispose([xCur, xPrev, grad, lossPrev, xBest, gradBest, lossBest, lossBestLastCheck, reducedLastCheck, increases, stepSize]);
+    return { xBestAdv, robust };
+  }
+}
+
+/** APGD-CE, AutoAttack standard settings by default. */
+export function apgdCe(options: Partial<ApgdOptions> = {}): Apgd {
+  return new Apgd({ ...APGD_DEFAULTS, ...options, loss: options.loss ?? 'ce' });
+}
+
+/** APGD-T (targeted DLR, 9 targets), AutoAttack standard settings by default. */
+export function apgdT(options: Partial<ApgdOptions> = {}): Apgd {
+  return new Apgd({ ...APGD_T_DEFAULTS, ...options, loss: 'dlr-targeted' });
+}
