@@ -1,0 +1,200 @@
+/**
+ * `TorchBackend`: a tfjs `KernelBackend` whose tensors are ATen tensors held by the native handle
+ * table (native/storage.cc). Guide §1.2 and §1.6 give the contract this follows.
+ *
+ * Storage: one `DataStorage` entry per tfjs dataId, `{handle, values, shape, dtype, refCount}`.
+ * Uploads are lazy, like tfjs-node: `write()` keeps the JS values and the ATen tensor is made the
+ * first time a native kernel needs it, after which the JS copy is dropped. string and complex64
+ * data never go native: it stays in JS and every kernel touching it runs on the cpu fallback.
+ */
+import {
+  BackendTimingInfo, BackendValues, DataId, DataStorage, DataType, KernelBackend, TensorInfo, engine, util,
+} from '@tensorflow/tfjs-core';
+
+import { CODE_DTYPE, DTYPE_CODE, NativeResult, TorchBinding } from './native.js';
+
+export interface TorchTensorData {
+  /** Native handle, or -1 while the data is only in `values`. */
+  handle: number;
+  values: BackendValues | null;
+  shape: number[];
+  dtype: DataType;
+  refCount: number;
+}
+
+/** What `memory()` adds to the engine's own counters. */
+export interface TorchMemoryInfo {
+  unreliable: boolean;
+  reasons?: string[];
+  /** Live ATen tensors in the process's handle table (all backend instances). */
+  numNativeTensors: number;
+  /** Bytes of those tensors, each storage counted once. */
+  nativeBytes: number;
+}
+
+const NATIVE_DTYPES = new Set<DataType>(['float32', 'int32', 'bool']);
+
+export function isNativeDtype(dtype: DataType): boolean {
+  return NATIVE_DTYPES.has(dtype);
+}
+
+export class TorchBackend extends KernelBackend {
+  readonly binding: TorchBinding;
+  readonly data: DataStorage<TorchTensorData>;
+  /** Handles owned by this instance, so `dispose()` can free them all (guide §7d). */
+  private readonly handles = new Set<number>();
+  /** Native vs fallback kernel calls, for the suite's report. */
+  readonly stats = { native: 0, fallback: 0, fallbackByKernel: new Map<string, number>() };
+  private disposed = false;
+
+  constructor(binding: TorchBinding) {
+    super();
+    this.binding = binding;
+    this.data = new DataStorage<TorchTensorData>(this, engine());
+  }
+
+  // ---- storage contract ----------------------------------------------------------------------
+
+  override write(values: BackendValues, shape: number[], dtype: DataType): DataId {
+    const dataId = {};
+    this.move(dataId, values, shape, dtype, 1);
+    return dataId;
+  }
+
+  override move(dataId: DataId, values: BackendValues, shape: number[], dtype: DataType, refCount: number): void {
+    this.data.set(dataId, { handle: -1, values, shape, dtype, refCount });
+  }
+
+  /** Like the cpu backend's: write, then wrap as a TensorInfo (strings given as JS strings are encoded). */
+  makeTensorInfo(shape: number[], dtype: DataType, values?: BackendValues | string[]): TensorInfo {
+    let vals: BackendValues;
+    if (values === undefined) {
+      vals = util.getTypedArrayFromDType(dtype as 'float32', util.sizeFromShape(shape)) as BackendValues;
+    } else if (dtype === 'string' && values.length > 0 && typeof (values as unknown[])[0] === 'string') {
+      vals = (values as string[]).map((s) => util.encodeString(s));
+    } else {
+      vals = values as BackendValues;
+    }
+    return { dataId: this.write(vals, shape, dtype), shape, dtype };
+  }
+
+  disposeIntermediateTensorInfo(info: TensorInfo): void {
+    this.disposeData(info.dataId);
+  }
+
+  override readSync(dataId: DataId): BackendValues {
+    const d = this.data.get(dataId);
+    if (d === undefined) throw new Error('torch backend: readSync of an unknown (disposed?) tensor');
+    if (d.values !== null) return d.values;
+    return this.binding.toTyped(d.handle);
+  }
+
+  override async read(dataId: DataId): Promise<BackendValues> {
+    return this.readSync(dataId);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    if (!this.data.has(dataId)) return true;
+    const d = this.data.get(dataId)!;
+    d.refCount--;
+    if (!force && d.refCount > 0) return false;
+    if (d.handle >= 0) this.freeHandle(d.handle);
+    this.data.delete(dataId);
+    return true;
+  }
+
+  override refCount(dataId: DataId): number {
+    return this.data.has(dataId) ? this.data.get(dataId)!.refCount : 0;
+  }
+
+  override incRef(dataId: DataId): void {
+    const d = this.data.get(dataId);
+    if (d !== undefined) d.refCount++;
+  }
+
+  override numDataIds(): number {
+    return this.data.numDataIds();
+  }
+
+  override memory(): TorchMemoryInfo {
+    return { unreliable: false, numNativeTensors: this.binding.count(), nativeBytes: this.binding.nativeBytes() };
+  }
+
+  /** Native handles this instance owns (for leak checks: equals the uploaded entries). */
+  numNativeHandles(): number {
+    return this.handles.size;
+  }
+
+  override async time(f: () => void): Promise<BackendTimingInfo> {
+    this.binding.synchronize();
+    const start = process.hrtime.bigint();
+    f();
+    this.binding.synchronize();
+    return { kernelMs: Number(process.hrtime.bigint() - start) / 1e6 };
+  }
+
+  override floatPrecision(): 16 | 32 {
+    return 32;
+  }
+
+  override epsilon(): number {
+    return super.epsilon();
+  }
+
+  override dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const h of this.handles) this.binding.free(h);
+    this.handles.clear();
+  }
+
+  // ---- helpers for kernels --------------------------------------------------------------------
+
+  /** The native handle of a tensor, uploading its JS values on first use. */
+  handle(info: TensorInfo): number {
+    const d = this.data.get(info.dataId);
+    if (d === undefined) throw new Error('torch backend: kernel input is not a live tensor');
+    if (d.handle >= 0) return d.handle;
+    if (!isNativeDtype(d.dtype)) {
+      throw new Error(`torch backend: dtype '${d.dtype}' has no native storage (this kernel should have used the fallback)`);
+    }
+    const values = d.values as Float32Array | Int32Array | Uint8Array;
+    d.handle = this.binding.fromTyped(values, d.shape, DTYPE_CODE[d.dtype as keyof typeof DTYPE_CODE]);
+    this.handles.add(d.handle);
+    d.values = null; // the native copy is authoritative now (tfjs data is immutable)
+    return d.handle;
+  }
+
+  /** The JS values of a tensor when it has not been uploaded yet (cheap scalar paths), else null. */
+  jsValues(info: TensorInfo): BackendValues | null {
+    const d = this.data.get(info.dataId);
+    return d === undefined ? null : d.values;
+  }
+
+  /** Wraps a native result `[handle, dtype, rank, ...shape]` as a new TensorInfo (refCount 1). */
+  fromNative(r: NativeResult): TensorInfo {
+    const handle = r[0];
+    const dtype = CODE_DTYPE[r[1]];
+    const rank = r[2];
+    const shape: number[] = new Array(rank);
+    for (let i = 0; i < rank; i++) shape[i] = r[3 + i];
+    this.handles.add(handle);
+    const dataId = {};
+    this.data.set(dataId, { handle, values: null, shape, dtype, refCount: 1 });
+    return { dataId, shape, dtype };
+  }
+
+  fromNativeList(rs: NativeResult[]): TensorInfo[] {
+    return rs.map((r) => this.fromNative(r));
+  }
+
+  /** Same dataId, one more reference: Identity and same-dtype Cast (guide §1.6.3). */
+  alias(info: TensorInfo): TensorInfo {
+    this.incRef(info.dataId);
+    return { dataId: info.dataId, shape: info.shape, dtype: info.dtype };
+  }
+
+  private freeHandle(h: number): void {
+    if (this.handles.delete(h)) this.binding.free(h);
+  }
+}

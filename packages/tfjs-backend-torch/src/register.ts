@@ -1,0 +1,32 @@
+/**
+ * Registers every kernel for 'torch': the native ones (core, and nn from the engine-nn side), then a
+ * cpu fallback for every other kernel the cpu backend has, so no program fails with
+ * "kernel not registered" (guide §5).
+ */
+import '@tensorflow/tfjs-backend-cpu'; // registers the cpu kernels the fallback delegates to
+import { KernelConfig, getKernelsForBackend, registerKernel } from '@tensorflow/tfjs-core';
+
+import { fallbackConfig } from './fallback.js';
+import { coreKernelConfigs } from './kernels/core/index.js';
+import { nnKernelConfigs } from './kernels/nn/index.js';
+
+let registered = false;
+const nativeNames = new Set<string>();
+
+/** Names of kernels with a native implementation (after `registerTorchKernels`). */
+export function nativeKernelNames(): ReadonlySet<string> {
+  return nativeNames;
+}
+
+export function registerTorchKernels(): void {
+  if (registered) return;
+  registered = true;
+  const configs: KernelConfig[] = [...coreKernelConfigs, ...nnKernelConfigs];
+  for (const c of configs) {
+    registerKernel({ ...c, backendName: 'torch' });
+    nativeNames.add(c.kernelName);
+  }
+  for (const c of getKernelsForBackend('cpu')) {
+    if (!nativeNames.has(c.kernelName)) registerKernel(fallbackConfig(c.kernelName));
+  }
+}
