@@ -1,0 +1,104 @@
+/**
+ * Issue 6 "Done when": a training process killed with SIGKILL mid-epoch (after a checkpoint) and
+ * resumed ends with bitwise the same weights as an uninterrupted run (CPU backend); Ctrl-C (SIGINT)
+ * writes a checkpoint and exits with code 130, and that run resumes exactly too.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { listCheckpoints } from '../../src/training/loop.js';
+import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { tinyRun } from './fixtures/tiny-run.js';
+
+await tf.setBackend('cpu');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const script = path.join(here, 'fixtures', 'tiny-run.ts');
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-kill-'));
+process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+
+function child(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  p.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** Polls until `pred` holds, failing after `ms`. */
+async function waitFor(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const stepOf = (f: string): number => Number(/step-(\d+)/.exec(f)![1]);
+
+function finalWeights(dir: string): Map<string, Buffer> {
+  const { tensors } = readSafetensors(path.join(dir, 'last', 'state.safetensors'));
+  return new Map([...tensors].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
+}
+
+function assertBitwiseEqual(a: Map<string, Buffer>, b: Map<string, Buffer>): void {
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [k, v] of a) assert.ok(v.equals(b.get(k)!), `tensor '${k}' differs`);
+}
+
+let reference: Map<string, Buffer> | undefined;
+async function referenceWeights(): Promise<Map<string, Buffer>> {
+  if (!reference) {
+    const dir = path.join(root, 'uninterrupted');
+    await tinyRun(dir);
+    reference = finalWeights(dir);
+  }
+  return reference;
+}
+
+test('SIGKILL mid-epoch after a checkpoint, then --resume: bitwise the same final weights', async () => {
+  const ref = await referenceWeights();
+  const dir = path.join(root, 'killed');
+  const p = child([dir, '--delay-ms', '150']);
+  const done = exited(p);
+  // 4 steps per epoch, checkpoints every 2 steps: step 6 is in the middle of epoch 2.
+  await waitFor(() => listCheckpoints(dir).some((f) => stepOf(f) >= 6), 60_000, 'a mid-epoch checkpoint');
+  p.kill('SIGKILL');
+  const r = await done;
+  assert.equal(r.signal, 'SIGKILL', `child should have been killed, exited with ${r.code}: ${r.stderr}`);
+  assert.ok(!fs.existsSync(path.join(dir, 'last')) || listCheckpoints(dir).every((f) => stepOf(f) < 12), 'killed before the end');
+  const resumed = await exited(child([dir, '--resume']));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const summary = JSON.parse(resumed.stdout.trim().split('\n').pop()!) as { resumedFrom?: string; globalStep: number };
+  assert.ok(summary.resumedFrom !== undefined && stepOf(summary.resumedFrom) >= 6 && stepOf(summary.resumedFrom) < 12, JSON.stringify(summary));
+  assert.equal(summary.globalStep, 12);
+  assertBitwiseEqual(finalWeights(dir), ref);
+});
+
+test('SIGINT writes a checkpoint and exits 130; the run then resumes exactly', async () => {
+  const ref = await referenceWeights();
+  const dir = path.join(root, 'interrupted');
+  const p = child([dir, '--delay-ms', '150']);
+  const done = exited(p);
+  await waitFor(() => listCheckpoints(dir).length > 0, 60_000, 'the first checkpoint');
+  p.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, `exit code (stderr: ${r.stderr})`);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { interrupted: boolean; globalStep: number };
+  assert.equal(summary.interrupted, true);
+  assert.ok(summary.globalStep < 12);
+  assert.equal(stepOf(listCheckpoints(dir)[0]!), summary.globalStep, 'a checkpoint at the step where it stopped');
+  const resumed = await exited(child([dir, '--resume']));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assertBitwiseEqual(finalWeights(dir), ref);
+});
