@@ -1,0 +1,277 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRequire } from 'node:module';
+import type { LogitsFn } from '../models/types.js';
+import { projectLinfBox } from './fab-projection.js';
+import type { Attack, AttackResult } from './types.js';
+
+// FAB differentiates the model; tfjs-core alone does not register gradient functions (the tfjs union
+// package does), so make sure they are, whoever imports this module. Idempotent (module cache).
+createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
+
+/**
+ * FAB-T: targeted Fast Adaptive Boundary attack, L-inf version (Croce & Hein, "Minimally distorted
+ * adversarial examples with a fast adaptive boundary attack", ICML 2020), as run by AutoAttack's
+ * "standard" evaluation (spec §5.3).
+ *
+ * Threat model: L-inf ball of radius `eps` around x, intersected with [0, 1]. White-box (one
+ * gradient of z_t - z_y per iteration). FAB looks for the *smallest* perturbation that changes the
+ * prediction: each step linearises the decision boundary between the true class y and a target t,
+ * projects both the current iterate and the clean point onto it (box-constrained, see
+ * {@link projectLinfBox}), moves to a convex combination of the two projections (biased towards the
+ * clean point by at most `alphaMax`, extrapolated by `eta`), and, once misclassified, records the
+ * point and steps back towards x by the factor `beta`. An example counts as broken when its smallest
+ * recorded misclassified point is within eps.
+ * Targets: the classes with the 2nd, 3rd, ... largest clean logit, one run each, each run only on the
+ * examples no earlier run has broken.
+ *
+ * Options (defaults in {@link FAB_DEFAULTS}):
+ * - `eps` = 8/255: L-inf radius in [0, 1] pixel units.
+ * - `nIter` = 100: iterations per target and restart.
+ * - `nTargetClasses` = 9: number of targets (capped at numClasses - 1).
+ * - `restarts` = 1: restarts per target; restart r > 0 starts from a random point at L-inf distance
+ *   0.5 * min(best so far, eps) from x.
+ * - `alphaMax` = 0.1, `eta` = 1.05, `beta` = 0.9: FAB's step constants (spec §5.3).
+ * - `seed` = 0: default seed for the random restarts when `run` is not given one.
+ *
+ * Shapes: x [N, H, W, C] in [0, 1], y [N] int32 labels. Returns xAdv [N, H, W, C] with
+ * |xAdv - x| <= eps and xAdv in [0, 1] (the clean image where no adversarial point was found within
+ * eps); `success[i]` is true iff xAdv[i] is misclassified (any class, as in AutoAttack).
+ *
+ * Usage:
+ *   const { xAdv, success } = fabT({ eps: 8 / 255 }).run(fullModel, x, y);
+ *   const robustAcc = success.filter((s) => !s).length / success.length;
+ */
+export interface FabOptions {
+  readonly eps: number;
+  readonly nIter: number;
+  readonly nTargetClasses: number;
+  readonly restarts: number;
+  readonly alphaMax: number;
+  readonly eta: number;
+  readonly beta: number;
+  readonly seed: number;
+}
+
+export const FAB_DEFAULTS: FabOptions = Object.freeze({
+  eps: 8 / 255,
+  nIter: 100,
+  nTargetClasses: 9,
+  restarts: 1,
+  alphaMax: 0.1,
+  eta: 1.05,
+  beta: 0.9,
+  seed: 0,
+});
+
+function checkOptions(o: FabOptions): void {
+  if (!(o.eps >= 0)) throw new Error(`fabT: eps must be >= 0, got ${o.eps}`);
+  for (const key of ['nIter', 'nTargetClasses', 'restarts'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`fabT: ${key} must be an integer >= 1, got ${o[key]}`);
+  }
+  if (!(o.alphaMax >= 0 && o.alphaMax <= 1)) throw new Error(`fabT: alphaMax must be in [0, 1], got ${o.alphaMax}`);
+  if (!(o.eta > 0)) throw new Error(`fabT: eta must be > 0, got ${o.eta}`);
+  if (!(o.beta > 0 && o.beta <= 1)) throw new Error(`fabT: beta must be in (0, 1], got ${o.beta}`);
+}
+
+/** Per-example L-inf norm of a [N, ...] tensor. */
+function linfNorm(t: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => tf.max(tf.abs(tf.reshape(t, [t.shape[0]!, -1])), 1) as tf.Tensor1D);
+}
+
+/** Per-example "prediction differs from y". */
+function misclassified(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => tf.notEqual(tf.argMax(model(x), 1), tf.cast(y, 'int32')) as tf.Tensor1D);
+}
+
+/** mulberry32: small, fast, seedable PRNG returning floats in [0, 1). */
+function makeRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface FabRunResult {
+  /** Smallest misclassified point found per example (x itself where none was found). */
+  readonly xBest: tf.Tensor4D;
+  /** Its L-inf distance to x (Infinity where none was found). */
+  readonly normBest: Float32Array;
+}
+
+/**
+ * One FAB run towards fixed targets (all examples batched). Minimises the perturbation: the result
+ * is not restricted to eps. Exported for tests and for callers that want minimal perturbations.
+ * `startRadius[i]` > 0 starts example i at a random point at that L-inf distance (restarts).
+ */
+export function fabTargetedRun(
+  model: LogitsFn,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  target: tf.Tensor1D,
+  options: Partial<FabOptions> = {},
+  startRadius?: Float32Array,
+  rng: () => number = makeRng(0),
+): FabRunResult {
+  const o: FabOptions = { ...FAB_DEFAULTS, ...options };
+  const n = x.shape[0];
+  const dim = x.size / n;
+  const shape4 = x.shape;
+  const numClasses = tf.tidy(() => model(tf.slice(x, 0, 1)).shape[1]);
+  const onehotDiff = tf.tidy(() => tf.sub(tf.oneHot(tf.cast(target, 'int32'), numClasses), tf.oneHot(tf.cast(y, 'int32'), numClasses)));
+  const x0 = tf.reshape(x, [n, dim]) as tf.Tensor2D;
+
+  let x1: tf.Tensor2D;
+  if (startRadius && startRadius.some((r) => r > 0)) {
+    const noise = new Float32Array(n * dim);
+    for (let i = 0; i < noise.length; i++) noise[i] = 2 * rng() - 1;
+    x1 = tf.tidy(() => {
+      const t = tf.tensor2d(noise, [n, dim]);
+      const scaled = tf.mul(tf.div(t, tf.reshape(tf.maximum(tf.max(tf.abs(t), 1), 1e-12), [n, 1])), tf.tensor2d(startRadius, [n, 1]));
+      return tf.clipByValue(tf.add(x0, scaled), 0, 1) as tf.Tensor2D;
+    });
+  } else {
+    x1 = tf.clone(x0);
+  }
+
+  // df(z) = z_t - z_y, summed over the batch so that one backward pass gives every example's gradient.
+  const dfAndGrad = (point: tf.Tensor2D): { df: tf.Tensor1D; dg: tf.Tensor2D } => {
+    let df: tf.Tensor1D | undefined;
+    const dg = tf.grad((p: tf.Tensor) => {
+      const logits = model(tf.reshape(p, shape4) as tf.Tensor4D);
+      const diff = tf.sum(tf.mul(logits, onehotDiff), 1) as tf.Tensor1D;
+      df = tf.keep(diff);
+      return tf.sum(diff);
+    })(point) as tf.Tensor2D;
+    return { df: df!, dg };
+  };
+
+  let xBest = tf.clone(x0);
+  let normBest = tf.fill([n], Infinity) as tf.Tensor1D;
+  for (let it = 0; it < o.nIter; it++) {
+    const next = tf.tidy(() => {
+      const { df, dg } = dfAndGrad(x1);
+      // Linearised boundary {z : <dg, z> = <dg, x1> - df}.
+      const b = tf.sub(tf.sum(tf.mul(dg, x1), 1), df) as tf.Tensor1D;
+      const d = projectLinfBox(tf.concat([x1, x0], 0) as tf.Tensor2D, tf.concat([dg, dg], 0) as tf.Tensor2D, tf.concat([b, b], 0) as tf.Tensor1D);
+      const d1 = tf.slice(d, [0, 0], [n, dim]);
+      const d2 = tf.slice(d, [n, 0], [n, dim]);
+      const a1 = tf.maximum(linfNorm(d1), 1e-8);
+      const a2 = tf.maximum(linfNorm(d2), 1e-8);
+      const alpha = tf.reshape(tf.clipByValue(tf.div(a1, tf.add(a1, a2)), 0, o.alphaMax), [n, 1]);
+      const moved = tf.clipByValue(
+        tf.add(tf.mul(tf.add(x1, tf.mul(d1, o.eta)), tf.sub(1, alpha)), tf.mul(tf.add(x0, tf.mul(d2, o.eta)), alpha)),
+        0,
+        1,
+      ) as tf.Tensor2D;
+      const isAdv = misclassified(model, tf.reshape(moved, shape4) as tf.Tensor4D, y);
+      const dist = linfNorm(tf.sub(moved, x0));
+      const improved = tf.logicalAnd(isAdv, tf.less(dist, normBest));
+      const improved2 = tf.reshape(improved, [n, 1]);
+      const newBest = tf.where(tf.tile(improved2, [1, dim]), moved, xBest) as tf.Tensor2D;
+      const newNorm = tf.where(improved, dist, normBest) as tf.Tensor1D;
+      // Once past the boundary, step back towards x to look for a smaller perturbation.
+      const backed = tf.add(x0, tf.mul(tf.sub(moved, x0), o.beta));
+      const newX1 = tf.where(tf.tile(tf.reshape(isAdv, [n, 1]), [1, dim]), backed, moved) as tf.Tensor2D;
+      df.dispose(); // kept out of tf.grad's scope, so not collected by this tidy
+      return { newBest, newNorm, newX1 };
+    });
+    tf.dispose([x1, xBest, normBest]);
+    x1 = next.newX1;
+    xBest = next.newBest;
+    normBest = next.newNorm;
+  }
+  const norms = normBest.dataSync() as Float32Array;
+  const result = tf.reshape(xBest, shape4) as tf.Tensor4D;
+  tf.dispose([x1, xBest, normBest, onehotDiff, x0]);
+  return { xBest: result, normBest: norms };
+}
+
+/** Class indices sorted by decreasing clean logit, [N, K]. */
+function classesByLogit(model: LogitsFn, x: tf.Tensor4D): { order: Int32Array; numClasses: number } {
+  return tf.tidy(() => {
+    const logits = model(x);
+    const numClasses = logits.shape[1];
+    const { indices } = tf.topk(logits, numClasses, true);
+    return { order: indices.dataSync() as Int32Array, numClasses };
+  });
+}
+
+/** FAB-T factory (spec §5.3). See {@link FabOptions} for the options and their defaults. */
+export function fabT(options: Partial<FabOptions> = {}): Attack {
+  const o: FabOptions = { ...FAB_DEFAULTS, ...options };
+  checkOptions(o);
+  return {
+    name: 'fab-t',
+    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
+      if (x.rank !== 4) throw new Error(`fabT: x must be [N, H, W, C], got shape [${x.shape.join(', ')}]`);
+      if (y.rank !== 1 || y.shape[0] !== x.shape[0]) {
+        throw new Error(`fabT: y must be [N] with N = ${x.shape[0]}, got shape [${y.shape.join(', ')}]`);
+      }
+      const n = x.shape[0];
+      const rng = makeRng(seed);
+      const { order, numClasses } = classesByLogit(model, x);
+      const cleanWrong = misclassified(model, x, y);
+      const broken = Array.from(cleanWrong.dataSync(), (v) => v !== 0);
+      cleanWrong.dispose();
+      const best = new Float32Array(n).fill(Infinity); // smallest perturbation found so far
+      let xAdv: tf.Tensor4D = tf.clone(x);
+      const nTargets = Math.min(o.nTargetClasses, numClasses - 1);
+      for (let t = 1; t <= nTargets; t++) {
+        for (let r = 0; r < o.restarts; r++) {
+          const todo: number[] = [];
+          for (let i = 0; i < n; i++) if (!broken[i]) todo.push(i);
+          if (todo.length === 0) break;
+          const startRadius = r === 0 ? undefined : Float32Array.from(todo, (i) => 0.5 * Math.min(best[i]!, o.eps));
+          const targets = Int32Array.from(todo, (i) => order[i * numClasses + t]!);
+          const idx = tf.tensor1d(Int32Array.from(todo), 'int32');
+          const xSub = tf.gather(x, idx) as tf.Tensor4D;
+          const ySub = tf.gather(y, idx) as tf.Tensor1D;
+          const tSub = tf.tensor1d(targets, 'int32');
+          const { xBest, normBest } = fabTargetedRun(model, xSub, ySub, tSub, o, startRadius, rng);
+          const found: number[] = [];
+          todo.forEach((i, a) => {
+            best[i] = Math.min(best[i]!, normBest[a]!);
+            if (normBest[a]! <= o.eps) {
+              broken[i] = true;
+              found.push(a);
+            }
+          });
+          if (found.length > 0) {
+            const merged = tf.tidy(() => {
+              const fIdx = tf.tensor1d(Int32Array.from(found), 'int32');
+              // Guard the ball against float rounding in the norm bookkeeping.
+              const xFound = tf.gather(x, tf.tensor1d(Int32Array.from(found, (a) => todo[a]!), 'int32'));
+              const rows = tf.clipByValue(tf.minimum(tf.maximum(tf.gather(xBest, fIdx), tf.sub(xFound, o.eps)), tf.add(xFound, o.eps)), 0, 1);
+              return replaceRowsByGather(xAdv, found.map((a) => todo[a]!), rows);
+            });
+            xAdv.dispose();
+            xAdv = merged;
+          }
+          tf.dispose([idx, xSub, ySub, tSub, xBest]);
+        }
+      }
+      // Success is what the model says about the returned points (contract of AttackResult).
+      const finalWrong = misclassified(model, xAdv, y);
+      const success = Array.from(finalWrong.dataSync(), (v) => v !== 0);
+      finalWrong.dispose();
+      return { xAdv, success };
+    },
+  };
+}
+
+/** `base` with rows `positions[a]` replaced by `rows[a]` (one gather over [base; rows]; no in-place scatter). */
+function replaceRowsByGather<T extends tf.Tensor>(base: T, positions: readonly number[], rows: tf.Tensor): T {
+  return tf.tidy(() => {
+    const n = base.shape[0]!;
+    const map = new Int32Array(n);
+    for (let i = 0; i < n; i++) map[i] = i;
+    positions.forEach((p, a) => {
+      map[p] = n + a;
+    });
+    return tf.gather(tf.concat([base, rows], 0), tf.tensor1d(map, 'int32')) as T;
+  });
+}
