@@ -1,0 +1,191 @@
+/**
+ * Turns what a user names on the command line into networks: a run folder of ours (train-target /
+ * train-defense output), a weights file with its sidecar JSON (ours, or a PyTorch-imported
+ * ResNet-18), or someone else's tfjs `model.json` (LayersModel or GraphModel) with a pixel range.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Classifier, LogitsFn, Network } from '../models/types.js';
+import { loadNetwork, sidecarPath } from '../models/weights.js';
+import { fullModel } from '../models/full-model.js';
+import { isClassifier } from '../models/registry.js';
+import { bpdaModel } from '../attacks/bpda.js';
+import { clip01 } from '../attacks/common.js';
+import { ensureGradients } from '../gradients.js';
+import type { EvaluatedModel } from './evaluate.js';
+
+/** Where a run folder may keep its network, most specific first. */
+const RUN_WEIGHT_CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
+
+/**
+ * A weights file for `given`: the file itself, or inside a run folder `last/model.safetensors`,
+ * `model.safetensors`, `best/...`, or the only `*.safetensors` with a sidecar in `last/` or the folder.
+ * `flag` names the option in errors.
+ */
+export function resolveWeightsFile(given: string, flag: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(given);
+  } catch {
+    throw new Error(`${flag}: '${given}' does not exist (expected a run folder, a .safetensors weights file or a tfjs model.json)`);
+  }
+  if (stat.isFile()) {
+    if (!given.endsWith('.json')) return given;
+    // Our sidecar names its weights file.
+    const sidecar = JSON.parse(fs.readFileSync(given, 'utf8')) as { weights?: unknown };
+    if (typeof sidecar.weights !== 'string') {
+      throw new Error(`${flag}: '${given}' is neither a weights sidecar (no "weights" field) nor a tfjs model.json`);
+    }
+    return path.join(path.dirname(given), sidecar.weights);
+  }
+  for (const candidate of RUN_WEIGHT_CANDIDATES) {
+    const p = path.join(given, candidate);
+    if (fs.existsSync(p)) return p;
+  }
+  for (const dir of [path.join(given, 'last'), given]) {
+    if (!fs.existsSync(dir)) continue;
+    const withSidecar = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => path.join(dir, f))
+      .filter((f) => fs.existsSync(sidecarPath(f)));
+    if (withSidecar.length === 1) return withSidecar[0]!;
+    if (withSidecar.length > 1) {
+      throw new Error(`${flag}: '${dir}' holds several networks (${withSidecar.map((f) => path.basename(f)).join(', ')}); name the file`);
+    }
+  }
+  throw new Error(
+    `${flag}: no network found in folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')} and a *.safetensors with its .json sidecar)`,
+  );
+}
+
+/** How a foreign model expects its input pixels. */
+export type PixelRange = '0-1' | '0-255' | '-1-1';
+export const PIXEL_RANGES: readonly PixelRange[] = ['0-1', '0-255', '-1-1'];
+
+export function parsePixelRange(text: string): PixelRange {
+  if ((PIXEL_RANGES as readonly string[]).includes(text)) return text as PixelRange;
+  throw new Error(`--pixel-range: '${text}' is not one of ${PIXEL_RANGES.join(', ')}`);
+}
+
+/** An IOHandler reading a tfjs model.json and its weight shards from the local file system. */
+export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
+  return {
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const text = await fs.promises.readFile(modelJsonPath, 'utf8');
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(text) as tf.io.ModelJSON;
+      } catch (err) {
+        throw new Error(`${modelJsonPath}: not valid JSON (${(err as Error).message})`);
+      }
+      if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+        throw new Error(`${modelJsonPath}: expected a tfjs model.json with "modelTopology" and "weightsManifest"`);
+      }
+      const dir = path.dirname(modelJsonPath);
+      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Buffer[] = [];
+      for (const group of json.weightsManifest) {
+        weightSpecs.push(...group.weights);
+        for (const shard of group.paths) buffers.push(await fs.promises.readFile(path.join(dir, shard)));
+      }
+      const all = Buffer.concat(buffers);
+      const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+      return tf.io.getModelArtifactsForJSONSync(json, weightSpecs, weightData as ArrayBuffer);
+    },
+  };
+}
+
+interface Predictor {
+  predict(x: tf.Tensor): tf.Tensor | tf.Tensor[];
+}
+
+/** Loads a user's tfjs model.json (LayersModel or GraphModel) as a differentiable LogitsFn on [0,1] images. */
+export async function loadTfjsClassifier(modelJsonPath: string, range: PixelRange): Promise<LogitsFn> {
+  ensureGradients(); // also loads the union package, which brings tfjs-layers and the converter
+  const union = (await import('@tensorflow/tfjs')) as unknown as {
+    loadLayersModel(h: tf.io.IOHandler): Promise<Predictor>;
+    loadGraphModel(h: tf.io.IOHandler): Promise<Predictor>;
+  };
+  const json = JSON.parse(await fs.promises.readFile(modelJsonPath, 'utf8')) as { format?: string };
+  const handler = fileModelHandler(modelJsonPath);
+  const model = json.format === 'graph-model' ? await union.loadGraphModel(handler) : await union.loadLayersModel(handler);
+  const scale = range === '0-255' ? 255 : range === '-1-1' ? 2 : 1;
+  const offset = range === '-1-1' ? -1 : 0;
+  return (x: tf.Tensor4D) =>
+    tf.tidy(() => {
+      const input = scale === 1 && offset === 0 ? x : tf.add(tf.mul(x, scale), offset);
+      const out = model.predict(input);
+      return (Array.isArray(out) ? out[0]! : out) as tf.Tensor2D;
+    });
+}
+
+/** A tfjs model.json (has "modelTopology"), as opposed to our weights sidecar (has "arch"). */
+function isTfjsModelJson(file: string): boolean {
+  if (!file.endsWith('.json') || !fs.existsSync(file) || !fs.statSync(file).isFile()) return false;
+  try {
+    return 'modelTopology' in (JSON.parse(fs.readFileSync(file, 'utf8')) as object);
+  } catch (err) {
+    throw new Error(`--model: '${file}' is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export interface LoadedPipeline {
+  readonly model: EvaluatedModel;
+  readonly classifier?: Classifier;
+  readonly preprocessor?: Network;
+  readonly describe: { model: string; preprocessor?: string };
+  dispose(): void;
+}
+
+/**
+ * The full model to evaluate: `--model` (run folder / weights / model.json) and optionally
+ * `--preprocessor` (run folder / weights). P's output is clamped to [0,1] (spec §2.8).
+ */
+export async function loadPipeline(opts: {
+  model: string;
+  preprocessor?: string;
+  pixelRange?: PixelRange;
+}): Promise<LoadedPipeline> {
+  let preprocessor: Network | undefined;
+  let preDescribe: string | undefined;
+  if (opts.preprocessor) {
+    const file = resolveWeightsFile(opts.preprocessor, '--preprocessor');
+    preprocessor = await loadNetwork(file);
+    preDescribe = `${preprocessor.arch} (${file})`;
+  }
+  const preprocess = preprocessor
+    ? (x: tf.Tensor4D) => tf.tidy(() => clip01(preprocessor!.apply(x, false) as tf.Tensor4D))
+    : undefined;
+
+  if (isTfjsModelJson(opts.model)) {
+    const classifierLogits = await loadTfjsClassifier(opts.model, opts.pixelRange ?? '0-1');
+    const logits: LogitsFn = preprocess ? (x) => tf.tidy(() => classifierLogits(preprocess(x))) : classifierLogits;
+    return {
+      model: { logits, bpdaLogits: preprocess ? bpdaModel(classifierLogits, (x) => preprocessor!.apply(x, false) as tf.Tensor4D) : logits, preprocess },
+      preprocessor,
+      describe: { model: `tfjs model ${opts.model} (pixels ${opts.pixelRange ?? '0-1'})`, preprocessor: preDescribe },
+      dispose: () => preprocessor?.dispose(),
+    };
+  }
+  const file = resolveWeightsFile(opts.model, '--model');
+  const net = await loadNetwork(file);
+  if (!isClassifier(net)) {
+    net.dispose();
+    preprocessor?.dispose();
+    throw new Error(`--model: '${file}' holds a '${net.arch}', not a classifier`);
+  }
+  const exact = fullModel(net, preprocessor, { clamp: true });
+  const bpda = fullModel(net, preprocessor, { clamp: true, bpda: true });
+  return {
+    model: { logits: exact.logits, bpdaLogits: bpda.logits, preprocess },
+    classifier: net,
+    preprocessor,
+    describe: { model: `${net.arch} (${file})`, preprocessor: preDescribe },
+    dispose: () => {
+      net.dispose();
+      preprocessor?.dispose();
+    },
+  };
+}
