@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+/**
+ * The `jatp` command: one binary, one subcommand per file in this folder (each exports `register`).
+ * Results go to stdout, progress and warnings to stderr; a failing command prints one line naming
+ * the flag or file at fault and exits with status 1 (2 for usage errors, from commander).
+ */
+import { Command } from 'commander';
+import { register as registerData } from './data.js';
+import { register as registerEval } from './eval.js';
+
+const program = new Command();
+program
+  .name('jatp')
+  .description('Pre-processing defenses against adversarial examples (JATP, APE-G, HGD, NRP) and adaptive white-box attacks')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+for (const register of [registerData, registerEval]) register(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`jatp: ${message}\n`);
+  if (process.env.JATP_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});
