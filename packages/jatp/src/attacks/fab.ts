@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRequire } from 'node:module';
 import type { LogitsFn } from '../models/types.js';
+import { checkInputs, ensureGradients, linfNormPerExample, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './common.js';
 import { projectLinfBox } from './fab-projection.js';
 import type { Attack, AttackResult } from './types.js';
-
-// FAB differentiates the model; tfjs-core alone does not register gradient functions (the tfjs union
-// package does), so make sure they are, whoever imports this module. Idempotent (module cache).
-createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
 
 /**
  * FAB-T: targeted Fast Adaptive Boundary attack, L-inf version (Croce & Hein, "Minimally distorted
@@ -73,26 +69,9 @@ function checkOptions(o: FabOptions): void {
   if (!(o.beta > 0 && o.beta <= 1)) throw new Error(`fabT: beta must be in (0, 1], got ${o.beta}`);
 }
 
-/** Per-example L-inf norm of a [N, ...] tensor. */
-function linfNorm(t: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => tf.max(tf.abs(tf.reshape(t, [t.shape[0]!, -1])), 1) as tf.Tensor1D);
-}
-
-/** Per-example "prediction differs from y". */
+/** Per-example "prediction differs from y", bool [N]. */
 function misclassified(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => tf.notEqual(tf.argMax(model(x), 1), tf.cast(y, 'int32')) as tf.Tensor1D);
-}
-
-/** mulberry32: small, fast, seedable PRNG returning floats in [0, 1). */
-function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return tf.tidy(() => misclassifiedLogits(model(x), y));
 }
 
 export interface FabRunResult {
@@ -114,8 +93,9 @@ export function fabTargetedRun(
   target: tf.Tensor1D,
   options: Partial<FabOptions> = {},
   startRadius?: Float32Array,
-  rng: () => number = makeRng(0),
+  rng: SeedStream = new SeedStream(0),
 ): FabRunResult {
+  ensureGradients();
   const o: FabOptions = { ...FAB_DEFAULTS, ...options };
   const n = x.shape[0];
   const dim = x.size / n;
@@ -127,7 +107,7 @@ export function fabTargetedRun(
   let x1: tf.Tensor2D;
   if (startRadius && startRadius.some((r) => r > 0)) {
     const noise = new Float32Array(n * dim);
-    for (let i = 0; i < noise.length; i++) noise[i] = 2 * rng() - 1;
+    for (let i = 0; i < noise.length; i++) noise[i] = 2 * rng.nextFloat() - 1;
     x1 = tf.tidy(() => {
       const t = tf.tensor2d(noise, [n, dim]);
       const scaled = tf.mul(tf.div(t, tf.reshape(tf.maximum(tf.max(tf.abs(t), 1), 1e-12), [n, 1])), tf.tensor2d(startRadius, [n, 1]));
@@ -159,8 +139,8 @@ export function fabTargetedRun(
       const d = projectLinfBox(tf.concat([x1, x0], 0) as tf.Tensor2D, tf.concat([dg, dg], 0) as tf.Tensor2D, tf.concat([b, b], 0) as tf.Tensor1D);
       const d1 = tf.slice(d, [0, 0], [n, dim]);
       const d2 = tf.slice(d, [n, 0], [n, dim]);
-      const a1 = tf.maximum(linfNorm(d1), 1e-8);
-      const a2 = tf.maximum(linfNorm(d2), 1e-8);
+      const a1 = tf.maximum(linfNormPerExample(d1), 1e-8);
+      const a2 = tf.maximum(linfNormPerExample(d2), 1e-8);
       const alpha = tf.reshape(tf.clipByValue(tf.div(a1, tf.add(a1, a2)), 0, o.alphaMax), [n, 1]);
       const moved = tf.clipByValue(
         tf.add(tf.mul(tf.add(x1, tf.mul(d1, o.eta)), tf.sub(1, alpha)), tf.mul(tf.add(x0, tf.mul(d2, o.eta)), alpha)),
@@ -168,7 +148,7 @@ export function fabTargetedRun(
         1,
       ) as tf.Tensor2D;
       const isAdv = misclassified(model, tf.reshape(moved, shape4) as tf.Tensor4D, y);
-      const dist = linfNorm(tf.sub(moved, x0));
+      const dist = linfNormPerExample(tf.sub(moved, x0));
       const improved = tf.logicalAnd(isAdv, tf.less(dist, normBest));
       const improved2 = tf.reshape(improved, [n, 1]);
       const newBest = tf.where(tf.tile(improved2, [1, dim]), moved, xBest) as tf.Tensor2D;
@@ -207,12 +187,9 @@ export function fabT(options: Partial<FabOptions> = {}): Attack {
   return {
     name: 'fab-t',
     run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
-      if (x.rank !== 4) throw new Error(`fabT: x must be [N, H, W, C], got shape [${x.shape.join(', ')}]`);
-      if (y.rank !== 1 || y.shape[0] !== x.shape[0]) {
-        throw new Error(`fabT: y must be [N] with N = ${x.shape[0]}, got shape [${y.shape.join(', ')}]`);
-      }
+      checkInputs('fabT', x, y, o.eps);
       const n = x.shape[0];
-      const rng = makeRng(seed);
+      const rng = new SeedStream(seed);
       const { order, numClasses } = classesByLogit(model, x);
       const cleanWrong = misclassified(model, x, y);
       const broken = Array.from(cleanWrong.dataSync(), (v) => v !== 0);
@@ -245,7 +222,7 @@ export function fabT(options: Partial<FabOptions> = {}): Attack {
               const fIdx = tf.tensor1d(Int32Array.from(found), 'int32');
               // Guard the ball against float rounding in the norm bookkeeping.
               const xFound = tf.gather(x, tf.tensor1d(Int32Array.from(found, (a) => todo[a]!), 'int32'));
-              const rows = tf.clipByValue(tf.minimum(tf.maximum(tf.gather(xBest, fIdx), tf.sub(xFound, o.eps)), tf.add(xFound, o.eps)), 0, 1);
+              const rows = projectLinf(tf.gather(xBest, fIdx) as tf.Tensor4D, xFound as tf.Tensor4D, o.eps);
               return replaceRowsByGather(xAdv, found.map((a) => todo[a]!), rows);
             });
             xAdv.dispose();

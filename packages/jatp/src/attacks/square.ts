@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
+import { checkInputs, projectLinf, SeedStream } from './common.js';
 import type { Attack, AttackResult } from './types.js';
 
 /**
@@ -67,18 +68,6 @@ export function squareSide(p: number, height: number, width: number): number {
   return Math.min(Math.max(side, 1), Math.min(height, width));
 }
 
-/** mulberry32: small, fast, seedable PRNG returning floats in [0, 1). */
-function makeRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * New tensor equal to `base` with rows `positions[a]` replaced by `rows[a]`, as one gather over
  * [base; rows]. (tf.tensorScatterUpdate is avoided: the cpu backend writes into its input's buffer.)
@@ -107,13 +96,6 @@ function marginLoss(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
   });
 }
 
-function checkInputs(name: string, x: tf.Tensor4D, y: tf.Tensor1D): void {
-  if (x.rank !== 4) throw new Error(`${name}: x must be [N, H, W, C], got shape [${x.shape.join(', ')}]`);
-  if (y.rank !== 1 || y.shape[0] !== x.shape[0]) {
-    throw new Error(`${name}: y must be [N] with N = ${x.shape[0]}, got shape [${y.shape.join(', ')}]`);
-  }
-}
-
 function checkOptions(o: SquareOptions): void {
   if (!(o.eps >= 0)) throw new Error(`square: eps must be >= 0, got ${o.eps}`);
   if (!Number.isInteger(o.nQueries) || o.nQueries < 1) throw new Error(`square: nQueries must be an integer >= 1, got ${o.nQueries}`);
@@ -127,14 +109,14 @@ function squareSingleRun(
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   o: SquareOptions,
-  rng: () => number,
+  rng: SeedStream,
 ): { xBest: tf.Tensor4D; margin: Float32Array } {
   const [n, height, width, channels] = x.shape;
   const eps = o.eps;
 
   // Vertical stripes: one sign per (example, column, channel), constant down each column.
   const stripeSigns = new Float32Array(n * width * channels);
-  for (let i = 0; i < stripeSigns.length; i++) stripeSigns[i] = rng() < 0.5 ? -1 : 1;
+  for (let i = 0; i < stripeSigns.length; i++) stripeSigns[i] = rng.nextFloat() < 0.5 ? -1 : 1;
   let xBest = tf.tidy(() =>
     tf.clipByValue(tf.add(x, tf.mul(tf.tensor4d(stripeSigns, [n, 1, width, channels]), eps)), 0, 1),
   ) as tf.Tensor4D;
@@ -155,9 +137,9 @@ function squareSingleRun(
     const left = new Float32Array(m);
     const signs = new Float32Array(m * channels);
     for (let a = 0; a < m; a++) {
-      top[a] = Math.floor(rng() * (height - side));
-      left[a] = Math.floor(rng() * (width - side));
-      for (let c = 0; c < channels; c++) signs[a * channels + c] = rng() < 0.5 ? -1 : 1;
+      top[a] = Math.floor(rng.nextFloat() * (height - side));
+      left[a] = Math.floor(rng.nextFloat() * (width - side));
+      for (let c = 0; c < channels; c++) signs[a * channels + c] = rng.nextFloat() < 0.5 ? -1 : 1;
     }
 
     const next = tf.tidy(() => {
@@ -171,12 +153,7 @@ function squareSingleRun(
       const inCols = tf.logicalAnd(tf.greaterEqual(colIota, leftT), tf.less(colIota, tf.add(leftT, side)));
       const window = tf.cast(tf.logicalAnd(inRows, inCols), 'float32'); // [m, H, W, 1]
       const step = tf.mul(window, tf.mul(tf.tensor4d(signs, [m, 1, 1, channels]), 2 * eps));
-      // Project: into the eps-box around x, then into [0, 1] (both boxes contain x, so order is safe).
-      const proposal = tf.clipByValue(
-        tf.minimum(tf.maximum(tf.add(bestCur, step), tf.sub(xCur, eps)), tf.add(xCur, eps)),
-        0,
-        1,
-      );
+      const proposal = projectLinf(tf.add(bestCur, step) as tf.Tensor4D, xCur as tf.Tensor4D, eps);
       const newMargin = marginLoss(model(proposal as tf.Tensor4D), yCur);
       const oldMargin = tf.tensor1d(Float32Array.from(active, (i) => margin[i]));
       // Accept if the loss decreased or the point is now misclassified (spec §5.3).
@@ -204,9 +181,9 @@ export function square(options: Partial<SquareOptions> = {}): Attack {
   return {
     name: 'square',
     run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
-      checkInputs('square', x, y);
+      checkInputs('square', x, y, o.eps);
       const n = x.shape[0];
-      const rng = makeRng(seed);
+      const rng = new SeedStream(seed);
       // Examples already misclassified need no query beyond the clean check.
       const cleanMarginT = tf.tidy(() => marginLoss(model(x), y));
       const cleanMargin = cleanMarginT.dataSync();
