@@ -15,6 +15,11 @@ export interface FeatureSpaceAttackOptions {
   readonly steps: number;
   readonly stepSize: number;
   readonly randomStart: boolean;
+  /**
+   * Distribution of the random start: 'uniform' U(-eps, eps) (spec A2, JATP) or 'gaussian' N(0, 1)
+   * noise that the first projection clips into the ball (NRP's SSP, spec §4.3).
+   */
+  readonly startNoise: 'uniform' | 'gaussian';
   /** Seed of the random start (tfjs randomUniform seed). */
   readonly seed: number;
 }
@@ -24,6 +29,7 @@ export const FEATURE_SPACE_ATTACK_DEFAULTS: FeatureSpaceAttackOptions = {
   steps: 10,
   stepSize: 0.01,
   randomStart: true,
+  startNoise: 'uniform',
   seed: 0,
 };
 
@@ -36,9 +42,13 @@ export function featureSpaceAttack(
   const reference = tf.tidy(() => featureOf(x));
   const lower = tf.tidy(() => tf.clipByValue(tf.sub(x, o.eps), 0, 1));
   const upper = tf.tidy(() => tf.clipByValue(tf.add(x, o.eps), 0, 1));
-  let xa: tf.Tensor4D = tf.tidy(() =>
-    o.randomStart ? (tf.clipByValue(tf.add(x, tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', o.seed)), 0, 1) as tf.Tensor4D) : tf.clone(x),
-  );
+  let xa: tf.Tensor4D = tf.tidy(() => {
+    if (!o.randomStart) return tf.clone(x);
+    const noise = o.startNoise === 'gaussian'
+      ? tf.randomNormal(x.shape, 0, 1, 'float32', o.seed)
+      : tf.randomUniform(x.shape, -o.eps, o.eps, 'float32', o.seed);
+    return tf.minimum(tf.maximum(tf.add(x, noise), lower), upper) as tf.Tensor4D;
+  });
   // Summing (not averaging) over the batch keeps each example's gradient independent of the others;
   // only the sign is used, so the scale does not matter (spec §2.4).
   const gradient = tf.grad((z: tf.Tensor) => tf.sum(tf.squaredDifference(featureOf(z as tf.Tensor4D), reference)));
