@@ -25,6 +25,7 @@ import { pgd, pgdDlr } from './pgd.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { autoAttack } from './autoattack.js';
 import { square } from './square.js';
+import { fabT } from './fab.js';
 import { tiBim } from './tibim.js';
 
 export type AttackFamily = 'pgd' | 'dlr' | 'apgd-ce' | 'apgd-t' | 'aa' | 'fab-t' | 'square' | 'fwa' | 'tibim' | 'bpda';
@@ -153,6 +154,7 @@ export function buildAttack(spec: AttackSpec, context: BuildContext): Attack {
     case 'tibim':
       return tiBim({ eps, steps: spec.budget });
     case 'fab-t':
+      return fabT({ eps, nIter: spec.budget });
     case 'fwa':
       throw new Error(`--attacks: '${spec.text}' is not available in this build yet (its attack file is missing)`);
   }

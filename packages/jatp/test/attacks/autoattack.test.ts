@@ -68,7 +68,7 @@ test('AutoAttack: robust accuracy non-increasing over stages and <= each stage r
   tf.dispose([report.xAdv, x, y]);
 });
 
-test('standard AutoAttack runs end to end on a small batch (FAB-T skipped with a warning if unavailable)', { skip: fashionMissing }, (t) => {
+test('standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square) runs end to end on a small batch', { skip: fashionMissing }, (t) => {
   const { model } = trained!;
   const { x, y } = fashionSlice(8100, 12);
   const report = autoAttack({ eps: 0.1 }).evaluate(model, x, y, 0);
