@@ -18,7 +18,7 @@ import type { Classifier, Network, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
 import { apegDiscriminatorLoss, apegGeneratorLoss, DEFAULT_APEG_GENERATOR_WEIGHTS, type ApegGeneratorWeights } from './losses.js';
 import { optimizeGroup, prefixedWeights } from './common.js';
-import { ensureGradientsRegistered } from './gradients.js';
+import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
 export interface ApegOptions {
@@ -50,7 +50,7 @@ export class ApegRecipe implements Recipe {
     readonly target: Classifier,
     options: Partial<ApegOptions> = {},
   ) {
-    ensureGradientsRegistered();
+    ensureGradients();
     this.options = { ...APEG_DEFAULTS, ...options };
     this.channels = Number(generator.options['inChannels'] ?? 3);
   }

@@ -5,7 +5,9 @@
  *
  * - 'pgd' (APE-G, HGD): L∞ PGD on CE against T, default PGD-40, step 0.007, eps 8/255, uniform start;
  * - 'ssp' (NRP, spec §4.3): self-supervised perturbation, maximise MSE(Φ(x'), Φ(x)) with Φ = T's
- *   feature map, 100 sign steps of 0.01, eps 8/255, Gaussian start (A15).
+ *   feature map, 100 sign steps of 0.01, eps 8/255 (A15). Start: uniform in the ball (the shared
+ *   attacks/feature-attack.ts), where NRP's script clips N(0,1) noise into the ball (mostly corners);
+ *   over 100 steps the start hardly matters.
  *
  * Cache key: SHA-256 of the target (arch, options, every named weight incl. BN statistics), the
  * attack settings and the data subset (its pixels and labels), so changing any of them regenerates.
@@ -26,7 +28,7 @@ import type { Classifier } from '../models/types.js';
 import { Pgd } from '../attacks/pgd.js';
 import { writeFileAtomic } from '../training/checkpoint-io.js';
 import { checkFeatureName, defaultFeatureOf } from './common.js';
-import { featureSpaceAttack } from './feature-space-attack.js';
+import { FeatureAttack } from '../attacks/feature-attack.js';
 
 export type ObliviousAttackSpec =
   | { readonly kind: 'pgd'; readonly eps: number; readonly steps: number; readonly stepSize: number; readonly randomStart: boolean }
@@ -87,7 +89,7 @@ function craftBatch(target: Classifier, spec: ObliviousAttackSpec, x: tf.Tensor4
     output.dispose();
     return features[layer]!;
   };
-  return featureSpaceAttack(phi, x, { eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true, startNoise: 'gaussian', seed });
+  return new FeatureAttack({ eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true }).run(phi, x, seed);
 }
 
 /**

@@ -17,7 +17,7 @@ import type { Classifier, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
 import { hgdGuidanceLoss, type HgdGuidance } from './losses.js';
 import { checkFeatureName, optimizeGroup, prefixedWeights, accuracy } from './common.js';
-import { ensureGradientsRegistered } from './gradients.js';
+import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
 export interface HgdOptions {
@@ -48,7 +48,7 @@ export class HgdRecipe implements Recipe {
     readonly target: Classifier,
     options: Partial<HgdOptions> = {},
   ) {
-    ensureGradientsRegistered();
+    ensureGradients();
     this.options = { ...HGD_DEFAULTS, ...options };
     if (this.options.guidance === 'features') checkFeatureName(target, this.options.guidanceFeature);
     this.channels = Number(denoiser.options['inChannels'] ?? 3);

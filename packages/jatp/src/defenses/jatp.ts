@@ -23,8 +23,8 @@ import type { Classifier, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
 import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, type JatpLossOptions } from './losses.js';
 import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
-import { ensureGradientsRegistered } from './gradients.js';
-import { featureSpaceAttack } from './feature-space-attack.js';
+import { ensureGradients } from '../gradients.js';
+import { FeatureAttack } from '../attacks/feature-attack.js';
 
 export interface JatpOptions {
   /** Internal feature of T for Eq. 5 and Eq. 8; 'default' = the target's declared default (spec §2.3). */
@@ -67,7 +67,7 @@ export class JatpRecipe implements Recipe {
     readonly target: Classifier,
     options: Partial<Omit<JatpOptions, 'loss'>> & { loss?: Partial<JatpLossOptions> } = {},
   ) {
-    ensureGradientsRegistered();
+    ensureGradients();
     this.options = resolveJatpOptions(options);
     const requested = this.options.featureLayer === 'default' ? defaultFeatureOf(target) : this.options.featureLayer;
     this.featureName = checkFeatureName(target, requested);
@@ -94,13 +94,7 @@ export class JatpRecipe implements Recipe {
       output.dispose();
       return features[this.featureName]!;
     };
-    return featureSpaceAttack(featureOf, x, {
-      eps: o.eps,
-      steps: o.attackSteps,
-      stepSize: o.attackStepSize,
-      randomStart: o.attackRandomStart,
-      seed,
-    });
+    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).run(featureOf, x, seed);
   }
 
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {

@@ -18,7 +18,7 @@ import type { Classifier, Network, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
 import { DEFAULT_NRP_LOSS_WEIGHTS, nrpPurifierLoss, relativisticDiscriminatorLoss, type NrpLossWeights } from './losses.js';
 import { checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
-import { ensureGradientsRegistered } from './gradients.js';
+import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
 export interface NrpOptions {
@@ -51,7 +51,7 @@ export class NrpRecipe implements Recipe {
     readonly target: Classifier,
     options: Partial<NrpOptions> = {},
   ) {
-    ensureGradientsRegistered();
+    ensureGradients();
     this.options = { ...NRP_DEFAULTS, ...options };
     const requested = this.options.featureLayer === 'default' ? defaultFeatureOf(target) : this.options.featureLayer;
     this.featureName = checkFeatureName(target, requested);

@@ -11,11 +11,11 @@ import { ApegRecipe } from '../../src/defenses/apeg.js';
 import { HgdRecipe } from '../../src/defenses/hgd.js';
 import { NrpRecipe } from '../../src/defenses/nrp.js';
 import { obliviousExamples, pairedSplit, OBLIVIOUS_PGD_DEFAULTS, SSP_DEFAULTS } from '../../src/defenses/example-cache.js';
-import { ensureGradientsRegistered } from '../../src/defenses/gradients.js';
+import { ensureGradients } from '../../src/gradients.js';
 
 before(async () => {
   await tf.setBackend('cpu');
-  ensureGradientsRegistered();
+  ensureGradients();
 });
 
 const SIZE = 16;

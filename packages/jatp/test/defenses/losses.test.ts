@@ -16,7 +16,7 @@ import {
   nrpPurifierLoss,
   binaryCrossEntropyOnProbabilities,
 } from '../../src/defenses/losses.js';
-import { ensureGradientsRegistered } from '../../src/defenses/gradients.js';
+import { ensureGradients } from '../../src/gradients.js';
 
 // Independent float64 references: plain JS arrays, formulas written from spec §2.5 / §4.1–4.3.
 
@@ -63,7 +63,7 @@ function softplus64(z: number): number {
 
 before(async () => {
   await tf.setBackend('cpu');
-  ensureGradientsRegistered();
+  ensureGradients();
 });
 
 test('boosted CE matches the MART formula in float64, with the true class on top and not on top', () => {
