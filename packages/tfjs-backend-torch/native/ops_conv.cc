@@ -1,0 +1,162 @@
+// Convolutions: Conv2D / FusedConv2D / DepthwiseConv2dNative forward, and the input and filter
+// gradients of both (Conv2DBackpropInput is also conv2dTranspose's forward). Guide §4.2.
+//
+// tfjs's geometry (padding, output size, dimRoundingMode) is normalised in TypeScript by
+// backend_util.computeConv2DInfo; here we only have to reproduce its windows with ATen. ATen pads
+// symmetrically, tfjs may not ('same' with stride 2 puts the extra row at the bottom), so each op
+// first asks Plan() whether ATen's own symmetric padding yields exactly tfjs's windows, and
+// otherwise pre-pads (or crops: constant_pad_nd accepts negative pads) the input to the exact
+// extent tfjs's windows cover and runs ATen with zero padding.
+#include "ops_nn.h"
+
+#include <ATen/ATen.h>
+
+namespace tt {
+namespace nn {
+
+Plan MakePlan(int64_t H, int64_t W, int64_t outH, int64_t outW, const Pads& p, int64_t kh,
+              int64_t kw, const std::vector<int64_t>& s, const std::vector<int64_t>& d,
+              bool poolLimit) {
+  const int64_t effKh = (kh - 1) * d[0] + 1;
+  const int64_t effKw = (kw - 1) * d[1] + 1;
+  // Windows start at -top + i*stride in both libraries; out-of-range taps read zero (conv) or are
+  // skipped (pool). So the values agree whenever the *number* of windows agrees, whatever tfjs's
+  // bottom/right pad is. ATen pools also require pad <= kernel/2.
+  bool direct = H + 2 * p.top >= effKh && W + 2 * p.left >= effKw;
+  if (direct) {
+    direct = (H + 2 * p.top - effKh) / s[0] + 1 == outH && (W + 2 * p.left - effKw) / s[1] + 1 == outW;
+  }
+  if (direct && poolLimit) direct = p.top <= kh / 2 && p.left <= kw / 2;
+  if (direct) return Plan{true, {p.top, p.left}, Pads{0, 0, 0, 0}};
+  // Exactly the rows/cols tfjs's outH x outW windows touch, starting at -top/-left.
+  const int64_t needH = (outH - 1) * s[0] + effKh;
+  const int64_t needW = (outW - 1) * s[1] + effKw;
+  return Plan{false, {0, 0}, Pads{p.top, needH - H - p.top, p.left, needW - W - p.left}};
+}
+
+// HWIO filter [kh, kw, in, out] -> OIHW view.
+static at::Tensor ConvWeight(const at::Tensor& w) { return w.permute({3, 2, 0, 1}); }
+
+// Depthwise filter [kh, kw, in, mult] -> grouped-conv weight [in*mult, 1, kh, kw]. tfjs's output
+// channel c*mult+m is ATen's grouped order (group c, output m), so no reordering is needed.
+static at::Tensor DepthwiseWeight(const at::Tensor& w) {
+  return w.permute({2, 3, 0, 1}).reshape({w.size(2) * w.size(3), 1, w.size(0), w.size(1)});
+}
+
+
+static at::MemoryFormat FormatFor(bool channelsLast) {
+  return channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+}
+
+// nnConv2d(x, filter, bias|-1, preluWeights|-1, strides[2], pads[4], dilations[2], outHW[2],
+//          depthwise, channelsLast, activation, leakyreluAlpha) -> y
+TT_FN(NnConv2d) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  const at::Tensor& w = TensorArg(info, 1);
+  at::Tensor bias = OptTensorArg(info, 2);
+  at::Tensor prelu = OptTensorArg(info, 3);
+  const std::vector<int64_t> s = Pair(info, 4, "strides");
+  const Pads p = PadsArg(info, 5);
+  const std::vector<int64_t> d = Pair(info, 6, "dilations");
+  const std::vector<int64_t> o = Pair(info, 7, "output size");
+  const bool depthwise = BoolArg(info, 8);
+  const bool cl = BoolArg(info, 9);
+  const int32_t act = static_cast<int32_t>(IntArg(info, 10));
+  const double alpha = DoubleArg(info, 11);
+
+  at::Tensor xv = cl ? ToNCHW(x) : x;
+  const int64_t C = xv.size(1);
+  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
+  const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
+  if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
+  // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
+  // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
+  const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == wv.size(0);
+  at::Tensor y = at::convolution(xv, wv, biasInConv ? bias : at::Tensor(), s, plan.pad, d,
+                                 /*transposed=*/false, /*output_padding=*/{0, 0},
+                                 depthwise ? C : 1);
+  if (cl) y = ToNHWC(y);
+  if (bias.defined() && !biasInConv) {
+    // tfjs's cpu FusedConv2D reshapes a 1-D NCHW bias to [C,1,1]; a size-1 one broadcasts as is.
+    y = y + ((!cl && bias.dim() == 1 && bias.size(0) != 1) ? bias.reshape({-1, 1, 1}) : bias);
+  }
+  if (prelu.defined() && !cl && prelu.dim() == 1 && prelu.size(0) != 1) prelu = prelu.reshape({-1, 1, 1});
+  return ReturnTensor(info.Env(), ApplyActivation(y, act, alpha, prelu));
+  TT_GUARD_END(info.Env())
+}
+
+// nnConv2dBackpropInput(dy, filter, inputShape[4], strides[2], pads[4], dilations[2], depthwise,
+//                       channelsLast) -> dx of inputShape
+TT_FN(NnConv2dBackpropInput) {
+  TT_GUARD_BEGIN
+  const at::Tensor& dy = TensorArg(info, 0);
+  const at::Tensor& w = TensorArg(info, 1);
+  const std::vector<int64_t> in = IntListArg(info, 2);
+  const std::vector<int64_t> s = Pair(info, 3, "strides");
+  const Pads p = PadsArg(info, 4);
+  const std::vector<int64_t> d = Pair(info, 5, "dilations");
+  const bool depthwise = BoolArg(info, 6);
+  const bool cl = BoolArg(info, 7);
+  if (in.size() != 4) throw std::runtime_error("conv2dBackpropInput: inputShape must have 4 dims");
+
+  const int64_t N = in[0];
+  const int64_t C = cl ? in[3] : in[1];
+  const int64_t H = cl ? in[1] : in[2];
+  const int64_t W = cl ? in[2] : in[3];
+  const at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
+  const Plan plan = MakePlan(H, W, dyv.size(2), dyv.size(3), p, w.size(0), w.size(1), s, d, false);
+  const int64_t Hp = plan.direct ? H : H + plan.pre.top + plan.pre.bottom;
+  const int64_t Wp = plan.direct ? W : W + plan.pre.left + plan.pre.right;
+  // Only the shape (and memory format) of the input matters for grad_input: pass an uninitialised one.
+  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(FormatFor(cl)));
+  auto grads = at::convolution_backward(dyv, xLike, wv, /*bias_sizes=*/{}, s, plan.pad, d,
+                                        /*transposed=*/false, /*output_padding=*/{0, 0},
+                                        depthwise ? C : 1, {true, false, false});
+  at::Tensor dx = std::get<0>(grads);
+  if (!plan.direct) dx = Unpad(dx, plan.pre);
+  return ReturnTensor(info.Env(), cl ? ToNHWC(dx) : dx);
+  TT_GUARD_END(info.Env())
+}
+
+// nnConv2dBackpropFilter(x, dy, filterShape[4], strides[2], pads[4], dilations[2], depthwise,
+//                        channelsLast) -> dFilter of filterShape (HWIO, or [kh,kw,in,mult])
+TT_FN(NnConv2dBackpropFilter) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  const at::Tensor& dy = TensorArg(info, 1);
+  const std::vector<int64_t> f = IntListArg(info, 2);
+  const std::vector<int64_t> s = Pair(info, 3, "strides");
+  const Pads p = PadsArg(info, 4);
+  const std::vector<int64_t> d = Pair(info, 5, "dilations");
+  const bool depthwise = BoolArg(info, 6);
+  const bool cl = BoolArg(info, 7);
+  if (f.size() != 4) throw std::runtime_error("conv2dBackpropFilter: filterShape must have 4 dims");
+
+  at::Tensor xv = cl ? ToNCHW(x) : x;
+  const int64_t C = xv.size(1);
+  const at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  const Plan plan = MakePlan(xv.size(2), xv.size(3), dyv.size(2), dyv.size(3), p, f[0], f[1], s, d, false);
+  if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
+  const std::vector<int64_t> oihw = depthwise ? std::vector<int64_t>{f[2] * f[3], 1, f[0], f[1]}
+                                              : std::vector<int64_t>{f[3], f[2], f[0], f[1]};
+  const at::Tensor wLike = at::empty(oihw, x.options());
+  auto grads = at::convolution_backward(dyv, xv, wLike, /*bias_sizes=*/{}, s, plan.pad, d,
+                                        /*transposed=*/false, /*output_padding=*/{0, 0},
+                                        depthwise ? C : 1, {false, true, false});
+  const at::Tensor& gw = std::get<1>(grads);
+  at::Tensor out = depthwise ? gw.reshape({f[2], f[3], f[0], f[1]}).permute({2, 3, 0, 1})
+                             : gw.permute({2, 3, 1, 0});
+  return ReturnTensor(info.Env(), out);
+  TT_GUARD_END(info.Env())
+}
+
+void RegisterConvOps(Napi::Env env, Napi::Object exports) {
+  TT_EXPORT(exports, env, NnConv2d);
+  TT_EXPORT(exports, env, NnConv2dBackpropInput);
+  TT_EXPORT(exports, env, NnConv2dBackpropFilter);
+}
+
+}  // namespace nn
+}  // namespace tt

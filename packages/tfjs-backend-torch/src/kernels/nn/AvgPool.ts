@@ -1,0 +1,20 @@
+/**
+ * AvgPool: `at::avg_pool2d` with count_include_pad=false, so that, as in tfjs, each window is
+ * divided by its number of valid (non-padding) taps. Windows come from `computePool2DInfo`;
+ * asymmetric padding uses explicit per-window counts (ops_pool.cc).
+ */
+import { backend_util, AvgPool } from '@tensorflow/tfjs-core';
+import type { AvgPoolAttrs, AvgPoolInputs, TensorInfo } from '@tensorflow/tfjs-core';
+import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+
+export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackendLike; attrs: AvgPoolAttrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x as TensorInfo;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs;
+  const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1,
+    pad, dimRoundingMode);
+  return result(backend, nn(backend).NnAvgPool(handle(backend, x), [info.filterHeight, info.filterWidth],
+    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
+}
+
+export const avgPoolConfig = nnKernel(AvgPool, avgPool);

@@ -1,0 +1,18 @@
+/**
+ * BatchMatMul: `at::matmul` with optional transposes of the last two axes; batch axes broadcast
+ * (numpy rules in both libraries). Float matmul runs on the BLAS libtorch was linked against
+ * (guide §9: install libopenblas0-openmp, or Debian's reference BLAS makes this ~8x slower).
+ */
+import { BatchMatMul } from '@tensorflow/tfjs-core';
+import type { BatchMatMulAttrs, BatchMatMulInputs, TensorInfo } from '@tensorflow/tfjs-core';
+import { ACTIVATION_LINEAR, handle, nnKernel, nn, result, type TorchBackendLike } from './util.js';
+
+export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBackendLike; attrs: BatchMatMulAttrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const a = inputs.a as TensorInfo;
+  const b = inputs.b as TensorInfo;
+  return result(backend, nn(backend).NnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
+    attrs.transposeB, -1, -1, ACTIVATION_LINEAR, 0));
+}
+
+export const batchMatMulConfig = nnKernel(BatchMatMul, batchMatMul);

@@ -1,0 +1,25 @@
+/**
+ * Conv2DBackpropInput: the input gradient of Conv2D, and the forward pass of conv2dTranspose.
+ * Native: `at::convolution_backward` (grad_input only) on the padded input extent, then a crop
+ * back to `inputShape` where tfjs's padding was asymmetric.
+ */
+import { backend_util, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
+import type { Conv2DBackpropInputAttrs, Conv2DBackpropInputInputs, TensorInfo } from '@tensorflow/tfjs-core';
+import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+
+export function conv2DBackpropInput(args: {
+  inputs: Conv2DBackpropInputInputs; backend: TorchBackendLike; attrs: Conv2DBackpropInputAttrs;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const dy = inputs.dy as TensorInfo;
+  const filter = inputs.filter as TensorInfo;
+  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = attrs;
+  const format = backend_util.convertConv2DDataFormat(dataFormat);
+  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
+    strides, 1, pad, dimRoundingMode, false, format);
+  return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+    [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
+    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast'));
+}
+
+export const conv2DBackpropInputConfig = nnKernel(Conv2DBackpropInput, conv2DBackpropInput);

@@ -1,0 +1,22 @@
+/** DepthwiseConv2dNativeBackpropInput: grouped `at::convolution_backward` (grad_input only). */
+import { backend_util, DepthwiseConv2dNativeBackpropInput } from '@tensorflow/tfjs-core';
+import type {
+  DepthwiseConv2dNativeBackpropInputAttrs, DepthwiseConv2dNativeBackpropInputInputs, TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+
+export function depthwiseConv2dNativeBackpropInput(args: {
+  inputs: DepthwiseConv2dNativeBackpropInputInputs; backend: TorchBackendLike; attrs: DepthwiseConv2dNativeBackpropInputAttrs;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const dy = inputs.dy as TensorInfo;
+  const filter = inputs.filter as TensorInfo;
+  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
+  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
+    strides, dilations, pad, dimRoundingMode, true);
+  return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+    [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
+    [info.dilationHeight, info.dilationWidth], true, true));
+}
+
+export const depthwiseConv2dNativeBackpropInputConfig = nnKernel(DepthwiseConv2dNativeBackpropInput, depthwiseConv2dNativeBackpropInput);

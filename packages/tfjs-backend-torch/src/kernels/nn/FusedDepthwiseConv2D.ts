@@ -1,0 +1,25 @@
+/**
+ * FusedDepthwiseConv2D: depthwise convolution + bias + activation in one native call (reached
+ * outside a gradient tape only, like FusedConv2D).
+ */
+import { backend_util, FusedDepthwiseConv2D } from '@tensorflow/tfjs-core';
+import type { FusedDepthwiseConv2DAttrs, FusedDepthwiseConv2DInputs, TensorInfo } from '@tensorflow/tfjs-core';
+import { activationCode, handle, nnKernel, maybeHandle, nn, padList, result, type TorchBackendLike } from './util.js';
+
+export function fusedDepthwiseConv2D(args: {
+  inputs: FusedDepthwiseConv2DInputs; backend: TorchBackendLike; attrs: FusedDepthwiseConv2DAttrs;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x as TensorInfo;
+  const filter = inputs.filter as TensorInfo;
+  const { strides, pad, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs;
+  const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number], strides, dilations ?? [1, 1], pad, dimRoundingMode, true);
+  return result(backend, nn(backend).NnConv2d(handle(backend, x), handle(backend, filter),
+    maybeHandle(backend, inputs.bias as TensorInfo | undefined),
+    maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
+    [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
+    [info.outHeight, info.outWidth], true, true, activationCode(activation), leakyreluAlpha ?? 0.2));
+}
+
+export const fusedDepthwiseConv2DConfig = nnKernel(FusedDepthwiseConv2D, fusedDepthwiseConv2D);

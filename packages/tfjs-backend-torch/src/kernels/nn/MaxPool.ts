@@ -1,0 +1,20 @@
+/**
+ * MaxPool: `at::max_pool2d` on the channels_last view of the NHWC input. Windows come from
+ * `computePool2DInfo`; asymmetric or oversized padding is pre-padded natively with -inf, so a
+ * padding tap never wins (ops_pool.cc).
+ */
+import { backend_util, MaxPool } from '@tensorflow/tfjs-core';
+import type { MaxPoolAttrs, MaxPoolInputs, TensorInfo } from '@tensorflow/tfjs-core';
+import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+
+export function maxPool(args: { inputs: MaxPoolInputs; backend: TorchBackendLike; attrs: MaxPoolAttrs }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const x = inputs.x as TensorInfo;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs;
+  const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1,
+    pad, dimRoundingMode);
+  return result(backend, nn(backend).NnMaxPool(handle(backend, x), [info.filterHeight, info.filterWidth],
+    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
+}
+
+export const maxPoolConfig = nnKernel(MaxPool, maxPool);
