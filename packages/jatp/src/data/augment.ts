@@ -3,13 +3,18 @@
  * (4), take a random crop of the original size (32x32 for CIFAR/SVHN, 28x28 for Fashion-MNIST), and
  * flip it horizontally with probability 1/2.
  *
- * How: pad + crop + flip of image n is a row selection and a column selection,
- *   out[n, i, j, :] = x[n, rowSrc[n, i], colSrc[n, j], :],
- * with rowSrc = i + offY - padding and colSrc = (flipped ? w-1-j : j) + offX - padding. Both are
- * done as batched matrix products with 0/1 selection matrices built by `equal` on the device; a
- * source index outside the image matches no column of the selection matrix, which yields exactly the
- * zero padding. Only batched matMul/equal/cast/reshape/transpose are used, so every tfjs backend runs
- * it, and products with 0/1 weights are exact in float32 (out == the shifted input bit for bit).
+ * What: pad + crop + flip of image n is a row selection and a column selection,
+ *   out[n, i, j, :] = x[n, rowSrc[n, i], colSrc[n, j], :]   (0 where the source is outside x),
+ * with rowSrc = i + offY - padding and colSrc = (flipped ? w-1-j : j) + offX - padding. No padded
+ * copy is ever made. Two exact, whole-batch implementations (both bit-identical to the definition):
+ *  - 'matmul': batched matrix products with 0/1 selection matrices built by `equal` on the device;
+ *    a source index outside the image matches no column, which gives exactly the zero padding. Only
+ *    matMul/equal/cast/reshape/transpose: native and fast on the torch engine (GPU or CPU).
+ *  - 'crop-and-resize': one `tf.image.cropAndResize` (nearest) whose box spans exactly h x w source
+ *    pixels (squeezed so that every in-image sample lies 0.01 px inside the image, see below),
+ *    mirrored (x1 > x2) for flipped images, extrapolation value 0 for the padding. About 10x faster
+ *    than 'matmul' on the JS `cpu` backend, whose batched matMul and transpose are slow.
+ * 'auto' picks 'crop-and-resize' on the cpu and wasm backends and 'matmul' elsewhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -23,17 +28,61 @@ export interface CropFlipParams {
   readonly flip: Uint8Array;
 }
 
-export const CROP_FLIP_DEFAULTS = { padding: 4 } as const;
+export type CropFlipMethod = 'auto' | 'matmul' | 'crop-and-resize';
+
+export const CROP_FLIP_DEFAULTS = { padding: 4, method: 'auto' as CropFlipMethod } as const;
+
+/** The method 'auto' resolves to on the current backend. */
+export function resolveCropFlipMethod(method: CropFlipMethod): 'matmul' | 'crop-and-resize' {
+  if (method !== 'auto') return method;
+  const backend = tf.getBackend();
+  return backend === 'cpu' || backend === 'wasm' ? 'crop-and-resize' : 'matmul';
+}
 
 /**
  * Applies pad + crop + flip to a float NHWC batch (any value range); returns a new tensor of the same
  * shape. The caller owns `x`; intermediate tensors are disposed.
  */
-export function cropFlip(x: tf.Tensor4D, params: CropFlipParams, padding: number = CROP_FLIP_DEFAULTS.padding): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
+export function cropFlip(
+  x: tf.Tensor4D,
+  params: CropFlipParams,
+  padding: number = CROP_FLIP_DEFAULTS.padding,
+  method: CropFlipMethod = CROP_FLIP_DEFAULTS.method,
+): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  if (h < 2 || w < 2) throw new RangeError(`cropFlip: images must be at least 2x2, got ${h}x${w}`);
   if (params.offY.length !== n || params.offX.length !== n || params.flip.length !== n) {
     throw new RangeError(`cropFlip: ${n} images but ${params.offY.length}/${params.offX.length}/${params.flip.length} parameters`);
   }
+  return resolveCropFlipMethod(method) === 'matmul' ? cropFlipMatMul(x, params, padding) : cropFlipCropAndResize(x, params, padding);
+}
+
+function cropFlipCropAndResize(x: tf.Tensor4D, params: CropFlipParams, padding: number): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  // The box maps crop index k to source coordinate s(y0 + k), with s(t) = t * (1 - 2 eps / (h - 1)) + eps:
+  // every in-image row t in 0..h-1 is sampled within 0.01 px of itself and inside [0, h-1] (s(0) = eps,
+  // s(h-1) = h-1-eps), so 'nearest' picks exactly that row; rows outside the image land outside
+  // [0, h-1] and get the extrapolation value 0. Same for columns, traversed right-to-left when flipped.
+  const eps = 0.01;
+  const squeeze = (t: number, size: number): number => (t * (1 - (2 * eps) / (size - 1)) + eps) / (size - 1);
+  const boxes = new Float32Array(4 * n);
+  for (let b = 0; b < n; b++) {
+    const y0 = params.offY[b]! - padding;
+    const x0 = params.offX[b]! - padding;
+    const left = squeeze(x0, w);
+    const right = squeeze(x0 + w - 1, w);
+    boxes[4 * b] = squeeze(y0, h);
+    boxes[4 * b + 2] = squeeze(y0 + h - 1, h);
+    boxes[4 * b + 1] = params.flip[b] === 1 ? right : left;
+    boxes[4 * b + 3] = params.flip[b] === 1 ? left : right;
+  }
+  return tf.tidy(() =>
+    tf.image.cropAndResize(x, tf.tensor2d(boxes, [n, 4]), tf.range(0, n, 1, 'int32') as tf.Tensor1D, [h, w], 'nearest', 0),
+  );
+}
+
+function cropFlipMatMul(x: tf.Tensor4D, params: CropFlipParams, padding: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
   const rowSrc = new Int32Array(n * h);
   const colSrc = new Int32Array(n * w);
   for (let b = 0; b < n; b++) {

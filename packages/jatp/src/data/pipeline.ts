@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from './types.js';
 import type { Batch } from '../training/types.js';
 import { STREAM, drawBelow, permutation, streamKey } from './rng.js';
-import { CROP_FLIP_DEFAULTS, cropFlip, type CropFlipParams } from './augment.js';
+import { CROP_FLIP_DEFAULTS, cropFlip, type CropFlipMethod, type CropFlipParams } from './augment.js';
 
 export type Augment = 'none' | 'crop-flip';
 
@@ -39,6 +39,8 @@ export interface PipelineOptions {
   readonly dropLast?: boolean;
   /** Zero padding before the random crop, pixels per side (default 4, spec §1). */
   readonly padding?: number;
+  /** How crop-flip runs on tensors (default 'auto': see augment.ts; results are identical). */
+  readonly cropMethod?: CropFlipMethod;
   /** Image shape, when the Split does not carry one. */
   readonly imageShape?: readonly [number, number, number];
 }
@@ -52,6 +54,7 @@ export const PIPELINE_DEFAULTS = {
   augment: 'none' as Augment,
   dropLast: false,
   padding: CROP_FLIP_DEFAULTS.padding,
+  cropMethod: CROP_FLIP_DEFAULTS.method,
 } as const;
 
 /**
@@ -95,11 +98,11 @@ function gatherHost(split: Split, indices: ArrayLike<number>, shape: readonly [n
   return { pixels, labels };
 }
 
-function toTensors(host: HostBatch, n: number, shape: readonly [number, number, number], padding: number): Batch {
+function toTensors(host: HostBatch, n: number, shape: readonly [number, number, number], padding: number, method: CropFlipMethod = 'auto'): Batch {
   const [h, w, c] = shape;
   const x = tf.tidy(() => {
     const scaled = tf.div(tf.tensor4d(host.pixels, [n, h, w, c], 'float32'), 255) as tf.Tensor4D;
-    return host.params ? cropFlip(scaled, host.params, padding) : scaled;
+    return host.params ? cropFlip(scaled, host.params, padding, method) : scaled;
   });
   return { x, y: tf.tensor1d(host.labels, 'int32') };
 }
@@ -137,6 +140,9 @@ export class BatchIterator implements Iterable<Batch>, AsyncIterable<Batch> {
     intOpt('startBatch', opts.startBatch, 0);
     intOpt('padding', opts.padding, 0);
     if (!Number.isInteger(opts.seed)) throw new RangeError(`BatchIterator: option seed must be an integer, got ${opts.seed}`);
+    if (!['auto', 'matmul', 'crop-and-resize'].includes(opts.cropMethod)) {
+      throw new RangeError(`BatchIterator: option cropMethod must be 'auto', 'matmul' or 'crop-and-resize', got '${String(opts.cropMethod)}'`);
+    }
     if (opts.augment !== 'none' && opts.augment !== 'crop-flip') {
       throw new RangeError(`BatchIterator: option augment must be 'none' or 'crop-flip', got '${String(opts.augment)}'`);
     }
@@ -196,7 +202,7 @@ export class BatchIterator implements Iterable<Batch>, AsyncIterable<Batch> {
 
   private materialize(k: number, host: HostBatch): Batch {
     if (!Number.isInteger(k) || k < 0 || k >= this.numBatches) throw new RangeError(`batch ${k} is outside 0..${this.numBatches - 1}`);
-    return toTensors(host, host.labels.length, this.imageShape, this.opts.padding);
+    return toTensors(host, host.labels.length, this.imageShape, this.opts.padding, this.opts.cropMethod);
   }
 
   *[Symbol.iterator](): Iterator<Batch> {

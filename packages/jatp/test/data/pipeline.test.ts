@@ -29,8 +29,9 @@ function batchBytes(split: Split, idx: number, per: number): Float64Array {
   return Float64Array.from(split.images.subarray(idx * per, (idx + 1) * per), (b) => Math.fround(b / 255));
 }
 
-test('cropFlip equals a float64 pad-crop-flip reference, bit for bit, for every offset and flip', () => {
-  const [h, w, c, pad] = [6, 5, 3, 2];
+for (const method of ['matmul', 'crop-and-resize'] as const) {
+for (const [h, w, c, pad] of [[6, 5, 3, 2], [4, 3, 2, 5], [32, 32, 3, 4], [28, 28, 1, 4]] as const) {
+test(`cropFlip (${method}, ${h}x${w}x${c}, pad ${pad}) equals a float64 pad-crop-flip reference, bit for bit, for every offset and flip`, () => {
   const n = (2 * pad + 1) * (2 * pad + 1) * 2;
   const data = new Float32Array(n * h * w * c);
   for (let i = 0; i < data.length; i++) data[i] = ((i * 7919) % 1000) / 999;
@@ -42,7 +43,7 @@ test('cropFlip equals a float64 pad-crop-flip reference, bit for bit, for every 
   }
   const before = tf.memory().numTensors;
   const x = tf.tensor4d(data, [n, h, w, c]);
-  const out = cropFlip(x, { offY, offX, flip }, pad);
+  const out = cropFlip(x, { offY, offX, flip }, pad, method);
   const got = out.dataSync();
   tf.dispose([x, out]);
   assert.equal(tf.memory().numTensors, before);
@@ -52,6 +53,8 @@ test('cropFlip equals a float64 pad-crop-flip reference, bit for bit, for every 
     for (let i = 0; i < per; i++) assert.equal(got[b * per + i], Math.fround(ref[i]!), `image ${b} value ${i}`);
   }
 });
+}
+}
 
 test('cropFlip with the centre crop and flip equals tf.reverse along width', () => {
   const x = tf.randomUniform([3, 8, 8, 2], 0, 1, 'float32', 7) as tf.Tensor4D;
@@ -107,9 +110,10 @@ test('an epoch visits every image exactly once, in a seeded order that changes w
   assert.equal(new BatchIterator(split, { batchSize: 5, dropLast: true }).numBatches, 4);
 });
 
-test('same seed and epoch give identical augmented batches; startBatch resumes the same sequence', () => {
+test('same seed and epoch give identical augmented batches; startBatch resumes the same sequence; methods agree', () => {
   const split = syntheticSplit(37, [6, 6, 3], 4);
   const opts = { batchSize: 8, seed: 5, epoch: 3, augment: 'crop-flip' as const, padding: 2 };
+  assert.deepEqual(collect(new BatchIterator(split, { ...opts, cropMethod: 'matmul' })), collect(new BatchIterator(split, { ...opts, cropMethod: 'crop-and-resize' })));
   const before = tf.memory().numTensors;
   const full = collect(new BatchIterator(split, opts));
   const full2 = collect(new BatchIterator(split, opts));
