@@ -1,0 +1,17 @@
+/**
+ * The attacks module: adaptive white-box (and score-based) attacks on any x -> logits function, usually
+ * the full model T ∘ clip01 ∘ P (spec §5). One attack per file; shared pieces in common.ts; names with
+ * budgets (`pgd40`, `aa`, ...) in registry.ts.
+ */
+export type { Attack, AttackResult, Norm, ThreatModel } from './types.js';
+export * from './common.js';
+export * from './pgd.js';
+export * from './apgd.js';
+export * from './autoattack.js';
+export * from './tibim.js';
+export * from './bpda.js';
+export * from './eot.js';
+export * from './feature-attack.js';
+export * from './registry.js';
+export { square, SQUARE_DEFAULTS, type SquareOptions } from './square.js';
+export { fabT, FAB_DEFAULTS, type FabOptions } from './fab.js';
