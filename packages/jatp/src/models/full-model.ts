@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Preprocessor } from './types.js';
+import { ensureGradients } from '../gradients.js';
 
 export interface FullModelOptions {
   /** Identity backward through P (BPDA, spec §5.6). Default false: exact gradients. */
@@ -57,6 +58,8 @@ function modes(training: TrainingMode): { preprocessor: boolean; classifier: boo
 
 export function fullModel(classifier: Classifier, preprocessor?: Preprocessor, opts: FullModelOptions = {}): FullModel {
   const options = { bpda: opts.bpda ?? false, clamp: opts.clamp ?? true };
+  // F must be differentiable; under plain Node tfjs-core registers no gradients by itself.
+  ensureGradients();
 
   const forwardP = (x: tf.Tensor4D, training: boolean): tf.Tensor4D =>
     tf.tidy(() => {

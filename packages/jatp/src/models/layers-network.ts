@@ -59,6 +59,7 @@ export class LayersNetwork implements Network {
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor {
     this.assertLive();
+    this.assertInput(x);
     return this.model.apply(x, { training }) as tf.Tensor;
   }
 
@@ -75,6 +76,7 @@ export class LayersNetwork implements Network {
       );
     }
     if (featureNames.length === 0) return { output: this.apply(x, training), features: {} };
+    this.assertInput(x);
     const key = featureNames.join('|');
     let view = this.featureModels.get(key);
     if (view === undefined) {
@@ -128,6 +130,17 @@ export class LayersNetwork implements Network {
     // shared layers a second time, so only the main model is disposed.
     this.featureModels.clear();
     this.model.dispose();
+  }
+
+  /** Rejects inputs the graph was not built for, naming the expected NHWC shape and the options. */
+  private assertInput(x: tf.Tensor): void {
+    const want = this.model.inputs[0]!.shape;
+    if (x.rank !== 4 || want.slice(1).some((d, i) => d !== null && d !== x.shape[i + 1])) {
+      throw new Error(
+        `${this.arch}: input of shape [${x.shape.join(', ')}] does not match the expected NHWC [N, ${want.slice(1).join(', ')}] ` +
+          `(built with ${JSON.stringify(this.options)}; set inputSize / inChannels to match the data)`,
+      );
+    }
   }
 
   private assertLive(): void {

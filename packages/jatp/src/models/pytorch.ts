@@ -177,3 +177,9 @@ export async function importPytorchResnet18(safetensorsPath: string, opts: { inp
 export async function exportPytorch(net: Network, safetensorsPath: string): Promise<void> {
   await writeSafetensors(safetensorsPath, toPytorchStateDict(net), { arch: net.arch, options: JSON.stringify(net.options), layout: 'pytorch' });
 }
+
+/** `exportPytorch` restricted to ResNet-18, the architecture whose PyTorch naming is a published convention. */
+export async function exportPytorchResnet18(net: Network, safetensorsPath: string): Promise<void> {
+  if (net.arch !== 'resnet18') throw new Error(`exportPytorchResnet18: expected a resnet18, got '${net.arch}'`);
+  await exportPytorch(net, safetensorsPath);
+}

@@ -18,6 +18,10 @@ import { buildNetwork } from './registry.js';
 import type { Network } from './types.js';
 import { asFloat32, readSafetensors, writeFileAtomic, writeSafetensors, type SafeFile, type TensorToWrite } from './safetensors.js';
 
+// The conversions named in the models API, re-exported so `models/weights.js` is the one entry point.
+export { importPytorchResnet18, exportPytorch, exportPytorchResnet18, PYTORCH_TO_SAFETENSORS } from './pytorch.js';
+export { exportTfjsModel, exportTfjsPipeline } from './tfjs-export.js';
+
 export const WEIGHTS_FORMAT = 'jatp-weights/1';
 
 export interface WeightsMeta {

@@ -143,3 +143,27 @@ test('named weights: PyTorch names, running stats not trainable, no leak after d
   net.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('wrong input shape is rejected with the expected shape and options named', () => {
+  const net = buildNetwork('small-cnn', { width: 2, inChannels: 1, inputSize: 28 });
+  const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+  assert.throws(() => net.apply(x, false), /small-cnn: input of shape \[1, 32, 32, 3\] does not match the expected NHWC \[N, 28, 28, 1\]/);
+  assert.throws(() => buildNetwork('resnet18', { widht: 8 }), /resnet18: unknown option\(s\) widht/);
+  assert.throws(() => buildNetwork('hgd', { widthScale: -1 }), /widthScale/);
+  assert.throws(() => buildNetwork('resnet-19'), /unknown architecture 'resnet-19'; expected one of resnet18, small-cnn/);
+  x.dispose();
+  net.dispose();
+});
+
+test('BN running stats also update when the forward runs under tf.variableGrads (training step)', () => {
+  const net = buildNetwork('small-cnn', { width: 2, seed: 2 });
+  const rv = net.namedWeights().get('block3.0.bn.running_var')!;
+  const before = Array.from(rv.dataSync());
+  const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const { value, grads } = tf.variableGrads(() => tf.sum(net.apply(x, true)) as tf.Scalar, net.trainableVariables());
+  const after = Array.from(rv.dataSync());
+  assert.ok(after.some((v, i) => Math.abs(v - before[i]!) > 1e-6), 'running_var must move');
+  assert.equal(Object.keys(grads).length, net.trainableVariables().length);
+  tf.dispose([x, value, ...Object.values(grads)]);
+  net.dispose();
+});
