@@ -98,6 +98,10 @@ TT_FN(NnAvgPool) {
 }
 
 // nnAvgPoolGrad(dy, x, filter[2], strides[2], pads[4]) -> dx   (NHWC; x only supplies the shape)
+// Parity with tfjs: its AvgPoolGrad kernels (cpu, webgl, wasm) give every window's dy the weight
+// 1/(kh*kw), even where the forward pass divided by a smaller valid-tap count at the border. We
+// do the same (divisor_override = kh*kw), so torch and cpu gradients agree; for 'valid' padding
+// this is also the exact gradient.
 TT_FN(NnAvgPoolGrad) {
   TT_GUARD_BEGIN
   const at::Tensor& dy = TensorArg(info, 0);
@@ -107,13 +111,16 @@ TT_FN(NnAvgPoolGrad) {
   const at::Tensor dyv = ToNCHW(AsFloat(dy));
   const int64_t H = xv.size(2), W = xv.size(3);
   const Plan plan = MakePlan(H, W, dyv.size(2), dyv.size(3), a.p, a.k[0], a.k[1], a.s, kNoDilation, true);
+  const int64_t divisor = a.k[0] * a.k[1];
   at::Tensor dx;
   if (plan.direct) {
-    dx = at::avg_pool2d_backward(dyv, xv, a.k, a.s, plan.pad, false, /*count_include_pad=*/false, {});
+    dx = at::avg_pool2d_backward(dyv, xv, a.k, a.s, plan.pad, false, true, divisor);
   } else {
-    const at::Tensor xp = PadSpatial(xv, plan.pre, 0.0);
-    const at::Tensor scaled = dyv / ValidCounts(H, W, a, plan.pre, xv.options());
-    dx = Unpad(at::avg_pool2d_backward(scaled, xp, a.k, a.s, {0, 0}, false, true, 1), plan.pre);
+    // Only the padded shape matters to the backward pass.
+    const at::Tensor xp = at::empty({xv.size(0), xv.size(1), H + plan.pre.top + plan.pre.bottom,
+                                     W + plan.pre.left + plan.pre.right},
+                                    xv.options().memory_format(at::MemoryFormat::ChannelsLast));
+    dx = Unpad(at::avg_pool2d_backward(dyv, xp, a.k, a.s, {0, 0}, false, true, divisor), plan.pre);
   }
   return ReturnTensor(info.Env(), ToNHWC(dx));
   TT_GUARD_END(info.Env())

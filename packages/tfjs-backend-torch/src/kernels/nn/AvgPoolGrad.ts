@@ -1,4 +1,7 @@
-/** AvgPoolGrad: `avg_pool2d_backward`, each window's share divided by its valid-tap count. */
+/**
+ * AvgPoolGrad: `avg_pool2d_backward`. Like tfjs's own AvgPoolGrad kernels, each window's dy is spread
+ * with weight 1/(kh*kw) even where the forward divided by a smaller valid count (parity, see ops_pool.cc).
+ */
 import { AvgPoolGrad, backend_util } from '@tensorflow/tfjs-core';
 import type { AvgPoolGradAttrs, AvgPoolGradInputs, TensorInfo } from '@tensorflow/tfjs-core';
 import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
