@@ -8,25 +8,12 @@
  * never JS loops over examples.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createRequire } from 'node:module';
 import type { LogitsFn } from '../models/types.js';
+import { ensureGradients } from '../gradients.js';
 
-/**
- * tfjs-core's Node entry registers no gradient functions (the `@tensorflow/tfjs` union package does),
- * and every attack differentiates, so load core's own gradient configs once. (defenses/gradients.ts does
- * the same for training; attacks cannot import from there, imports flow the other way.)
- */
-export function ensureGradients(): void {
-  if (tf.getGradient('RealDiv') !== undefined) return;
-  try {
-    createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients');
-  } catch (err) {
-    throw new Error(`attacks/common.ts: could not register tfjs-core gradients (${(err as Error).message})`);
-  }
-  if (tf.getGradient('RealDiv') === undefined) {
-    throw new Error('attacks/common.ts: tfjs-core gradients still missing after loading register_all_gradients');
-  }
-}
+// Every attack differentiates; the toolkit-wide helper registers tfjs' gradient functions once.
+// Re-exported so attack files import their helpers from one place.
+export { ensureGradients };
 
 // ---------------------------------------------------------------------------------------------------
 // Projections
