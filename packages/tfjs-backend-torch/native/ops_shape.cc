@@ -1,4 +1,230 @@
+// Shape and data-movement kernels: Reshape, Transpose, Slice, StridedSlice, Concat, Pack, Unpack,
+// SplitV, Tile, PadV2, MirrorPad, Reverse, GatherV2, OneHot, Fill.
+// Attributes arrive already normalised by tfjs's own helpers in TypeScript (slice_util,
+// backend_util, util.parseAxisParam); this file only maps them onto ATen. Views are made
+// contiguous by Put(), so a small slice never pins a large base storage (guide §7a).
 #include "context.h"
+#include "ops_common.h"
+
 namespace tt {
-void RegisterShape(Napi::Env, Napi::Object) {}
+namespace {
+
+// reshape(x, shape): a view of the (contiguous) input under a new handle.
+TT_FN(Reshape) {
+  TT_GUARD_BEGIN
+  return ReturnTensor(info.Env(), TensorArg(info, 0).reshape(IntListArg(info, 1)));
+  TT_GUARD_END(info.Env())
+}
+
+TT_FN(Transpose) {
+  TT_GUARD_BEGIN
+  return ReturnTensor(info.Env(), TensorArg(info, 0).permute(IntListArg(info, 1)).contiguous());
+  TT_GUARD_END(info.Env())
+}
+
+// slice(x, begin, size)
+TT_FN(Slice) {
+  TT_GUARD_BEGIN
+  at::Tensor t = TensorArg(info, 0);
+  std::vector<int64_t> begin = IntListArg(info, 1), size = IntListArg(info, 2);
+  for (size_t d = 0; d < begin.size(); ++d) t = t.narrow(static_cast<int64_t>(d), begin[d], size[d]);
+  return ReturnTensor(info.Env(), t.contiguous());
+  TT_GUARD_END(info.Env())
+}
+
+// stridedSlice(x, begin, strides, counts, finalShape): element k of dim d is begin[d] + k*strides[d]
+// for k < counts[d] (tfjs's stridedSliceImpl over sliceInfo's normalised begin/strides and
+// finalShapeSparse), then reshaped to finalShape.
+TT_FN(StridedSlice) {
+  TT_GUARD_BEGIN
+  at::Tensor t = TensorArg(info, 0);
+  std::vector<int64_t> begin = IntListArg(info, 1), strides = IntListArg(info, 2), counts = IntListArg(info, 3);
+  std::vector<int64_t> finalShape = IntListArg(info, 4);
+  for (size_t i = 0; i < counts.size() && static_cast<int64_t>(i) < t.dim(); ++i) {
+    const int64_t d = static_cast<int64_t>(i);
+    const int64_t n = counts[i], s = strides[i], b = begin[i];
+    if (n <= 0) { t = t.narrow(d, 0, 0); continue; }
+    if (s > 0) {
+      t = t.slice(d, b, b + (n - 1) * s + 1, s);
+    } else {
+      const int64_t last = b + (n - 1) * s;  // the smallest index taken
+      t = t.slice(d, last, b + 1, -s).flip({d});
+    }
+  }
+  return ReturnTensor(info.Env(), t.contiguous().reshape(finalShape));
+  TT_GUARD_END(info.Env())
+}
+
+// concat([handles], axis, outDtype)
+TT_FN(Concat) {
+  TT_GUARD_BEGIN
+  std::vector<at::Tensor> xs = TensorListArg(info, 0);
+  const int64_t axis = IntArg(info, 1);
+  const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
+  for (at::Tensor& x : xs) x = x.to(out);
+  return ReturnTensor(info.Env(), at::cat(xs, axis));
+  TT_GUARD_END(info.Env())
+}
+
+// stack([handles], axis, outDtype)
+TT_FN(Stack) {
+  TT_GUARD_BEGIN
+  std::vector<at::Tensor> xs = TensorListArg(info, 0);
+  const int64_t axis = IntArg(info, 1);
+  const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
+  for (at::Tensor& x : xs) x = x.to(out);
+  return ReturnTensor(info.Env(), at::stack(xs, axis));
+  TT_GUARD_END(info.Env())
+}
+
+// unstack(x, axis): one tensor per index along axis.
+TT_FN(Unstack) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  std::vector<at::Tensor> parts = at::unbind(x, NormAxis(IntArg(info, 1), x.dim()));
+  return ReturnTensors(info.Env(), parts);
+  TT_GUARD_END(info.Env())
+}
+
+// split(x, sizes, axis)
+TT_FN(Split) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  std::vector<at::Tensor> parts = at::split_with_sizes(x, IntListArg(info, 1), NormAxis(IntArg(info, 2), x.dim()));
+  return ReturnTensors(info.Env(), parts);
+  TT_GUARD_END(info.Env())
+}
+
+// tile(x, reps)
+TT_FN(Tile) {
+  TT_GUARD_BEGIN
+  return ReturnTensor(info.Env(), TensorArg(info, 0).repeat(IntListArg(info, 1)));
+  TT_GUARD_END(info.Env())
+}
+
+// pad(x, paddings [b0, a0, b1, a1, ...], value). ATen's list starts from the LAST dim.
+TT_FN(Pad) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  std::vector<int64_t> p = IntListArg(info, 1);
+  const double value = DoubleArg(info, 2);
+  std::vector<int64_t> aten;
+  for (int64_t d = x.dim() - 1; d >= 0; --d) { aten.push_back(p[2 * d]); aten.push_back(p[2 * d + 1]); }
+  if (x.scalar_type() == at::kBool) {
+    return ReturnTensor(info.Env(), at::constant_pad_nd(x.to(at::kByte), aten, value != 0 ? 1 : 0).ne(0));
+  }
+  return ReturnTensor(info.Env(), at::constant_pad_nd(x, aten, value));
+  TT_GUARD_END(info.Env())
+}
+
+// mirrorPad(x, paddings, symmetric): an index_select per padded dim ('reflect' excludes the edge,
+// 'symmetric' repeats it; ATen's reflection_pad is 'reflect' only and limited to 3 dims).
+TT_FN(MirrorPad) {
+  TT_GUARD_BEGIN
+  at::Tensor t = TensorArg(info, 0);
+  std::vector<int64_t> p = IntListArg(info, 1);
+  const bool symmetric = BoolArg(info, 2);
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t before = p[2 * d], after = p[2 * d + 1], n = t.size(d);
+    if (before == 0 && after == 0) continue;
+    std::vector<int64_t> idx;
+    idx.reserve(before + n + after);
+    for (int64_t i = -before; i < n + after; ++i) {
+      int64_t j = i;
+      if (i < 0) j = symmetric ? -i - 1 : -i;
+      else if (i >= n) j = symmetric ? 2 * n - 1 - i : 2 * (n - 1) - i;
+      idx.push_back(j);
+    }
+    at::Tensor it = at::tensor(idx, at::TensorOptions().dtype(at::kLong)).to(t.device());
+    t = at::index_select(t, d, it);
+  }
+  return ReturnTensor(info.Env(), t);
+  TT_GUARD_END(info.Env())
+}
+
+// reverse(x, dims)
+TT_FN(Reverse) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  std::vector<int64_t> dims = IntListArg(info, 1);
+  if (dims.empty()) return ReturnTensor(info.Env(), x.clone());
+  return ReturnTensor(info.Env(), x.flip(dims));
+  TT_GUARD_END(info.Env())
+}
+
+// gather(x, indices, batchSize, outerSize, dimSize, sliceSize, outShape): tfjs's GatherV2 after
+// collectGatherOpShapeInfo: x viewed as [B, O, D, S], indices as [B, I]; out[b,o,i,s] = x[b,o,idx[b,i],s].
+TT_FN(Gather) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  const at::Tensor& indices = TensorArg(info, 1);
+  const int64_t B = IntArg(info, 2), O = IntArg(info, 3), D = IntArg(info, 4), S = IntArg(info, 5);
+  std::vector<int64_t> outShape = IntListArg(info, 6);
+  at::Tensor x4 = x.reshape({B, O, D, S});
+  at::Tensor idx = indices.to(at::kLong).reshape({B, -1});
+  const int64_t I = idx.size(1);
+  if (I > 0) {
+    const int64_t lo = idx.min().item<int64_t>(), hi = idx.max().item<int64_t>();
+    if (lo < 0 || hi >= D) {
+      throw std::runtime_error("GatherV2: index " + std::to_string(lo < 0 ? lo : hi) + " is not in [0, " +
+                               std::to_string(D - 1) + "]");
+    }
+  }
+  at::Tensor r;
+  if (B == 1) {
+    r = at::index_select(x4, 2, idx.reshape({-1}));
+  } else {
+    r = x4.gather(2, idx.reshape({B, 1, I, 1}).expand({B, O, I, S}));
+  }
+  return ReturnTensor(info.Env(), r.reshape(outShape));
+  TT_GUARD_END(info.Env())
+}
+
+// oneHot(indices, depth, on, off, dtype): out-of-range indices (including -1) give an all-off row
+// as in tfjs, where at::one_hot would throw.
+TT_FN(OneHot) {
+  TT_GUARD_BEGIN
+  const at::Tensor& indices = TensorArg(info, 0);
+  const int64_t depth = IntArg(info, 1);
+  const double on = DoubleArg(info, 2), off = DoubleArg(info, 3);
+  const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 4)));
+  at::Tensor idx = indices.to(at::kLong).unsqueeze(-1);
+  at::Tensor classes = at::arange(depth, idx.options());
+  at::Tensor hit = idx.eq(classes);  // broadcasts to [..., depth]
+  at::Tensor r = at::where(hit, at::full({}, on, at::kDouble), at::full({}, off, at::kDouble));
+  return ReturnTensor(info.Env(), ToOut(r, out));
+  TT_GUARD_END(info.Env())
+}
+
+// fill(shape, value, dtype)
+TT_FN(Fill) {
+  TT_GUARD_BEGIN
+  std::vector<int64_t> shape = IntListArg(info, 0);
+  const double value = DoubleArg(info, 1);
+  const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
+  at::Tensor r = at::full(shape, value, at::TensorOptions().dtype(at::kDouble).device(CurrentDevice()));
+  return ReturnTensor(info.Env(), ToOut(r, out));
+  TT_GUARD_END(info.Env())
+}
+
+}  // namespace
+
+void RegisterShape(Napi::Env env, Napi::Object exports) {
+  exports.Set("reshape", Napi::Function::New(env, Reshape));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("slice", Napi::Function::New(env, Slice));
+  exports.Set("stridedSlice", Napi::Function::New(env, StridedSlice));
+  exports.Set("concat", Napi::Function::New(env, Concat));
+  exports.Set("stack", Napi::Function::New(env, Stack));
+  exports.Set("unstack", Napi::Function::New(env, Unstack));
+  exports.Set("split", Napi::Function::New(env, Split));
+  exports.Set("tile", Napi::Function::New(env, Tile));
+  exports.Set("pad", Napi::Function::New(env, Pad));
+  exports.Set("mirrorPad", Napi::Function::New(env, MirrorPad));
+  exports.Set("reverse", Napi::Function::New(env, Reverse));
+  exports.Set("gather", Napi::Function::New(env, Gather));
+  exports.Set("oneHot", Napi::Function::New(env, OneHot));
+  exports.Set("fill", Napi::Function::New(env, Fill));
+}
+
 }  // namespace tt

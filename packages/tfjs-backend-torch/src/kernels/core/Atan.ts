@@ -1,0 +1,6 @@
+/** Atan. */
+import { Atan } from '@tensorflow/tfjs-core';
+
+import { UNARY, unaryKernel } from './ops.js';
+
+export const atanConfig = unaryKernel(Atan, UNARY.Atan);
