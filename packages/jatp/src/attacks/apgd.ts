@@ -23,6 +23,7 @@
  * - loss: 'ce' | 'dlr' | 'dlr-targeted'          = 'ce' (APGD-T: 'dlr-targeted')
  * - rho: oscillation threshold of condition (1)  = 0.75
  * - nTargetClasses: targets tried by APGD-T      = 9 (capped at numClasses - 1)
+ * - onIteration: hook receiving each iteration's step sizes and losses (reads back; for tests) = undefined
  *
  * Deviation (documented): the reference compares the first step's loss with an uninitialised zero entry
  * when counting loss increases; here it is compared with the loss at the random start.
@@ -59,6 +60,8 @@ export interface ApgdOptions {
   readonly loss: 'ce' | 'dlr' | 'dlr-targeted';
   readonly rho: number;
   readonly nTargetClasses: number;
+  /** Debug/test hook called after every iteration with the per-example step size and loss. */
+  readonly onIteration?: (info: { iteration: number; stepSize: number[]; loss: number[] }) => void;
 }
 
 /** AutoAttack standard APGD-CE (spec §5.3): 100 iterations, 1 restart, rho 0.75. */
@@ -258,6 +261,10 @@ export class Apgd implements Attack {
         xCur = swap(xCur, tf.tidy(() => tf.where(imageMask(reduce, xCur), xBest, xCur)) as tf.Tensor4D);
         grad = swap(grad, tf.tidy(() => tf.where(imageMask(reduce, grad), gradBest, grad)) as tf.Tensor4D);
         increases = swap(increases, tf.zeros([n]) as tf.Tensor1D);
+      }
+      if (o.onIteration) {
+        const sizes = Array.from(stepSize.dataSync());
+        o.onIteration({ iteration: i, stepSize: sizes, loss: Array.from(lossPrev.dataSync()) });
       }
     }
     tf.dispose([xCur, xPrev, grad, lossPrev, xBest, gradBest, lossBest, lossBestLastCheck, reducedLastCheck, increases, stepSize]);

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { apgdCe, apgdCheckpoints, apgdT } from '../../src/attacks/apgd.js';
 import { pgd } from '../../src/attacks/pgd.js';
+import { SeedStream } from '../../src/attacks/common.js';
 import { type TrainedModel, accuracy, fashionMissing, fashionSlice, rate, trainFashionMlp } from './fixtures.js';
 
 let trained: TrainedModel | undefined;
@@ -77,4 +78,130 @@ test('on a trained MLP, APGD-CE reaches robust accuracy <= PGD with the same bud
   }
   t.diagnostic(rows.join('; '));
   tf.dispose([x, y]);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// APGD step-size schedule against an independent float64 re-implementation of spec §5.3
+// ---------------------------------------------------------------------------------------------------
+const A = [
+  [1.5, -2.0, 0.7, 1.1],
+  [-0.8, 1.2, 2.1, -1.7],
+  [2.2, 0.4, -1.3, 0.9],
+];
+const B = [
+  [1.4, -1.1, 0.6],
+  [-0.9, 1.8, -1.2],
+  [0.3, -0.6, 1.7],
+];
+
+/** CE loss and its input gradient for z = B tanh(A x), float64. */
+function lossGrad64(x: number[], y: number): [number, number[]] {
+  const u = A.map((row) => row.reduce((s, a, i) => s + a * x[i]!, 0));
+  const h = u.map(Math.tanh);
+  const z = B.map((row) => row.reduce((s, b, j) => s + b * h[j]!, 0));
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const sum = e.reduce((a, b) => a + b, 0);
+  const p = e.map((v) => v / sum);
+  const dz = p.map((v, k) => v - (k === y ? 1 : 0));
+  const dh = [0, 1, 2].map((j) => B.reduce((s, row, k) => s + row[j]! * dz[k]!, 0));
+  const du = dh.map((v, j) => v * (1 - h[j]! * h[j]!));
+  const dx = [0, 1, 2, 3].map((i) => A.reduce((s, row, j) => s + row[i]! * du[j]!, 0));
+  return [-Math.log(p[y]!), dx];
+}
+
+function apgdReference64(x: number[], y: number, eps: number, nIter: number, uniform: number[]) {
+  const proj = (v: number[]) => v.map((vi, i) => Math.min(1, Math.max(0, Math.min(x[i]! + eps, Math.max(x[i]! - eps, vi)))));
+  const t = uniform.map((v) => 2 * v - 1);
+  const tmax = Math.max(...t.map(Math.abs));
+  let xc = t.map((ti, i) => Math.min(1, Math.max(0, x[i]! + (eps * ti) / tmax)));
+  let [loss, g] = lossGrad64(xc, y);
+  let xBest = xc;
+  let gBest = g;
+  let lossBest = loss;
+  let lossBestLast = loss;
+  let reducedLast = false;
+  let increases = 0;
+  let eta = 2 * eps;
+  let xPrev = xc;
+  let lossPrev = loss;
+  let k = Math.max(Math.floor(0.22 * nIter), 1);
+  let counter = 0;
+  const etas: number[] = [];
+  for (let i = 0; i < nIter; i++) {
+    const a = i === 0 ? 1 : 0.75;
+    const z = proj(xc.map((v, j) => v + eta * Math.sign(g[j]!)));
+    const next = proj(xc.map((v, j) => v + a * (z[j]! - v) + (1 - a) * (v - xPrev[j]!)));
+    xPrev = xc;
+    xc = next;
+    [loss, g] = lossGrad64(xc, y);
+    if (loss > lossPrev) increases += 1;
+    lossPrev = loss;
+    if (loss > lossBest) {
+      xBest = xc;
+      gBest = g;
+      lossBest = loss;
+    }
+    counter += 1;
+    if (counter === k) {
+      const reduce = increases <= 0.75 * k || (!reducedLast && lossBestLast >= lossBest);
+      reducedLast = reduce;
+      lossBestLast = lossBest;
+      if (reduce) {
+        eta /= 2;
+        xc = xBest;
+        g = gBest;
+      }
+      k = Math.max(k - Math.max(Math.floor(0.03 * nIter), 1), Math.max(Math.floor(0.06 * nIter), 1));
+      counter = 0;
+      increases = 0;
+    }
+    etas.push(eta);
+  }
+  return { etas, lossBest };
+}
+
+test('APGD step sizes, halvings and restarts follow a float64 re-implementation of spec §5.3 per example', () => {
+  const a = tf.tensor2d(A);
+  const b = tf.tensor2d(B);
+  const model = (x: tf.Tensor4D) =>
+    tf.tidy(() => tf.matMul(tf.tanh(tf.matMul(tf.reshape(x, [x.shape[0], 4]), a, false, true)), b, false, true) as tf.Tensor2D);
+  const xs = [
+    [0.2, 0.6, 0.4, 0.8],
+    [0.9, 0.1, 0.5, 0.3],
+    [0.5, 0.5, 0.5, 0.5],
+  ];
+  const x = tf.tensor4d(xs.flat(), [3, 2, 2, 1]);
+  const y = tf.tidy(() => tf.cast(tf.argMax(model(x), 1), 'int32') as tf.Tensor1D);
+  const labels = Array.from(y.dataSync());
+  const eps = 0.05; // small enough that not every example is fooled at once
+  const nIter = 30;
+  const seed = 3;
+  const traces: number[][] = [];
+  const losses: number[][] = [];
+  const attack = apgdCe({
+    eps,
+    nIter,
+    onIteration: (info) => {
+      traces.push(info.stepSize);
+      losses.push(info.loss);
+    },
+  });
+  const r = attack.run(model, x, y, seed);
+  // The attack draws its start from tfjs' seeded uniform generator; the same numbers feed the reference.
+  const runSeed = new SeedStream(seed).nextSeed();
+  const uniform = tf.tidy(() => Array.from(tf.randomUniform(x.shape, 0, 1, 'float32', runSeed).dataSync()));
+  let halvings = 0;
+  xs.forEach((xi, n) => {
+    const ref = apgdReference64(xi, labels[n]!, eps, nIter, uniform.slice(n * 4, n * 4 + 4));
+    const got = traces.map((tr) => tr[n]!);
+    for (let i = 0; i < nIter; i++) {
+      assert.ok(Math.abs(got[i]! - ref.etas[i]!) < 1e-7, `example ${n} iteration ${i}: step ${got[i]} vs reference ${ref.etas[i]}`);
+    }
+    halvings += Math.round(Math.log2((2 * eps) / ref.etas[nIter - 1]!));
+    const maxLoss = Math.max(...losses.map((l) => l[n]!));
+    assert.ok(maxLoss <= ref.lossBest + 1e-4 && maxLoss >= ref.lossBest - 1e-4, `example ${n}: best loss ${maxLoss} vs ${ref.lossBest}`);
+  });
+  assert.ok(halvings > 0, 'the schedule never halved: the test would not exercise the checkpoints');
+  tf.dispose([a, b, x, y, r.xAdv]);
 });
