@@ -26,14 +26,15 @@ test('BPDA model: forward equals T(clip01(P(x))), gradient equals grad of T at u
   const model = bpdaModel(classifier, preprocess);
   const x = tf.randomUniform([5, 2, 2, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
   const u = tf.clipByValue(preprocess(x), 0, 1) as tf.Tensor4D;
-  assert.deepEqual(Array.from(model(x).dataSync()), Array.from(classifier(u).dataSync()));
+  const [forward, reference] = [model(x), classifier(u)];
+  assert.deepEqual(Array.from(forward.dataSync()), Array.from(reference.dataSync()));
   const dy = tf.randomNormal([5, 3], 0, 1, 'float32', 4);
   const gBpda = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(model(z as tf.Tensor4D), dy)))(x);
   // independent: d<dy, u W>/du = dy W^T, reshaped to the image
   const expected = tf.reshape(tf.matMul(dy, w, false, true), x.shape);
   const diff = tf.max(tf.abs(tf.sub(gBpda, expected))).dataSync()[0]!;
   assert.ok(diff < 1e-6, `gradient mismatch ${diff}`);
-  tf.dispose([w, x, u, dy, gBpda, expected]);
+  tf.dispose([w, x, u, dy, gBpda, expected, forward, reference]);
 });
 
 test('BPDA with the identity pre-processor gives exactly the plain attack', { skip: fashionMissing }, () => {
