@@ -7,6 +7,9 @@
 import { Command } from 'commander';
 import { register as registerData } from './data.js';
 import { register as registerEval } from './eval.js';
+import { register as registerModels } from './models.js';
+import { register as registerReport } from './report.js';
+import { register as registerTrainDefense } from './train-defense.js';
 
 const program = new Command();
 program
@@ -15,7 +18,7 @@ program
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [registerData, registerEval]) register(program);
+for (const register of [registerData, registerModels, registerTrainDefense, registerEval, registerReport]) register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
