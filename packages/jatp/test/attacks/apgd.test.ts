@@ -144,7 +144,7 @@ function apgdReference64(x: number[], y: number, eps: number, nIter: number, uni
     }
     counter += 1;
     if (counter === k) {
-      const reduce = increases <= 0.75 * k || (!reducedLast && lossBestLast >= lossBest);
+      const reduce: boolean = increases <= 0.75 * k || (!reducedLast && lossBestLast >= lossBest);
       reducedLast = reduce;
       lossBestLast = lossBest;
       if (reduce) {
