@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, type TensorToWrite } from '../../src/models/safetensors.js';
-import { assignPytorchStateDict, exportPytorch, importPytorchResnet18 } from '../../src/models/pytorch.js';
+import { assignPytorchStateDict, exportPytorch, importPytorchResnet18, PYTORCH_TO_SAFETENSORS } from '../../src/models/pytorch.js';
 import { buildNetwork } from '../../src/models/registry.js';
 
 await tf.setBackend('cpu');
@@ -205,12 +205,22 @@ test('PyTorch import reports missing, unexpected and wrongly shaped tensors', as
 const PY = '/usr/bin/python3';
 const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 const script = fileURLToPath(new URL('./fixtures/resnet18_ref.py', import.meta.url));
+const pyDir = join(dir, 'py');
+let made = false;
+/** Runs the PyTorch reference once: state dict (safetensors + pickled model.pt), input and logits. */
+function makePython(): { state: string; io: string; pt: string } {
+  const paths = { state: join(pyDir, 'state.safetensors'), io: join(pyDir, 'io.safetensors'), pt: join(pyDir, 'model.pt') };
+  if (!made) {
+    mkdirSync(pyDir, { recursive: true });
+    const r = spawnSync(PY, [script, 'make', paths.state, paths.io, '16', '3', '32', paths.pt], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    made = true;
+  }
+  return paths;
+}
 
 test('PyTorch itself: its ResNet-18 logits match ours to 1e-4, and our export strict-loads in PyTorch', { skip: hasTorch ? false : `${PY} cannot import torch (install python3-torch to run this cross-check)` }, async () => {
-  const state = join(dir, 'py-state.safetensors');
-  const io = join(dir, 'py-io.safetensors');
-  const made = spawnSync(PY, [script, 'make', state, io, '16', '3', '32'], { encoding: 'utf8' });
-  assert.equal(made.status, 0, made.stderr);
+  const { state, io } = makePython();
   const net = await importPytorchResnet18(state);
   const ref = await readSafetensors(io);
   const xt = ref.tensors.get('x_nhwc')!;
@@ -226,6 +236,24 @@ test('PyTorch itself: its ResNet-18 logits match ours to 1e-4, and our export st
   const checked = spawnSync(PY, [script, 'check', exported, io], { encoding: 'utf8' });
   assert.equal(checked.status, 0, checked.stderr);
   assert.ok(JSON.parse(checked.stdout).maxdiff < 1e-5, checked.stdout);
+  tf.dispose([x, logits]);
+  net.dispose();
+});
+
+test('the documented python snippet converts a torch.save()d state dict into a file we import', { skip: hasTorch ? false : `${PY} cannot import torch` }, async () => {
+  const { io } = makePython();
+  // The snippet reads ./model.pt (a real pickled checkpoint, as TRADES/MART ship) and writes ./model.safetensors.
+  const work = pyDir;
+  const conv = spawnSync(PY, ['-c', PYTORCH_TO_SAFETENSORS], { cwd: work, encoding: 'utf8' });
+  assert.equal(conv.status, 0, conv.stderr);
+  const net = await importPytorchResnet18(join(work, 'model.safetensors'));
+  const ref = await readSafetensors(io);
+  const xt = ref.tensors.get('x_nhwc')!;
+  const x = tf.tensor4d(new Float32Array(xt.bytes.buffer), xt.shape as [number, number, number, number]);
+  const logits = net.apply(x, false);
+  const want = new Float32Array(ref.tensors.get('logits')!.bytes.buffer);
+  const got = logits.dataSync();
+  want.forEach((v, i) => assert.ok(Math.abs(v - got[i]!) < 1e-4, `logit ${i}: ${got[i]} vs torch ${v}`));
   tf.dispose([x, logits]);
   net.dispose();
 });
