@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { ensureGradients } from './gradients.js';
 
 /**
  * Picks the compute backend for the toolkit: `torch` (our libtorch engine) when its addon loads,
@@ -7,6 +8,8 @@ import '@tensorflow/tfjs-backend-cpu';
  * Every ML module is plain tfjs, so results do not depend on this choice beyond float rounding.
  */
 export async function initBackend(preferred: string | undefined = process.env.JATP_BACKEND): Promise<string> {
+  // Gradients and chained tensor methods (x.sum(), ...) come with the union package.
+  ensureGradients();
   let torchReason: string | undefined;
   try {
     const torch = (await import('tfjs-backend-torch')) as { torchStatus?: () => { available: boolean; reason?: string } };
