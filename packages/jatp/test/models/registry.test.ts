@@ -167,3 +167,31 @@ test('BN running stats also update when the forward runs under tf.variableGrads 
   tf.dispose([x, value, ...Object.values(grads)]);
   net.dispose();
 });
+
+test('no tensor growth: repeated train/eval forwards and feature taps for every arch', () => {
+  const small: Record<string, Record<string, unknown>> = {
+    resnet18: { width: 2 },
+    'small-cnn': { width: 2 },
+    'jatp-purifier': { nf: 4, gc: 2, nb: 1 },
+    nrp: { nf: 4, gc: 2, nb: 1 },
+    'nrp-discriminator': { numFeat: 2 },
+    hgd: { widthScale: 0.03125 },
+  };
+  for (const arch of listArchs()) {
+    const net = buildNetwork(arch, { ...(small[arch] ?? {}), inputSize: 16 });
+    const x = tf.randomUniform([2, 16, 16, 3]) as tf.Tensor4D;
+    const names = net.featureNames.slice(0, 2);
+    const once = (): void => {
+      tf.dispose(net.apply(x, true));
+      tf.dispose(net.apply(x, false));
+      const r = net.applyWithFeatures(x, names, true);
+      tf.dispose([r.output, ...Object.values(r.features)]);
+    };
+    once();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) once();
+    assert.equal(tf.memory().numTensors, before, arch);
+    x.dispose();
+    net.dispose();
+  }
+});
