@@ -7,6 +7,7 @@
 #include "ops_common.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 namespace tt {
@@ -88,7 +89,16 @@ TT_FN(ArgReduce) {
   const at::Tensor& x = TensorArg(info, 1);
   const int64_t axis = NormAxis(IntArg(info, 2), x.dim());
   at::Tensor xx = x.scalar_type() == at::kBool ? x.to(at::kByte) : x;
-  return ReturnTensor(info.Env(), (isMin ? at::argmin(xx, axis) : at::argmax(xx, axis)).to(at::kInt));
+  if (!at::isFloatingType(xx.scalar_type()) || xx.size(axis) == 0) {
+    return ReturnTensor(info.Env(), (isMin ? at::argmin(xx, axis) : at::argmax(xx, axis)).to(at::kInt));
+  }
+  // tfjs scans with `value > best` from element 0: a NaN is never picked, unless it is element 0
+  // (then nothing compares greater and index 0 stays). ATen would pick the NaN.
+  const double fill = isMin ? INFINITY : -INFINITY;
+  at::Tensor clean = at::where(at::isnan(xx), at::full({}, fill, xx.options()), xx);
+  at::Tensor r = isMin ? at::argmin(clean, axis) : at::argmax(clean, axis);
+  r = at::where(at::isnan(xx.select(axis, 0)), at::zeros({}, r.options()), r);
+  return ReturnTensor(info.Env(), r.to(at::kInt));
   TT_GUARD_END(info.Env())
 }
 

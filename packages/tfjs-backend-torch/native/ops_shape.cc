@@ -164,9 +164,12 @@ TT_FN(Gather) {
   at::Tensor idx = indices.to(at::kLong).reshape({B, -1});
   const int64_t I = idx.size(1);
   if (I > 0) {
-    const int64_t lo = idx.min().item<int64_t>(), hi = idx.max().item<int64_t>();
-    if (lo < 0 || hi >= D) {
-      throw std::runtime_error("GatherV2: index " + std::to_string(lo < 0 ? lo : hi) + " is not in [0, " +
+    at::Tensor bad = at::logical_or(idx < 0, idx >= D).reshape({-1});
+    if (bad.any().item<bool>()) {
+      // Same wording as the cpu kernel, naming the first offending index.
+      const int64_t first = at::nonzero(bad).select(1, 0)[0].item<int64_t>();
+      const int64_t value = idx.reshape({-1})[first].item<int64_t>();
+      throw std::runtime_error("GatherV2: the index value " + std::to_string(value) + " is not in [0, " +
                                std::to_string(D - 1) + "]");
     }
   }

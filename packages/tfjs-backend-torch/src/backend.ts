@@ -34,6 +34,18 @@ export interface TorchMemoryInfo {
 
 const NATIVE_DTYPES = new Set<DataType>(['float32', 'int32', 'bool']);
 
+/** Process-wide counts of kernel calls that ran natively vs on the cpu fallback (all instances). */
+export const kernelStats = { native: 0, fallback: 0, fallbackByKernel: new Map<string, number>() };
+
+export function countKernel(kernelName: string, native: boolean): void {
+  if (native) {
+    kernelStats.native++;
+  } else {
+    kernelStats.fallback++;
+    kernelStats.fallbackByKernel.set(kernelName, (kernelStats.fallbackByKernel.get(kernelName) ?? 0) + 1);
+  }
+}
+
 export function isNativeDtype(dtype: DataType): boolean {
   return NATIVE_DTYPES.has(dtype);
 }
@@ -43,8 +55,6 @@ export class TorchBackend extends KernelBackend {
   readonly data: DataStorage<TorchTensorData>;
   /** Handles owned by this instance, so `dispose()` can free them all (guide §7d). */
   private readonly handles = new Set<number>();
-  /** Native vs fallback kernel calls, for the suite's report. */
-  readonly stats = { native: 0, fallback: 0, fallbackByKernel: new Map<string, number>() };
   private disposed = false;
 
   constructor(binding: TorchBinding) {

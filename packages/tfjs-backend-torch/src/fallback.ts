@@ -13,7 +13,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
-import type { TorchBackend } from './backend.js';
+import { TorchBackend, countKernel } from './backend.js';
 
 type Inputs = TensorInfo | Inputs[] | { [name: string]: Inputs };
 
@@ -98,8 +98,7 @@ export function runOnCpu(kernelName: string, inputs: unknown, attrs: NamedAttrMa
 export function fallbackConfig(kernelName: string): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
     const b = backend as TorchBackend;
-    b.stats.fallback++;
-    b.stats.fallbackByKernel.set(kernelName, (b.stats.fallbackByKernel.get(kernelName) ?? 0) + 1);
+    countKernel(kernelName, false);
     return runOnCpu(kernelName, inputs as Inputs, attrs ?? {}, b);
   };
   return { kernelName, backendName: 'torch', kernelFunc };

@@ -10,7 +10,7 @@ import { TorchBackend } from './backend.js';
 import { TorchBinding, loadNative } from './native.js';
 import { registerTorchKernels } from './register.js';
 
-export { TorchBackend } from './backend.js';
+export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
 export { nativeKernelNames } from './register.js';
 

@@ -4,7 +4,7 @@
  */
 import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { TorchBackend, isNativeDtype } from './backend.js';
+import { TorchBackend, countKernel, isNativeDtype } from './backend.js';
 import { runOnCpu } from './fallback.js';
 import type { NativeResult } from './native.js';
 
@@ -29,11 +29,10 @@ export function nativeKernel(kernelName: string, body: NativeKernelBody): Kernel
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
     const b = backend as TorchBackend;
     if (!allNative(inputs)) {
-      b.stats.fallback++;
-      b.stats.fallbackByKernel.set(kernelName, (b.stats.fallbackByKernel.get(kernelName) ?? 0) + 1);
+      countKernel(kernelName, false);
       return runOnCpu(kernelName, inputs, attrs ?? {}, b);
     }
-    b.stats.native++;
+    countKernel(kernelName, true);
     return body({ inputs: inputs as Record<string, TensorInfo> & TensorInfo[], attrs: attrs ?? {}, backend: b });
   };
   return { kernelName, backendName: 'torch', kernelFunc };

@@ -14,6 +14,10 @@ export const stridedSliceConfig = nativeKernel(StridedSlice, ({ inputs, attrs, b
   const info = slice_util.sliceInfo(x.shape, begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask);
   if (info.isIdentity) return run(backend, 'reshape', backend.handle(x), info.finalShape);
   if (util.sizeFromShape(info.finalShape) === 0) return backend.makeTensorInfo(info.finalShape, x.dtype, []);
-  const counts = info.finalShapeSparse;
-  return run(backend, 'stridedSlice', backend.handle(x), info.begin, info.strides, counts, info.finalShape);
+  if (info.sliceDim0 || info.isSimpleSlice) {
+    // A contiguous slice (the cpu kernel's Slice + Reshape path): unit steps over computeOutShape.
+    const size = slice_util.computeOutShape(info.begin, info.end, info.strides);
+    return run(backend, 'stridedSlice', backend.handle(x), info.begin, size.map(() => 1), size, info.finalShape);
+  }
+  return run(backend, 'stridedSlice', backend.handle(x), info.begin, info.strides, info.finalShapeSparse, info.finalShape);
 });
