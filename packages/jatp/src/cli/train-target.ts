@@ -1,0 +1,229 @@
+/**
+ * `jatp train-target`: train a target classifier with natural training, Standard AT, TRADES, MART or
+ * MMA(-lite) through the shared training loop (issue 6). Presets `paper` (reference
+ * hyper-parameters, GPU) and `cpu` (minutes on 2 cores); every preset value can be overridden by a
+ * flag. `--resume <dir>` continues a run from its newest usable checkpoint with the run's own config.
+ * The classifier lands in `<out>/last/model.safetensors` (+ sidecar), best PGD accuracy in `best/`.
+ *
+ *   jatp train-target --preset cpu --recipe trades --dataset fashion-mnist --out runs/trades-fm
+ *   jatp train-target --recipe trades --arch resnet18 --dataset cifar10 --epochs 100 --out runs/x
+ *   jatp train-target --resume runs/x
+ */
+import type { Command } from 'commander';
+import { initBackend } from '../backend.js';
+import { stderrProgress } from '../training/progress.js';
+import {
+  TARGET_PRESETS,
+  TARGET_RECIPES,
+  parseTargetPreset,
+  parseTargetRecipe,
+  readTargetConfig,
+  targetPreset,
+  trainTarget,
+  type TargetConfig,
+  type TrainTargetResult,
+} from '../training/targets.js';
+
+export interface TrainTargetFlags {
+  recipe?: string;
+  preset: string;
+  arch?: string;
+  width?: string;
+  dataset?: string;
+  dataDir?: string;
+  out?: string;
+  resume?: string;
+  epochs?: string;
+  batchSize?: string;
+  lr?: string;
+  momentum?: string;
+  weightDecay?: string;
+  lrMilestones?: string;
+  eps?: string;
+  stepSize?: string;
+  attackSteps?: string;
+  beta?: string;
+  perClass?: string;
+  augment?: string;
+  evalPerClass?: string;
+  evalSteps?: string;
+  checkpointEvery?: string;
+  stopAfterSteps?: string;
+  seed?: string;
+  json?: boolean;
+}
+
+function num(text: string, flag: string, opts: { int?: boolean; min?: number; positive?: boolean } = {}): number {
+  const t = text.trim();
+  // Fractions like 8/255 are accepted wherever a number is.
+  const frac = /^([0-9.eE+-]+)\/([0-9.eE+-]+)$/.exec(t);
+  const v = frac ? Number(frac[1]) / Number(frac[2]) : Number(t);
+  const bad =
+    t === '' || !Number.isFinite(v) || (opts.int === true && !Number.isSafeInteger(v)) || (opts.min !== undefined && v < opts.min) || (opts.positive === true && !(v > 0));
+  if (bad) {
+    const what = `${opts.int ? 'an integer' : 'a number'}${opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : ''}`;
+    throw new Error(`${flag}: '${text}' is not ${what}`);
+  }
+  return v;
+}
+
+/** "75:0.1,90:0.01" -> [[75, 0.1], [90, 0.01]]; "none" or "" -> []. */
+export function parseMilestones(text: string): Array<[number, number]> {
+  if (text.trim() === '' || text.trim() === 'none') return [];
+  return text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*:\s*([0-9.eE+-]+)\s*$/.exec(part);
+    if (!m) throw new Error(`--lr-milestones: '${part}' is not <epoch>:<factor> (e.g. 75:0.1,90:0.01)`);
+    return [num(m[1]!, '--lr-milestones epoch', { int: true, min: 1 }), num(m[2]!, '--lr-milestones factor', { positive: true })];
+  });
+}
+
+/** Flags on top of a preset. The eval PGD step scales with eps when only --eps is given. */
+export function applyTargetFlags(base: TargetConfig, f: TrainTargetFlags): TargetConfig {
+  const c: TargetConfig = { ...base, archOptions: { ...base.archOptions }, optimizer: { ...base.optimizer }, attack: { ...base.attack }, evaluation: { ...base.evaluation } };
+  if (f.arch !== undefined) {
+    if (f.arch !== 'resnet18' && f.arch !== 'small-cnn') throw new Error(`--arch: '${f.arch}' is not one of resnet18, small-cnn`);
+    if (f.arch !== c.arch) c.archOptions = {};
+    c.arch = f.arch;
+  }
+  if (f.width !== undefined) c.archOptions.width = num(f.width, '--width', { int: true, min: 1 });
+  if (f.dataDir !== undefined) c.dataDir = f.dataDir;
+  if (f.epochs !== undefined) c.epochs = num(f.epochs, '--epochs', { int: true, min: 1 });
+  if (f.batchSize !== undefined) c.batchSize = num(f.batchSize, '--batch-size', { int: true, min: 1 });
+  if (f.lr !== undefined) c.optimizer.lr = num(f.lr, '--lr', { positive: true });
+  if (f.momentum !== undefined) c.optimizer.momentum = num(f.momentum, '--momentum', { min: 0 });
+  if (f.weightDecay !== undefined) c.optimizer.weightDecay = num(f.weightDecay, '--weight-decay', { min: 0 });
+  if (f.lrMilestones !== undefined) c.lrMilestones = parseMilestones(f.lrMilestones);
+  if (f.eps !== undefined) {
+    const eps = num(f.eps, '--eps', { min: 0 });
+    const scale = c.attack.eps > 0 ? eps / c.attack.eps : 1;
+    c.attack.eps = eps;
+    if (f.stepSize === undefined) c.attack.stepSize *= scale;
+    c.evaluation.pgdStepSize *= scale;
+  }
+  if (f.stepSize !== undefined) c.attack.stepSize = num(f.stepSize, '--step-size', { positive: true });
+  if (f.attackSteps !== undefined) c.attack.steps = num(f.attackSteps, '--attack-steps', { int: true, min: 0 });
+  if (f.beta !== undefined) {
+    if (c.recipe !== 'trades' && c.recipe !== 'mart') throw new Error(`--beta applies to --recipe trades|mart only, not '${c.recipe}'`);
+    c.beta = num(f.beta, '--beta', { min: 0 });
+  }
+  if (f.perClass !== undefined) {
+    const v = num(f.perClass, '--per-class', { int: true, min: 0 });
+    if (v === 0) delete c.perClass;
+    else c.perClass = v;
+  }
+  if (f.augment !== undefined) {
+    if (f.augment !== 'none' && f.augment !== 'crop-flip') throw new Error(`--augment: '${f.augment}' is not one of none, crop-flip`);
+    c.augment = f.augment;
+  }
+  if (f.evalPerClass !== undefined) c.evaluation.perClass = num(f.evalPerClass, '--eval-per-class', { int: true, min: 0 });
+  if (f.evalSteps !== undefined) c.evaluation.pgdSteps = num(f.evalSteps, '--eval-steps', { int: true, min: 0 });
+  if (f.checkpointEvery !== undefined) c.checkpointEverySteps = num(f.checkpointEvery, '--checkpoint-every', { int: true, min: 0 });
+  if (f.seed !== undefined) c.seed = num(f.seed, '--seed', { int: true, min: 0 });
+  return c;
+}
+
+/** The config a command line describes: a preset plus flags, or the stored config of --resume <dir>. */
+export function targetConfigFromFlags(f: TrainTargetFlags): { config: TargetConfig; out: string; resume: boolean } {
+  if (f.resume !== undefined) {
+    const stored = readTargetConfig(f.resume);
+    if (f.out !== undefined && f.out !== f.resume) throw new Error(`--out ${f.out} and --resume ${f.resume} differ; --resume continues the run in its own folder`);
+    // Only flags that do not change what the run computes may accompany --resume.
+    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs']);
+    const extra = Object.entries(f).filter(([k, v]) => v !== undefined && !allowed.has(k));
+    if (extra.length > 0) throw new Error(`--resume uses the run's stored settings; drop ${extra.map(([k]) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`).join(', ')}`);
+    const config = { ...stored };
+    if (f.dataDir !== undefined) config.dataDir = f.dataDir;
+    if (f.epochs !== undefined) config.epochs = num(f.epochs, '--epochs', { int: true, min: 1 }); // extend a finished run
+    return { config, out: f.resume, resume: true };
+  }
+  if (f.out === undefined) throw new Error('--out <dir> is required (or --resume <dir>)');
+  const recipe = parseTargetRecipe(f.recipe ?? 'trades');
+  const preset = parseTargetPreset(f.preset);
+  const dataset = f.dataset ?? (preset === 'cpu' ? 'fashion-mnist' : 'cifar10');
+  return { config: applyTargetFlags(targetPreset(recipe, preset, dataset), f), out: f.out, resume: false };
+}
+
+function fmt(m: Record<string, number>): string {
+  return Object.entries(m)
+    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
+    .join(', ');
+}
+
+export function trainTargetText(r: TrainTargetResult): string {
+  const s = r.summary;
+  const c = r.config;
+  const lines = [
+    `recipe:   ${c.recipe} (preset ${c.preset}), ${c.arch} ${JSON.stringify(c.archOptions)}`,
+    `dataset:  ${c.dataset}${c.perClass ? `, ${c.perClass} images per class` : ''}; attack eps ${c.attack.eps.toFixed(4)}, ${c.attack.steps} steps of ${c.attack.stepSize.toFixed(4)}`,
+    `run:      ${s.outDir}  (${s.epochsCompleted}/${c.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: continue with --resume ' + s.outDir : ''})`,
+    `weights:  ${r.weights}`,
+  ];
+  if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}`);
+  for (const k of s.skippedCheckpoints) lines.push(`skipped:  ${k.file}: ${k.reason}`);
+  if (s.lastEpoch) {
+    lines.push(`epoch ${s.lastEpoch.epoch}: train ${fmt(s.lastEpoch.train)}`);
+    if (Object.keys(s.lastEpoch.eval).length > 0) lines.push(`epoch ${s.lastEpoch.epoch}: eval  ${fmt(s.lastEpoch.eval)} (% of ${c.evaluation.perClass} test images per class; PGD-${c.evaluation.pgdSteps})`);
+  }
+  if (s.best) lines.push(`best:     ${s.best.metric} ${s.best.value.toFixed(2)} at epoch ${s.best.epoch} (best/model.safetensors)`);
+  return lines.join('\n');
+}
+
+/** The command's action, exported for tests and scripts. */
+export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
+  const { config, out, resume } = targetConfigFromFlags(flags);
+  await initBackend();
+  return trainTarget({
+    config,
+    out,
+    resume,
+    progress: stderrProgress(),
+    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('train-target')
+    .description('train a target classifier: natural, standard (Madry PGD AT), trades, mart or mma (MMA-lite), resumable')
+    .option('--recipe <name>', `training recipe: ${TARGET_RECIPES.join(', ')} (default trades)`)
+    .option('--preset <name>', `hyper-parameter preset: ${TARGET_PRESETS.join(', ')} (paper = reference settings for a GPU; cpu = small net, subset, few epochs)`, 'paper')
+    .option('--arch <name>', 'classifier: resnet18 | small-cnn (preset: paper resnet18, cpu small-cnn)')
+    .option('--width <n>', 'channel width of the classifier (resnet18 64, small-cnn 16 by default; cpu preset 8)')
+    .option('--dataset <name>', 'cifar10 | svhn | fashion-mnist | mnist | folder:<path> (default: paper cifar10, cpu fashion-mnist)')
+    .option('--data-dir <dir>', 'read the dataset from this folder instead of the default locations')
+    .option('--out <dir>', 'run folder (config.json, metrics.jsonl, checkpoints/, last/, best/)')
+    .option('--resume <dir>', 'continue the run in <dir> from its newest usable checkpoint, with its stored settings')
+    .option('--epochs <n>', 'epochs (with --resume: extend a run)')
+    .option('--batch-size <n>', 'mini-batch size')
+    .option('--lr <x>', 'initial SGD learning rate')
+    .option('--momentum <x>', 'SGD momentum (0.9)')
+    .option('--weight-decay <x>', 'L2 weight decay added to the gradient')
+    .option('--lr-milestones <list>', "learning-rate multipliers by epoch, e.g. '75:0.1,90:0.01' ('none' = constant)")
+    .option('--eps <x>', 'L-inf budget of the training attack, e.g. 8/255 or 0.1 (steps scale with it unless --step-size)')
+    .option('--step-size <x>', 'step of the training PGD (paper 0.007)')
+    .option('--attack-steps <n>', 'steps of the training PGD (paper 10)')
+    .option('--beta <x>', 'TRADES / MART trade-off weight (paper 6)')
+    .option('--per-class <n>', 'train on the first n images of each class (0 = all)')
+    .option('--augment <kind>', 'none | crop-flip (pad 4, random crop, random flip)')
+    .option('--eval-per-class <n>', 'test images per class evaluated after each epoch (0 = none)')
+    .option('--eval-steps <n>', 'PGD steps of the per-epoch robust accuracy (0 = clean only)')
+    .option('--checkpoint-every <n>', 'also checkpoint every n steps inside an epoch (0 = epoch ends only)')
+    .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
+    .option('--seed <n>', 'seed of initialisation, data order, augmentation and attack starts (0)')
+    .option('--json', 'print the result as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  jatp train-target --preset cpu --recipe trades --dataset fashion-mnist --out runs/trades-fm
+  jatp train-target --recipe trades --arch resnet18 --dataset cifar10 --epochs 100 --out runs/x
+  jatp train-target --resume runs/x
+
+Progress goes to stderr (a bar on a terminal); Ctrl-C writes a checkpoint and exits with status 130.`,
+    )
+    .action(async (flags: TrainTargetFlags) => {
+      const r = await runTrainTarget(flags);
+      process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);
+      if (r.summary.interrupted) process.exitCode = 130;
+    });
+}
