@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import {
@@ -28,8 +28,11 @@ export interface FileReport {
   readonly sha256: string;
   /** SHA-256 of the decompressed bytes, for gzip files. */
   readonly sha256Decompressed?: string;
-  /** 'official' = matches a published checksum; 'mismatch' = differs from it; 'unpublished' = none known. */
-  readonly check: 'official' | 'mismatch' | 'unpublished';
+  /**
+   * 'official' = matches a published checksum; 'mismatch' = differs from it; 'sha256sums' /
+   * 'sha256sums-mismatch' = compared with a SHA256SUMS file beside it; 'unpublished' = nothing to compare.
+   */
+  readonly check: 'official' | 'mismatch' | 'sha256sums' | 'sha256sums-mismatch' | 'unpublished';
 }
 
 export interface InfoReport {
@@ -76,6 +79,14 @@ function digestFile(file: string, datasetName: string): FileReport {
       check = payload === spec.sha256Decompressed ? 'official' : 'mismatch';
     } else if (spec.md5 !== undefined && spec.file === basename(file)) check = 'mismatch';
   }
+  if (check === 'unpublished') {
+    // Copies such as shared/data ship a `sha256sum -c` list beside the files.
+    const sums = join(dirname(file), 'SHA256SUMS');
+    if (existsSync(sums)) {
+      const line = readFileSync(sums, 'utf8').split('\n').map((l) => l.trim().split(/\s+\*?/)).find((parts) => parts[1] === basename(file));
+      if (line) check = line[0] === sha256 ? 'sha256sums' : 'sha256sums-mismatch';
+    }
+  }
   return { file, bytes: bytes.length, md5, sha256, ...(sha256Decompressed ? { sha256Decompressed } : {}), check };
 }
 
@@ -108,6 +119,14 @@ function table(rows: string[][]): string {
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
+const CHECK_TEXT: Record<FileReport['check'], string> = {
+  official: 'matches the published checksum',
+  mismatch: 'DIFFERS from the published checksum',
+  sha256sums: 'matches the SHA256SUMS beside it',
+  'sha256sums-mismatch': 'DIFFERS from the SHA256SUMS beside it',
+  unpublished: 'no published checksum',
+};
+
 export function formatInfo(r: InfoReport): string {
   const lines = [
     `dataset   ${r.name}`,
@@ -121,7 +140,7 @@ export function formatInfo(r: InfoReport): string {
   if (r.files.length > 0) {
     lines.push('', 'files');
     for (const f of r.files) {
-      lines.push(`  ${f.file}  (${fmt(f.bytes)} bytes, ${f.check === 'official' ? 'matches the published checksum' : f.check === 'mismatch' ? 'DIFFERS from the published checksum' : 'no published checksum'})`);
+      lines.push(`  ${f.file}  (${fmt(f.bytes)} bytes, ${CHECK_TEXT[f.check]})`);
       lines.push(`    md5     ${f.md5}`);
       lines.push(`    sha256  ${f.sha256}`);
       if (f.sha256Decompressed) lines.push(`    sha256 of decompressed bytes  ${f.sha256Decompressed}`);

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Command } from 'commander';
 import { dataInfo, formatInfo, register } from '../../src/cli/data.js';
-import { idxBytes, randomBytes } from './helpers.js';
+import { idxBytes, randomBytes, cifarRecords } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jatp-data-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -61,4 +61,21 @@ test('`jatp data info --json` prints the report on stdout; a missing dataset exi
   assert.match(err.join(''), /svhn: dataset not found.*nope/);
   assert.equal(process.exitCode, 1);
   process.exitCode = 0;
+});
+
+test('data info compares files with a SHA256SUMS list beside them (as in shared/data)', async () => {
+  const cdir = join(dir, 'cifar');
+  mkdirSync(cdir);
+  const sums: string[] = [];
+  for (const b of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
+    const bytes = cifarRecords(randomBytes(3072, b.length), [4]);
+    writeFileSync(join(cdir, `${b}.bin`), bytes);
+    // data_batch_2 is listed with a wrong digest.
+    sums.push(`${b === 'data_batch_2' ? '0'.repeat(64) : createHash('sha256').update(bytes).digest('hex')}  ${b}.bin`);
+  }
+  writeFileSync(join(cdir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+  const r = await dataInfo('cifar10', { dataDir: cdir });
+  assert.equal(r.train.count, 5);
+  assert.deepEqual(r.files.map((f) => f.check), ['sha256sums', 'sha256sums-mismatch', 'sha256sums', 'sha256sums', 'sha256sums', 'sha256sums']);
+  assert.match(formatInfo(r), /data_batch_2\.bin .*DIFFERS from the SHA256SUMS beside it/);
 });
