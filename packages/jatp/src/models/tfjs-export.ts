@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LayersNetwork } from './layers-network.js';
+import { buildNetwork } from './registry.js';
 import type { Classifier, Network, Preprocessor } from './types.js';
 import { writeFileAtomic } from './safetensors.js';
 
@@ -71,15 +72,31 @@ export async function exportTfjsPipeline(
   const clash = t.model.weights.map((w) => w.originalName).filter((n) => pNames.has(n));
   if (clash.length > 0) throw new Error(`cannot export ${p.arch} + ${t.arch} as one model: weight names collide (${clash.slice(0, 5).join(', ')})`);
   if (p.model.name === t.model.name) throw new Error(`cannot export two sub-models both named '${p.model.name}'`);
-  const shape = p.model.inputs[0]!.shape.slice(1) as number[];
+  // Nest fresh copies, not the live networks: nesting raises the sub-models' reference counts and
+  // disposing the wrapper disposes whatever it nests, so the caller's networks are never touched.
+  const pc = copyNetwork(p);
+  const tc = copyNetwork(t);
+  const shape = pc.model.inputs[0]!.shape.slice(1) as number[];
   const input = tfl.input({ shape, name: 'image' });
-  let h = p.model.apply(input) as tfl.SymbolicTensor;
+  let h = pc.model.apply(input) as tfl.SymbolicTensor;
   if (clamp) h = tfl.layers.reLU({ maxValue: 1, name: 'clip01' }).apply(h) as tfl.SymbolicTensor;
-  const logits = t.model.apply(h) as tfl.SymbolicTensor;
+  const logits = tc.model.apply(h) as tfl.SymbolicTensor;
   const full = tfl.model({ inputs: input, outputs: logits, name: 'full_model' });
-  return saveLayersModel(full, dir, {
-    classifier: { arch: classifier.arch, options: classifier.options },
-    preprocessor: { arch: preprocessor.arch, options: preprocessor.options },
-    clamp,
-  });
+  try {
+    return await saveLayersModel(full, dir, {
+      classifier: { arch: classifier.arch, options: classifier.options },
+      preprocessor: { arch: preprocessor.arch, options: preprocessor.options },
+      clamp,
+    });
+  } finally {
+    full.dispose();
+  }
+}
+
+/** A new network of the same architecture and options holding a copy of `net`'s weights. */
+function copyNetwork(net: LayersNetwork): LayersNetwork {
+  const copy = layersOf(buildNetwork(net.arch, { ...net.options }));
+  const target = copy.namedWeights();
+  for (const [name, v] of net.namedWeights()) target.get(name)!.assign(v);
+  return copy;
 }

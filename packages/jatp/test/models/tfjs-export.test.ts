@@ -36,11 +36,14 @@ after(() => {
 const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
 
 test('exported purifier + classifier loads with tf.loadLayersModel over HTTP and gives F(x) = T(clip01(P(x)))', async () => {
+  const before = tf.memory().numTensors;
   const T = buildNetwork('resnet18', { width: 4, seed: 1 }) as Classifier;
   const P = buildNetwork('jatp-purifier', { nf: 8, gc: 4, nb: 1, seed: 2 });
   const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
   tf.dispose(T.apply(x, true)); // non-trivial BN running stats
+  const tensorsBeforeExport = tf.memory().numTensors;
   await exportTfjsPipeline(T, P, join(dir, 'pipeline'));
+  assert.equal(tf.memory().numTensors, tensorsBeforeExport, 'export leaves no tensors behind');
   const loaded = await tfl.loadLayersModel(`${base}/pipeline/model.json`);
   const got = loaded.predict(x) as tf.Tensor;
   const F = fullModel(T, P);
@@ -52,6 +55,7 @@ test('exported purifier + classifier loads with tf.loadLayersModel over HTTP and
   loaded.dispose();
   T.dispose();
   P.dispose();
+  assert.equal(tf.memory().numTensors, before, 'exported networks still dispose completely');
 });
 
 test('every pre-processor and classifier exports and reloads with identical outputs', async () => {
