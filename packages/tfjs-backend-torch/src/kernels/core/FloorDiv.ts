@@ -1,6 +1,9 @@
-/** FloorDiv: floor(a / b); integer division by zero gives 0 as in tfjs (ATen would throw). */
-import { DataType, FloorDiv, backend_util } from '@tensorflow/tfjs-core';
+/**
+ * FloorDiv: floor(a / b), always int32 like the tfjs cpu kernel (tf.div on int32 tensors routes here);
+ * integer division by zero gives 0 as in tfjs, where ATen would throw.
+ */
+import { FloorDiv } from '@tensorflow/tfjs-core';
 
 import { BINARY, binaryKernel } from './ops.js';
 
-export const floorDivConfig = binaryKernel(FloorDiv, BINARY.FloorDiv, (a: DataType, b: DataType) => (a === 'bool' && b === 'bool' ? 'int32' : backend_util.upcastType(a, b)));
+export const floorDivConfig = binaryKernel(FloorDiv, BINARY.FloorDiv, 'int32');
