@@ -398,6 +398,14 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
         });
       writeFileAtomic(metricsFile, kept.map((l) => `${l}\n`).join(''));
     }
+    // Keep config.json in step with the continued run (e.g. --epochs extended on resume).
+    if (fs.existsSync(configFile)) {
+      const stored = readRunConfig(outDir);
+      if (stored.loop.epochs !== opts.epochs || JSON.stringify(stored.config) !== JSON.stringify(opts.config ?? null)) {
+        const updated: RunConfigFile = { ...stored, loop: { ...stored.loop, epochs: opts.epochs }, config: opts.config ?? null };
+        writeFileAtomic(configFile, `${JSON.stringify(updated, null, 2)}\n`);
+      }
+    }
     appendJsonl(metricsFile, { type: 'resume', globalStep, epoch: epoch + 1, stepInEpoch, checkpoint: path.basename(resumedFrom), time: new Date().toISOString() });
     progress.message(`resuming ${recipe.name} from ${resumedFrom} (epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch})`);
   } else {
