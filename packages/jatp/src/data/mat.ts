@@ -3,8 +3,9 @@
  * written by MATLAB's default `-v7`: a 128-byte header, then data elements, each variable usually
  * zlib-compressed as one miCOMPRESSED element holding one miMATRIX).
  *
- * Supported: real, non-sparse numeric matrices (double, single, (u)int8/16/32 classes) with any
- * numeric storage type, in either byte order; compressed or not. Everything the SVHN files need and
+ * Supported: little-endian files (what MATLAB writes on every current platform) holding real,
+ * non-sparse numeric matrices (double, single, (u)int8/16/32 classes) with any numeric storage
+ * type, compressed or not. Everything the SVHN files need and
  * nothing else: cell arrays, structs, chars, sparse, complex and v7.3 (HDF5) files are rejected with
  * a DataFormatError naming the file, and variables not asked for are skipped without being decoded.
  *
@@ -89,8 +90,9 @@ export function parseMat(bytes: Uint8Array, file: string, wanted: ReadonlySet<st
     throw new DataFormatError(file, `wrong magic: expected a header starting "MATLAB 5.0 MAT-file", got "${text.slice(0, 20).replace(/[^\x20-\x7e]/g, '?')}"`);
   }
   const endian = String.fromCharCode(bytes[126]!, bytes[127]!);
-  if (endian !== 'IM' && endian !== 'MI') throw new DataFormatError(file, `corrupt MAT-file header: endian indicator "${endian}" is neither IM nor MI`);
-  const top = new Reader(bytes, endian === 'IM', file);
+  if (endian === 'MI') throw new DataFormatError(file, 'is a big-endian MAT-file; only little-endian files (like the official SVHN files) are supported');
+  if (endian !== 'IM') throw new DataFormatError(file, `corrupt MAT-file header: endian indicator "${endian}" is not IM`);
+  const top = new Reader(bytes, true, file);
   const version = top.view.getUint16(124, top.littleEndian);
   if (version !== 0x0100) throw new DataFormatError(file, `unsupported MAT-file version 0x${version.toString(16)} (expected 0x0100)`);
 

@@ -107,6 +107,17 @@ test('an interrupted download keeps its .part and the next run resumes with a Ra
   assert.ok(!existsSync(join(dir, 'big.bin.part')));
 });
 
+test('a .part that already holds the whole file is verified and renamed (server answers 416)', async () => {
+  const data = randomBytes(3000, 7);
+  files.set('whole.bin', data);
+  const dir = freshDir();
+  writeFileSync(join(dir, 'whole.bin.part'), data);
+  await downloadFiles([{ file: 'whole.bin', url: `${base}/whole.bin`, md5: md5(data) }], dir);
+  assert.deepEqual(requests.at(-1), { path: 'whole.bin', range: 'bytes=3000-' });
+  assert.deepEqual(readdirSync(dir), ['whole.bin']);
+  assert.deepEqual(readFileSync(join(dir, 'whole.bin')), Buffer.from(data));
+});
+
 test('a corrupted download fails the md5 check, is removed, and leaves no final file', async () => {
   const data = randomBytes(4000, 4);
   files.set('c.bin', data);

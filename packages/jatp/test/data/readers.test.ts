@@ -205,6 +205,9 @@ test('SVHN reader errors: missing y, wrong dims, label out of range, count misma
   const v73 = Buffer.alloc(512);
   v73.write('MATLAB 7.3 MAT-file, Platform: GLNXA64', 0, 'latin1');
   assert.throws(() => parseSvhnMat(v73, 's.mat'), /v7\.3 \(HDF5\)/);
+  const bigEndian = matFile([X!, y!]);
+  bigEndian.write('MI', 126, 'latin1');
+  assert.throws(() => parseSvhnMat(bigEndian, 's.mat'), /s\.mat: is a big-endian MAT-file/);
   const wrong = matFile([X!, y!]);
   wrong.write('MATLAB 4', 0, 'latin1');
   assert.throws(() => parseSvhnMat(wrong, 's.mat'), /wrong magic/);
@@ -244,6 +247,23 @@ test('image folder reader: PNG pixels exact, JPEG decoded, classes sorted, size 
 });
 
 // ---------------------------------------------------------------- lookup + subsets
+
+test('without --data-dir, datasets are found in the cache folder ($JATP_CACHE_DIR/datasets/<name>)', async () => {
+  const cache = freshDir();
+  const saved = process.env.JATP_CACHE_DIR;
+  process.env.JATP_CACHE_DIR = cache;
+  try {
+    mkdirSync(join(cache, 'datasets', 'mnist'), { recursive: true });
+    writeIdxSet(join(cache, 'datasets', 'mnist'), 3, true);
+    const ds = await loadDataset('MNIST');
+    assert.equal(ds.source, join(cache, 'datasets', 'mnist'));
+    assert.equal(ds.train.count, 3);
+    await assert.rejects(loadDataset('cifar-10'), (e: unknown) => e instanceof DatasetNotFoundError && e.message.includes(join(cache, 'datasets', 'cifar10')));
+  } finally {
+    if (saved === undefined) delete process.env.JATP_CACHE_DIR;
+    else process.env.JATP_CACHE_DIR = saved;
+  }
+});
 
 test('a missing dataset says where it looked, which files to put where, and how to download', async () => {
   const dir = join(tmp, 'nothing-here');
