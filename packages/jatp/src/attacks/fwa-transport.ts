@@ -1,0 +1,243 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Local transport plans for the Wasserstein threat model of FWA (Wu, Wang, Yu, "Stronger and faster
+ * Wasserstein adversarial examples via dual projection", ICML 2020; spec §5.4).
+ *
+ * Layout (NHWC, like the images): a plan `Pi` has shape [B, H, W, C, k*k]. Pi[b, h, w, c, o] is the
+ * mass of channel c moved from pixel (h, w) to pixel (h + dh, w + dw), where the offset index is
+ * o = (dh + r) * k + (dw + r), r = (k - 1) / 2, dh, dw in [-r, r]. Moving mass costs the Euclidean
+ * length of the offset. Offsets that leave the image are not allowed (the reference marks them with a
+ * huge cost); here they are masked so that their mass is exactly zero.
+ * A plan is feasible for image x and budget eps_W when Pi >= 0, sum_o Pi[b, i, c, o] = x[b, i, c] and
+ * sum C * Pi <= eps_W * S_b with S_b the total mass of image b.
+ */
+export interface TransportGeometry {
+  readonly height: number;
+  readonly width: number;
+  readonly kernel: number;
+  /** Euclidean length of each offset, [1, H, W, 1, k*k] (0 where the offset leaves the image). */
+  readonly cost: tf.Tensor;
+  /** 1 where the offset stays inside the image, else 0, [1, H, W, 1, k*k]. */
+  readonly valid: tf.Tensor;
+  /** Offsets (dh, dw) in index order. */
+  readonly offsets: ReadonlyArray<readonly [number, number]>;
+  dispose(): void;
+}
+
+export function transportGeometry(height: number, width: number, kernel: number): TransportGeometry {
+  if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) {
+    throw new Error(`fwa: kernel must be an odd integer >= 1 (a window centred on each pixel), got ${kernel}`);
+  }
+  const r = (kernel - 1) / 2;
+  const k2 = kernel * kernel;
+  const offsets: Array<[number, number]> = [];
+  for (let dh = -r; dh <= r; dh++) for (let dw = -r; dw <= r; dw++) offsets.push([dh, dw]);
+  const cost = new Float32Array(height * width * k2);
+  const valid = new Float32Array(height * width * k2);
+  for (let h = 0; h < height; h++) {
+    for (let w = 0; w < width; w++) {
+      offsets.forEach(([dh, dw], o) => {
+        const inside = h + dh >= 0 && h + dh < height && w + dw >= 0 && w + dw < width;
+        const at = (h * width + w) * k2 + o;
+        valid[at] = inside ? 1 : 0;
+        cost[at] = inside ? Math.hypot(dh, dw) : 0;
+      });
+    }
+  }
+  const costT = tf.tensor(cost, [1, height, width, 1, k2]);
+  const validT = tf.tensor(valid, [1, height, width, 1, k2]);
+  return {
+    height,
+    width,
+    kernel,
+    cost: costT,
+    valid: validT,
+    offsets,
+    dispose: () => tf.dispose([costT, validT]),
+  };
+}
+
+/** The plan that moves nothing: all mass of x at offset (0, 0). */
+export function identityPlan(x: tf.Tensor4D, geo: TransportGeometry): tf.Tensor {
+  return tf.tidy(() => {
+    const k2 = geo.kernel * geo.kernel;
+    const centre = (k2 - 1) / 2;
+    const selector = tf.oneHot(tf.tensor1d([centre], 'int32'), k2); // [1, k2]
+    return tf.mul(tf.expandDims(x, 4), tf.reshape(selector, [1, 1, 1, 1, k2]));
+  });
+}
+
+/** Image made of the mass arriving at each pixel: x'[b, j, c] = sum_o Pi[b, j - o, c, o]. */
+export function pushForward(plan: tf.Tensor, geo: TransportGeometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = plan.shape as [number, number, number, number, number];
+    const r = (geo.kernel - 1) / 2;
+    const parts = geo.offsets.map(([dh, dw], o) => {
+      const moved = tf.reshape(tf.slice(plan, [0, 0, 0, 0, o], [b, h, w, c, 1]), [b, h, w, c]);
+      // Source (h, w) lands on (h + dh, w + dw): shift by padding r and cropping at (r - dh, r - dw).
+      const padded = tf.pad(moved, [[0, 0], [r, r], [r, r], [0, 0]]);
+      return tf.slice(padded, [0, r - dh, r - dw, 0], [b, h, w, c]);
+    });
+    return tf.addN(parts) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Adjoint of {@link pushForward}: the gradient with respect to the plan of a function of x'(Pi), given
+ * its gradient g with respect to x': G[b, i, c, o] = g[b, i + o, c] (0 outside the image).
+ */
+export function pullBack(g: tf.Tensor4D, geo: TransportGeometry): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, h, w, c] = g.shape;
+    const r = (geo.kernel - 1) / 2;
+    const padded = tf.pad(g, [[0, 0], [r, r], [r, r], [0, 0]]);
+    const parts = geo.offsets.map(([dh, dw]) => tf.slice(padded, [0, r + dh, r + dw, 0], [b, h, w, c]));
+    return tf.stack(parts, 4);
+  });
+}
+
+/** Transport cost per example, sum C * Pi, [B]. */
+export function transportCost(plan: tf.Tensor, geo: TransportGeometry): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.reshape(tf.mul(plan, geo.cost), [plan.shape[0]!, -1]), 1) as tf.Tensor1D);
+}
+
+/**
+ * Euclidean projection of each row of v (last axis, length m) onto the scaled simplex
+ * {p >= 0, sum p = s} (sort-based: Held et al. 1974; Duchi et al. 2008; Condat 2016). Rows with
+ * s = 0 become 0.
+ * v: [..., m]; s: v's shape without the last axis.
+ */
+export function projectSimplex(v: tf.Tensor, s: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const m = v.shape[v.rank - 1]!;
+    const rows = v.size / m;
+    const v2 = tf.reshape(v, [rows, m]);
+    const s2 = tf.reshape(s, [rows, 1]);
+    const { values: u } = tf.topk(v2, m, true); // descending
+    const cs = tf.sub(tf.cumsum(u, 1), s2);
+    const j = tf.range(1, m + 1, 1, 'float32');
+    // The threshold is max_j (sum_{r<=j} u_r - s) / j: the maximum is reached at the last j with
+    // u_j > (sum_{r<=j} u_r - s) / j (Condat 2016), which avoids locating that j explicitly.
+    const theta = tf.max(tf.div(cs, j), 1, true); // [rows, 1]
+    return tf.reshape(tf.relu(tf.sub(v2, theta)), v.shape);
+  });
+}
+
+export interface BisectionOptions {
+  /** Maximum bisection steps on the dual variable. */
+  readonly maxIter: number;
+  /** Stop when every |cost - budget| is below this (relative to the budget) ... */
+  readonly tolerance: number;
+}
+
+/**
+ * Finds, per example, the smallest lam >= 0 with cost(planAt(lam)) <= budget by bisection, assuming
+ * the cost is non-increasing in lam, and returns planAt(lam). `hi` must be feasible. The returned
+ * plan always satisfies the budget (we keep the feasible end of the bracket).
+ */
+export function bisectDual(
+  planAt: (lam: tf.Tensor) => tf.Tensor,
+  geo: TransportGeometry,
+  budget: tf.Tensor1D,
+  hiStart: tf.Tensor1D,
+  o: BisectionOptions,
+): tf.Tensor {
+  const batch = budget.shape[0];
+  const asLam = (l: tf.Tensor1D) => tf.reshape(l, [batch, 1, 1, 1, 1]);
+  // Budget already met without a penalty: lam = 0.
+  const zeroOk = tf.tidy(() => {
+    const p0 = planAt(tf.zeros([batch, 1, 1, 1, 1]));
+    return tf.lessEqual(transportCost(p0, geo), budget);
+  });
+  let lo: tf.Tensor1D = tf.zeros([batch]);
+  let hi: tf.Tensor1D = tf.clone(hiStart);
+  for (let it = 0; it < o.maxIter; it++) {
+    const step = tf.tidy(() => {
+      const mid = tf.div(tf.add(lo, hi), 2) as tf.Tensor1D;
+      const gap = tf.sub(transportCost(planAt(asLam(mid)), geo), budget);
+      const over = tf.greater(gap, 0);
+      const newLo = tf.where(over, mid, lo) as tf.Tensor1D;
+      const newHi = tf.where(over, hi, mid) as tf.Tensor1D;
+      // Converged when the bracket is tight or the budget is met almost exactly.
+      const width = tf.max(tf.sub(newHi, newLo));
+      const slack = tf.max(tf.where(zeroOk, tf.zerosLike(gap), tf.div(tf.abs(gap), tf.add(budget, 1e-12))));
+      return { newLo, newHi, done: tf.logicalOr(tf.less(width, o.tolerance), tf.less(slack, o.tolerance)) };
+    });
+    tf.dispose([lo, hi]);
+    lo = step.newLo;
+    hi = step.newHi;
+    const done = step.done.dataSync()[0] !== 0;
+    step.done.dispose();
+    if (done) break;
+  }
+  const plan = tf.tidy(() => planAt(asLam(tf.where(zeroOk, tf.zerosLike(hi), hi) as tf.Tensor1D)));
+  tf.dispose([lo, hi, zeroOk]);
+  return plan;
+}
+
+/**
+ * Euclidean projection of z onto the feasible plans of x (spec §5.4 "DualProject"): by the KKT
+ * conditions the solution is Pi(lam) = rowwise simplex projection of (z - lam * C) onto mass x, with
+ * the budget multiplier lam >= 0 found by bisection.
+ */
+export function dualProject(
+  z: tf.Tensor,
+  x: tf.Tensor4D,
+  geo: TransportGeometry,
+  budget: tf.Tensor1D,
+  o: BisectionOptions,
+): tf.Tensor {
+  const batch = x.shape[0];
+  const planAt = (lam: tf.Tensor) =>
+    tf.tidy(() => {
+      // Forbidden offsets get a value far below any allowed one, so they never receive mass.
+      const v = tf.where(tf.greater(geo.valid, 0), tf.sub(z, tf.mul(lam, geo.cost)), tf.fill(z.shape, -1e6));
+      return tf.mul(projectSimplex(v, x), geo.valid);
+    });
+  // At lam = 2 max|z| + max x every non-zero offset is at least max x below offset 0 (its cost is >= 1),
+  // so all mass stays in place and the cost is 0: a feasible upper end.
+  const hi = tf.tidy(() => {
+    const flatZ = tf.reshape(z, [batch, -1]);
+    const flatX = tf.reshape(x, [batch, -1]);
+    return tf.add(tf.add(tf.mul(tf.max(tf.abs(flatZ), 1), 2), tf.max(flatX, 1)), 1e-6) as tf.Tensor1D;
+  });
+  const plan = bisectDual(planAt, geo, budget, hi, o);
+  hi.dispose();
+  return plan;
+}
+
+/**
+ * Entropy-smoothed linear minimisation oracle of the Frank-Wolfe variant (spec §5.4): the plan
+ * maximising <G, Pi> - gamma * entropy term under the marginal and budget constraints,
+ * Pi(lam)[i, :] = x_i * softmax_o((G[i, o] - lam * C[i, o]) / gamma), lam >= 0 by bisection.
+ */
+export function entropicLmo(
+  g: tf.Tensor,
+  x: tf.Tensor4D,
+  geo: TransportGeometry,
+  budget: tf.Tensor1D,
+  gamma: number,
+  o: BisectionOptions,
+): tf.Tensor {
+  const batch = x.shape[0];
+  const planAt = (lam: tf.Tensor) =>
+    tf.tidy(() => {
+      const logits = tf.where(tf.greater(geo.valid, 0), tf.div(tf.sub(g, tf.mul(lam, geo.cost)), gamma), tf.fill(g.shape, -1e30));
+      return tf.mul(tf.mul(tf.softmax(logits), tf.expandDims(x, 4)), geo.valid);
+    });
+  // Upper end: double a starting guess until the budget holds (the cost decreases to 0 as lam grows).
+  let hi = tf.tidy(() => tf.add(tf.mul(tf.max(tf.abs(tf.reshape(g, [batch, -1])), 1), 2), gamma) as tf.Tensor1D);
+  for (let it = 0; it < 60; it++) {
+    const ok = tf.tidy(() => tf.all(tf.lessEqual(transportCost(planAt(tf.reshape(hi, [batch, 1, 1, 1, 1])), geo), budget)));
+    const done = ok.dataSync()[0] !== 0;
+    ok.dispose();
+    if (done) break;
+    const doubled = tf.mul(hi, 2) as tf.Tensor1D;
+    hi.dispose();
+    hi = doubled;
+  }
+  const plan = bisectDual(planAt, geo, budget, hi, o);
+  hi.dispose();
+  return plan;
+}
