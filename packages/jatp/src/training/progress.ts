@@ -46,11 +46,15 @@ function fmtDuration(s: number): string {
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-/** The default sink: a bar on a TTY, plain lines every `lineEvery` steps otherwise. */
-export function stderrProgress(opts: { tty?: boolean; lineEvery?: number } = {}): ProgressSink {
+/**
+ * The default sink: a bar on a TTY; otherwise plain lines every `lineEvery` steps (default: a tenth
+ * of an epoch) and at least every `lineSeconds` (default 30 s), so slow runs still show life.
+ */
+export function stderrProgress(opts: { tty?: boolean; lineEvery?: number; lineSeconds?: number } = {}): ProgressSink {
   const stream = process.stderr;
   const tty = opts.tty ?? stream.isTTY === true;
-  const lineEvery = opts.lineEvery ?? 50;
+  const lineSeconds = opts.lineSeconds ?? 30;
+  let lastLine = Date.now();
   let barOpen = false;
   const closeBar = (): void => {
     if (barOpen) stream.write('\n');
@@ -66,7 +70,12 @@ export function stderrProgress(opts: { tty?: boolean; lineEvery?: number } = {})
         const cols = stream.columns ?? 120;
         stream.write(`\r${line.slice(0, cols - 1)}\x1b[K`);
         barOpen = true;
-      } else if (p.step % lineEvery === 0 || p.step === p.stepsPerEpoch) {
+      } else if (
+        p.step % (opts.lineEvery ?? Math.max(1, Math.round(p.stepsPerEpoch / 10))) === 0 ||
+        p.step === p.stepsPerEpoch ||
+        Date.now() - lastLine >= lineSeconds * 1000
+      ) {
+        lastLine = Date.now();
         stream.write(
           `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch}  ${p.imagesPerSecond.toFixed(1)} img/s  ${fmtMetrics(p.metrics)}  ETA ${fmtDuration(p.etaSeconds)}\n`,
         );
