@@ -163,7 +163,7 @@ export async function dataDownload(name: string, opts: DownloadCliOptions = {}, 
 function fail(err: unknown): void {
   const e = err as Error;
   process.stderr.write(`jatp data: ${e instanceof OfflineError ? 'offline: ' : ''}${e.message}\n`);
-  process.exitCode = e instanceof OfflineError ? 2 : 1;
+  process.exitCode = 1;
 }
 
 export function register(program: Command): void {
