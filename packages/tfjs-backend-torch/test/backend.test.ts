@@ -1,0 +1,143 @@
+/**
+ * The backend contract (guide §1.6, §7): storage round trips per dtype, lazy upload, aliasing of
+ * Identity and same-dtype Cast, refcounts, numDataIds, memory(), dispose() freeing every native
+ * handle, ATen errors surfacing as JS errors, and the cpu fallback for kernels with no native
+ * implementation.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { TorchBackend, nativeBinding, nativeKernelNames } from '../src/index.js';
+import { compareWithCpu, randFloats, skipReason } from './helpers.js';
+
+async function torch(): Promise<TorchBackend> {
+  await tf.setBackend('torch');
+  return tf.backend() as TorchBackend;
+}
+
+test('storage round trip: float32, int32 and bool, before and after upload', { skip: skipReason }, async () => {
+  const be = await torch();
+  const cases: Array<[tf.DataType, number[]]> = [
+    ['float32', [1.5, -2.25, 0.125, -1024.5, Infinity, NaN]],
+    ['int32', [0, -1, 2147483647, -2147483648, 42, 7]],
+    ['bool', [1, 0, 0, 1, 1, 0]],
+  ];
+  for (const [dtype, values] of cases) {
+    const t = tf.tensor(values, [2, 3], dtype);
+    assert.deepEqual(Array.from(t.dataSync()), values, `${dtype}: JS-side values`);
+    // Force the upload (the engine's reshape goes native) and read back the native copy.
+    const r = tf.reshape(t, [3, 2]);
+    const out = r.dataSync();
+    assert.equal(out.constructor, dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint8Array);
+    assert.deepEqual(Array.from(out), values, `${dtype}: native round trip`);
+    assert.deepEqual(Array.from(await r.data()), values, `${dtype}: async read`);
+    assert.equal(be.readSync(t.dataId) === be.readSync(t.dataId), false, 'native reads return new arrays');
+    tf.dispose([t, r]);
+  }
+  // Direct binding round trip, including a Float32Array written as int32 (JS conversion: NaN -> 0).
+  const b = nativeBinding()!;
+  const h = b.fromTyped(new Float32Array([NaN, -1.7, 2.9, Infinity]), [4], 1);
+  assert.deepEqual(Array.from(b.toTyped(h)), [0, -1, 2, 0]);
+  b.free(h);
+  assert.throws(() => b.fromTyped(new Float32Array(3), [2, 2], 0), /do not fill shape/);
+});
+
+test('Identity and same-dtype Cast alias their input; other casts follow JS conversions', { skip: skipReason }, async () => {
+  const be = await torch();
+  const x = tf.tensor1d([NaN, -1.7, 1.7, 2.5, Infinity]);
+  const ids = be.numDataIds();
+  const y = tf.engine().runKernel('Identity', { x }) as tf.Tensor;
+  const z = tf.cast(x, 'float32');
+  assert.equal(y.dataId, x.dataId, 'Identity returns the same dataId');
+  assert.equal(z.dataId, x.dataId, 'Cast float32->float32 returns the same dataId');
+  assert.equal(be.refCount(x.dataId), 3);
+  assert.equal(be.numDataIds(), ids, 'no new data');
+  const i = tf.cast(x, 'int32');
+  assert.deepEqual(Array.from(i.dataSync()), [0, -1, 1, 2, 0], 'NaN and Infinity cast to 0, truncation toward zero');
+  assert.deepEqual(Array.from(tf.cast(x, 'bool').dataSync()), [1, 1, 1, 1, 1]);
+  tf.dispose([x, y]);
+  assert.equal(be.refCount(z.dataId), 1, 'one reference left after disposing two');
+  assert.deepEqual(Array.from(z.dataSync()).slice(1), [-1.7, 1.7, 2.5, Infinity].map(Math.fround));
+  tf.dispose([z, i]);
+});
+
+test('numDataIds, memory() and native handles stay in step; dispose() frees every handle', { skip: skipReason }, async () => {
+  const be = await torch();
+  const b = nativeBinding()!;
+  const startIds = be.numDataIds();
+  const startHandles = be.numNativeHandles();
+  const startNative = b.count();
+  const x = tf.tensor2d(randFloats(12, 3), [3, 4]);
+  assert.equal(be.numNativeHandles(), startHandles, 'write() is lazy: nothing uploaded yet');
+  const y = tf.tidy(() => tf.relu(tf.add(x, 1)));
+  const m = be.memory();
+  assert.equal(m.unreliable, false);
+  assert.equal(m.numNativeTensors, b.count());
+  assert.ok(m.nativeBytes >= 2 * 12 * 4, `nativeBytes ${m.nativeBytes}`);
+  assert.equal(b.count() - startNative, be.numNativeHandles() - startHandles, 'every native tensor is owned by the backend');
+  tf.dispose([x, y]);
+  tf.disposeVariables();
+  assert.equal(be.numDataIds(), startIds);
+  assert.equal(be.numNativeHandles(), startHandles);
+  assert.equal(b.count(), startNative);
+
+  // A separate instance: dispose() must free its handles even if tensors were never disposed.
+  const other = new TorchBackend(b);
+  const before = b.count();
+  const info = other.makeTensorInfo([2, 2], 'float32', new Float32Array([1, 2, 3, 4]));
+  other.handle(info);
+  other.handle(other.makeTensorInfo([3], 'int32', new Int32Array([1, 2, 3])));
+  assert.equal(b.count(), before + 2);
+  other.dispose();
+  assert.equal(b.count(), before);
+});
+
+test('1,000 small steps leave tensors and native handles flat', { skip: skipReason }, async () => {
+  const be = await torch();
+  const b = nativeBinding()!;
+  const w = tf.variable(tf.tensor2d(randFloats(16, 5), [4, 4]));
+  const x = tf.tensor2d(randFloats(32, 6), [8, 4]);
+  const opt = tf.train.sgd(0.01);
+  const step = () => opt.minimize(() => tf.mean(tf.square(tf.relu(tf.matMul(x, w)).sub(0.5))));
+  step(); // warm-up creates the optimizer's state
+  const tensors = tf.memory().numTensors, handles = b.count(), ids = be.numDataIds();
+  for (let i = 0; i < 1000; i++) step();
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(b.count(), handles);
+  assert.equal(be.numDataIds(), ids);
+  tf.dispose([w, x]);
+  opt.dispose();
+});
+
+test('ATen errors become JS errors (no abort), with tfjs-style messages', { skip: skipReason }, async () => {
+  await torch();
+  const b = nativeBinding()!;
+  assert.throws(() => b.free(123456), /unknown tensor handle/);
+  assert.throws(() => tf.tidy(() => tf.gather(tf.tensor1d([1, 2]), tf.tensor1d([5], 'int32')).dataSync()), /GatherV2: the index value 5 is not in \[0, 1\]/);
+  // A shape error inside ATen itself.
+  const h = b.fromTyped(new Float32Array(6), [2, 3], 0);
+  assert.throws(() => (b.reshape as (h: number, s: number[]) => Int32Array)(h, [4, 2]), /torch: .*invalid/);
+  b.free(h);
+});
+
+test('kernels without a native implementation run through the cpu fallback', { skip: skipReason }, async () => {
+  const names = nativeKernelNames();
+  assert.ok(!names.has('CropAndResize') && !names.has('UnsortedSegmentSum'), 'the chosen kernels are fallback ones');
+  assert.ok(names.has('Add') && names.has('Sum'));
+  await compareWithCpu('cropAndResize', () => tf.image.cropAndResize(
+    tf.tensor4d(randFloats(2 * 6 * 5 * 3, 8), [2, 6, 5, 3]), tf.tensor2d([[0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], [0.5, 0.5, 1, 1]]),
+    tf.tensor1d([0, 1, 1], 'int32'), [4, 3], 'bilinear'));
+  await compareWithCpu('unsortedSegmentSum + its gradient', () => {
+    const x = tf.tensor2d(randFloats(12, 9), [6, 2]);
+    const seg = tf.tensor1d([0, 2, 0, 1, 2, 2], 'int32');
+    return [tf.unsortedSegmentSum(x, seg, 3), tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.unsortedSegmentSum(v, seg, 3))))(x)];
+  });
+  // String and complex64 tensors never go native, but still work.
+  await torch();
+  const s = tf.tensor1d(['a', 'bb', 'a']);
+  assert.deepEqual(tf.tidy(() => tf.reshape(s, [3, 1]).arraySync()), [['a'], ['bb'], ['a']]);
+  const c = tf.complex([1, 2], [3, -4]);
+  assert.deepEqual(Array.from(tf.tidy(() => tf.abs(c).dataSync())), [Math.fround(Math.sqrt(10)), Math.fround(Math.sqrt(20))]);
+  tf.dispose([s, c]);
+});
