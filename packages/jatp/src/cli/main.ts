@@ -10,6 +10,7 @@ import { register as registerEval } from './eval.js';
 import { register as registerModels } from './models.js';
 import { register as registerReport } from './report.js';
 import { register as registerTrainDefense } from './train-defense.js';
+import { register as registerTrainTarget } from './train-target.js';
 
 const program = new Command();
 program
@@ -18,7 +19,7 @@ program
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [registerData, registerModels, registerTrainDefense, registerEval, registerReport]) register(program);
+for (const register of [registerData, registerModels, registerTrainTarget, registerTrainDefense, registerEval, registerReport]) register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
