@@ -8,7 +8,7 @@ import { KernelConfig, getKernelsForBackend, registerKernel } from '@tensorflow/
 
 import { fallbackConfig } from './fallback.js';
 import { coreKernelConfigs } from './kernels/core/index.js';
-import { nnKernelConfigs } from './kernels/nn/index.js';
+import { nnKernelConfigs, registerTorchGradients } from './kernels/nn/index.js';
 
 let registered = false;
 const nativeNames = new Set<string>();
@@ -29,4 +29,7 @@ export function registerTorchKernels(): void {
   for (const c of getKernelsForBackend('cpu')) {
     if (!nativeNames.has(c.kernelName)) registerKernel(fallbackConfig(c.kernelName));
   }
+  // engine-nn's torch-only fused backward paths for Relu and FusedBatchNorm (other backends keep
+  // tfjs's formulas); the nn kernels re-check this, since gradients may be registered later.
+  registerTorchGradients();
 }

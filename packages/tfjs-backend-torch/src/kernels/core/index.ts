@@ -28,6 +28,7 @@ import { eluGradConfig } from './EluGrad.js';
 import { equalConfig } from './Equal.js';
 import { erfConfig } from './Erf.js';
 import { expConfig } from './Exp.js';
+import { expandDimsConfig } from './ExpandDims.js';
 import { expm1Config } from './Expm1.js';
 import { fillConfig } from './Fill.js';
 import { flipLeftRightConfig } from './FlipLeftRight.js';
@@ -127,6 +128,7 @@ export const coreKernelConfigs: KernelConfig[] = [
   equalConfig,
   erfConfig,
   expConfig,
+  expandDimsConfig,
   expm1Config,
   fillConfig,
   flipLeftRightConfig,
