@@ -14,7 +14,7 @@
  *    pixels (squeezed so that every in-image sample lies 0.01 px inside the image, see below),
  *    mirrored (x1 > x2) for flipped images, extrapolation value 0 for the padding. About 10x faster
  *    than 'matmul' on the JS `cpu` backend, whose batched matMul and transpose are slow.
- * 'auto' picks 'crop-and-resize' on the cpu and wasm backends and 'matmul' elsewhere.
+ * 'auto' picks 'matmul' on accelerators and 'crop-and-resize' on CPUs (see resolveCropFlipMethod).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -32,11 +32,22 @@ export type CropFlipMethod = 'auto' | 'matmul' | 'crop-and-resize';
 
 export const CROP_FLIP_DEFAULTS = { padding: 4, method: 'auto' as CropFlipMethod } as const;
 
-/** The method 'auto' resolves to on the current backend. */
+/**
+ * The method 'auto' resolves to on the current backend: 'matmul' where matrix products run on an
+ * accelerator (torch on CUDA, webgl, webgpu), 'crop-and-resize' elsewhere. Measured on 2 busy CPU
+ * cores, batch 128 of 32x32x3: cpu backend 43 ms (crop-and-resize) vs 630 ms (matmul); torch on CPU
+ * 56 ms (crop-and-resize, via the engine's cpu fallback) vs 186 ms (matmul).
+ */
 export function resolveCropFlipMethod(method: CropFlipMethod): 'matmul' | 'crop-and-resize' {
   if (method !== 'auto') return method;
-  const backend = tf.getBackend();
-  return backend === 'cpu' || backend === 'wasm' ? 'crop-and-resize' : 'matmul';
+  const name = tf.getBackend();
+  if (name === 'webgl' || name === 'webgpu') return 'matmul';
+  if (name === 'torch') {
+    // Duck-typed so that data/ does not import the engine: TorchBackend exposes its native binding.
+    const binding = (tf.backend() as unknown as { binding?: { device?: () => string } }).binding;
+    if (typeof binding?.device === 'function' && binding.device() === 'cuda') return 'matmul';
+  }
+  return 'crop-and-resize';
 }
 
 /**
