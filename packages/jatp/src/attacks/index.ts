@@ -15,3 +15,4 @@ export * from './feature-attack.js';
 export * from './registry.js';
 export { square, SQUARE_DEFAULTS, type SquareOptions } from './square.js';
 export { fabT, FAB_DEFAULTS, type FabOptions } from './fab.js';
+export { fwa, FWA_DEFAULTS, type FwaOptions } from './fwa.js';

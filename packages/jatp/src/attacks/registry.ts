@@ -10,7 +10,7 @@
  * - aa              AutoAttack standard (no budget)
  * - fab-t[<n>]      FAB-T, n iterations (default 100)
  * - square<q>       Square, q queries (default 5000), e.g. square5000
- * - fwa<steps>      Frank–Wolfe/projected Wasserstein attack (default 20)
+ * - fwa[<steps>]    Wasserstein attack (projected gradient + dual projection, spec §5.4; default 20)
  * - tibim[<steps>]  TI-BIM, step 0.007 (default 40)
  * - bpda[<steps>]   PGD (spec §5.1 settings, default 40 steps) run through the BPDA model; the spec
  *                   carries `bpda: true` and the caller (eval command) builds the BPDA model.
@@ -26,6 +26,7 @@ import { apgdCe, apgdT } from './apgd.js';
 import { autoAttack } from './autoattack.js';
 import { square } from './square.js';
 import { fabT } from './fab.js';
+import { fwa } from './fwa.js';
 import { tiBim } from './tibim.js';
 
 export type AttackFamily = 'pgd' | 'dlr' | 'apgd-ce' | 'apgd-t' | 'aa' | 'fab-t' | 'square' | 'fwa' | 'tibim' | 'bpda';
@@ -156,6 +157,7 @@ export function buildAttack(spec: AttackSpec, context: BuildContext): Attack {
     case 'fab-t':
       return fabT({ eps, nIter: spec.budget });
     case 'fwa':
-      throw new Error(`--attacks: '${spec.text}' is not available in this build yet (its attack file is missing)`);
+      // Wasserstein budget: the same number as --eps (spec A17: eps_W = 8/255 of the total mass).
+      return fwa({ eps, steps: spec.budget });
   }
 }

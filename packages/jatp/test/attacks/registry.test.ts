@@ -73,4 +73,9 @@ test('buildAttack uses the spec §5 settings for each family', () => {
   assert.equal(t.options.stepSize, 0.007);
   assert.equal(buildAttack(parseAttackSpec('aa'), { eps }).name, 'aa');
   assert.equal(buildAttack(parseAttackSpec('square5000'), { eps }).name, 'square');
+  // every family builds (FAB-T and FWA come from attacks-B's files)
+  for (const name of ['fab-t', 'fwa20', 'apgd-ce', 'pgd20']) {
+    const attack = buildAttack(parseAttackSpec(name), { eps });
+    assert.equal(typeof attack.run, 'function', name);
+  }
 });
