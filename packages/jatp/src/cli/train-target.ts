@@ -9,6 +9,7 @@
  *   jatp train-target --recipe trades --arch resnet18 --dataset cifar10 --epochs 100 --out runs/x
  *   jatp train-target --resume runs/x
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
 import { stderrProgress } from '../training/progress.js';
@@ -156,7 +157,7 @@ export function trainTargetText(r: TrainTargetResult): string {
     `recipe:   ${c.recipe} (preset ${c.preset}), ${c.arch} ${JSON.stringify(c.archOptions)}`,
     `dataset:  ${c.dataset}${c.perClass ? `, ${c.perClass} images per class` : ''}; attack eps ${c.attack.eps.toFixed(4)}, ${c.attack.steps} steps of ${c.attack.stepSize.toFixed(4)}`,
     `run:      ${s.outDir}  (${s.epochsCompleted}/${c.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: continue with --resume ' + s.outDir : ''})`,
-    `weights:  ${r.weights}`,
+    existsSync(r.weights) ? `weights:  ${r.weights}` : `weights:  none yet (written at the end of each epoch)`,
   ];
   if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}`);
   for (const k of s.skippedCheckpoints) lines.push(`skipped:  ${k.file}: ${k.reason}`);

@@ -259,6 +259,7 @@ export async function trainTarget(opts: TrainTargetOptions): Promise<TrainTarget
         : {}),
       ...(opts.resume ? { resume: true } : {}),
       checkpointEverySteps: config.checkpointEverySteps,
+      logEverySteps: 10,
       ...(opts.progress ? { progress: opts.progress } : {}),
       ...(opts.stopAfterSteps !== undefined ? { stopAfterSteps: opts.stopAfterSteps } : {}),
       saveWeights: async (dir) => {
