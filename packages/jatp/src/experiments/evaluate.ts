@@ -75,14 +75,14 @@ export interface EvaluationReport {
 }
 
 function correctMask(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): boolean[] {
-  const correct = tf.tidy(() => tf.equal(tf.argMax(model(x), 1).toInt(), y.toInt()));
+  const correct = tf.tidy(() => tf.equal(tf.cast(tf.argMax(model(x), 1), 'int32'), tf.cast(y, 'int32')));
   const values = correct.dataSync();
   correct.dispose();
   return Array.from(values, (v) => v === 1);
 }
 
 function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
-  const m = tf.tidy(() => tf.mean(tf.abs(tf.sub(a, b))).mul(255));
+  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b))), 255));
   const v = m.dataSync()[0]!;
   m.dispose();
   return v;

@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import type { Split } from '../../src/data/types.js';
+import type { Attack } from '../../src/attacks/types.js';
+import type { LogitsFn } from '../../src/models/types.js';
+import { parseAttackSpec } from '../../src/attacks/registry.js';
+import { evaluate, type EvaluatedModel } from '../../src/experiments/evaluate.js';
+import { barChartSvg, markdownTable, parseRowArgs, readEvalJson, type EvalJson } from '../../src/experiments/report.js';
+import { resolveWeightsFile } from '../../src/experiments/load.js';
+import { ensureGradients } from '../../src/gradients.js';
+
+await tf.setBackend('cpu');
+ensureGradients();
+
+const SIDE = 4;
+const CLASSES = 3;
+
+/** 30 random 4x4x1 images with labels 0..2 (seeded LCG: no Math.random). */
+function makeSplit(count = 30): Split {
+  let s = 12345;
+  const next = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
+  const images = new Uint8Array(count * SIDE * SIDE);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(next() * 256);
+  const labels = new Int32Array(count).map((_, i) => i % CLASSES);
+  return { images, labels, count, imageShape: [SIDE, SIDE, 1] };
+}
+
+/** Linear classifier on the flattened pixels with fixed weights. */
+function linearModel(): LogitsFn {
+  const w = tf.tensor2d(Array.from({ length: SIDE * SIDE * CLASSES }, (_, i) => Math.sin(i + 1)), [SIDE * SIDE, CLASSES]);
+  return (x) => tf.tidy(() => tf.matMul(tf.reshape(x, [x.shape[0], SIDE * SIDE]), w));
+}
+
+/** Float64 predictions of the same model, computed without tfjs. */
+function predict64(pixels: ArrayLike<number>): number {
+  const scores = Array.from({ length: CLASSES }, (_, k) => {
+    let acc = 0;
+    for (let p = 0; p < SIDE * SIDE; p++) acc += pixels[p]! * Math.sin(p * CLASSES + k + 1);
+    return acc;
+  });
+  return scores.indexOf(Math.max(...scores));
+}
+
+/** An "attack" that replaces every image with a constant one: its outcome is computable by hand. */
+function constantImageAttack(value: number, seen: LogitsFn[]): Attack {
+  return {
+    name: 'constant',
+    run(model, x) {
+      seen.push(model);
+      return { xAdv: tf.fill(x.shape, value) as tf.Tensor4D, success: [] };
+    },
+  };
+}
+
+test('evaluate: clean/robust accuracy and Fig. 2b L1 distances equal a float64 recomputation', () => {
+  const split = makeSplit();
+  const logits = linearModel();
+  const model: EvaluatedModel = { logits, bpdaLogits: logits, preprocess: (x) => tf.tidy(() => tf.fill(x.shape, 0.5) as tf.Tensor4D) };
+  const before = tf.memory().numTensors;
+  const seen: LogitsFn[] = [];
+  const report = evaluate(model, split, {
+    attacks: [parseAttackSpec('pgd5')],
+    eps: 0.1,
+    norm: 'Linf',
+    batchSize: 7, // uneven batches on purpose
+    seed: 0,
+    build: () => constantImageAttack(0.8, seen),
+  });
+  assert.equal(tf.memory().numTensors, before, 'evaluate leaks tensors');
+
+  const per = SIDE * SIDE;
+  let cleanCorrect = 0;
+  let l1Adv = 0;
+  let l1Purified = 0;
+  const constantPrediction = predict64(new Array(per).fill(0.8));
+  const expectedRobust: boolean[] = [];
+  for (let i = 0; i < split.count; i++) {
+    const pixels = Array.from(split.images.subarray(i * per, (i + 1) * per), (v) => v / 255);
+    const correct = predict64(pixels) === split.labels[i];
+    if (correct) cleanCorrect++;
+    expectedRobust.push(correct && constantPrediction === split.labels[i]);
+    for (const p of pixels) {
+      l1Adv += Math.abs(0.8 - p);
+      l1Purified += Math.abs(0.5 - p);
+    }
+  }
+  assert.equal(report.cleanAccuracy, cleanCorrect / split.count);
+  assert.deepEqual(report.attacks[0]!.robust, expectedRobust);
+  assert.equal(report.attacks[0]!.robustAccuracy, expectedRobust.filter(Boolean).length / split.count);
+  assert.ok(Math.abs(report.attacks[0]!.meanL1AdvVsNatural - (255 * l1Adv) / (split.count * per)) < 1e-3);
+  assert.ok(Math.abs(report.attacks[0]!.meanL1PurifiedVsNatural! - (255 * l1Purified) / (split.count * per)) < 1e-3);
+  assert.equal(seen.length, Math.ceil(split.count / 7), 'one attack call per batch');
+});
+
+test('evaluate: a bpda attack gets the BPDA logits, the others the exact ones; scoring always uses the exact model', () => {
+  const split = makeSplit(9);
+  const exact = linearModel();
+  // A "BPDA model" that is wrong on purpose: if it were used for scoring the accuracies would differ.
+  const bpda: LogitsFn = (x) => tf.tidy(() => tf.neg(exact(x)));
+  const seen: LogitsFn[] = [];
+  const report = evaluate({ logits: exact, bpdaLogits: bpda }, split, {
+    attacks: [parseAttackSpec('bpda'), parseAttackSpec('pgd3')],
+    eps: 0.1,
+    norm: 'Linf',
+    batchSize: 100,
+    seed: 0,
+    build: () => constantImageAttack(0.3, seen),
+  });
+  assert.equal(seen[0], bpda);
+  assert.equal(seen[1], exact);
+  assert.deepEqual(report.attacks[0]!.robust, report.attacks[1]!.robust);
+  assert.equal(report.attacks[0]!.bpda, true);
+  assert.equal(report.attacks[0]!.meanL1PurifiedVsNatural, undefined);
+});
+
+test('evaluate with a real PGD: robust implies clean-correct, accuracy never above clean', () => {
+  const split = makeSplit(24);
+  const logits = linearModel();
+  const report = evaluate({ logits, bpdaLogits: logits }, split, {
+    attacks: [parseAttackSpec('pgd10')],
+    eps: 0.3,
+    norm: 'Linf',
+    batchSize: 12,
+    seed: 1,
+  });
+  const a = report.attacks[0]!;
+  a.robust.forEach((r, i) => assert.ok(!r || report.clean[i], `example ${i} robust but misclassified when clean`));
+  assert.ok(a.robustAccuracy < report.cleanAccuracy, `PGD eps 0.3 should fool some of a linear model (clean ${report.cleanAccuracy}, robust ${a.robustAccuracy})`);
+  assert.ok(a.meanL1AdvVsNatural <= 0.3 * 255 + 1e-3);
+});
+
+function fakeReport(clean: number, attacks: Record<string, number>): EvalJson {
+  return {
+    model: 'm',
+    dataset: 'fashion-mnist',
+    n: 100,
+    eps: 0.1,
+    norm: 'Linf',
+    cleanAccuracy: clean,
+    attacks: Object.entries(attacks).map(([attack, robustAccuracy]) => ({ attack, robustAccuracy, meanL1AdvVsNatural: 1 })),
+  };
+}
+
+test('report: table has the union of attack columns in first-seen order, percentages with 2 decimals, – for missing', () => {
+  const table = markdownTable([
+    { label: 'None', result: fakeReport(0.8, { pgd40: 0.45, 'apgd-ce': 0.4 }) },
+    { label: 'JATP', result: fakeReport(0.79, { pgd40: 0.5, bpda: 0.6 }) },
+  ]);
+  const lines = table.split('\n');
+  assert.equal(lines[0], '| Defense | Natural | pgd40 | apgd-ce | bpda |');
+  assert.equal(lines[2], '| None | 80.00 | 45.00 | 40.00 | – |');
+  assert.equal(lines[3], '| JATP | 79.00 | 50.00 | – | 60.00 |');
+  const svg = barChartSvg([{ label: 'None', result: fakeReport(0.5, { pgd40: 0.25 }) }], 'T & <x>');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /T &amp; &lt;x&gt;/);
+  assert.equal((svg.match(/<rect x=/g) ?? []).length, 2 + 1, 'two bars + one legend swatch');
+});
+
+test('report inputs: LABEL=file parsing and a clear error for a non-eval JSON', () => {
+  assert.deepEqual(parseRowArgs(['JATP=a/b.json', 'c/none.json']), [
+    { label: 'JATP', file: 'a/b.json' },
+    { label: 'none', file: 'c/none.json' },
+  ]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-report-'));
+  const bad = path.join(dir, 'bad.json');
+  fs.writeFileSync(bad, '{"hello": 1}');
+  assert.throws(() => readEvalJson(bad), /bad\.json: not a 'jatp eval --json' report/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('resolveWeightsFile: finds last/model.safetensors in a run folder, errors name the flag', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-run-'));
+  assert.throws(() => resolveWeightsFile(path.join(dir, 'nope'), '--model'), /--model: .*does not exist/);
+  assert.throws(() => resolveWeightsFile(dir, '--preprocessor'), /--preprocessor: no network found/);
+  fs.mkdirSync(path.join(dir, 'last'));
+  fs.writeFileSync(path.join(dir, 'last', 'model.safetensors'), '');
+  assert.equal(resolveWeightsFile(dir, '--model'), path.join(dir, 'last', 'model.safetensors'));
+  fs.writeFileSync(path.join(dir, 'last', 'model.json'), JSON.stringify({ weights: 'model.safetensors', arch: 'small-cnn' }));
+  assert.equal(resolveWeightsFile(path.join(dir, 'last', 'model.json'), '--model'), path.join(dir, 'last', 'model.safetensors'));
+  fs.rmSync(dir, { recursive: true });
+});
