@@ -198,7 +198,7 @@ export async function checkArchive(archive: string, target: string): Promise<str
   const root = resolve(target);
   const problems: string[] = [];
   const names: string[] = [];
-  await tar.t({
+  const listing = tar.t({
     file: archive,
     strict: true,
     onReadEntry: (entry) => {
@@ -211,6 +211,11 @@ export async function checkArchive(archive: string, target: string): Promise<str
       entry.resume();
     },
   });
+  try {
+    await listing;
+  } catch (err) {
+    throw new DownloadError(`${archive}: not a readable tar archive (${(err as Error).message})`);
+  }
   if (problems.length > 0) throw new UnsafeArchiveError(`${archive}: refused to extract: ${problems.join(', ')}`);
   return names;
 }

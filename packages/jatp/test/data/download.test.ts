@@ -210,6 +210,9 @@ test('extraction refuses archives with paths escaping the target, absolute paths
     assert.deepEqual(readdirSync(outer), [`${name}.tar.gz`], `${name}: nothing written`);
   }
   assert.ok(!existsSync('/tmp/jatp-escaped.txt'));
+  const broken = join(freshDir(), 'broken.tar.gz');
+  writeFileSync(broken, tarGz([tarEntry('x.txt', Buffer.from('data'), '0')]).subarray(0, 30));
+  await assert.rejects(extractArchive(broken, join(broken, '..', 't')), (e: unknown) => e instanceof DownloadError && e.message.startsWith(`${broken}: not a readable tar archive`));
   // The hand-made format itself is fine: a benign archive extracts.
   const outer = freshDir();
   const archive = join(outer, 'ok.tar.gz');

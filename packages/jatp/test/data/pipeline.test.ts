@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BatchIterator, toFloatBatch } from '../../src/data/pipeline.js';
-import { cropFlip } from '../../src/data/augment.js';
+import { cropFlip, resolveCropFlipMethod } from '../../src/data/augment.js';
 import { permutation, streamKey, drawBelow } from '../../src/data/rng.js';
 import type { Split } from '../../src/data/types.js';
 import { syntheticSplit } from './helpers.js';
@@ -166,11 +166,17 @@ test('the async iterator yields exactly the sync iterator batches', async () => 
   assert.deepEqual({ x: xs, y: ys }, sync);
 });
 
+test("'auto' crop-flip resolves to crop-and-resize on the cpu backend", () => {
+  assert.equal(resolveCropFlipMethod('auto'), 'crop-and-resize');
+  assert.equal(resolveCropFlipMethod('matmul'), 'matmul');
+});
+
 test('bad options are rejected with the option name', () => {
   const split = syntheticSplit(4, [2, 2, 1], 2);
   assert.throws(() => new BatchIterator(split, { batchSize: 0 }), /batchSize/);
   assert.throws(() => new BatchIterator(split, { batchSize: 2, startBatch: 3 }), /startBatch/);
   assert.throws(() => new BatchIterator(split, { batchSize: 2, augment: 'mixup' as never }), /augment/);
+  assert.throws(() => new BatchIterator(split, { batchSize: 2, cropMethod: 'fast' as never }), /cropMethod/);
 });
 
 test('permutation is a bijection and drawBelow is close to uniform', () => {
