@@ -13,6 +13,8 @@ import { pgd, pgdDlr } from '../../src/attacks/pgd.js';
 import { apgdCe, apgdT } from '../../src/attacks/apgd.js';
 import { tiBim } from '../../src/attacks/tibim.js';
 import { autoAttackCustom } from '../../src/attacks/autoattack.js';
+import { fabT } from '../../src/attacks/fab.js';
+import { square } from '../../src/attacks/square.js';
 import { type TrainedModel, ballStats, fashionMissing, fashionSlice, randomSignNoiseSuccess, rate, trainFashionMlp } from './fixtures.js';
 
 // Small budgets keep the file fast; the schedules themselves are the paper's.
@@ -24,6 +26,8 @@ const ATTACKS: Record<string, (eps: number) => Attack> = {
   'apgd-ce': (eps) => apgdCe({ eps, nIter: 10 }),
   'apgd-t': (eps) => apgdT({ eps, nIter: 10, nTargetClasses: 3 }),
   tibim: (eps) => tiBim({ eps, steps: 10, stepSize: eps / 4, kernelSize: 3 }),
+  'fab-t': (eps) => fabT({ eps, nIter: 5, nTargetClasses: 2 }),
+  square: (eps) => square({ eps, nQueries: 100 }),
   'aa-custom': (eps) => autoAttackCustom([{ attack: 'apgd-ce', options: { nIter: 5 } }, { attack: 'square', options: { nQueries: 50 } }], { eps }),
 };
 
