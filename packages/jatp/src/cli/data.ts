@@ -155,9 +155,19 @@ export interface DownloadCliOptions {
   readonly extra?: boolean;
 }
 
-/** `jatp data download`: returns the downloaded files; progress goes to `progress`. */
-export async function dataDownload(name: string, opts: DownloadCliOptions = {}, progress: (m: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<{ dir: string; files: DownloadedFile[] }> {
-  return downloadDataset(name, { ...opts, onProgress: progress });
+/**
+ * `jatp data download`: downloads and verifies the files (md5), then reads the dataset once so that a
+ * structurally wrong file is reported now rather than at training time; returns files and counts.
+ */
+export async function dataDownload(
+  name: string,
+  opts: DownloadCliOptions = {},
+  progress: (m: string) => void = (m) => process.stderr.write(`${m}\n`),
+): Promise<{ dir: string; files: DownloadedFile[]; train: number; test: number }> {
+  const result = await downloadDataset(name, { ...opts, onProgress: progress });
+  progress(`reading ${result.dir} to check the format ...`);
+  const ds = await loadDataset(name, { dataDir: result.dir });
+  return { ...result, train: ds.train.count, test: ds.test.count };
 }
 
 function fail(err: unknown): void {
@@ -208,6 +218,7 @@ export function register(program: Command): void {
         else {
           process.stdout.write(`${result.dir}\n`);
           for (const f of result.files) process.stdout.write(`  ${basename(f.file)}  ${fmt(f.bytes)} bytes  md5 ${f.md5}${f.verified ? ' (verified)' : ' (no published checksum)'}\n`);
+          process.stdout.write(`  readable: ${fmt(result.train)} train / ${fmt(result.test)} test images\n`);
         }
       } catch (err) {
         fail(err);

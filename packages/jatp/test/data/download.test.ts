@@ -10,7 +10,8 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { downloadFiles, downloadDataset, extractArchive, DownloadError, OfflineError, UnsafeArchiveError } from '../../src/data/download.js';
 import { loadDataset } from '../../src/data/index.js';
-import { cifarRecords, randomBytes, idxBytes } from './helpers.js';
+import { dataDownload } from '../../src/cli/data.js';
+import { cifarRecords, randomBytes, idxBytes, matFile, svhnVars } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'jatp-data-download-'));
 let dirCount = 0;
@@ -135,6 +136,25 @@ test('the official checksums reject files that are not the official ones (fashio
   files.set('train-images-idx3-ubyte.gz', gzipSync(idxBytes([1, 28, 28], new Uint8Array(784))));
   const dir = freshDir();
   await assert.rejects(downloadDataset('fashion-mnist', { dataDir: dir, mirror: base }), /checksum mismatch \(md5 [0-9a-f]{32}, expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d\)/);
+});
+
+test('jatp data download refuses files that miss the official md5; files without a published md5 are fetched unverified', async () => {
+  // svhn files built here cannot match the official md5, so the action must refuse them...
+  files.set('train_32x32.mat', matFile(svhnVars(randomBytes(2 * 3072, 8), [1, 0])));
+  files.set('test_32x32.mat', matFile(svhnVars(randomBytes(3072, 9), [5])));
+  const dir = freshDir();
+  const lines: string[] = [];
+  await assert.rejects(dataDownload('svhn', { dataDir: dir, mirror: base }, (m) => lines.push(m)), /checksum mismatch/);
+  assert.deepEqual(readdirSync(dir), [], 'nothing kept');
+  // A list without checksums downloads as is; the reader then checks the format.
+  const got = await downloadFiles([
+    { file: 'train_32x32.mat', url: `${base}/train_32x32.mat` },
+    { file: 'test_32x32.mat', url: `${base}/test_32x32.mat` },
+  ], dir);
+  assert.ok(got.every((f) => !f.verified));
+  const ds = await loadDataset('svhn', { dataDir: dir });
+  assert.deepEqual([ds.train.count, ds.test.count], [2, 1]);
+  assert.ok(lines.some((l) => l.includes('downloading')));
 });
 
 test('offline: one message listing which files to put where', async () => {
