@@ -194,7 +194,8 @@ TT_FN(OneHot) {
   at::Tensor idx = indices.to(at::kLong).unsqueeze(-1);
   at::Tensor classes = at::arange(depth, idx.options());
   at::Tensor hit = idx.eq(classes);  // broadcasts to [..., depth]
-  at::Tensor r = at::where(hit, at::full({}, on, at::kDouble), at::full({}, off, at::kDouble));
+  const at::TensorOptions dopt = idx.options().dtype(at::kDouble);  // same device as the indices
+  at::Tensor r = at::where(hit, at::full({}, on, dopt), at::full({}, off, dopt));
   return ReturnTensor(info.Env(), ToOut(r, out));
   TT_GUARD_END(info.Env())
 }

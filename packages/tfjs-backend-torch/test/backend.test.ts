@@ -93,20 +93,29 @@ test('numDataIds, memory() and native handles stay in step; dispose() frees ever
   assert.equal(b.count(), before);
 });
 
-test('1,000 small steps leave tensors and native handles flat', { skip: skipReason }, async () => {
+test('1,000 train steps of a small CNN leave tensors, native handles and native memory flat', { skip: skipReason }, async () => {
   const be = await torch();
   const b = nativeBinding()!;
-  const w = tf.variable(tf.tensor2d(randFloats(16, 5), [4, 4]));
-  const x = tf.tensor2d(randFloats(32, 6), [8, 4]);
-  const opt = tf.train.sgd(0.01);
-  const step = () => opt.minimize(() => tf.mean(tf.square(tf.relu(tf.matMul(x, w)).sub(0.5))));
-  step(); // warm-up creates the optimizer's state
-  const tensors = tf.memory().numTensors, handles = b.count(), ids = be.numDataIds();
+  const w1 = tf.variable(tf.tensor4d(randFloats(3 * 3 * 1 * 4, 5, -0.5, 0.5), [3, 3, 1, 4]));
+  const w2 = tf.variable(tf.tensor2d(randFloats(4 * 4 * 4 * 3, 6, -0.3, 0.3), [64, 3]));
+  const x = tf.tensor4d(randFloats(4 * 8 * 8, 7), [4, 8, 8, 1]);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3);
+  const opt = tf.train.momentum(0.01, 0.9);
+  const step = () => opt.minimize(() => {
+    const h = tf.maxPool(tf.relu(tf.conv2d(x, w1 as tf.Tensor4D, 1, 'same')), 2, 2, 'valid');
+    return tf.losses.softmaxCrossEntropy(y, tf.matMul(tf.reshape(h, [4, 64]), w2));
+  });
+  for (let i = 0; i < 20; i++) step(); // warm-up: optimizer state, allocator pools
+  const tensors = tf.memory().numTensors, handles = b.count(), ids = be.numDataIds(), bytes = b.nativeBytes();
+  const rss0 = process.memoryUsage().rss;
   for (let i = 0; i < 1000; i++) step();
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(b.count(), handles);
   assert.equal(be.numDataIds(), ids);
-  tf.dispose([w, x]);
+  assert.equal(b.nativeBytes(), bytes);
+  const growthMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
+  assert.ok(growthMb < 32, `RSS grew by ${growthMb.toFixed(1)} MiB over 1000 steps`);
+  tf.dispose([w1, w2, x, y]);
   opt.dispose();
 });
 
