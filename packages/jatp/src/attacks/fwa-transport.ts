@@ -13,22 +13,36 @@ import * as tf from '@tensorflow/tfjs-core';
  * sum C * Pi <= eps_W * S_b with S_b the total mass of image b.
  */
 export interface TransportGeometry {
-  readonly height: number;
-  readonly width: number;
+  /** Image batch shape [B, H, W, C] the geometry was built for. */
+  readonly shape: readonly [number, number, number, number];
   readonly kernel: number;
-  /** Euclidean length of each offset, [1, H, W, 1, k*k] (0 where the offset leaves the image). */
+  /** Euclidean length of each offset, full plan shape [B, H, W, C, k*k] (0 where the offset leaves the image). */
   readonly cost: tf.Tensor;
-  /** 1 where the offset stays inside the image, else 0, [1, H, W, 1, k*k]. */
+  /** 1 where the offset stays inside the image, else 0, full plan shape. */
   readonly valid: tf.Tensor;
+  /** 0 where allowed, -1e6 where forbidden, full plan shape (added before simplex projections). */
+  readonly forbidden: tf.Tensor;
+  /** 1 / j for j = 1..k*k on every plan row, [B*H*W*C, k*k] (for the simplex projection). */
+  readonly rankInverse: tf.Tensor2D;
+  /** One-hot depthwise filter [k, k, C, k*k]: output channel (c, o) reads input channel c at offset o. */
+  readonly gatherFilter: tf.Tensor4D;
+  /** One-hot depthwise filter [k, k, C*k*k, 1]: channel (c, o) reads itself at offset -o. */
+  readonly shiftFilter: tf.Tensor4D;
   /** Offsets (dh, dw) in index order. */
   readonly offsets: ReadonlyArray<readonly [number, number]>;
   dispose(): void;
 }
 
-export function transportGeometry(height: number, width: number, kernel: number): TransportGeometry {
+/**
+ * Constant tensors of the transport geometry for a batch shape. They are built at the full plan
+ * shape once per attack so that the per-step element-wise ops need no broadcasting (which is slow on
+ * the cpu backend).
+ */
+export function transportGeometry(shape: readonly [number, number, number, number], kernel: number): TransportGeometry {
   if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 === 0) {
     throw new Error(`fwa: kernel must be an odd integer >= 1 (a window centred on each pixel), got ${kernel}`);
   }
+  const [batch, height, width, channels] = shape;
   const r = (kernel - 1) / 2;
   const k2 = kernel * kernel;
   const offsets: Array<[number, number]> = [];
@@ -45,16 +59,30 @@ export function transportGeometry(height: number, width: number, kernel: number)
       });
     }
   }
-  const costT = tf.tensor(cost, [1, height, width, 1, k2]);
-  const validT = tf.tensor(valid, [1, height, width, 1, k2]);
+  const filter = new Float32Array(kernel * kernel * channels * k2);
+  for (let o = 0; o < k2; o++) for (let c = 0; c < channels; c++) filter[(o * channels + c) * k2 + o] = 1;
+  // Tap t = (kh, kw) reads offset (kh - r, kw - r); offset -o has tap index k2 - 1 - o.
+  const shift = new Float32Array(kernel * kernel * channels * k2);
+  for (let o = 0; o < k2; o++) for (let c = 0; c < channels; c++) shift[(k2 - 1 - o) * channels * k2 + c * k2 + o] = 1;
+  const full = (values: Float32Array) =>
+    tf.tidy(() => tf.tile(tf.reshape(tf.tensor(values, [1, height, width, 1, k2]), [1, height, width, 1, k2]), [batch, 1, 1, channels, 1]));
+  const costT = full(cost);
+  const validT = full(valid);
+  const forbiddenT = tf.tidy(() => tf.mul(tf.sub(validT, 1), 1e6));
+  const rankInverse = tf.tidy(() => tf.tile(tf.reshape(tf.div(1, tf.range(1, k2 + 1, 1, 'float32')), [1, k2]), [batch * height * width * channels, 1])) as tf.Tensor2D;
+  const gatherFilter = tf.tensor4d(filter, [kernel, kernel, channels, k2]);
+  const shiftFilter = tf.tensor4d(shift, [kernel, kernel, channels * k2, 1]);
   return {
-    height,
-    width,
+    shape: [batch, height, width, channels],
     kernel,
     cost: costT,
     valid: validT,
+    forbidden: forbiddenT,
+    rankInverse,
+    gatherFilter,
+    shiftFilter,
     offsets,
-    dispose: () => tf.dispose([costT, validT]),
+    dispose: () => tf.dispose([costT, validT, forbiddenT, rankInverse, gatherFilter, shiftFilter]),
   };
 }
 
@@ -68,32 +96,30 @@ export function identityPlan(x: tf.Tensor4D, geo: TransportGeometry): tf.Tensor 
   });
 }
 
-/** Image made of the mass arriving at each pixel: x'[b, j, c] = sum_o Pi[b, j - o, c, o]. */
-export function pushForward(plan: tf.Tensor, geo: TransportGeometry): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = plan.shape as [number, number, number, number, number];
-    const r = (geo.kernel - 1) / 2;
-    const parts = geo.offsets.map(([dh, dw], o) => {
-      const moved = tf.reshape(tf.slice(plan, [0, 0, 0, 0, o], [b, h, w, c, 1]), [b, h, w, c]);
-      // Source (h, w) lands on (h + dh, w + dw): shift by padding r and cropping at (r - dh, r - dw).
-      const padded = tf.pad(moved, [[0, 0], [r, r], [r, r], [0, 0]]);
-      return tf.slice(padded, [0, r - dh, r - dw, 0], [b, h, w, c]);
-    });
-    return tf.addN(parts) as tf.Tensor4D;
-  });
-}
-
 /**
  * Adjoint of {@link pushForward}: the gradient with respect to the plan of a function of x'(Pi), given
- * its gradient g with respect to x': G[b, i, c, o] = g[b, i + o, c] (0 outside the image).
+ * its gradient g with respect to x': G[b, i, c, o] = g[b, i + o, c] (0 outside the image). A depthwise
+ * convolution with a one-hot filter reads exactly these shifted values ('same' zero padding).
  */
 export function pullBack(g: tf.Tensor4D, geo: TransportGeometry): tf.Tensor {
   return tf.tidy(() => {
     const [b, h, w, c] = g.shape;
-    const r = (geo.kernel - 1) / 2;
-    const padded = tf.pad(g, [[0, 0], [r, r], [r, r], [0, 0]]);
-    const parts = geo.offsets.map(([dh, dw]) => tf.slice(padded, [0, r + dh, r + dw, 0], [b, h, w, c]));
-    return tf.stack(parts, 4);
+    const k2 = geo.kernel * geo.kernel;
+    const gathered = tf.depthwiseConv2d(g, geo.gatherFilter, 1, 'same'); // channel index c * k2 + o
+    return tf.reshape(gathered, [b, h, w, c, k2]);
+  });
+}
+
+/**
+ * Image made of the mass arriving at each pixel: x'[b, j, c] = sum_o Pi[b, j - o, c, o]. Each plan
+ * channel (c, o) is shifted by its offset with a depthwise convolution whose one-hot filter reads
+ * position j - o ('same' zero padding), then the offsets are summed.
+ */
+export function pushForward(plan: tf.Tensor, geo: TransportGeometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c, k2] = plan.shape as [number, number, number, number, number];
+    const shifted = tf.depthwiseConv2d(tf.reshape(plan, [b, h, w, c * k2]) as tf.Tensor4D, geo.shiftFilter, 1, 'same');
+    return tf.sum(tf.reshape(shifted, [b, h, w, c, k2]), 4) as tf.Tensor4D;
   });
 }
 
@@ -108,7 +134,7 @@ export function transportCost(plan: tf.Tensor, geo: TransportGeometry): tf.Tenso
  * s = 0 become 0.
  * v: [..., m]; s: v's shape without the last axis.
  */
-export function projectSimplex(v: tf.Tensor, s: tf.Tensor): tf.Tensor {
+export function projectSimplex(v: tf.Tensor, s: tf.Tensor, rankInverse?: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => {
     const m = v.shape[v.rank - 1]!;
     const rows = v.size / m;
@@ -116,10 +142,10 @@ export function projectSimplex(v: tf.Tensor, s: tf.Tensor): tf.Tensor {
     const s2 = tf.reshape(s, [rows, 1]);
     const { values: u } = tf.topk(v2, m, true); // descending
     const cs = tf.sub(tf.cumsum(u, 1), s2);
-    const j = tf.range(1, m + 1, 1, 'float32');
     // The threshold is max_j (sum_{r<=j} u_r - s) / j: the maximum is reached at the last j with
     // u_j > (sum_{r<=j} u_r - s) / j (Condat 2016), which avoids locating that j explicitly.
-    const theta = tf.max(tf.div(cs, j), 1, true); // [rows, 1]
+    const ratio = rankInverse ? tf.mul(cs, rankInverse) : tf.div(cs, tf.range(1, m + 1, 1, 'float32'));
+    const theta = tf.max(ratio, 1, true); // [rows, 1]
     return tf.reshape(tf.relu(tf.sub(v2, theta)), v.shape);
   });
 }
@@ -192,8 +218,8 @@ export function dualProject(
   const planAt = (lam: tf.Tensor) =>
     tf.tidy(() => {
       // Forbidden offsets get a value far below any allowed one, so they never receive mass.
-      const v = tf.where(tf.greater(geo.valid, 0), tf.sub(z, tf.mul(lam, geo.cost)), tf.fill(z.shape, -1e6));
-      return tf.mul(projectSimplex(v, x), geo.valid);
+      const v = tf.add(tf.mul(tf.sub(z, tf.mul(lam, geo.cost)), geo.valid), geo.forbidden);
+      return tf.mul(projectSimplex(v, x, geo.rankInverse), geo.valid);
     });
   // At lam = 2 max|z| + max x every non-zero offset is at least max x below offset 0 (its cost is >= 1),
   // so all mass stays in place and the cost is 0: a feasible upper end.
@@ -223,7 +249,8 @@ export function entropicLmo(
   const batch = x.shape[0];
   const planAt = (lam: tf.Tensor) =>
     tf.tidy(() => {
-      const logits = tf.where(tf.greater(geo.valid, 0), tf.div(tf.sub(g, tf.mul(lam, geo.cost)), gamma), tf.fill(g.shape, -1e30));
+      // Forbidden offsets sit 1e6 / gamma below every allowed logit: exp underflows to exactly 0.
+      const logits = tf.add(tf.mul(tf.div(tf.sub(g, tf.mul(lam, geo.cost)), gamma), geo.valid), tf.div(geo.forbidden, gamma));
       return tf.mul(tf.mul(tf.softmax(logits), tf.expandDims(x, 4)), geo.valid);
     });
   // Upper end: double a starting guess until the budget holds (the cost decreases to 0 as lam grows).

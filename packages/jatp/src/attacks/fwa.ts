@@ -102,8 +102,8 @@ export function fwaRun(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, options:
   const o: FwaOptions = { ...FWA_DEFAULTS, ...options };
   checkOptions(o);
   checkInputs('fwa', x, y, o.eps);
-  const [n, height, width] = x.shape;
-  const geo = transportGeometry(height, width, o.kernel);
+  const n = x.shape[0];
+  const geo = transportGeometry(x.shape, o.kernel);
   const bisection: BisectionOptions = { maxIter: o.dualMaxIter, tolerance: o.dualTolerance };
   const budget = tf.tidy(() => tf.mul(tf.sum(tf.reshape(x, [n, -1]), 1), o.eps) as tf.Tensor1D);
   const attacked: LogitsFn = (z) => model(clip01(z));

@@ -175,7 +175,7 @@ test('fwa: simplex projection matches a float64 bisection reference', () => {
 
 test('fwa: pullBack is the adjoint of pushForward and pushForward follows its definition', () => {
   const kernel = 3;
-  const geo = transportGeometry(5, 4, kernel);
+  const geo = transportGeometry([2, 5, 4, 2], kernel);
   const rand = lcg(5);
   // A random plan on the allowed offsets only.
   const plan = tf.tensor(Float32Array.from({ length: 2 * 5 * 4 * 2 * 9 }, () => rand()), [2, 5, 4, 2, 9]);
@@ -195,7 +195,7 @@ test('fwa: pullBack is the adjoint of pushForward and pushForward follows its de
 test('fwa: dual projection is the Euclidean projection onto the feasible plans (float64 reference)', () => {
   const kernel = 3;
   const [h, w] = [4, 4];
-  const geo = transportGeometry(h, w, kernel);
+  const geo = transportGeometry([1, h, w, 1], kernel);
   const rand = lcg(21);
   const xv = Float32Array.from({ length: h * w }, () => rand());
   const xs = tf.tensor4d(xv, [1, h, w, 1]);
@@ -267,7 +267,7 @@ test('fwa: success is non-decreasing in eps and beats a random transport plan wi
   for (let i = 1; i < rates.length; i++) assert.ok(rates[i]! >= rates[i - 1]!, `rates ${rates.join(', ')}`);
   // Random noise of the same "norm": a random direction projected onto the same Wasserstein ball.
   const eps = epsList[2]!;
-  const geo = transportGeometry(H, W, 3);
+  const geo = transportGeometry([N, H, W, C], 3);
   const noisy = tf.tidy(() => {
     const budget = tf.mul(tf.sum(tf.reshape(x, [N, -1]), 1), eps) as tf.Tensor1D;
     const z = tf.add(identityPlan(x, geo), tf.randomUniform([N, H, W, C, 9], 0, 1, 'float32', 4));
