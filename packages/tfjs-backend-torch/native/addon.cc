@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 namespace {
@@ -17,6 +18,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     if (v > 0) threads = v;
   }
   if (threads > 0) at::set_num_threads(threads);
+  // fp32 parity with tfjs: no TF32 tensor-core math on Ampere+ GPUs unless asked for
+  // (TFJS_TORCH_TF32=1 trades ~1e-3 relative precision for speed). No effect on CPU.
+  const char* tf32 = std::getenv("TFJS_TORCH_TF32");
+  const bool allowTf32 = tf32 != nullptr && std::string(tf32) == "1";
+  at::globalContext().setAllowTF32CuDNN(allowTf32);
+  at::globalContext().setAllowTF32CuBLAS(allowTf32);
   tt::RegisterStorage(env, exports);
   tt::RegisterCoreOps(env, exports);
 #ifndef TT_NO_NN_OPS

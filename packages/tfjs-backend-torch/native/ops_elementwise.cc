@@ -154,25 +154,44 @@ at::Tensor Compare(int op, const at::Tensor& a, const at::Tensor& b) {
   }
 }
 
+at::Tensor BinaryImpl(int op, const at::Tensor& a, const at::Tensor& b, at::ScalarType out) {
+  if (op >= kEqual) return Compare(op, a, b);
+  if (out == at::kFloat) {
+    const at::Tensor& af = a.scalar_type() == at::kFloat ? a : a.to(at::kFloat);
+    const at::Tensor& bf = b.scalar_type() == at::kFloat ? b : b.to(at::kFloat);
+    return BinaryFloat(op, af, bf);
+  }
+  // Exact for int32 + - max min (ATen's wrap-around equals ToInt32 of the exact result).
+  if (out == at::kInt && a.scalar_type() == at::kInt && b.scalar_type() == at::kInt &&
+      (op == kAdd || op == kSub || op == kMaximum || op == kMinimum)) {
+    return BinaryFloat(op, a, b);
+  }
+  return ToOut(BinaryFloat(op, a.to(at::kDouble), b.to(at::kDouble)), out);
+}
+
 // binary(op, a, b, outDtype)
 TT_FN(Binary) {
   TT_GUARD_BEGIN
   const int op = static_cast<int>(IntArg(info, 0));
-  const at::Tensor& a = TensorArg(info, 1);
-  const at::Tensor& b = TensorArg(info, 2);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 3)));
-  if (op >= kEqual) return ReturnTensor(info.Env(), Compare(op, a, b));
-  if (out == at::kFloat) {
-    const at::Tensor& af = a.scalar_type() == at::kFloat ? a : a.to(at::kFloat);
-    const at::Tensor& bf = b.scalar_type() == at::kFloat ? b : b.to(at::kFloat);
-    return ReturnTensor(info.Env(), BinaryFloat(op, af, bf));
-  }
-  // Exact for int32 + - * max min (ATen's wrap-around equals ToInt32 of the exact result).
-  if (out == at::kInt && a.scalar_type() == at::kInt && b.scalar_type() == at::kInt &&
-      (op == kAdd || op == kSub || op == kMaximum || op == kMinimum)) {
-    return ReturnTensor(info.Env(), BinaryFloat(op, a, b));
-  }
-  return ReturnTensor(info.Env(), ToOut(BinaryFloat(op, a.to(at::kDouble), b.to(at::kDouble)), out));
+  return ReturnTensor(info.Env(), BinaryImpl(op, TensorArg(info, 1), TensorArg(info, 2), out));
+  TT_GUARD_END(info.Env())
+}
+
+// binaryScalar(op, x, value, scalarFirst, scalarDtype, outDtype): one operand is a rank-0 tensor
+// whose value is still in JS (tfjs makes one for every `mul(x, 2)`): it becomes a 0-dim tensor on
+// x's device without going through the handle table (no upload, no host sync on a GPU).
+TT_FN(BinaryScalar) {
+  TT_GUARD_BEGIN
+  const int op = static_cast<int>(IntArg(info, 0));
+  const at::Tensor& x = TensorArg(info, 1);
+  const double value = DoubleArg(info, 2);
+  const bool scalarFirst = BoolArg(info, 3);
+  const at::ScalarType sdt = ToScalarType(static_cast<int32_t>(IntArg(info, 4)));
+  const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 5)));
+  at::Tensor s = at::scalar_tensor(value, x.options().dtype(sdt == at::kBool ? at::kDouble : sdt));
+  if (sdt == at::kBool) s = s.ne(0);
+  return ReturnTensor(info.Env(), scalarFirst ? BinaryImpl(op, s, x, out) : BinaryImpl(op, x, s, out));
   TT_GUARD_END(info.Env())
 }
 
@@ -230,6 +249,7 @@ TT_FN(AddN) {
 void RegisterElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("binaryScalar", Napi::Function::New(env, BinaryScalar));
   exports.Set("cast", Napi::Function::New(env, Cast));
   exports.Set("clip", Napi::Function::New(env, Clip));
   exports.Set("select", Napi::Function::New(env, Select));

@@ -99,6 +99,13 @@ test('binary kernels broadcast and match cpu for float32/int32, comparisons and 
     const a = tf.tensor1d([-7, 7, 3, 0], 'int32'), b = tf.tensor1d([2, -2, 0, 0], 'int32');
     return [tf.floorDiv(a, b), tf.mod(a, b), tf.engine().runKernel('RealDiv', { a, b }) as tf.Tensor, tf.pow(a, tf.tensor1d([-1, 2, -2, 0], 'int32'))];
   });
+  // Rank-0 operands still held in JS take the by-value path (either side, every dtype).
+  await compareWithCpu('JS scalar operands', () => {
+    const x = f32([3, 4], seed), xi = i32([3, 4], seed + 1);
+    return [tf.sub(2, x), tf.div(x, 0.5), tf.pow(x, 2), tf.greater(0.5, x), tf.floorDiv(tf.scalar(7, 'int32'), xi),
+      tf.mul(xi, tf.scalar(-3, 'int32')), tf.logicalAnd(tf.scalar(true, 'bool'), b8([3, 4], seed + 2)),
+      tf.add(tf.scalar(NaN), x), tf.maximum(tf.scalar(1), tf.scalar(2))];
+  });
   await compareWithCpu('mixed float32/int32', () => [tf.add(f32([2, 3], 5), i32([3], 6)), tf.mul(i32([2, 3], 7), f32([2, 1], 8))]);
   for (const [name, op] of COMPARE) {
     for (const [sa, sb] of PAIRS) {

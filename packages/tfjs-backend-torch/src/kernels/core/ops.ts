@@ -57,6 +57,16 @@ export function binaryKernel(kernelName: string, op: number, outDtype?: DataType
     else if (outDtype !== undefined) dtype = outDtype;
     else if (op >= BINARY.Equal) dtype = 'bool';
     else dtype = backend_util.upcastType(a.dtype, b.dtype);
+    // A rank-0 operand still held in JS goes by value (no upload, no handle): tfjs creates one
+    // for every `mul(x, 2)`-style call.
+    const av = a.shape.length === 0 ? backend.jsValues(a) : null;
+    const bv = b.shape.length === 0 ? backend.jsValues(b) : null;
+    if (bv !== null && av === null && typeof bv[0] === 'number') {
+      return run(backend, 'binaryScalar', op, backend.handle(a), bv[0], false, dtypeCode(b.dtype), dtypeCode(dtype));
+    }
+    if (av !== null && bv === null && typeof av[0] === 'number') {
+      return run(backend, 'binaryScalar', op, backend.handle(b), av[0], true, dtypeCode(a.dtype), dtypeCode(dtype));
+    }
     return run(backend, 'binary', op, backend.handle(a), backend.handle(b), dtypeCode(dtype));
   });
 }
