@@ -146,6 +146,29 @@ TT_FN(TopK) {
   TT_GUARD_END(info.Env())
 }
 
+// unsortedSegmentSum(x, segmentIds, numSegments): out[s] = sum of x[k] with segmentIds[k] == s, for
+// rank-1 segment ids (the gradient of GatherV2 along axis 0). Ids outside [0, numSegments) are
+// dropped, as the cpu kernel's equality masks do.
+TT_FN(UnsortedSegmentSum) {
+  TT_GUARD_BEGIN
+  const at::Tensor& x = TensorArg(info, 0);
+  at::Tensor seg = TensorArg(info, 1).to(at::kLong).reshape({-1});
+  const int64_t n = IntArg(info, 2);
+  std::vector<int64_t> outShape = x.sizes().vec();
+  outShape[0] = n;
+  at::Tensor x2 = x.to(at::kFloat).reshape({x.size(0), -1});
+  at::Tensor valid = at::logical_and(seg >= 0, seg < n);
+  if (!valid.all().item<bool>()) {
+    at::Tensor keep = at::nonzero(valid).reshape({-1});
+    seg = seg.index_select(0, keep);
+    x2 = x2.index_select(0, keep);
+  }
+  at::Tensor out = at::zeros({n, x2.size(1)}, x2.options());
+  out.index_add_(0, seg, x2);
+  return ReturnTensor(info.Env(), out.reshape(outShape));
+  TT_GUARD_END(info.Env())
+}
+
 }  // namespace
 
 void RegisterReduce(Napi::Env env, Napi::Object exports) {
@@ -154,6 +177,7 @@ void RegisterReduce(Napi::Env env, Napi::Object exports) {
   exports.Set("cumulative", Napi::Function::New(env, Cumulative));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("topk", Napi::Function::New(env, TopK));
+  exports.Set("unsortedSegmentSum", Napi::Function::New(env, UnsortedSegmentSum));
 }
 
 }  // namespace tt

@@ -210,6 +210,12 @@ test('shape kernels match cpu (float32/int32/bool)', { skip: skipReason }, async
     r.dispose();
   }
   await compareWithCpu('addN', () => [tf.addN([f32([2, 3], seed++), f32([2, 3], seed++), f32([2, 3], seed++)]), tf.addN([i32([4], seed++), i32([4], seed++)])]);
+  await compareWithCpu('unsortedSegmentSum and the gather gradient', () => {
+    const x = f32([6, 2, 3], seed++), seg = tf.tensor1d([0, 3, 0, 1, 3, -1], 'int32');
+    const idx = tf.tensor1d([4, 0, 4, 2], 'int32');
+    return [tf.unsortedSegmentSum(x, seg, 4), tf.unsortedSegmentSum(i32([6], seed++), seg, 5),
+      tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, idx))))(x)];
+  });
   await compareWithCpu('cast', () => {
     const x = tf.tensor1d([NaN, -1.7, 1.7, 2.5, 0, Infinity]);
     return [tf.cast(x, 'int32'), tf.cast(x, 'bool'), tf.cast(tf.tensor1d([0, 3, -2], 'int32'), 'bool'), tf.cast(b8([5], seed++), 'float32'), tf.cast(b8([5], seed++), 'int32')];

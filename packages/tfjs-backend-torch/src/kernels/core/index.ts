@@ -98,6 +98,7 @@ import { tileConfig } from './Tile.js';
 import { topKConfig } from './TopK.js';
 import { transposeConfig } from './Transpose.js';
 import { unpackConfig } from './Unpack.js';
+import { unsortedSegmentSumConfig } from './UnsortedSegmentSum.js';
 import { zerosLikeConfig } from './ZerosLike.js';
 
 export const coreKernelConfigs: KernelConfig[] = [
@@ -198,5 +199,6 @@ export const coreKernelConfigs: KernelConfig[] = [
   topKConfig,
   transposeConfig,
   unpackConfig,
+  unsortedSegmentSumConfig,
   zerosLikeConfig,
 ];
