@@ -211,6 +211,36 @@ TT_FN(Fill) {
   TT_GUARD_END(info.Env())
 }
 
+// scatterNd(indices, updates, sliceRank, numUpdates, sliceSize, strides, outputSize, shape): tfjs's
+// ScatterNd after backend_util.calculateShapes; duplicate indices are summed.
+TT_FN(ScatterNd) {
+  TT_GUARD_BEGIN
+  const at::Tensor& indices = TensorArg(info, 0);
+  const at::Tensor& updates = TensorArg(info, 1);
+  const int64_t sliceRank = IntArg(info, 2), numUpdates = IntArg(info, 3), sliceSize = IntArg(info, 4);
+  std::vector<int64_t> strides = IntListArg(info, 5);
+  const int64_t outputSize = IntArg(info, 6);
+  std::vector<int64_t> shape = IntListArg(info, 7);
+  const int64_t rows = sliceSize > 0 ? outputSize / sliceSize : 0;
+  at::Tensor idx = indices.to(at::kLong).reshape({numUpdates, sliceRank});
+  at::Tensor st = at::tensor(strides, at::TensorOptions().dtype(at::kLong)).to(idx.device());
+  at::Tensor flat = (idx * st).sum(1);
+  at::Tensor bad = at::logical_or(flat < 0, flat >= rows);
+  if (numUpdates > 0 && bad.any().item<bool>()) {
+    const int64_t first = at::nonzero(bad).select(1, 0)[0].item<int64_t>();
+    std::string where;
+    at::Tensor row = idx[first].to(at::kCPU);
+    for (int64_t j = 0; j < sliceRank; ++j) where += (j ? "," : "") + std::to_string(row[j].item<int64_t>());
+    std::string shp;
+    for (size_t j = 0; j < shape.size(); ++j) shp += (j ? "," : "") + std::to_string(shape[j]);
+    throw std::runtime_error("Invalid indices: " + where + " does not index into " + shp);
+  }
+  at::Tensor out = at::zeros({rows, sliceSize}, updates.options());
+  if (numUpdates > 0) out.index_add_(0, flat, updates.reshape({numUpdates, sliceSize}));
+  return ReturnTensor(info.Env(), out.reshape(shape));
+  TT_GUARD_END(info.Env())
+}
+
 }  // namespace
 
 void RegisterShape(Napi::Env env, Napi::Object exports) {
@@ -229,6 +259,7 @@ void RegisterShape(Napi::Env env, Napi::Object exports) {
   exports.Set("gather", Napi::Function::New(env, Gather));
   exports.Set("oneHot", Napi::Function::New(env, OneHot));
   exports.Set("fill", Napi::Function::New(env, Fill));
+  exports.Set("scatterNd", Napi::Function::New(env, ScatterNd));
 }
 
 }  // namespace tt

@@ -216,6 +216,9 @@ test('shape kernels match cpu (float32/int32/bool)', { skip: skipReason }, async
     return [tf.unsortedSegmentSum(x, seg, 4), tf.unsortedSegmentSum(i32([6], seed++), seg, 5),
       tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, idx))))(x)];
   });
+  await compareWithCpu('scatterND (duplicates add up)', () => [
+    tf.scatterND(tf.tensor2d([[1], [3], [1]], [3, 1], 'int32'), f32([3, 2, 2], seed++), [5, 2, 2]),
+    tf.scatterND(tf.tensor2d([[0, 1], [2, 2], [0, 1]], [3, 2], 'int32'), i32([3, 4], seed++), [3, 3, 4])]);
   await compareWithCpu('cast', () => {
     const x = tf.tensor1d([NaN, -1.7, 1.7, 2.5, 0, Infinity]);
     return [tf.cast(x, 'int32'), tf.cast(x, 'bool'), tf.cast(tf.tensor1d([0, 3, -2], 'int32'), 'bool'), tf.cast(b8([5], seed++), 'float32'), tf.cast(b8([5], seed++), 'int32')];

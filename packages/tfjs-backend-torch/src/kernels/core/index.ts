@@ -75,6 +75,7 @@ import { reshapeConfig } from './Reshape.js';
 import { reverseConfig } from './Reverse.js';
 import { roundConfig } from './Round.js';
 import { rsqrtConfig } from './Rsqrt.js';
+import { scatterNdConfig } from './ScatterNd.js';
 import { selectConfig } from './Select.js';
 import { seluConfig } from './Selu.js';
 import { sigmoidConfig } from './Sigmoid.js';
@@ -176,6 +177,7 @@ export const coreKernelConfigs: KernelConfig[] = [
   reverseConfig,
   roundConfig,
   rsqrtConfig,
+  scatterNdConfig,
   selectConfig,
   seluConfig,
   sigmoidConfig,
