@@ -97,6 +97,29 @@ export function identityPlan(x: tf.Tensor4D, geo: TransportGeometry): tf.Tensor 
 }
 
 /**
+ * A column [R, 1] repeated m times, [R, m], as an outer product with ones: matMul is fast on every
+ * backend, whereas broadcasting element-wise ops take a slow generic path on the cpu backend.
+ */
+function repeatColumns(column: tf.Tensor2D, m: number): tf.Tensor2D {
+  return tf.tidy(() => tf.matMul(column, tf.ones([1, m])));
+}
+
+/** scale[b] * t[b, ...] for a plan-shaped t [B, H, W, C, K] (no broadcasting, see repeatColumns). */
+export function scalePerExample(scale: tf.Tensor1D, t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [b, h, w, c, k] = t.shape as [number, number, number, number, number];
+    const perPixel = repeatColumns(tf.reshape(scale, [b, 1]), h * w);
+    const full = repeatColumns(tf.reshape(perPixel, [b * h * w, 1]), c * k);
+    return tf.mul(tf.reshape(full, t.shape), t);
+  });
+}
+
+/** x[b, h, w, c] repeated along a new last axis of length k, [B, H, W, C, K]. */
+function repeatMass(x: tf.Tensor4D, k: number): tf.Tensor {
+  return tf.tidy(() => tf.reshape(repeatColumns(tf.reshape(x, [x.size, 1]), k), [...x.shape, k]));
+}
+
+/**
  * Adjoint of {@link pushForward}: the gradient with respect to the plan of a function of x'(Pi), given
  * its gradient g with respect to x': G[b, i, c, o] = g[b, i + o, c] (0 outside the image). A depthwise
  * convolution with a one-hot filter reads exactly these shifted values ('same' zero padding).
@@ -141,12 +164,12 @@ export function projectSimplex(v: tf.Tensor, s: tf.Tensor, rankInverse?: tf.Tens
     const v2 = tf.reshape(v, [rows, m]);
     const s2 = tf.reshape(s, [rows, 1]);
     const { values: u } = tf.topk(v2, m, true); // descending
-    const cs = tf.sub(tf.cumsum(u, 1), s2);
+    const cs = tf.sub(tf.cumsum(u, 1), repeatColumns(s2 as tf.Tensor2D, m));
     // The threshold is max_j (sum_{r<=j} u_r - s) / j: the maximum is reached at the last j with
     // u_j > (sum_{r<=j} u_r - s) / j (Condat 2016), which avoids locating that j explicitly.
     const ratio = rankInverse ? tf.mul(cs, rankInverse) : tf.div(cs, tf.range(1, m + 1, 1, 'float32'));
     const theta = tf.max(ratio, 1, true); // [rows, 1]
-    return tf.reshape(tf.relu(tf.sub(v2, theta)), v.shape);
+    return tf.reshape(tf.relu(tf.sub(v2, repeatColumns(theta as tf.Tensor2D, m))), v.shape);
   });
 }
 
@@ -163,17 +186,16 @@ export interface BisectionOptions {
  * plan always satisfies the budget (we keep the feasible end of the bracket).
  */
 export function bisectDual(
-  planAt: (lam: tf.Tensor) => tf.Tensor,
+  planAt: (lam: tf.Tensor1D) => tf.Tensor,
   geo: TransportGeometry,
   budget: tf.Tensor1D,
   hiStart: tf.Tensor1D,
   o: BisectionOptions,
 ): tf.Tensor {
   const batch = budget.shape[0];
-  const asLam = (l: tf.Tensor1D) => tf.reshape(l, [batch, 1, 1, 1, 1]);
   // Budget already met without a penalty: lam = 0.
   const zeroOk = tf.tidy(() => {
-    const p0 = planAt(tf.zeros([batch, 1, 1, 1, 1]));
+    const p0 = planAt(tf.zeros([batch]));
     return tf.lessEqual(transportCost(p0, geo), budget);
   });
   let lo: tf.Tensor1D = tf.zeros([batch]);
@@ -181,7 +203,7 @@ export function bisectDual(
   for (let it = 0; it < o.maxIter; it++) {
     const step = tf.tidy(() => {
       const mid = tf.div(tf.add(lo, hi), 2) as tf.Tensor1D;
-      const gap = tf.sub(transportCost(planAt(asLam(mid)), geo), budget);
+      const gap = tf.sub(transportCost(planAt(mid), geo), budget);
       const over = tf.greater(gap, 0);
       const newLo = tf.where(over, mid, lo) as tf.Tensor1D;
       const newHi = tf.where(over, hi, mid) as tf.Tensor1D;
@@ -197,7 +219,7 @@ export function bisectDual(
     step.done.dispose();
     if (done) break;
   }
-  const plan = tf.tidy(() => planAt(asLam(tf.where(zeroOk, tf.zerosLike(hi), hi) as tf.Tensor1D)));
+  const plan = tf.tidy(() => planAt(tf.where(zeroOk, tf.zerosLike(hi), hi) as tf.Tensor1D));
   tf.dispose([lo, hi, zeroOk]);
   return plan;
 }
@@ -215,10 +237,10 @@ export function dualProject(
   o: BisectionOptions,
 ): tf.Tensor {
   const batch = x.shape[0];
-  const planAt = (lam: tf.Tensor) =>
+  const planAt = (lam: tf.Tensor1D) =>
     tf.tidy(() => {
       // Forbidden offsets get a value far below any allowed one, so they never receive mass.
-      const v = tf.add(tf.mul(tf.sub(z, tf.mul(lam, geo.cost)), geo.valid), geo.forbidden);
+      const v = tf.add(tf.mul(tf.sub(z, scalePerExample(lam, geo.cost)), geo.valid), geo.forbidden);
       return tf.mul(projectSimplex(v, x, geo.rankInverse), geo.valid);
     });
   // At lam = 2 max|z| + max x every non-zero offset is at least max x below offset 0 (its cost is >= 1),
@@ -247,16 +269,17 @@ export function entropicLmo(
   o: BisectionOptions,
 ): tf.Tensor {
   const batch = x.shape[0];
-  const planAt = (lam: tf.Tensor) =>
+  const mass = repeatMass(x, geo.kernel * geo.kernel);
+  const planAt = (lam: tf.Tensor1D) =>
     tf.tidy(() => {
       // Forbidden offsets sit 1e6 / gamma below every allowed logit: exp underflows to exactly 0.
-      const logits = tf.add(tf.mul(tf.div(tf.sub(g, tf.mul(lam, geo.cost)), gamma), geo.valid), tf.div(geo.forbidden, gamma));
-      return tf.mul(tf.mul(tf.softmax(logits), tf.expandDims(x, 4)), geo.valid);
+      const logits = tf.add(tf.mul(tf.div(tf.sub(g, scalePerExample(lam, geo.cost)), gamma), geo.valid), tf.div(geo.forbidden, gamma));
+      return tf.mul(tf.mul(tf.softmax(logits), mass), geo.valid);
     });
   // Upper end: double a starting guess until the budget holds (the cost decreases to 0 as lam grows).
   let hi = tf.tidy(() => tf.add(tf.mul(tf.max(tf.abs(tf.reshape(g, [batch, -1])), 1), 2), gamma) as tf.Tensor1D);
   for (let it = 0; it < 60; it++) {
-    const ok = tf.tidy(() => tf.all(tf.lessEqual(transportCost(planAt(tf.reshape(hi, [batch, 1, 1, 1, 1])), geo), budget)));
+    const ok = tf.tidy(() => tf.all(tf.lessEqual(transportCost(planAt(hi), geo), budget)));
     const done = ok.dataSync()[0] !== 0;
     ok.dispose();
     if (done) break;
@@ -265,6 +288,6 @@ export function entropicLmo(
     hi = doubled;
   }
   const plan = bisectDual(planAt, geo, budget, hi, o);
-  hi.dispose();
+  tf.dispose([hi, mass]);
   return plan;
 }

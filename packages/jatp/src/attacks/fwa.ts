@@ -7,6 +7,7 @@ import {
   identityPlan,
   pullBack,
   pushForward,
+  scalePerExample,
   transportGeometry,
   type BisectionOptions,
 } from './fwa-transport.js';
@@ -134,8 +135,8 @@ export function fwaRun(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, options:
       // Normalise per example so that lr means "largest entry moves by lr" (spec §5.4).
       const g = pullBack(grad, geo);
       tf.dispose(grad);
-      const scale = tf.reshape(tf.add(tf.max(tf.abs(tf.reshape(g, [n, -1])), 1), 1e-30), [n, 1, 1, 1, 1]);
-      const gNorm = tf.div(g, scale);
+      const scale = tf.div(1, tf.add(tf.max(tf.abs(tf.reshape(g, [n, -1])), 1), 1e-30)) as tf.Tensor1D;
+      const gNorm = scalePerExample(scale, g);
       let next: tf.Tensor;
       if (o.method === 'pgd') {
         next = dualProject(tf.add(plan, tf.mul(gNorm, o.lr)), x, geo, budget, bisection);
