@@ -23,6 +23,9 @@ function cpuFor(backend: TorchBackend): MathBackendCPU {
   let cpu = cpuBackends.get(backend);
   if (cpu === undefined) {
     cpu = new MathBackendCPU();
+    // Its first write() would print "looks like you are running TensorFlow.js in Node.js... install
+    // tfjs-node": misleading here, where it only serves rare kernels of the torch backend.
+    (cpu as unknown as { firstUse: boolean }).firstUse = false;
     cpuBackends.set(backend, cpu);
   }
   return cpu;
