@@ -124,6 +124,28 @@ test('square: success is non-decreasing in eps and beats random sign noise of th
   assert.ok(rates[1]! >= noiseRate + 0.5, `square ${rates[1]} vs noise ${noiseRate}`);
 });
 
+test('square: only not-yet-fooled examples are queried, at most nQueries times each', () => {
+  const rowsPerCall: number[] = [];
+  const counting: LogitsFn = (inp) => {
+    rowsPerCall.push(inp.shape[0]);
+    return model(inp);
+  };
+  const nQueries = 60;
+  const { xAdv, success } = square({ eps: 0.2, nQueries, pInit: 0.2 }).run(counting, x, y, 3);
+  xAdv.dispose();
+  assert.ok(success.filter(Boolean).length >= N / 2, 'most examples are broken at this eps');
+  // Call 0 is the clean check, call 1 the stripe initialisation, then one call per iteration.
+  const iterations = rowsPerCall.slice(2);
+  assert.ok(iterations.length <= nQueries - 1, 'the initialisation counts as the first query');
+  for (let i = 1; i < iterations.length; i++) assert.ok(iterations[i]! <= iterations[i - 1]!, `rows per call ${rowsPerCall.join(',')}`);
+  const queries = rowsPerCall.slice(1).reduce((a, b) => a + b, 0);
+  assert.ok(queries < N * nQueries, `fooled examples kept being queried: ${queries} queries`);
+  // The last iteration still queries every example that ends up unbroken, and no broken one is queried
+  // again after the iteration that broke it (rows never grow back, checked above).
+  const failures = success.filter((v) => !v).length;
+  assert.ok(iterations[iterations.length - 1]! >= failures && iterations[iterations.length - 1]! < N);
+});
+
 test('square: deterministic given a seed', () => {
   const a = square({ eps: 0.03, nQueries: 30 }).run(model, x, y, 11);
   const b = square({ eps: 0.03, nQueries: 30 }).run(model, x, y, 11);
