@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { checkInputs, ensureGradients, linfNormPerExample, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './common.js';
+import { checkInputs, ensureGradients, linfNormPerExample, lossAndGrad, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './common.js';
 import { projectLinfBox } from './fab-projection.js';
 import type { Attack, AttackResult } from './types.js';
 
@@ -118,15 +118,13 @@ export function fabTargetedRun(
   }
 
   // df(z) = z_t - z_y, summed over the batch so that one backward pass gives every example's gradient.
+  // (common.lossAndGrad: one forward/backward, and EOT averaging for randomised models).
   const dfAndGrad = (point: tf.Tensor2D): { df: tf.Tensor1D; dg: tf.Tensor2D } => {
-    let df: tf.Tensor1D | undefined;
-    const dg = tf.grad((p: tf.Tensor) => {
-      const logits = model(tf.reshape(p, shape4) as tf.Tensor4D);
-      const diff = tf.sum(tf.mul(logits, onehotDiff), 1) as tf.Tensor1D;
-      df = tf.keep(diff);
-      return tf.sum(diff);
-    })(point) as tf.Tensor2D;
-    return { df: df!, dg };
+    const { grad, loss, logits } = lossAndGrad(model, tf.reshape(point, shape4) as tf.Tensor4D, (z) =>
+      tf.sum(tf.mul(z, onehotDiff), 1) as tf.Tensor1D,
+    );
+    logits.dispose();
+    return { df: loss, dg: tf.reshape(grad, [n, dim]) as tf.Tensor2D };
   };
 
   let xBest = tf.clone(x0);
@@ -156,7 +154,7 @@ export function fabTargetedRun(
       // Once past the boundary, step back towards x to look for a smaller perturbation.
       const backed = tf.add(x0, tf.mul(tf.sub(moved, x0), o.beta));
       const newX1 = tf.where(tf.tile(tf.reshape(isAdv, [n, 1]), [1, dim]), backed, moved) as tf.Tensor2D;
-      df.dispose(); // kept out of tf.grad's scope, so not collected by this tidy
+      df.dispose(); // lossAndGrad keeps it past its gradient scope, so this tidy does not collect it
       return { newBest, newNorm, newX1 };
     });
     tf.dispose([x1, xBest, normBest]);
