@@ -21,6 +21,18 @@ import { TorchBackend, kernelStats, nativeBinding, torchStatus } from '../src/in
  * file; every entry says why. Keep it short: the goal is that everything passing on cpu passes here.
  */
 export const EXCLUDE: Array<[string, string]> = [
+  // v1 (2026-11-25), tfjs-core 4.22.0, libtorch 1.13.1. All five are in engine-nn's kernels
+  // (src/kernels/nn, native/ops_conv.cc, ops_pool.cc, ops_nn.cc); remove an entry once it passes.
+  ['conv2dTranspose test-torch {} input=8x8x8,output=4x4x8,f=8,s=1,inDepth=8,p=same vec4',
+    'malformed call (an 8x8 dy for a 4x4 stride-1 "same" output): the tfjs loop reads a different window than the ATen transposed conv'],
+  ['matmul test-torch {} matmul throws when passed a vector',
+    'BatchMatMul accepts a rank-1 operand (ATen broadcasts it) where the tfjs kernel throws'],
+  ['maxPool test-torch {} [x=[3,3,1] f=[2,2] s=1 ignores NaNs',
+    'ATen max_pool2d propagates NaN; the tfjs cpu loop skips it (value > max)'],
+  ['pool test-torch {} max x=[2,2,3] f=[1,1] s=2 p=1 fractional outputs default rounding',
+    'padding larger than half the window (p=1, f=1): windows entirely in the padding, which ATen rejects/handles differently'],
+  ['pool test-torch {} avg x=[2,2,3] f=[1,1] s=2 p=1 fractional outputs default rounding',
+    'same as above for avg pooling (an all-padding window gives 0/0 = NaN)'],
 ];
 
 // The dist files are ES modules with extensionless imports (and a `gradients.js` next to a
@@ -76,7 +88,7 @@ async function main(): Promise<number> {
     require(`@tensorflow/tfjs-core/dist/${spec}`);
   }
 
-  let passed = 0, failed = 0, skipped = 0, total = 0;
+  let passed = 0, failed = 0, skipped = 0, excluded = 0, total = 0;
   const failures: string[] = [];
   env.clearReporters();
   env.addReporter({
@@ -86,7 +98,10 @@ async function main(): Promise<number> {
       else if (r.status === 'failed') {
         failed++;
         failures.push(`FAIL ${r.fullName}\n    ${r.failedExpectations.map((e) => e.message.split('\n')[0]).slice(0, 2).join('\n    ')}`);
-      } else skipped++;
+      } else {
+        skipped++;
+        if (EXCLUDE.some(([x]) => r.fullName.includes(x))) excluded++;
+      }
     },
   });
   const t0 = Date.now();
@@ -97,7 +112,8 @@ async function main(): Promise<number> {
     ` (${(100 * kernelStats.native / Math.max(1, kernelStats.native + kernelStats.fallback)).toFixed(1)}% native)`);
   console.log(`core-suite: top fallback kernels: ${top.map(([k, n]) => `${k}=${n}`).join(', ') || 'none'}`);
   console.log(`core-suite: ${EXCLUDE.length} exclusion entries; ${((Date.now() - t0) / 1000).toFixed(1)} s; overall ${result.overallStatus}`);
-  console.log(`core-suite: passed/excluded/total = ${passed}/${skipped}/${total}`);
+  console.log(`core-suite: passed/excluded/total = ${passed}/${excluded}/${total}` +
+    ` (${skipped - excluded} more skipped by the tfjs suite itself${grepRe ? ', or by --grep' : ''})`);
   console.log(`core-suite: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   return failed > 0 || result.overallStatus === 'failed' ? 1 : 0;
 }
