@@ -3,7 +3,8 @@
  * package) against the 'torch' backend, the way tfjs-node runs it against 'tensorflow'
  * (guide §2). Not a node:test file: run it with
  *
- *   npx tsx packages/tfjs-backend-torch/test/core_suite.ts [--files=tests | --files=ops/add_test,ops/sub_test] [--grep=REGEX]
+ *   npx tsx packages/tfjs-backend-torch/test/core_suite.ts [--files=tests | --files=ops/add_test,ops/sub_test]
+ *       [--grep=REGEX] [--include-excluded]
  *
  * The test environment is set before any spec file loads (describeWithFlags expands per
  * environment at load time). Specs in EXCLUDE are skipped, each for the reason given. After every
@@ -50,6 +51,8 @@ const opt = (name: string): string | undefined => args.find((a) => a.startsWith(
 const files = (opt('files') ?? 'tests').split(',').filter(Boolean);
 const grep = opt('grep');
 const grepRe = grep ? new RegExp(grep) : null;
+// --include-excluded: run the EXCLUDE entries too (to check whether one can be dropped).
+const includeExcluded = args.includes('--include-excluded');
 
 async function main(): Promise<number> {
   const status = torchStatus();
@@ -69,7 +72,7 @@ async function main(): Promise<number> {
     specFilter: (spec: { getFullName(): string }) => {
       const name = spec.getFullName();
       if (grepRe && !grepRe.test(name)) return false;
-      return !EXCLUDE.some(([s]) => name.includes(s));
+      return includeExcluded || !EXCLUDE.some(([s]) => name.includes(s));
     },
   });
 
