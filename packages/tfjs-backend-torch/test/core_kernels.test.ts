@@ -171,7 +171,10 @@ test('shape kernels match cpu (float32/int32/bool)', { skip: skipReason }, async
   let seed = 500;
   const gens = [(s: number[]) => f32(s, seed++), (s: number[]) => i32(s, seed++), (s: number[]) => b8(s, seed++)];
   for (const g of gens) {
-    await compareWithCpu('reshape/transpose', () => { const x = g([2, 3, 4]); return [tf.reshape(x, [4, -1]), tf.transpose(x, [2, 0, 1]), tf.transpose(x)]; });
+    await compareWithCpu('reshape/transpose/expandDims', () => {
+      const x = g([2, 3, 4]);
+      return [tf.reshape(x, [4, -1]), tf.transpose(x, [2, 0, 1]), tf.transpose(x), tf.expandDims(x, -1), tf.expandDims(x, 1), tf.squeeze(tf.expandDims(x, 0))];
+    });
     await compareWithCpu('slice', () => { const x = g([4, 5, 6]); return [tf.slice(x, [1, 0, 2], [2, -1, 3]), tf.slice(x, 2), tf.slice(x, [0, 4, 5], [4, 1, 1])]; });
     await compareWithCpu('stridedSlice', () => {
       const x = g([5, 6, 7]);
