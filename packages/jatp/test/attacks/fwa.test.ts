@@ -51,8 +51,9 @@ function train(logits: (inp: tf.Tensor4D) => tf.Tensor2D, steps: number): void {
   const data = syntheticData(90, 7);
   const target = tf.oneHot(data.y, K);
   const opt = tf.train.adam(0.02);
-  for (let s = 0; s < steps; s++) tf.dispose(opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(data.x)) as tf.Scalar));
-  tf.dispose([opt, target, data.x, data.y]);
+  for (let s = 0; s < steps; s++) opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(data.x)) as tf.Scalar);
+  opt.dispose();
+  tf.dispose([target, data.x, data.y]);
 }
 
 const flat = (inp: tf.Tensor4D) => tf.reshape(tf.sub(inp, 0.5), [inp.shape[0], D]);

@@ -61,9 +61,10 @@ before(async () => {
   const opt = tf.train.adam(0.02);
   const target = tf.oneHot(train.y, K);
   for (let step = 0; step < 40; step++) {
-    tf.dispose(opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(train.x)) as tf.Scalar));
+    opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(train.x)) as tf.Scalar);
   }
-  tf.dispose([opt, target, train.x, train.y]);
+  opt.dispose();
+  tf.dispose([target, train.x, train.y]);
   model = (inp) => tf.tidy(() => logits(inp));
   ({ x, y } = syntheticData(N, 99));
 });
@@ -156,8 +157,9 @@ test('square: deterministic given a seed', () => {
 
 test('square: uses no gradients (a model whose gradient throws still works)', () => {
   const noGrad: LogitsFn = (inp) => {
-    const f = tf.customGrad((t: tf.Tensor) => ({
-      value: model(t as tf.Tensor4D),
+    // customGrad passes (inputs..., save); only the input tensor is used here.
+    const f = tf.customGrad((...args: unknown[]) => ({
+      value: model(args[0] as tf.Tensor4D),
       gradFunc: () => {
         throw new Error('gradient requested from a gradient-free attack');
       },
