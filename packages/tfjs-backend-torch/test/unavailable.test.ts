@@ -1,7 +1,7 @@
 /**
  * Without a loadable addon (libtorch missing, addon not built), importing the package must not
  * throw, torchStatus() must say why, and tfjs keeps working on another backend. Simulated in a
- * child process whose loader is pointed at a missing file.
+ * child process whose loader is pointed at a missing file. Also: the thread-count variable.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -34,4 +34,25 @@ test('importing with the addon absent does not throw and torchStatus() explains'
   // Exactly one warning naming the reason.
   const warnings = r.stderr.split('\n').filter((l) => l.includes("the 'torch' backend is unavailable"));
   assert.equal(warnings.length, 1, r.stderr);
+});
+
+test('TFJS_TORCH_NUM_THREADS sets ATen\'s thread count at load', { skip: process.env.TFJS_TORCH_ADDON !== undefined }, () => {
+  const index = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+  const script = `
+    const m = await import(${JSON.stringify(index)});
+    const s = m.torchStatus();
+    if (!s.available) { console.log(JSON.stringify({ skip: s.reason })); process.exit(0); }
+    m.setNumThreads(2);
+    console.log(JSON.stringify({ atLoad: s.numThreads, after: m.nativeBinding().getNumThreads() }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, TFJS_TORCH_NUM_THREADS: '1' },
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  });
+  assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+  if (out.skip) return;
+  assert.equal(out.atLoad, 1);
+  assert.equal(out.after, 2);
 });
