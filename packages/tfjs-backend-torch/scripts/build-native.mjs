@@ -151,10 +151,10 @@ async function main() {
   if (flagsChanged || !fs.existsSync(pchG) || !fs.existsSync(pchH) || fs.readFileSync(pchH, 'utf8') !== pchText) {
     fs.writeFileSync(pchH, pchText);
     say('precompiling napi.h + ATen.h');
-    if ((await run('g++', [...cflags, '-x', 'c++-header', pchH, '-o', `${pchG}.tmp`])) !== 0) {
+    if ((await run('g++', [...cflags, '-x', 'c++-header', pchH, '-o', `${pchG}.${process.pid}.tmp`])) !== 0) {
       console.error('[build-native] FAILED: precompiled header'); return 1;
     }
-    fs.renameSync(`${pchG}.tmp`, pchG);
+    fs.renameSync(`${pchG}.${process.pid}.tmp`, pchG);
   }
   const pchTime = fs.statSync(pchG).mtimeMs;
   const todo = sources.filter((f) => {
@@ -170,7 +170,7 @@ async function main() {
     while (queue.length && !failed) {
       const f = queue.shift();
       const obj = path.join(objDir, f.replace(/\.cc$/, '.o'));
-      const tmp = `${obj}.tmp.o`;
+      const tmp = `${obj}.${process.pid}.tmp.o`; // concurrent builds must not share temp files
       say(`compiling ${f}`);
       const code = await run('g++', [...cflags, '-include', pchH, '-c', path.join(nativeDir, f), '-o', tmp]);
       if (code !== 0) { failed = true; console.error(`[build-native] FAILED: ${f}`); return; }
@@ -183,7 +183,7 @@ async function main() {
 
   const out = path.join(torch.outDir, 'tfjs_backend_torch.node');
   const objs = sources.map((f) => path.join(objDir, f.replace(/\.cc$/, '.o')));
-  const ldflags = ['-shared', '-o', `${out}.tmp`, ...objs];
+  const ldflags = ['-shared', '-o', `${out}.${process.pid}.tmp`, ...objs];
   if (torch.libDir) ldflags.push(`-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`);
   // --no-as-needed: otherwise the linker drops libtorch_cuda.so (no direct symbol use) and CUDA
   // reports itself unavailable at runtime (pytorch#36437).
@@ -192,7 +192,7 @@ async function main() {
   if (needLink) {
     say('linking');
     if ((await run('g++', ldflags)) !== 0) { console.error('[build-native] FAILED: link'); return 1; }
-    fs.renameSync(`${out}.tmp`, out); // atomic: a running process never sees a half-written addon
+    fs.renameSync(`${out}.${process.pid}.tmp`, out); // atomic: a running process never sees a half-written addon
   }
   say(`${needLink ? 'built' : 'up to date:'} ${path.relative(pkgDir, out)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   return 0;
