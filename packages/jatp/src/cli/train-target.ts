@@ -44,6 +44,7 @@ export interface TrainTargetFlags {
   stepSize?: string;
   attackSteps?: string;
   beta?: string;
+  dMax?: string;
   perClass?: string;
   augment?: string;
   evalPerClass?: string;
@@ -106,6 +107,10 @@ export function applyTargetFlags(base: TargetConfig, f: TrainTargetFlags): Targe
   if (f.beta !== undefined) {
     if (c.recipe !== 'trades' && c.recipe !== 'mart') throw new Error(`--beta applies to --recipe trades|mart only, not '${c.recipe}'`);
     c.beta = num(f.beta, '--beta', { min: 0 });
+  }
+  if (f.dMax !== undefined) {
+    if (c.recipe !== 'mma-original') throw new Error(`--d-max applies to --recipe mma-original only, not '${c.recipe}'`);
+    c.dMax = num(f.dMax, '--d-max', { positive: true });
   }
   if (f.perClass !== undefined) {
     const v = num(f.perClass, '--per-class', { int: true, min: 0 });
@@ -185,7 +190,7 @@ export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTarg
 export function register(program: Command): void {
   program
     .command('train-target')
-    .description('train a target classifier: natural, standard (Madry PGD AT), trades, mart or mma (MMA-lite), resumable')
+    .description('train a target classifier: natural, standard (Madry PGD AT), trades, mart, mma (MMA-lite) or mma-original, resumable')
     .option('--recipe <name>', `training recipe: ${TARGET_RECIPES.join(', ')} (default trades)`)
     .option('--preset <name>', `hyper-parameter preset: ${TARGET_PRESETS.join(', ')} (paper = reference settings for a GPU; cpu = small net, subset, few epochs)`, 'paper')
     .option('--arch <name>', 'classifier: resnet18 | small-cnn (preset: paper resnet18, cpu small-cnn)')
@@ -204,6 +209,7 @@ export function register(program: Command): void {
     .option('--step-size <x>', 'step of the training PGD (paper 0.007)')
     .option('--attack-steps <n>', 'steps of the training PGD (paper 10)')
     .option('--beta <x>', 'TRADES / MART trade-off weight (paper 6)')
+    .option('--d-max <x>', 'original MMA hinge margin d_max (default 32/255 on CIFAR-10)')
     .option('--per-class <n>', 'train on the first n images of each class (0 = all)')
     .option('--augment <kind>', 'none | crop-flip (pad 4, random crop, random flip)')
     .option('--eval-per-class <n>', 'test images per class evaluated after each epoch (0 = none)')

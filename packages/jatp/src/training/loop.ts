@@ -455,7 +455,9 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       const epochStart = Date.now();
       const firstStep = stepInEpoch;
       let imagesThisSession = 0;
-      for (const batch of epochBatches(epoch, stepInEpoch)) {
+      const iterator = epochBatches(epoch, stepInEpoch);
+      for (const plain of iterator) {
+        const batch = { ...plain, indices: iterator.batchIndices(stepInEpoch) };
         const n = batch.x.shape[0];
         let m: Record<string, number>;
         try {

@@ -42,10 +42,11 @@ import { StandardRecipe } from './recipes/standard.js';
 import { TradesRecipe, TRADES_DEFAULTS } from './recipes/trades.js';
 import { MartRecipe, MART_DEFAULTS } from './recipes/mart.js';
 import { MmaRecipe } from './recipes/mma.js';
+import { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS } from './recipes/mma-original.js';
 import { piecewiseSchedule, readRunConfig, runTraining, type RunSummary } from './loop.js';
 import type { ProgressSink } from './progress.js';
 
-export const TARGET_RECIPES = ['natural', 'standard', 'trades', 'mart', 'mma'] as const;
+export const TARGET_RECIPES = ['natural', 'standard', 'trades', 'mart', 'mma', 'mma-original'] as const;
 export type TargetRecipeName = (typeof TARGET_RECIPES)[number];
 export const TARGET_PRESETS = ['paper', 'cpu'] as const;
 export type TargetPresetName = (typeof TARGET_PRESETS)[number];
@@ -68,6 +69,8 @@ export interface TargetConfig {
   attack: TrainAttackOptions;
   /** TRADES / MART trade-off weight (ignored by the other recipes). */
   beta?: number;
+  /** Original MMA's hinge margin d_max (spec §3.3(b)); default MMA_ORIGINAL_DEFAULTS.dMax. */
+  dMax?: number;
   /** Train on the first N images of each class; undefined = all. */
   perClass?: number;
   augment: Augment;
@@ -118,6 +121,9 @@ export function targetPreset(recipe: TargetRecipeName, preset: TargetPresetName,
       trades: { lr: 0.1, wd: 2e-4, batch: 128, epochs: 76, milestones: [[75, 0.1], [90, 0.01], [100, 0.001]] },
       mart: { lr: 0.01, wd: 3.5e-3, batch: 128, epochs: 120, milestones: [[75, 0.1], [90, 0.01], [100, 0.001]] },
       mma: { lr: 0.1, wd: 2e-4, batch: 128, epochs: 100, milestones: [[75, 0.1], [90, 0.01]] },
+      // BorealisAI/mma_training: 50k steps of batch 128 with lr 0.3 -> 0.09 (20k) -> 0.03 (30k) -> 0.009
+      // (40k) on a 45k train split = ~142 epochs with drops at ~57, 85, 114 (spec §3.3(b)).
+      'mma-original': { lr: 0.3, wd: 2e-4, batch: 128, epochs: 142, milestones: [[57, 0.3], [85, 0.1], [114, 0.03]] },
     };
     const r = repo[recipe];
     // spec A12: SVHN target training uses lr 0.01 (MART's reference is already 0.01).
@@ -151,7 +157,7 @@ export function targetPreset(recipe: TargetRecipeName, preset: TargetPresetName,
 }
 
 /** The recipe object for a config, over `network`. */
-export function buildTargetRecipe(config: TargetConfig, network: Classifier): Recipe {
+export function buildTargetRecipe(config: TargetConfig, network: Classifier, numExamples: number): Recipe {
   const attack = config.attack;
   switch (config.recipe) {
     case 'natural':
@@ -164,6 +170,15 @@ export function buildTargetRecipe(config: TargetConfig, network: Classifier): Re
       return new MartRecipe(network, { attack, ...(config.beta !== undefined ? { beta: config.beta } : {}) });
     case 'mma':
       return new MmaRecipe(network, { attack });
+    case 'mma-original':
+      return new MmaOriginalRecipe(network, {
+        numExamples,
+        // MMA-32 on CIFAR-10 (32/255 at the paper's 8/255 budget); scaled with other budgets.
+        dMax: config.dMax ?? MMA_ORIGINAL_DEFAULTS.dMax * (attack.eps / (8 / 255)),
+        attackSteps: attack.steps,
+        // spec §3.3(b): attack_mineps 0.005 on [0,1] CIFAR; scaled with the dataset's budget.
+        minEps: 0.005 * (attack.eps / (8 / 255)),
+      });
   }
 }
 
@@ -232,7 +247,8 @@ export async function trainTarget(opts: TrainTargetOptions): Promise<TrainTarget
   const ds = opts.dataset ?? (await loadDataset(config.dataset, config.dataDir !== undefined ? { dataDir: config.dataDir } : {}));
   const network = buildTargetNetwork(config, ds);
   try {
-    const recipe = buildTargetRecipe(config, network);
+    const trainCount = config.perClass !== undefined ? firstPerClass(ds.train, config.perClass).count : ds.train.count;
+    const recipe = buildTargetRecipe(config, network, trainCount);
     const test = config.evaluation.perClass > 0 ? firstPerClass(ds.test, config.evaluation.perClass) : undefined;
     const meta = { dataset: ds.name, recipe: { name: config.recipe, preset: config.preset, attack: config.attack, ...(config.beta !== undefined ? { beta: config.beta } : {}) } };
     const summary = await runTraining(recipe, {

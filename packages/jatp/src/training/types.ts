@@ -4,6 +4,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 export interface Batch {
   readonly x: tf.Tensor4D;
   readonly y: tf.Tensor1D;
+  /**
+   * Optional extension: positions of the batch's examples in the training split the loop iterates
+   * (after any per-class subset). Set by training/loop.ts; used by recipes that keep per-example
+   * state across epochs (the original MMA's margin estimates, spec §3.3(b)).
+   */
+  readonly indices?: Int32Array;
 }
 
 /**

@@ -15,6 +15,8 @@ import { loadNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
 import { targetPreset, trainTarget, readTargetConfig, evaluateTarget } from '../../src/training/targets.js';
 import { applyTargetFlags, parseMilestones, targetConfigFromFlags } from '../../src/cli/train-target.js';
+import { listCheckpoints } from '../../src/training/loop.js';
+import { readSafetensors } from '../../src/training/checkpoint-io.js';
 import { tinySplit, TinyLinear } from './tiny.js';
 
 await tf.setBackend('cpu');
@@ -74,6 +76,8 @@ test('every flag overrides the preset; --eps rescales the attack steps; bad valu
   assert.throws(() => applyTargetFlags(base, { preset: 'cpu', epochs: 'many' }), /--epochs: 'many'/);
   assert.throws(() => applyTargetFlags(base, { preset: 'cpu', arch: 'vgg' }), /--arch/);
   assert.throws(() => applyTargetFlags(targetPreset('standard', 'cpu', 'mnist'), { preset: 'cpu', beta: '1' }), /--beta applies/);
+  assert.equal(applyTargetFlags(targetPreset('mma-original', 'cpu', 'fashion-mnist'), { preset: 'cpu', dMax: '0.2' }).dMax, 0.2);
+  assert.throws(() => applyTargetFlags(base, { preset: 'cpu', dMax: '0.2' }), /--d-max applies/);
   assert.throws(() => parseMilestones('75-0.1'), /--lr-milestones/);
   assert.throws(() => targetConfigFromFlags({ preset: 'cpu', recipe: 'fgsm', out: 'x' }), /--recipe: 'fgsm'/);
   assert.throws(() => targetConfigFromFlags({ preset: 'cpu' }), /--out/);
@@ -130,4 +134,20 @@ test('evaluateTarget: clean accuracy equals an argmax count done by hand; PGD ca
   assert.ok(Math.abs(r.cleanAcc - (100 * correct) / ds.test.count) < 1e-9, `clean ${r.cleanAcc} vs ${correct}/${ds.test.count}`);
   assert.ok(r.pgdAcc <= r.cleanAcc);
   net.dispose();
+});
+
+test('original MMA through the loop: batch indices reach the recipe and margins are checkpointed', async () => {
+  const ds = tinyDataset();
+  const out = path.join(root, 'mma-original');
+  const config = {
+    ...applyTargetFlags(targetPreset('mma-original', 'cpu', 'fashion-mnist'), { preset: 'cpu', width: '2', epochs: '1', batchSize: '4', attackSteps: '2', evalPerClass: '0' }),
+    dataset: 'tiny',
+  };
+  const r = await trainTarget({ config, out, dataset: ds, progress: silentProgress });
+  assert.equal(r.summary.globalStep, 3);
+  const ckpt = listCheckpoints(out)[0]!;
+  const margins = readSafetensors(ckpt).tensors.get('state/mma.margins')!;
+  assert.equal(margins.data.length, ds.train.count);
+  const minEps = 0.005 * (0.1 / (8 / 255));
+  assert.ok([...margins.data].every((v) => Math.abs(v - minEps) > 1e-7), `every example visited once updates its margin: ${[...margins.data]}`);
 });
