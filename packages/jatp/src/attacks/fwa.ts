@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { checkInputs, clip01, crossEntropyPerExample, lossAndGrad, misclassified } from './common.js';
+import { checkInputs, clip01, crossEntropyPerExample, isEot, lossAndGrad, misclassified } from './common.js';
 import {
   dualProject,
   entropicLmo,
@@ -107,7 +107,11 @@ export function fwaRun(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, options:
   const geo = transportGeometry(x.shape, o.kernel);
   const bisection: BisectionOptions = { maxIter: o.dualMaxIter, tolerance: o.dualTolerance };
   const budget = tf.tidy(() => tf.mul(tf.sum(tf.reshape(x, [n, -1]), 1), o.eps) as tf.Tensor1D);
-  const attacked: LogitsFn = (z) => model(clip01(z));
+  // The model sees clip01(x'); a randomised (EOT) model keeps its sampler behind the same clip.
+  const clipped: LogitsFn = (z) => model(clip01(z));
+  const attacked: LogitsFn = isEot(model)
+    ? Object.assign(clipped, { eot: { samples: model.eot.samples, sample: (z: tf.Tensor4D, i: number) => model.eot.sample(clip01(z), i) } })
+    : clipped;
 
   let plan = identityPlan(x, geo);
   // Returned plan per example: the first misclassified iterate, else the last one.

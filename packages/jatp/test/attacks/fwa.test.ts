@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { ensureGradients } from '../../src/attacks/common.js';
+import { eotModel } from '../../src/attacks/eot.js';
 import { fwa, fwaRun } from '../../src/attacks/fwa.js';
 import { dualProject, identityPlan, projectSimplex, pullBack, pushForward, transportGeometry } from '../../src/attacks/fwa-transport.js';
 import type { LogitsFn } from '../../src/models/types.js';
@@ -288,6 +289,16 @@ test('fwa: deterministic', () => {
   assert.deepEqual(Array.from(a.xAdv.dataSync()), Array.from(b.xAdv.dataSync()));
   assert.deepEqual(a.success, b.success);
   tf.dispose([a.xAdv, b.xAdv]);
+});
+
+test('fwa: an EOT model whose draws are all the same deterministic model gives the plain result', () => {
+  const attack = fwa({ eps: 0.06, steps: 3, kernel: 3, lr: 0.2 });
+  const plain = attack.run(mlp, x, y);
+  const eot = attack.run(eotModel((inp) => mlp(inp), { samples: 2 }), x, y);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(plain.xAdv, eot.xAdv))).dataSync()[0]!);
+  assert.ok(diff < 1e-5, `max difference ${diff}`);
+  assert.deepEqual(eot.success, plain.success);
+  tf.dispose([plain.xAdv, eot.xAdv]);
 });
 
 test('fwa: does not leak tensors', () => {
