@@ -1,0 +1,208 @@
+/**
+ * `jatp train-defense`: train JATP, JATP′, APE-G, HGD or NRP in front of a trained target, through
+ * the shared training loop (same run folder, presets, resume, progress and metrics as
+ * `jatp train-target`). The pre-processor lands in `<out>/last/model.safetensors`, which
+ * `jatp eval --preprocessor <out>` loads.
+ */
+import type { Command } from 'commander';
+import { initBackend } from '../backend.js';
+import { stderrProgress } from '../training/progress.js';
+import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
+import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
+
+export interface TrainDefenseFlags {
+  method: string;
+  target: string;
+  dataset: string;
+  dataDir?: string;
+  out: string;
+  preset: string;
+  epochs?: string;
+  batchSize?: string;
+  lr?: string;
+  perClass?: string;
+  examples?: string;
+  attackSteps?: string;
+  eps?: string;
+  featureLayer?: string;
+  alpha?: string;
+  beta?: string;
+  pixel?: boolean;
+  bce?: boolean;
+  fsm?: boolean;
+  guidance?: string;
+  evalCount?: string;
+  evalSteps?: string;
+  purifierOptions?: string;
+  cacheDir?: string;
+  resume?: boolean;
+  seed: string;
+  json?: boolean;
+  checkpointEvery?: string;
+  stopAfterSteps?: string;
+}
+
+function num(text: string, flag: string, opts: { int?: boolean; min?: number; positive?: boolean } = {}): number {
+  const v = Number(text);
+  const bad =
+    text.trim() === '' || !Number.isFinite(v) || (opts.int === true && !Number.isSafeInteger(v)) ||
+    (opts.min !== undefined && v < opts.min) || (opts.positive === true && !(v > 0));
+  if (bad) {
+    const what = `${opts.int ? 'an integer' : 'a number'}${opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : ''}`;
+    throw new Error(`${flag}: '${text}' is not ${what}`);
+  }
+  return v;
+}
+
+/** L∞ budget: the paper's 8/255 on colour 32x32 data; 0.1 on (Fashion-)MNIST, as `jatp eval` uses. */
+export function defaultEps(dataset: string): number {
+  return /mnist/.test(dataset) ? 0.1 : 8 / 255;
+}
+
+/** Apply the flags on top of a preset's config. Attack step sizes scale with eps (they were set for 8/255). */
+export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): DefenseConfig {
+  let c: DefenseConfig = { ...base };
+  if (flags.epochs !== undefined) c = { ...c, epochs: num(flags.epochs, '--epochs', { int: true, min: 1 }) };
+  if (flags.batchSize !== undefined) c = { ...c, batchSize: num(flags.batchSize, '--batch-size', { int: true, min: 1 }) };
+  if (flags.perClass !== undefined) {
+    const v = num(flags.perClass, '--per-class', { int: true, min: 0 });
+    const { perClass: _drop, ...rest } = c;
+    void _drop;
+    c = v === 0 ? rest : { ...rest, perClass: v };
+  }
+  if (flags.lr !== undefined) {
+    const lr = num(flags.lr, '--lr', { positive: true });
+    c = { ...c, optimizers: Object.fromEntries(Object.entries(c.optimizers).map(([g, o]) => [g, { ...o, lr }])) };
+  }
+  if (flags.evalCount !== undefined) c = { ...c, evaluation: { ...c.evaluation, count: num(flags.evalCount, '--eval-count', { int: true, min: 0 }) } };
+  if (flags.evalSteps !== undefined) c = { ...c, evaluation: { ...c.evaluation, pgdSteps: num(flags.evalSteps, '--eval-steps', { int: true, min: 0 }) } };
+  if (flags.purifierOptions !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(flags.purifierOptions);
+    } catch (err) {
+      throw new Error(`--purifier-options: not valid JSON (${(err as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`--purifier-options: expected a JSON object such as '{"nf":16,"gc":8}'`);
+    c = { ...c, purifier: { arch: c.purifier.arch, options: { ...c.purifier.options, ...(parsed as Record<string, unknown>) } } };
+  }
+  const eps = flags.eps !== undefined ? num(flags.eps.includes('/') ? String(Number(flags.eps.split('/')[0]) / Number(flags.eps.split('/')[1])) : flags.eps, '--eps', { positive: true }) : defaultEps(flags.dataset);
+  const scale = eps / (8 / 255);
+  if (c.jatp) {
+    let j = { ...c.jatp, eps, attackStepSize: c.jatp.attackStepSize * scale };
+    if (flags.attackSteps !== undefined) j = { ...j, attackSteps: num(flags.attackSteps, '--attack-steps', { int: true, min: 0 }) };
+    if (flags.featureLayer !== undefined) j = { ...j, featureLayer: flags.featureLayer };
+    const loss = { ...j.loss };
+    if (flags.alpha !== undefined) loss.alpha = num(flags.alpha, '--alpha', { min: 0 });
+    if (flags.beta !== undefined) loss.beta = num(flags.beta, '--beta', { min: 0 });
+    if (flags.pixel === false) loss.noPixel = true;
+    if (flags.bce === false) loss.noBce = true;
+    if (flags.fsm === false) loss.noFsm = true;
+    c = { ...c, jatp: { ...j, loss } };
+  } else if (flags.alpha !== undefined || flags.beta !== undefined || flags.pixel === false || flags.bce === false || flags.fsm === false) {
+    throw new Error(`--alpha/--beta/--no-pixel/--no-bce/--no-fsm apply to --method jatp|jatp-joint only, not '${c.method}'`);
+  }
+  if (c.baseline) {
+    let b = { ...c.baseline, eps, attackStepSize: c.baseline.attackStepSize * scale };
+    if (flags.attackSteps !== undefined) b = { ...b, attackSteps: num(flags.attackSteps, '--attack-steps', { int: true, min: 0 }) };
+    if (flags.examples !== undefined) {
+      const e = flags.examples === 'obl' ? 'oblivious' : flags.examples;
+      if (e !== 'oblivious' && e !== 'full') throw new Error(`--examples: '${flags.examples}' is not one of obl, oblivious, full`);
+      b = { ...b, examples: e };
+    }
+    if (flags.guidance !== undefined) {
+      if (c.method !== 'hgd') throw new Error(`--guidance applies to --method hgd only`);
+      if (flags.guidance !== 'logits' && flags.guidance !== 'features') throw new Error(`--guidance: '${flags.guidance}' is not one of logits, features`);
+      b = { ...b, guidance: flags.guidance };
+    }
+    if (flags.featureLayer !== undefined) b = c.method === 'hgd' ? { ...b, guidanceFeature: flags.featureLayer } : { ...b, featureLayer: flags.featureLayer };
+    c = { ...c, baseline: b };
+  } else if (flags.examples !== undefined && flags.examples !== 'full') {
+    throw new Error(`--examples: JATP always trains on full (feature-space) adversarial examples; only 'full' is valid for '${c.method}'`);
+  }
+  return c;
+}
+
+function summaryText(r: TrainDefenseResult): string {
+  const s = r.summary;
+  const lines = [
+    `method:   ${r.config.defense.method} (preset ${r.config.defense.preset})`,
+    `target:   ${r.config.target}`,
+    `dataset:  ${r.config.dataset}${r.config.defense.perClass ? `, ${r.config.defense.perClass} images per class` : ''}`,
+    `run:      ${s.outDir}  (${s.epochsCompleted}/${r.config.defense.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: resume with --resume' : ''})`,
+    `weights:  ${r.weights}`,
+  ];
+  if (r.exampleCache) lines.push(`examples: ${r.exampleCache.file} (${r.exampleCache.fromCache ? 'reused' : 'generated'})`);
+  if (s.lastEpoch) {
+    const fmt = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ');
+    lines.push(`epoch ${s.lastEpoch.epoch}: train ${fmt(s.lastEpoch.train)}`);
+    if (Object.keys(s.lastEpoch.eval).length > 0) lines.push(`epoch ${s.lastEpoch.epoch}: eval  ${fmt(s.lastEpoch.eval)} (%, full model T(clip01(P(x))))`);
+  }
+  return lines.join('\n');
+}
+
+export async function runTrainDefense(flags: TrainDefenseFlags): Promise<TrainDefenseResult> {
+  const method = parseMethod(flags.method);
+  const preset = parsePreset(flags.preset);
+  const seed = num(flags.seed, '--seed', { int: true });
+  await initBackend();
+  return trainDefense({
+    method,
+    preset,
+    target: flags.target,
+    dataset: flags.dataset,
+    ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+    out: flags.out,
+    seed,
+    overrides: (base) => applyFlags(base, flags),
+    ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
+    ...(flags.resume ? { resume: true } : {}),
+    progress: stderrProgress(),
+    ...(flags.checkpointEvery !== undefined ? { checkpointEverySteps: num(flags.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }) } : {}),
+    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('train-defense')
+    .description('train a pre-processing defense (JATP, JATP\', APE-G, HGD, NRP) in front of a trained target model')
+    .requiredOption('--method <name>', `defense: ${DEFENSE_METHODS.join(' | ')}`)
+    .requiredOption('--target <run>', 'target run folder (from train-target) or its .safetensors weights')
+    .requiredOption('--out <dir>', 'run folder to create (or to continue with --resume)')
+    .option('--dataset <name>', 'cifar10 | svhn | mnist | fashion-mnist | folder:<path>', 'cifar10')
+    .option('--data-dir <dir>', 'folder holding the dataset files')
+    .option('--preset <name>', `defaults: ${PRESET_NAMES.join(' | ')} (paper = spec schedules and networks; cpu = narrow nets, 100 images/class, K=5, 5 epochs)`, 'paper')
+    .option('--epochs <n>', 'override the preset epochs')
+    .option('--batch-size <n>', 'override the preset batch size')
+    .option('--lr <x>', 'override the base learning rate of every optimizer group')
+    .option('--per-class <n>', 'train on the first n images of each class (0 = all)')
+    .option('--examples <kind>', "baselines: 'obl' (oblivious PGD-40 / SSP vs the target, cached) or 'full' (PGD-40 through the current P, spec 4.4)")
+    .option('--attack-steps <k>', 'steps of the training attack (JATP Eq. 5: 10; baselines: 40, NRP SSP: 100)')
+    .option('--eps <x>', 'L-inf budget (default 8/255; 0.1 for (fashion-)mnist); attack step sizes scale with it')
+    .option('--feature-layer <name>', "target feature for JATP/NRP (default: the target's, ResNet-18 'layer3'); HGD: its FGD layer")
+    .option('--alpha <x>', 'JATP: weight of the FSM term (default 5)')
+    .option('--beta <x>', 'JATP: weight of the pixel loss (default 3)')
+    .option('--no-pixel', 'JATP ablation: drop the pixel loss')
+    .option('--no-bce', 'JATP ablation: drop the boosted cross-entropy')
+    .option('--no-fsm', 'JATP ablation: drop the FSM term')
+    .option('--guidance <kind>', 'HGD: logits (LGD, default) | features (FGD)')
+    .option('--eval-count <n>', 'test images for the per-epoch clean/PGD accuracy of the full model (0 = none)')
+    .option('--eval-steps <n>', 'PGD steps of that per-epoch evaluation (paper preset 40, cpu 10)')
+    .option('--purifier-options <json>', `override the pre-processor's registry options, e.g. '{"nf":16,"gc":8,"nb":1}'`)
+    .option('--cache-dir <dir>', 'oblivious-example cache (default: <out>/../.example-cache)')
+    .option('--checkpoint-every <n>', 'also checkpoint every n steps inside an epoch')
+    .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
+    .option('--resume', 'continue the run in --out from its newest checkpoint (its stored settings win)')
+    .option('--seed <n>', 'seed of initialisation, data order and attacks', '0')
+    .option('--json', 'print the result as JSON on stdout')
+    .addHelpText('after', '\nExample:\n  jatp train-defense --method jatp --target runs/trades --dataset cifar10 --out runs/jatp --preset cpu\n')
+    .action(async (flags: TrainDefenseFlags) => {
+      const result = await runTrainDefense(flags);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ summary: result.summary, config: result.config, weights: result.weights, exampleCache: result.exampleCache ?? null }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${summaryText(result)}\n`);
+      }
+    });
+}

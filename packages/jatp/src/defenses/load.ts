@@ -1,0 +1,45 @@
+/**
+ * Loading networks out of run folders: a target written by `jatp train-target` (for `--target`) and
+ * a pre-processor written by `jatp train-defense` (`loadPreprocessor`, used by `jatp eval
+ * --preprocessor`). A run folder keeps its network as `last/model.safetensors` + `last/model.json`
+ * (models/weights.ts format); `best/` and the folder itself are also searched, and a weights file
+ * may be named directly.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Network, Preprocessor } from '../models/types.js';
+import { loadNetwork } from '../models/weights.js';
+import { archInfo } from '../models/registry.js';
+
+const CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
+
+/** The weights file for a run folder or file `given`; `flag` names the option in errors. */
+export function runWeightsFile(given: string, flag: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(given);
+  } catch {
+    throw new Error(`${flag}: '${given}' does not exist (expected a run folder or a .safetensors weights file)`);
+  }
+  if (stat.isFile()) return given;
+  for (const c of CANDIDATES) {
+    const file = path.join(given, c);
+    if (fs.existsSync(file)) return file;
+  }
+  throw new Error(`${flag}: no network in run folder '${given}' (looked for ${CANDIDATES.join(', ')})`);
+}
+
+export async function loadRunNetwork(given: string, flag: string): Promise<Network> {
+  return loadNetwork(runWeightsFile(given, flag));
+}
+
+/** The pre-processor of a `train-defense` run folder (or weights file), checked to be one. */
+export async function loadPreprocessor(runDir: string): Promise<Preprocessor> {
+  const net = await loadRunNetwork(runDir, '--preprocessor');
+  const kind = archInfo(net.arch).kind;
+  if (kind !== 'preprocessor') {
+    net.dispose();
+    throw new Error(`--preprocessor: '${runDir}' holds a ${kind} ('${net.arch}'), not a pre-processor`);
+  }
+  return net;
+}
