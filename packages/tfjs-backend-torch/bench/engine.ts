@@ -161,11 +161,11 @@ async function profileTrainStep(): Promise<Array<{ kernel: string; ms: number; c
   return [...agg.entries()].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
 }
 
-function runPython(threads: number): Record<string, unknown> | string {
+function runPython(threads: number, device: string): Record<string, unknown> | string {
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return `not run: ${python} cannot import torch`;
   const r = spawnSync(python, [path.join(here, 'torch_bench.py'), '--threads', String(threads), '--repeats', String(repeats),
-    '--batches', batches.join(',')], { encoding: 'utf8', timeout: 900_000 });
+    '--batches', batches.join(','), '--device', device], { encoding: 'utf8', timeout: 900_000 });
   if (r.status !== 0) return `failed: ${(r.stderr || r.error?.message || '').slice(-500)}`;
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
   }
   if (usePython) {
     log(`PyTorch (${python}) ...`);
-    results.pytorch = runPython(st.numThreads ?? os.cpus().length);
+    results.pytorch = runPython(st.numThreads ?? os.cpus().length, st.device === 'cuda' ? 'cuda' : 'cpu');
     if (typeof results.pytorch === 'string') log(`PyTorch: ${results.pytorch}`);
   }
 

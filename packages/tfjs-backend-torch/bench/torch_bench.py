@@ -49,12 +49,22 @@ class ResNet18(nn.Module):
         return self.fc(h.mean((2, 3)))
 
 
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def median_time(fn, repeats):
     fn()  # warm-up
+    sync()
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
 
@@ -65,18 +75,21 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batches", default="32,128")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
-    net = ResNet18().to(memory_format=fmt)
-    out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
+    net = ResNet18().to(DEVICE, memory_format=fmt)
+    out = {"torch_version": torch.__version__, "device": str(DEVICE), "threads": torch.get_num_threads(),
            "params": sum(p.numel() for p in net.parameters()), "seconds": {}}
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     for b in [int(s) for s in args.batches.split(",")]:
-        x = torch.rand(b, 3, 32, 32).to(memory_format=fmt)
-        y = torch.randint(0, 10, (b,))
+        x = torch.rand(b, 3, 32, 32, device=DEVICE).to(memory_format=fmt)
+        y = torch.randint(0, 10, (b,), device=DEVICE)
 
         def train_step():
             net.train()
@@ -88,8 +101,8 @@ def main():
 
         out["seconds"][f"train_step_b{b}"] = median_time(train_step, args.repeats)
     b = 128
-    x = torch.rand(b, 3, 32, 32).to(memory_format=fmt)
-    y = torch.randint(0, 10, (b,))
+    x = torch.rand(b, 3, 32, 32, device=DEVICE).to(memory_format=fmt)
+    y = torch.randint(0, 10, (b,), device=DEVICE)
 
     def pgd_step():
         net.eval()
@@ -108,8 +121,8 @@ def main():
     # conv micro-benchmarks at ResNet-18's CIFAR shapes (batch 32), forward / dX / dW.
     convs = {}
     for name, (cin, cout, hw, stride) in CONV_SHAPES.items():
-        xx = torch.rand(32, cin, hw, hw).to(memory_format=fmt)
-        w = torch.rand(cout, cin, 3, 3)
+        xx = torch.rand(32, cin, hw, hw, device=DEVICE).to(memory_format=fmt)
+        w = torch.rand(cout, cin, 3, 3, device=DEVICE)
         yy = F.conv2d(xx, w, stride=stride, padding=1)
         dy = torch.rand_like(yy)
         convs[name] = {

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# GPU check for the torch backend, in one go (engine guide §6):
+#   1. find a CUDA-enabled PyTorch (LIBTORCH=<site-packages>/torch, or the torch importable by
+#      $PYTHON / python3 / /opt/torch/.venv/bin/python),
+#   2. build the addon against it into build-cuda/ (scripts/build-native.mjs with LIBTORCH),
+#   3. run the nn kernel tests and a subset of the tfjs-core suite with TFJS_TORCH_DEVICE=cuda,
+#   4. run the engine benchmark on the GPU (torch vs PyTorch on the same GPU; no wasm).
+# Output: the logs on stdout, and bench results in ${GPU_CHECK_OUT:-gpu-check-out}/.
+#
+# Usage (from anywhere):  packages/tfjs-backend-torch/scripts/gpu-check.sh
+# Env: LIBTORCH, PYTHON, NODE (node binary; default `node` on PATH), GPU_CHECK_OUT,
+#      GPU_CHECK_SKIP_BENCH=1, TFJS_TORCH_TF32=1 (allow TF32: faster, but fails fp32-tight tests).
+# Needs: node >= 20 with this repo's node_modules installed (npm ci), g++, a CUDA PyTorch wheel.
+set -euo pipefail
+
+pkg="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$pkg/../.." && pwd)"
+out="${GPU_CHECK_OUT:-$root/gpu-check-out}"
+mkdir -p "$out"
+say() { printf '\n[gpu-check] %s\n' "$*"; }
+die() { printf '\n[gpu-check] ERROR: %s\n' "$*" >&2; exit 1; }
+
+node_bin="${NODE:-node}"
+command -v "$node_bin" >/dev/null 2>&1 || die "node not found (set NODE=/path/to/node; the GPU image may need the node binary carried over)"
+"$node_bin" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "node >= 20 required ($("$node_bin" --version))"
+[ -d "$root/node_modules/@tensorflow/tfjs-core" ] || die "run npm ci in $root first"
+export PATH="$(dirname "$(command -v "$node_bin")"):$PATH"
+
+# 1. A CUDA PyTorch.
+py=""
+for cand in "${PYTHON:-}" python3 /opt/torch/.venv/bin/python /usr/bin/python3; do
+  [ -n "$cand" ] || continue
+  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import torch' >/dev/null 2>&1; then py="$cand"; break; fi
+done
+if [ -z "${LIBTORCH:-}" ]; then
+  [ -n "$py" ] || die "no python with torch found; set LIBTORCH=<site-packages>/torch or PYTHON"
+  LIBTORCH="$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+fi
+export LIBTORCH
+say "LIBTORCH=$LIBTORCH"
+if [ -n "$py" ]; then
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+  export LIBTORCH_CXX11_ABI="${LIBTORCH_CXX11_ABI:-$("$py" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')}"
+fi
+[ -f "$LIBTORCH/lib/libtorch_cuda.so" ] || die "$LIBTORCH/lib/libtorch_cuda.so missing: this is not a CUDA build of PyTorch"
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+
+# 2. Build into build-cuda/.
+say "building the addon against $LIBTORCH"
+(cd "$pkg" && TT_BUILD_JOBS="${TT_BUILD_JOBS:-$(nproc)}" "$node_bin" scripts/build-native.mjs)
+[ -f "$pkg/build-cuda/tfjs_backend_torch.node" ] || die "build-cuda/tfjs_backend_torch.node was not produced"
+
+export TFJS_TORCH_DEVICE=cuda
+# The wheel's own libraries (cuDNN, cuBLAS, ...) are found through libtorch_cuda's RPATH.
+"$node_bin" --import tsx -e "
+  const tf = await import('@tensorflow/tfjs-core');
+  const m = await import('$pkg/src/index.ts');
+  const s = m.torchStatus();
+  console.log('torch backend:', JSON.stringify(s));
+  if (!s.available || s.device !== 'cuda') { console.error('the addon did not come up on CUDA'); process.exit(1); }
+" || die "the CUDA addon does not load or does not select the GPU"
+
+status=0
+# 3a. nn kernel tests (each compares torch, now on the GPU, with the cpu backend).
+say "nn kernel tests on CUDA"
+(cd "$root" && node --import tsx --test packages/tfjs-backend-torch/test/nn_*.test.ts) 2>&1 | tee "$out/nn-tests.log" | grep -E '^# (tests|pass|fail)|^not ok' || true
+grep -q '^# fail 0' "$out/nn-tests.log" || status=1
+
+# 3b. A subset of the tfjs-core suite on CUDA.
+say "tfjs-core suite subset on CUDA"
+files="ops/conv2d_test,ops/conv2d_transpose_test,ops/depthwise_conv2d_test,ops/fused/fused_conv2d_test,ops/max_pool_test,ops/avg_pool_test,ops/batchnorm_test,ops/mat_mul_test,ops/fused/fused_mat_mul_test,ops/image/resize_bilinear_test,ops/image/resize_nearest_neighbor_test,ops/relu_test,ops/add_test,ops/sum_test,ops/softmax_test,gradients_test"
+(cd "$root" && npx tsx packages/tfjs-backend-torch/test/core_suite.ts --files="$files") 2>&1 | tee "$out/core-suite.log" | tail -5 || status=1
+
+# 4. Benchmark: torch on the GPU vs PyTorch on the same GPU.
+if [ "${GPU_CHECK_SKIP_BENCH:-0}" != "1" ]; then
+  say "benchmark on CUDA"
+  (cd "$pkg" && npx tsx bench/engine.ts --no-wasm ${py:+--python "$py"} --out "$out/bench-results-cuda.json") 2>&1 | tee "$out/bench.log" || status=1
+fi
+
+say "done (status $status); logs and figures in $out"
+exit $status
