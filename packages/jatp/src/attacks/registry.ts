@@ -138,6 +138,10 @@ export interface BuildContext {
 export function buildAttack(spec: AttackSpec, context: BuildContext): Attack {
   const eps = context.eps;
   const norm = context.norm ?? 'Linf';
+  // Square, FAB-T and TI-BIM are implemented for L∞ only; FWA has its own (Wasserstein) threat model.
+  if (norm !== 'Linf' && (spec.family === 'square' || spec.family === 'fab-t' || spec.family === 'tibim')) {
+    throw new Error(`--norm ${norm}: attack '${spec.text}' supports only Linf; L2 works with pgd, dlr, apgd-ce, apgd-t, aa (APGD stages only) and bpda`);
+  }
   switch (spec.family) {
     case 'pgd':
     case 'bpda':

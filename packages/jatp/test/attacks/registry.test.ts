@@ -73,6 +73,8 @@ test('buildAttack uses the spec §5 settings for each family', () => {
   assert.equal(t.options.stepSize, 0.007);
   assert.equal(buildAttack(parseAttackSpec('aa'), { eps }).name, 'aa');
   assert.equal(buildAttack(parseAttackSpec('square5000'), { eps }).name, 'square');
+  assert.throws(() => buildAttack(parseAttackSpec('square5000'), { eps: 0.5, norm: 'L2' }), /--norm L2.*square5000.*only Linf/);
+  assert.equal((buildAttack(parseAttackSpec('pgd10'), { eps: 0.5, norm: 'L2' }) as Pgd).options.norm, 'L2');
   // every family builds (FAB-T and FWA come from attacks-B's files)
   for (const name of ['fab-t', 'fwa20', 'apgd-ce', 'pgd20']) {
     const attack = buildAttack(parseAttackSpec(name), { eps });
