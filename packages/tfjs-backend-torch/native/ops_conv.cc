@@ -87,7 +87,8 @@ TT_FN(NnConv2d) {
 }
 
 // nnConv2dBackpropInput(dy, filter, inputShape[4], strides[2], pads[4], dilations[2], depthwise,
-//                       channelsLast) -> dx of inputShape
+//                       channelsLast, outHW[2]) -> dx of inputShape
+// outHW is tfjs's forward output size for inputShape; tfjs's kernels read only that much of dy.
 TT_FN(NnConv2dBackpropInput) {
   TT_GUARD_BEGIN
   const at::Tensor& dy = TensorArg(info, 0);
@@ -98,13 +99,17 @@ TT_FN(NnConv2dBackpropInput) {
   const std::vector<int64_t> d = Pair(info, 5, "dilations");
   const bool depthwise = BoolArg(info, 6);
   const bool cl = BoolArg(info, 7);
+  const std::vector<int64_t> o = Pair(info, 8, "output size");
   if (in.size() != 4) throw std::runtime_error("conv2dBackpropInput: inputShape must have 4 dims");
 
   const int64_t N = in[0];
   const int64_t C = cl ? in[3] : in[1];
   const int64_t H = cl ? in[1] : in[2];
   const int64_t W = cl ? in[2] : in[3];
-  const at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  if (dyv.size(2) > o[0] || dyv.size(3) > o[1]) {
+    dyv = dyv.slice(2, 0, std::min(o[0], dyv.size(2))).slice(3, 0, std::min(o[1], dyv.size(3)));
+  }
   const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
   const Plan plan = MakePlan(H, W, dyv.size(2), dyv.size(3), p, w.size(0), w.size(1), s, d, false);
   const int64_t Hp = plan.direct ? H : H + plan.pre.top + plan.pre.bottom;

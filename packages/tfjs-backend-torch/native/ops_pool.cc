@@ -33,6 +33,13 @@ at::Tensor AsFloat(const at::Tensor& t) {
   return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat);
 }
 
+// tfjs's max pooling skips NaN (a NaN never compares greater), ATen's propagates it: map NaN to
+// -inf first (one element-wise pass), so an all-NaN window gives -inf as in tfjs.
+at::Tensor NanAsMinusInf(const at::Tensor& t) {
+  const double inf = std::numeric_limits<double>::infinity();
+  return at::nan_to_num(t, -inf, inf, -inf);
+}
+
 // Number of valid (in-image) taps per window of a pre-padded H x W image: [1, 1, outH, outW].
 at::Tensor ValidCounts(int64_t H, int64_t W, const PoolArgs& a, const Pads& pre,
                        const at::TensorOptions& opts) {
@@ -48,7 +55,7 @@ TT_FN(NnMaxPool) {
   const at::Tensor& x = TensorArg(info, 0);
   const PoolArgs a = ReadPoolArgs(info, 1);
   const std::vector<int64_t> o = Pair(info, 4, "output size");
-  at::Tensor xv = ToNCHW(AsFloat(x));
+  at::Tensor xv = ToNCHW(NanAsMinusInf(AsFloat(x)));
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], a.p, a.k[0], a.k[1], a.s, kNoDilation, true);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, -std::numeric_limits<double>::infinity());
   at::Tensor y = ToNHWC(at::max_pool2d(xv, a.k, a.s, plan.pad, kNoDilation, false));
@@ -64,7 +71,7 @@ TT_FN(NnMaxPoolGrad) {
   const at::Tensor& dy = TensorArg(info, 0);
   const at::Tensor& x = TensorArg(info, 1);
   const PoolArgs a = ReadPoolArgs(info, 2);
-  at::Tensor xv = ToNCHW(AsFloat(x));
+  at::Tensor xv = ToNCHW(NanAsMinusInf(AsFloat(x)));
   const at::Tensor dyv = ToNCHW(AsFloat(dy));
   const Plan plan = MakePlan(xv.size(2), xv.size(3), dyv.size(2), dyv.size(3), a.p, a.k[0], a.k[1], a.s,
                              kNoDilation, true);

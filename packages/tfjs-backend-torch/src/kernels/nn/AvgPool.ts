@@ -3,7 +3,7 @@
  * divided by its number of valid (non-padding) taps. Windows come from `computePool2DInfo`;
  * asymmetric padding uses explicit per-window counts (ops_pool.cc).
  */
-import { backend_util, AvgPool } from '@tensorflow/tfjs-core';
+import { backend_util, util, AvgPool } from '@tensorflow/tfjs-core';
 import type { AvgPoolAttrs, AvgPoolInputs, TensorInfo } from '@tensorflow/tfjs-core';
 import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
 
@@ -13,6 +13,11 @@ export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackendLike
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   const info = backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1,
     pad, dimRoundingMode);
+  // As tfjs's cpu kernel: a 1x1 window that keeps the shape is the identity, whatever the padding
+  // says (tf.pool relies on it for fractional outputs).
+  if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) {
+    return backend.alias(x);
+  }
   return result(backend, nn(backend).NnAvgPool(handle(backend, x), [info.filterHeight, info.filterWidth],
     [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
 }

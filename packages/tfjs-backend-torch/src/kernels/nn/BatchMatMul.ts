@@ -11,6 +11,10 @@ export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBac
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
+  if (a.shape.length < 2 || b.shape.length < 2) {
+    // tfjs's kernels require matrices; ATen would silently treat a vector as one.
+    throw new Error(`BatchMatMul: both operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
+  }
   return result(backend, nn(backend).NnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
     attrs.transposeB, -1, -1, ACTIVATION_LINEAR, 0));
 }

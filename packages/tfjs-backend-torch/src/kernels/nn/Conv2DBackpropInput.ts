@@ -19,7 +19,7 @@ export function conv2DBackpropInput(args: {
     strides, 1, pad, dimRoundingMode, false, format);
   return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast'));
+    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast', [info.outHeight, info.outWidth]));
 }
 
 export const conv2DBackpropInputConfig = nnKernel(Conv2DBackpropInput, conv2DBackpropInput);

@@ -16,7 +16,7 @@ export function depthwiseConv2dNativeBackpropInput(args: {
     strides, dilations, pad, dimRoundingMode, true);
   return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], true, true));
+    [info.dilationHeight, info.dilationWidth], true, true, [info.outHeight, info.outWidth]));
 }
 
 export const depthwiseConv2dNativeBackpropInputConfig = nnKernel(DepthwiseConv2dNativeBackpropInput, depthwiseConv2dNativeBackpropInput);

@@ -18,7 +18,7 @@ export interface NnBinding {
     dilations: number[], outHW: number[], depthwise: boolean, channelsLast: boolean,
     activation: number, leakyreluAlpha: number): NativeResult;
   NnConv2dBackpropInput(dy: number, filter: number, inputShape: number[], strides: number[], pads: number[],
-    dilations: number[], depthwise: boolean, channelsLast: boolean): NativeResult;
+    dilations: number[], depthwise: boolean, channelsLast: boolean, outHW: number[]): NativeResult;
   NnConv2dBackpropFilter(x: number, dy: number, filterShape: number[], strides: number[], pads: number[],
     dilations: number[], depthwise: boolean, channelsLast: boolean): NativeResult;
   NnMaxPool(x: number, filter: number[], strides: number[], pads: number[], outHW: number[]): NativeResult;
