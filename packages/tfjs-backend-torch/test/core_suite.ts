@@ -22,19 +22,10 @@ import { TorchBackend, kernelStats, nativeBinding, torchStatus } from '../src/in
  * file; every entry says why. Keep it short: the goal is that everything passing on cpu passes here.
  */
 export const EXCLUDE: Array<[string, string]> = [
-  // v1 (2026-11-25), tfjs-core 4.22.0, libtorch 1.13.1. All five are in engine-nn's kernels
-  // (src/kernels/nn, native/ops_conv.cc, ops_pool.cc, ops_nn.cc); remove an entry once it passes.
-  ['conv2dTranspose test-torch {} input=8x8x8,output=4x4x8,f=8,s=1,inDepth=8,p=same vec4',
-    'malformed call (an 8x8 dy for a 4x4 stride-1 "same" output): the tfjs loop reads a different window than the ATen transposed conv'],
-  ['matmul test-torch {} matmul throws when passed a vector',
-    'BatchMatMul accepts a rank-1 operand (ATen broadcasts it) where the tfjs kernel throws'],
-  ['maxPool test-torch {} [x=[3,3,1] f=[2,2] s=1 ignores NaNs',
-    'ATen max_pool2d propagates NaN; the tfjs cpu loop skips it (value > max)'],
-  ['pool test-torch {} max x=[2,2,3] f=[1,1] s=2 p=1 fractional outputs default rounding',
-    'padding larger than half the window (p=1, f=1): windows entirely in the padding, which ATen rejects/handles differently'],
-  ['pool test-torch {} avg x=[2,2,3] f=[1,1] s=2 p=1 fractional outputs default rounding',
-    'same as above for avg pooling (an all-padding window gives 0/0 = NaN)'],
-];
+  // v2 (2026-11-25), tfjs-core 4.22.0, libtorch 1.13.1: empty. v1 excluded five nn-kernel specs
+  // (max-pool NaN, 1x1 pools with p=1, BatchMatMul on a vector, a malformed conv2dTranspose); the
+  // nn kernels now match tfjs there (commit c485d02). Check an entry with --include-excluded.
+]
 
 // The dist files are ES modules with extensionless imports (and a `gradients.js` next to a
 // `gradients/` folder), which only CommonJS resolution gets right: load them through tsx's require.
