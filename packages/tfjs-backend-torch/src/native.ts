@@ -67,9 +67,16 @@ export function loadNative(): NativeLoad {
     // libgomp reads this once, when libtorch loads. Its default spin-waiting makes every parallel
     // ATen op crawl when the cores are shared (measured: a small CNN step 115-130 ms spinning vs
     // 21 ms passive with 2 threads on a busy 2-core machine). An explicit setting wins.
-    if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+    // It is unset again right after, so child processes (e.g. a PyTorch comparison) keep their default.
+    const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
+    if (setPolicy) process.env.OMP_WAIT_POLICY = 'PASSIVE';
     const require = createRequire(import.meta.url);
-    const binding = require(path) as TorchBinding;
+    let binding: TorchBinding;
+    try {
+      binding = require(path) as TorchBinding;
+    } finally {
+      if (setPolicy) delete process.env.OMP_WAIT_POLICY;
+    }
     if (process.env.TFJS_TORCH_DEVICE === 'cuda' && binding.device() !== 'cuda') {
       process.emitWarning(`TFJS_TORCH_DEVICE=cuda but ${path} has no usable CUDA device; tensors stay on the CPU`);
     }
