@@ -44,6 +44,16 @@ static at::Tensor DepthwiseWeight(const at::Tensor& w) {
 }
 
 
+// Memory-format policy. Our NCHW views are channels_last, which oneDNN runs fast for large images,
+// but libtorch 1.13 is several times slower in channels_last for small feature maps (ResNet-18's
+// 4x4x512 stage: measured 138 vs 57 ms forward, and the weight gradient of wide layers). For those
+// shapes one copy to contiguous NCHW (a few MB) pays for itself. Measured with PyTorch 1.13,
+// 2 threads, batch 32 (bench/torch_bench.py shapes).
+static bool PreferContiguous(const at::Tensor& nchw, bool weightGrad) {
+  const int64_t hw = nchw.size(2) * nchw.size(3);
+  return hw <= 16 || (weightGrad && nchw.size(1) >= 128);
+}
+
 static at::MemoryFormat FormatFor(bool channelsLast) {
   return channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
 }
@@ -70,6 +80,7 @@ TT_FN(NnConv2d) {
   const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
+  if (cl && PreferContiguous(xv, false)) xv = xv.contiguous();
   // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
   // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
   const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == wv.size(0);
@@ -115,7 +126,9 @@ TT_FN(NnConv2dBackpropInput) {
   const int64_t Hp = plan.direct ? H : H + plan.pre.top + plan.pre.bottom;
   const int64_t Wp = plan.direct ? W : W + plan.pre.left + plan.pre.right;
   // Only the shape (and memory format) of the input matters for grad_input: pass an uninitialised one.
-  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(FormatFor(cl)));
+  const bool contiguous = cl && H * W <= 16;
+  if (contiguous) dyv = dyv.contiguous();
+  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(FormatFor(cl && !contiguous)));
   auto grads = at::convolution_backward(dyv, xLike, wv, /*bias_sizes=*/{}, s, plan.pad, d,
                                         /*transposed=*/false, /*output_padding=*/{0, 0},
                                         depthwise ? C : 1, {true, false, false});
@@ -141,9 +154,13 @@ TT_FN(NnConv2dBackpropFilter) {
 
   at::Tensor xv = cl ? ToNCHW(x) : x;
   const int64_t C = xv.size(1);
-  const at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  at::Tensor dyv = cl ? ToNCHW(dy) : dy;
   const Plan plan = MakePlan(xv.size(2), xv.size(3), dyv.size(2), dyv.size(3), p, f[0], f[1], s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
+  if (cl && PreferContiguous(xv, true)) {
+    xv = xv.contiguous();
+    dyv = dyv.contiguous();
+  }
   const std::vector<int64_t> oihw = depthwise ? std::vector<int64_t>{f[2] * f[3], 1, f[0], f[1]}
                                               : std::vector<int64_t>{f[3], f[2], f[0], f[1]};
   const at::Tensor wLike = at::empty(oihw, x.options());

@@ -46,6 +46,9 @@ const cases: ConvCase[] = [
   { name: '3x3 s2 numeric pad 1, ceil rounding', x: [2, 8, 8, 2], k: 3, cout: 2, stride: 2, pad: 1, round: 'ceil' },
   { name: '3x3 s1 explicit asymmetric pads', x: [2, 6, 7, 3], k: 3, cout: 4, stride: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
   { name: '3x3 s2 explicit pads', x: [1, 9, 9, 2], k: 3, cout: 3, stride: 2, pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
+  // Shapes where the native side switches to contiguous NCHW (ops_conv.cc PreferContiguous).
+  { name: '3x3 s1 same on 4x4 (contiguous path)', x: [2, 4, 4, 8], k: 3, cout: 6, stride: 1, pad: 'same' },
+  { name: '3x3 s2 same, 128 channels (contiguous weight grad)', x: [1, 6, 6, 128], k: 3, cout: 3, stride: 2, pad: 'same' },
 ];
 
 test('Conv2D forward and its input/filter gradients match cpu', { skip }, async () => {
