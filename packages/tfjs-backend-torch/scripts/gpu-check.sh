@@ -52,13 +52,12 @@ say "building the addon against $LIBTORCH"
 
 export TFJS_TORCH_DEVICE=cuda
 # The wheel's own libraries (cuDNN, cuBLAS, ...) are found through libtorch_cuda's RPATH.
-"$node_bin" --import tsx -e "
-  const tf = await import('@tensorflow/tfjs-core');
-  const m = await import('$pkg/src/index.ts');
+(cd "$pkg" && "$node_bin" --import tsx --input-type=module -e "
+  const m = await import('./src/index.ts');
   const s = m.torchStatus();
   console.log('torch backend:', JSON.stringify(s));
   if (!s.available || s.device !== 'cuda') { console.error('the addon did not come up on CUDA'); process.exit(1); }
-" || die "the CUDA addon does not load or does not select the GPU"
+") || die "the CUDA addon does not load or does not select the GPU"
 
 status=0
 # 3a. nn kernel tests (each compares torch, now on the GPU, with the cpu backend).
