@@ -272,7 +272,8 @@ export async function trainTarget(opts: TrainTargetOptions): Promise<TrainTarget
                 batchSize: Math.max(config.batchSize, 100),
                 seed: config.seed,
               }),
-            bestMetric: 'pgdAcc',
+            // Robust recipes keep the most robust epoch; natural training the most accurate one.
+            bestMetric: config.recipe === 'natural' ? 'cleanAcc' : 'pgdAcc',
           }
         : {}),
       ...(opts.resume ? { resume: true } : {}),
