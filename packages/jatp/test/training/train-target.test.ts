@@ -117,6 +117,11 @@ test('end to end: a tiny TRADES run writes loadable last/ and best/ weights, eva
   assert.deepEqual((net.options as Record<string, unknown>)['inputSize'], 8);
   net.dispose();
   assert.ok(fs.existsSync(path.join(out, 'best', 'model.safetensors')));
+  // `jatp train-target --resume <dir>` rebuilds the run from its config.json and refuses changes.
+  const fromFlags = targetConfigFromFlags({ preset: 'paper', resume: out, epochs: '3' });
+  assert.deepEqual(fromFlags, { config: { ...config, epochs: 3 }, out, resume: true });
+  assert.throws(() => targetConfigFromFlags({ preset: 'paper', resume: out, lr: '0.5' }), /drop --lr/);
+  assert.throws(() => targetConfigFromFlags({ preset: 'paper', resume: path.join(root, 'nowhere') }), /config\.json: not found/);
 });
 
 test('evaluateTarget: clean accuracy equals an argmax count done by hand; PGD cannot raise it', () => {
