@@ -7,60 +7,10 @@ import { eotModel } from '../../src/attacks/eot.js';
 import { fwa, fwaRun } from '../../src/attacks/fwa.js';
 import { dualProject, identityPlan, projectSimplex, pullBack, pushForward, transportGeometry } from '../../src/attacks/fwa-transport.js';
 import type { LogitsFn } from '../../src/models/types.js';
+import { C, H, W, lcg, tinyModels } from './synthetic.js';
 
-// Tiny undefended classifiers on 8x8x3 images of a synthetic 3-class task (class k = a blocky +-1
-// template of amplitude 0.1 added to grey noise): a linear model and a one-hidden-layer ReLU net,
-// each trained a few Adam steps.
-const H = 8;
-const W = 8;
-const C = 3;
-const D = H * W * C;
-const K = 3;
+// Tiny undefended classifiers on the synthetic 8x8x3 task of ./synthetic.ts.
 const N = 12;
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function syntheticData(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const rand = lcg(seed);
-  const templates: number[][] = [[], [], []];
-  for (let h = 0; h < H; h++) {
-    for (let w = 0; w < W; w++) {
-      for (let c = 0; c < C; c++) {
-        templates[0]!.push(h < H / 2 ? 1 : -1);
-        templates[1]!.push(w < W / 2 ? 1 : -1);
-        templates[2]!.push((h < H / 2) === (w < W / 2) ? 1 : -1);
-      }
-    }
-  }
-  const xs = new Float32Array(n * D);
-  const ys = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = i % K;
-    ys[i] = k;
-    for (let j = 0; j < D; j++) xs[i * D + j] = 0.5 + 0.2 * (rand() - 0.5) + 0.1 * templates[k]![j]!;
-  }
-  return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor1d(ys, 'int32') };
-}
-
-function train(logits: (inp: tf.Tensor4D) => tf.Tensor2D, steps: number): void {
-  const data = syntheticData(90, 7);
-  const target = tf.oneHot(data.y, K);
-  const opt = tf.train.adam(0.02);
-  for (let s = 0; s < steps; s++) opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(data.x)) as tf.Scalar);
-  opt.dispose();
-  tf.dispose([target, data.x, data.y]);
-}
-
-const flat = (inp: tf.Tensor4D) => tf.reshape(tf.sub(inp, 0.5), [inp.shape[0], D]);
-let linear: LogitsFn;
-let wLin: tf.Variable;
-let bLin: tf.Variable;
 let mlp: LogitsFn;
 let x: tf.Tensor4D;
 let y: tf.Tensor1D;
@@ -68,20 +18,7 @@ let y: tf.Tensor1D;
 before(async () => {
   await tf.setBackend('cpu');
   ensureGradients();
-  wLin = tf.variable(tf.zeros([D, K]));
-  bLin = tf.variable(tf.zeros([K]));
-  const linLogits = (inp: tf.Tensor4D) => tf.add(tf.matMul(flat(inp), wLin), bLin) as tf.Tensor2D;
-  train(linLogits, 40);
-  linear = (inp) => tf.tidy(() => linLogits(inp));
-
-  const w1 = tf.variable(tf.randomNormal([D, 16], 0, 0.1, 'float32', 1));
-  const b1 = tf.variable(tf.zeros([16]));
-  const w2 = tf.variable(tf.randomNormal([16, K], 0, 0.3, 'float32', 2));
-  const b2 = tf.variable(tf.zeros([K]));
-  const mlpLogits = (inp: tf.Tensor4D) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(flat(inp), w1), b1)), w2), b2) as tf.Tensor2D;
-  train(mlpLogits, 60);
-  mlp = (inp) => tf.tidy(() => mlpLogits(inp));
-  ({ x, y } = syntheticData(N, 99));
+  ({ mlp, x, y } = tinyModels(N));
 });
 
 function wrongOf(model: LogitsFn, xs: tf.Tensor4D): boolean[] {

@@ -5,47 +5,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import { ensureGradients } from '../../src/attacks/common.js';
 import { square, squareP, squareSide } from '../../src/attacks/square.js';
 import type { LogitsFn } from '../../src/models/types.js';
+import { tinyModels } from './synthetic.js';
 
 
-// A tiny undefended classifier: linear on 8x8x3 images, trained a few Adam steps on a synthetic
-// 3-class task (class k = a fixed blocky +-1 template added to grey noise: top/bottom, left/right,
-// diagonal quadrants).
-const H = 8;
-const W = 8;
-const C = 3;
-const K = 3;
+// A tiny undefended classifier: the linear model of the synthetic 8x8x3 task of ./synthetic.ts.
 const N = 24;
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-function syntheticData(n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const rand = lcg(seed);
-  const templates: number[][] = [[], [], []];
-  for (let h = 0; h < H; h++) {
-    for (let w = 0; w < W; w++) {
-      for (let c = 0; c < C; c++) {
-        templates[0]!.push(h < H / 2 ? 1 : -1);
-        templates[1]!.push(w < W / 2 ? 1 : -1);
-        templates[2]!.push((h < H / 2) === (w < W / 2) ? 1 : -1);
-      }
-    }
-  }
-  const xs = new Float32Array(n * H * W * C);
-  const ys = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = i % K;
-    ys[i] = k;
-    for (let j = 0; j < H * W * C; j++) xs[i * H * W * C + j] = 0.5 + 0.2 * (rand() - 0.5) + 0.1 * templates[k]![j]!;
-  }
-  return { x: tf.tensor4d(xs, [n, H, W, C]), y: tf.tensor1d(ys, 'int32') };
-}
-
 let model: LogitsFn;
 let x: tf.Tensor4D;
 let y: tf.Tensor1D;
@@ -53,20 +17,7 @@ let y: tf.Tensor1D;
 before(async () => {
   await tf.setBackend('cpu');
   ensureGradients(); // the test model is trained here; the attack itself never differentiates
-  const train = syntheticData(90, 7);
-  const w = tf.variable(tf.zeros([H * W * C, K]));
-  const b = tf.variable(tf.zeros([K]));
-  // Logits of the centred image (x - 0.5), so that Adam converges in a few steps.
-  const logits = (inp: tf.Tensor4D) => tf.add(tf.matMul(tf.reshape(tf.sub(inp, 0.5), [inp.shape[0], -1]), w), b) as tf.Tensor2D;
-  const opt = tf.train.adam(0.02);
-  const target = tf.oneHot(train.y, K);
-  for (let step = 0; step < 40; step++) {
-    opt.minimize(() => tf.losses.softmaxCrossEntropy(target, logits(train.x)) as tf.Scalar);
-  }
-  opt.dispose();
-  tf.dispose([target, train.x, train.y]);
-  model = (inp) => tf.tidy(() => logits(inp));
-  ({ x, y } = syntheticData(N, 99));
+  ({ linear: model, x, y } = tinyModels(N));
 });
 
 function fooled(xs: tf.Tensor4D): boolean[] {
