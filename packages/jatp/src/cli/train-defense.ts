@@ -20,6 +20,7 @@ export interface TrainDefenseFlags {
   epochs?: string;
   batchSize?: string;
   lr?: string;
+  lrMilestones?: string;
   perClass?: string;
   examples?: string;
   attackSteps?: string;
@@ -54,6 +55,18 @@ function num(text: string, flag: string, opts: { int?: boolean; min?: number; po
   return v;
 }
 
+/** '15:0.1,25:0.01' -> [[15, 0.1], [25, 0.01]] (1-based epochs, multiplier from that epoch on); 'none' -> []. */
+export function parseMilestones(text: string): Array<[number, number]> {
+  if (text.trim() === 'none') return [];
+  return text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*:\s*([0-9.eE+-]+)\s*$/.exec(part);
+    const epoch = m ? Number(m[1]) : NaN;
+    const factor = m ? Number(m[2]) : NaN;
+    if (!m || !(epoch >= 1) || !(factor > 0)) throw new Error(`--lr-milestones: '${part}' is not <epoch>:<multiplier>, e.g. '15:0.1,25:0.01' (or 'none')`);
+    return [epoch, factor] as [number, number];
+  });
+}
+
 /** L∞ budget: the paper's 8/255 on colour 32x32 data; 0.1 on (Fashion-)MNIST, as `jatp eval` uses. */
 export function defaultEps(dataset: string): number {
   return /mnist/.test(dataset) ? 0.1 : 8 / 255;
@@ -74,6 +87,7 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
     const lr = num(flags.lr, '--lr', { positive: true });
     c = { ...c, optimizers: Object.fromEntries(Object.entries(c.optimizers).map(([g, o]) => [g, { ...o, lr }])) };
   }
+  if (flags.lrMilestones !== undefined) c = { ...c, lrMilestones: parseMilestones(flags.lrMilestones) };
   if (flags.evalCount !== undefined) c = { ...c, evaluation: { ...c.evaluation, count: num(flags.evalCount, '--eval-count', { int: true, min: 0 }) } };
   if (flags.evalSteps !== undefined) c = { ...c, evaluation: { ...c.evaluation, pgdSteps: num(flags.evalSteps, '--eval-steps', { int: true, min: 0 }) } };
   if (flags.purifierOptions !== undefined) {
@@ -176,6 +190,7 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'override the preset epochs')
     .option('--batch-size <n>', 'override the preset batch size')
     .option('--lr <x>', 'override the base learning rate of every optimizer group')
+    .option('--lr-milestones <list>', "learning-rate multipliers by 1-based epoch, e.g. '15:0.1,25:0.01' ('none' = constant); not rescaled by --epochs")
     .option('--per-class <n>', 'train on the first n images of each class (0 = all)')
     .option('--examples <kind>', "baselines: 'obl' (oblivious PGD-40 / SSP vs the target, cached) or 'full' (PGD-40 through the current P, spec 4.4)")
     .option('--attack-steps <k>', 'steps of the training attack (JATP Eq. 5: 10; baselines: 40, NRP SSP: 100)')

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defenseDefaults, parseMethod, parsePreset, DEFENSE_METHODS } from '../../src/defenses/presets.js';
-import { applyFlags, defaultEps, type TrainDefenseFlags } from '../../src/cli/train-defense.js';
+import { applyFlags, defaultEps, parseMilestones, type TrainDefenseFlags } from '../../src/cli/train-defense.js';
 import { piecewiseSchedule } from '../../src/training/loop.js';
 
 const flags = (extra: Partial<TrainDefenseFlags>): TrainDefenseFlags => ({
@@ -65,6 +65,9 @@ test('flags override the preset; attack steps scale with eps; ablations; bad val
   assert.throws(() => applyFlags(base, flags({ lr: 'fast' })), /--lr: 'fast'/);
   assert.throws(() => applyFlags(defenseDefaults('hgd', 'paper'), flags({ method: 'hgd', alpha: '1' })), /jatp\|jatp-joint only/);
   assert.throws(() => applyFlags(defenseDefaults('apeg', 'paper'), flags({ method: 'apeg', examples: 'some' })), /--examples: 'some'/);
+  assert.deepEqual(applyFlags(base, flags({ lrMilestones: '8:0.1, 9:0.01' })).lrMilestones, [[8, 0.1], [9, 0.01]]);
+  assert.deepEqual(parseMilestones('none'), []);
+  assert.throws(() => parseMilestones('8=0.1'), /--lr-milestones: '8=0.1' is not <epoch>:<multiplier>/);
   assert.throws(() => parseMethod('x'), /--method: 'x' is not one of jatp, jatp-joint, apeg, hgd, nrp/);
   assert.throws(() => parsePreset('gpu'), /--preset: 'gpu' is not one of paper, cpu/);
 });
