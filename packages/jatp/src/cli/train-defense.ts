@@ -4,18 +4,22 @@
  * `jatp train-target`). The pre-processor lands in `<out>/last/model.safetensors`, which
  * `jatp eval --preprocessor <out>` loads.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
+import { readRunConfig } from '../training/loop.js';
+import type { DefenseRunConfig } from '../defenses/train.js';
 import { initBackend } from '../backend.js';
 import { stderrProgress } from '../training/progress.js';
 import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
 import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
 export interface TrainDefenseFlags {
-  method: string;
-  target: string;
+  method?: string;
+  target?: string;
   dataset: string;
   dataDir?: string;
-  out: string;
+  out?: string;
   preset: string;
   epochs?: string;
   batchSize?: string;
@@ -36,7 +40,8 @@ export interface TrainDefenseFlags {
   evalSteps?: string;
   purifierOptions?: string;
   cacheDir?: string;
-  resume?: boolean;
+  /** true (with --out) or the run folder itself, like `train-target --resume <dir>`. */
+  resume?: boolean | string;
   seed: string;
   json?: boolean;
   checkpointEvery?: string;
@@ -155,7 +160,37 @@ function summaryText(r: TrainDefenseResult): string {
   return lines.join('\n');
 }
 
-export async function runTrainDefense(flags: TrainDefenseFlags): Promise<TrainDefenseResult> {
+/**
+ * `--resume <dir>` alone continues a run with its stored settings (as `train-target --resume`):
+ * fill --out, --method, --target and --preset from the run's config.json.
+ */
+type ResolvedFlags = TrainDefenseFlags & { method: string; target: string; out: string };
+
+function withResumeDefaults(flags: TrainDefenseFlags): ResolvedFlags {
+  if (flags.resume === undefined || flags.resume === false) {
+    for (const [name, value] of [['--method', flags.method], ['--target', flags.target], ['--out', flags.out]] as const) {
+      if (value === undefined) throw new Error(`${name} is required (unless continuing a run with --resume <dir>)`);
+    }
+    return flags as ResolvedFlags;
+  }
+  const out = typeof flags.resume === 'string' ? flags.resume : flags.out;
+  if (out === undefined) throw new Error('--resume: name the run folder (--resume <dir>, or --out <dir> --resume)');
+  const configFile = path.join(out, 'config.json');
+  if (!fs.existsSync(configFile)) throw new Error(`--resume: ${configFile} does not exist (not a train-defense run folder)`);
+  const stored = readRunConfig(out).config as Partial<DefenseRunConfig> | null;
+  if (stored?.kind !== 'defense' || stored.defense === undefined) throw new Error(`--resume: ${configFile} is not a train-defense run`);
+  return {
+    ...flags,
+    out,
+    method: flags.method ?? String(stored.defense.method),
+    target: flags.target ?? stored.target ?? '',
+    preset: stored.defense.preset ?? flags.preset,
+    dataset: stored.dataset ?? flags.dataset,
+  };
+}
+
+export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<TrainDefenseResult> {
+  const flags = withResumeDefaults(givenFlags);
   const method = parseMethod(flags.method);
   const preset = parsePreset(flags.preset);
   const seed = num(flags.seed, '--seed', { int: true });
@@ -170,7 +205,7 @@ export async function runTrainDefense(flags: TrainDefenseFlags): Promise<TrainDe
     seed,
     overrides: (base) => applyFlags(base, flags),
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
-    ...(flags.resume ? { resume: true } : {}),
+    ...(flags.resume !== undefined && flags.resume !== false ? { resume: true } : {}),
     progress: stderrProgress(),
     ...(flags.checkpointEvery !== undefined ? { checkpointEverySteps: num(flags.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }) } : {}),
     ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
@@ -181,9 +216,9 @@ export function register(program: Command): void {
   program
     .command('train-defense')
     .description('train a pre-processing defense (JATP, JATP\', APE-G, HGD, NRP) in front of a trained target model')
-    .requiredOption('--method <name>', `defense: ${DEFENSE_METHODS.join(' | ')}`)
-    .requiredOption('--target <run>', 'target run folder (from train-target) or its .safetensors weights')
-    .requiredOption('--out <dir>', 'run folder to create (or to continue with --resume)')
+    .option('--method <name>', `defense: ${DEFENSE_METHODS.join(' | ')}`)
+    .option('--target <run>', 'target run folder (from train-target) or its .safetensors weights')
+    .option('--out <dir>', 'run folder to create')
     .option('--dataset <name>', 'cifar10 | svhn | mnist | fashion-mnist | folder:<path>', 'cifar10')
     .option('--data-dir <dir>', 'folder holding the dataset files')
     .option('--preset <name>', `defaults: ${PRESET_NAMES.join(' | ')} (paper = spec schedules and networks; cpu = narrow nets, 100 images/class, K=5, 5 epochs)`, 'paper')
@@ -208,7 +243,7 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'oblivious-example cache (default: <out>/../.example-cache)')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps inside an epoch')
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
-    .option('--resume', 'continue the run in --out from its newest checkpoint (its stored settings win)')
+    .option('--resume [dir]', 'continue the run in <dir> (or --out) from its newest checkpoint; its stored settings win')
     .option('--seed <n>', 'seed of initialisation, data order and attacks', '0')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText('after', '\nExample:\n  jatp train-defense --method jatp --target runs/trades --dataset cifar10 --out runs/jatp --preset cpu\n')

@@ -157,3 +157,20 @@ test('hgd on cached oblivious PGD examples with crop-flip augmentation of the pa
   assert.equal(p.arch, 'hgd');
   p.dispose();
 });
+
+test('train-defense --resume <dir> alone continues a stopped run with its stored method, target and settings', async () => {
+  const out = path.join(root, 'jatp-cli-resume');
+  const flags = {
+    dataset: data8, preset: 'cpu', seed: '3', epochs: '2', perClass: '4', batchSize: '6', attackSteps: '1',
+    evalCount: '0', purifierOptions: '{"nf":4,"gc":2}',
+  };
+  const stopped = await runTrainDefense({ ...flags, method: 'jatp', target: targetDir, out, stopAfterSteps: '1' });
+  assert.equal(stopped.summary.interrupted, true);
+  const resumed = await runTrainDefense({ resume: out, seed: '0', preset: 'paper', dataset: 'cifar10' });
+  assert.ok(resumed.summary.resumedFrom !== undefined, 'resumed from a checkpoint');
+  assert.equal(resumed.config.defense.method, 'jatp');
+  assert.equal(resumed.config.defense.preset, 'cpu', 'stored preset wins over the flag default');
+  assert.equal(resumed.summary.globalStep, 4);
+  await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, resume: path.join(root, 'nope') }), /--resume: .*config\.json does not exist/);
+  await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, target: targetDir, out }), /--method is required/);
+});
