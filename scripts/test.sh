@@ -7,7 +7,7 @@ echo "== type-check + build"
 npx tsc -b packages/tfjs-backend-torch packages/jatp
 echo "== unit tests"
 mapfile -t files < <(find packages/*/test -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=1 "${files[@]}"
+node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
 if [ -f packages/tfjs-backend-torch/test/core_suite.ts ]; then
   echo "== tfjs-core suite on the torch backend"
   npx tsx packages/tfjs-backend-torch/test/core_suite.ts --files=tests
