@@ -108,9 +108,9 @@ export class AutoAttack implements Attack {
     this.name = o.version === 'standard' ? 'aa' : `aa-custom(${this.stageList.map((s) => s.attack).join(',')})`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AttackResult {
-    const { xAdv, success } = this.evaluate(model, x, y, seed);
-    return { xAdv, success };
+  /** The full report (an AttackResult with the per-stage accuracies), so callers can show the stages. */
+  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AutoAttackReport {
+    return this.evaluate(model, x, y, seed);
   }
 
   /** Run every stage on the still-robust points; report robust accuracy after each stage. */

@@ -184,3 +184,41 @@ test('resolveWeightsFile: finds last/model.safetensors in a run folder, errors n
   assert.equal(resolveWeightsFile(path.join(dir, 'last', 'model.json'), '--model'), path.join(dir, 'last', 'model.safetensors'));
   fs.rmSync(dir, { recursive: true });
 });
+
+test('evaluate: AutoAttack-style stage reports are summed over batches into accuracies over all points', () => {
+  const split = makeSplit(10);
+  const logits = linearModel();
+  // Batch b reports stage accuracies as fractions of its own 5 points (k / 5, as a real stage would).
+  const fractions = [
+    [0.8, 0.6],
+    [0.4, 0.2],
+  ];
+  let call = 0;
+  const staged: Attack = {
+    name: 'staged',
+    run(_model, x) {
+      const f = fractions[call++]!;
+      return {
+        xAdv: tf.clone(x),
+        success: [],
+        stages: [
+          { name: 'apgd-ce', robustAccuracy: f[0]!, newlyFooled: 0, skipped: false, seconds: 0 },
+          { name: 'apgd-t', robustAccuracy: f[1]!, newlyFooled: 0, skipped: false, seconds: 0 },
+        ],
+      } as ReturnType<Attack['run']>;
+    },
+  };
+  const report = evaluate({ logits, bpdaLogits: logits }, split, {
+    attacks: [parseAttackSpec('aa')],
+    eps: 0.1,
+    norm: 'Linf',
+    batchSize: 5,
+    seed: 0,
+    build: () => staged,
+  });
+  // (0.8*5 + 0.4*5) / 10 and (0.6*5 + 0.2*5) / 10
+  assert.deepEqual(report.attacks[0]!.stages, [
+    { name: 'apgd-ce', robustAccuracy: 0.6 },
+    { name: 'apgd-t', robustAccuracy: 0.4 },
+  ]);
+});
