@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../models/types.js';
 import type { Batch, Recipe } from './types.js';
-import { ensureTrainingGradients } from './gradients.js';
+import { ensureGradients } from '../gradients.js';
 import { crossEntropyPerExample, klPerExample } from './losses.js';
 
 /** Inner attack settings, defaults = spec §3.2 (CIFAR-10: PGD-10, step 0.007, eps 8/255, start std 0.001). */
@@ -59,7 +59,7 @@ export function trainingAttack(
   o: TrainAttackOptions,
   seed: number,
 ): tf.Tensor4D {
-  ensureTrainingGradients();
+  ensureGradients();
   let xa = tf.tidy(() => (o.startStd > 0 ? tf.add(x, tf.randomNormal(x.shape, 0, o.startStd, 'float32', seed)) : tf.clone(x))) as tf.Tensor4D;
   const objective = (xIn: tf.Tensor): tf.Scalar => {
     const z = logits(xIn as tf.Tensor4D);
@@ -97,7 +97,7 @@ export abstract class ClassifierRecipe implements Recipe {
   abstract readonly name: string;
 
   constructor(readonly network: Classifier) {
-    ensureTrainingGradients();
+    ensureGradients();
   }
 
   variableGroups(): Record<string, tf.Variable[]> {
