@@ -5,6 +5,7 @@ Prints one JSON object on stdout: median seconds per workload. Usage:
 Dev-only comparison (Debian python3-torch); the engine does not depend on Python.
 """
 import argparse
+import os
 import json
 import statistics
 import time
@@ -79,6 +80,11 @@ def main():
     args = ap.parse_args()
     global DEVICE
     DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda":
+        # Same arithmetic as the tfjs side: strict fp32 unless TFJS_TORCH_TF32=1 allows TF32 there too.
+        tf32 = os.environ.get("TFJS_TORCH_TF32") == "1"
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)

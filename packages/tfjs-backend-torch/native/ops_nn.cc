@@ -74,8 +74,11 @@ TT_FN(NnBatchNormGrad) {
     throw std::runtime_error("nnBatchNormGrad: mean/variance/scale must be vectors over x's last axis");
   }
   scale = scale.defined() ? AsFloat(scale) : at::ones({x.size(-1)}, x.options());
+  // train=false makes ATen use mean/var as given. The CPU kernel then ignores save_mean/save_invstd,
+  // but the CUDA one asserts they are defined, so pass the same statistics in that form too.
+  const at::Tensor invstd = at::rsqrt(var + eps);
   auto g = at::native_batch_norm_backward(ChannelsToDim1(dy), ChannelsToDim1(x), scale, mean, var,
-                                          /*save_mean=*/{}, /*save_invstd=*/{}, /*train=*/false, eps,
+                                          /*save_mean=*/mean, /*save_invstd=*/invstd, /*train=*/false, eps,
                                           {true, true, true});
   return ReturnTensors(info.Env(), {ChannelsToLast(std::get<0>(g)), std::get<1>(g), std::get<2>(g)});
   TT_GUARD_END(info.Env())

@@ -58,6 +58,9 @@ at::Device CurrentDevice() {
     if (want != nullptr && std::strcmp(want, "cuda") == 0 && at::globalContext().hasCUDA() &&
         torch::cuda::is_available()) {
       g_device = at::Device(at::kCUDA, 0);
+      // Creates the CUDA context and the caching allocator now: its statistics (ops_cuda.cc)
+      // throw "did you call init?" until the first allocation on the device.
+      (void)at::empty({1}, at::TensorOptions().dtype(at::kFloat).device(g_device));
     }
   }
   return g_device;

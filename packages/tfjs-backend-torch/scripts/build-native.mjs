@@ -78,7 +78,9 @@ function readAbi(root) {
 
 function torchVersionMajorMinor(includes) {
   for (const inc of includes) {
-    for (const f of [path.join(inc, 'torch', 'version.h'), path.join(inc, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
+    // 2.9+ keep the numbers in torch/headeronly/version.h (torch/version.h only includes it).
+    for (const f of [path.join(inc, 'torch', 'version.h'), path.join(inc, 'torch', 'headeronly', 'version.h'),
+      path.join(inc, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h')]) {
       if (!fs.existsSync(f)) continue;
       const s = fs.readFileSync(f, 'utf8');
       const maj = /TORCH_VERSION_MAJOR (\d+)/.exec(s);
@@ -87,6 +89,17 @@ function torchVersionMajorMinor(includes) {
     }
   }
   return [0, 0];
+}
+
+// cuda_runtime_api.h: a CUDA toolkit, or the nvidia-* wheels installed beside a pip PyTorch.
+function findCudaIncludes(torchLibDir) {
+  const site = torchLibDir ? path.resolve(torchLibDir, '..', '..') : null;
+  const cands = [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'), '/usr/local/cuda/include'];
+  if (site) {
+    for (const sub of ['nvidia/cuda_runtime/include', 'nvidia/cu13/include', 'nvidia/cu12/include']) cands.push(path.join(site, sub));
+  }
+  const found = cands.filter((c) => c && fs.existsSync(path.join(c, 'cuda_runtime_api.h')));
+  return found.slice(0, 1);
 }
 
 function findNodeHeaders() {
@@ -128,11 +141,20 @@ async function main() {
   const hasNn = sources.some((f) => /\bvoid\s+RegisterNnOps\s*\(/.test(fs.readFileSync(path.join(nativeDir, f), 'utf8').replace(/^\s*void\s+RegisterNnOps\s*\([^)]*\)\s*;.*$/gm, '')));
   if (!hasNn) defines.push('-DTT_NO_NN_OPS');
   if (torch.cuda) defines.push('-DTT_CUDA');
+  // ops_cuda.cc's allocator stats include c10/cuda headers, which include the CUDA runtime's.
+  const cudaInc = torch.cuda ? findCudaIncludes(torch.libDir) : [];
+  if (torch.cuda && cudaInc.length === 0) {
+    say('CUDA runtime headers (cuda_runtime_api.h) not found (set CUDA_HOME): building without GPU allocator stats');
+    defines.push('-DTT_NO_CUDA_STATS');
+  }
+  // Extra -D flags, e.g. TT_NO_CUDA_STATS when a libtorch moved its allocator headers.
+  defines.push(...(process.env.TT_EXTRA_DEFINES ?? '').split(/\s+/).filter((d) => /^-D\w+(=\w*)?$/.test(d)));
   if (torch.abi !== null) defines.push(`-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`);
   const [maj, min] = torchVersionMajorMinor(torch.includes.concat(['/usr/include']));
-  const std = maj > 2 || (maj === 2 && min >= 13) ? '-std=c++20' : '-std=c++17';
+  // PyTorch 2.x headers are fine (and newer ones insist) on C++20; 1.13's need C++17.
+  const std = maj >= 2 ? '-std=c++20' : '-std=c++17';
   const cflags = [std, '-O2', '-fPIC', '-fexceptions', '-Wno-deprecated-declarations', '-Wno-unused-parameter', '-Winvalid-pch',
-    ...defines, `-I${nodeInc}`, `-I${napiInc}`, `-I${nativeDir}`, ...torch.includes.map((i) => `-I${i}`)];
+    ...defines, `-I${nodeInc}`, `-I${napiInc}`, `-I${nativeDir}`, ...torch.includes.map((i) => `-I${i}`), ...cudaInc.map((i) => `-I${i}`)];
 
   const objDir = path.join(torch.outDir, 'obj');
   if (clean) fs.rmSync(torch.outDir, { recursive: true, force: true });

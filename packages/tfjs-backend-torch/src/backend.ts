@@ -11,7 +11,7 @@ import {
   BackendTimingInfo, BackendValues, DataId, DataStorage, DataType, KernelBackend, TensorInfo, engine, util,
 } from '@tensorflow/tfjs-core';
 
-import { CODE_DTYPE, DTYPE_CODE, NativeResult, TorchBinding } from './native.js';
+import { CODE_DTYPE, CudaMemoryInfo, DTYPE_CODE, NativeResult, TorchBinding } from './native.js';
 
 export interface TorchTensorData {
   /** Native handle, or -1 while the data is only in `values`. */
@@ -30,6 +30,8 @@ export interface TorchMemoryInfo {
   numNativeTensors: number;
   /** Bytes of those tensors, each storage counted once. */
   nativeBytes: number;
+  /** On CUDA: what PyTorch's caching allocator holds (reserved >= allocated; see emptyCache()). */
+  gpu?: CudaMemoryInfo;
 }
 
 const NATIVE_DTYPES = new Set<DataType>(['float32', 'int32', 'bool']);
@@ -127,7 +129,10 @@ export class TorchBackend extends KernelBackend {
   }
 
   override memory(): TorchMemoryInfo {
-    return { unreliable: false, numNativeTensors: this.binding.count(), nativeBytes: this.binding.nativeBytes() };
+    const info: TorchMemoryInfo = { unreliable: false, numNativeTensors: this.binding.count(), nativeBytes: this.binding.nativeBytes() };
+    const gpu = this.binding.cudaMemory();
+    if (gpu !== null) info.gpu = gpu;
+    return info;
   }
 
   /** Native handles this instance owns (for leak checks: equals the uploaded entries). */
