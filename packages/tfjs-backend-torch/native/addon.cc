@@ -24,8 +24,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const bool allowTf32 = tf32 != nullptr && std::string(tf32) == "1";
   at::globalContext().setAllowTF32CuDNN(allowTf32);
   at::globalContext().setAllowTF32CuBLAS(allowTf32);
+  tt::InstallCpuCache();
   tt::RegisterStorage(env, exports);
+  tt::RegisterCpuAllocatorOps(env, exports);
   tt::RegisterCoreOps(env, exports);
+  tt::RegisterCudaOps(env, exports);
 #ifndef TT_NO_NN_OPS
   tt::RegisterNnOps(env, exports);
   exports.Set("hasNnOps", Napi::Boolean::New(env, true));

@@ -56,6 +56,12 @@ Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts);
 void RegisterStorage(Napi::Env env, Napi::Object exports);
 void RegisterCoreOps(Napi::Env env, Napi::Object exports);  // elementwise, reductions, shape ops
 void RegisterNnOps(Napi::Env env, Napi::Object exports);    // conv, pool, batch norm, matmul, resize
+void RegisterCudaOps(Napi::Env env, Napi::Object exports);  // GPU allocator stats (no-ops on CPU)
+void RegisterCpuAllocatorOps(Napi::Env env, Napi::Object exports);
+
+// The caching CPU allocator (cpu_allocator.cc): installed once at load; no-ops where not built.
+void InstallCpuCache();
+bool EmptyCpuCache();  // frees every cached block; false when the allocator is not installed
 
 }  // namespace tt
 

@@ -98,7 +98,18 @@ TT_FN(Split) {
 // tile(x, reps)
 TT_FN(Tile) {
   TT_GUARD_BEGIN
-  return ReturnTensor(info.Env(), TensorArg(info, 0).repeat(IntListArg(info, 1)));
+  const at::Tensor& x = TensorArg(info, 0);
+  const std::vector<int64_t> reps = IntListArg(info, 1);
+  // A pure broadcast (each tiled axis has size 1, as in the Sum/Mean gradients) is one strided
+  // copy of an expanded view, which is cheaper than repeat()'s general path.
+  bool broadcast = static_cast<int64_t>(reps.size()) == x.dim();
+  std::vector<int64_t> target(reps.size());
+  for (size_t i = 0; broadcast && i < reps.size(); ++i) {
+    broadcast = reps[i] == 1 || x.size(static_cast<int64_t>(i)) == 1;
+    target[i] = x.size(static_cast<int64_t>(i)) * reps[i];
+  }
+  if (broadcast) return ReturnTensor(info.Env(), x.expand(target).contiguous());
+  return ReturnTensor(info.Env(), x.repeat(reps));
   TT_GUARD_END(info.Env())
 }
 

@@ -12,6 +12,7 @@ import { registerTorchKernels } from './register.js';
 
 export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
+export type { CpuCacheStats, CudaMemoryInfo } from './native.js';
 export { nativeKernelNames } from './register.js';
 
 export const TORCH_PRIORITY = 4;
@@ -68,4 +69,16 @@ export function setNumThreads(n: number): void {
   const b = loadNative().binding;
   if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
   b.setNumThreads(n);
+}
+
+/**
+ * Frees cached but unused memory: PyTorch's GPU cache on CUDA, and on CPU builds the block cache
+ * that keeps large freed buffers for reuse (TFJS_TORCH_CPU_CACHE_MB bounds it, 0 turns it off).
+ * Use it e.g. between a training run and an evaluation in one process. Returns false when there
+ * is no cache to empty.
+ */
+export function emptyCache(): boolean {
+  const b = loadNative().binding;
+  if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
+  return b.emptyCache();
 }

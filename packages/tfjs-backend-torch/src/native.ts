@@ -20,6 +20,23 @@ export type NativeDtype = (typeof CODE_DTYPE)[number];
  */
 export type NativeResult = Int32Array;
 
+/** PyTorch's CUDA caching allocator, in bytes (native/ops_cuda.cc). */
+export interface CudaMemoryInfo {
+  allocated: number;
+  reserved: number;
+  peakAllocated: number;
+  peakReserved: number;
+}
+
+/** Counters of the caching CPU allocator. */
+export interface CpuCacheStats {
+  cachedBytes: number;
+  limitBytes: number;
+  liveBlocks: number;
+  hits: number;
+  misses: number;
+}
+
 /** The functions native/*.cc export. Families other than storage are typed where they are used. */
 export interface TorchBinding {
   fromTyped(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
@@ -33,6 +50,12 @@ export interface TorchBinding {
   hasCuda(): boolean;
   synchronize(): void;
   torchVersion(): string;
+  /** GPU caching-allocator bytes; null on CPU (or a build without allocator stats). */
+  cudaMemory(): CudaMemoryInfo | null;
+  /** Frees cached, unused blocks (GPU, and the CPU block cache); false when there is no cache. */
+  emptyCache(): boolean;
+  /** The caching CPU allocator's counters (native/cpu_allocator.cc); null when not installed. */
+  cpuCacheStats(): CpuCacheStats | null;
   hasNnOps: boolean;
   // Every op family adds functions returning NativeResult(s); kernels call them by name.
   [op: string]: unknown;

@@ -6,10 +6,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-import { TorchBackend, nativeBinding, nativeKernelNames } from '../src/index.js';
+import { TorchBackend, emptyCache, nativeBinding, nativeKernelNames } from '../src/index.js';
 import { compareWithCpu, randFloats, skipReason } from './helpers.js';
+
+const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 async function torch(): Promise<TorchBackend> {
   await tf.setBackend('torch');
@@ -91,6 +96,57 @@ test('numDataIds, memory() and native handles stay in step; dispose() frees ever
   assert.equal(b.count(), before + 2);
   other.dispose();
   assert.equal(b.count(), before);
+});
+
+test('memory().gpu and emptyCache(): absent on CPU; on CUDA they track a 64 MiB tensor', { skip: skipReason }, async () => {
+  const be = await torch();
+  const b = nativeBinding()!;
+  if (b.device() !== 'cuda') {
+    assert.equal(be.memory().gpu, undefined);
+    assert.equal(b.cudaMemory(), null);
+    assert.equal(emptyCache(), b.cpuCacheStats() !== null, 'on CPU only the block cache can be emptied');
+    return;
+  }
+  emptyCache();
+  const before = be.memory().gpu!;
+  const big = tf.fill([16, 1024, 1024], 1.5); // 64 MiB on the GPU
+  big.dataSync();
+  const during = be.memory().gpu!;
+  assert.ok(during.allocated - before.allocated >= 64 * 2 ** 20, `allocated grew by ${during.allocated - before.allocated}`);
+  assert.ok(during.reserved >= during.allocated);
+  big.dispose();
+  assert.ok(be.memory().gpu!.allocated <= before.allocated, 'freed on dispose');
+  assert.equal(emptyCache(), true);
+  assert.ok(be.memory().gpu!.reserved < during.reserved, 'the cache was returned to the driver');
+});
+
+test('the caching CPU allocator reuses freed large blocks, and emptyCache() or TFJS_TORCH_CPU_CACHE_MB=0 releases or disables it', { skip: skipReason }, async () => {
+  await torch();
+  const b = nativeBinding()!;
+  if (b.device() === 'cuda' || !b.torchVersion().startsWith('1.')) return; // built for CPU libtorch 1.x only
+  const stats = b.cpuCacheStats();
+  assert.ok(stats !== null && stats.limitBytes > 0, 'the caching allocator is installed at load');
+  emptyCache();
+  assert.equal(b.cpuCacheStats()!.cachedBytes, 0);
+  const make = () => tf.tidy(() => tf.mul(tf.fill([1024, 1024], 2), 3)); // 4 MiB results
+  const first = make();
+  assert.equal(first.dataSync()[12345], 6);
+  first.dispose();
+  const afterFree = b.cpuCacheStats()!;
+  assert.ok(afterFree.cachedBytes >= 4 * 2 ** 20, `cached ${afterFree.cachedBytes} bytes after disposing 4 MiB tensors`);
+  const second = make();
+  const afterReuse = b.cpuCacheStats()!;
+  assert.ok(afterReuse.hits > afterFree.hits, 'a same-sized request is served from the cache');
+  assert.equal(second.dataSync()[54321], 6, 'a reused block holds the new result');
+  second.dispose();
+  assert.equal(emptyCache(), true);
+  assert.equal(b.cpuCacheStats()!.cachedBytes, 0);
+
+  const probe = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    "const m = await import('./src/index.ts'); console.log(JSON.stringify(m.nativeBinding().cpuCacheStats()));"],
+  { cwd: pkgDir, encoding: 'utf8', env: { ...process.env, TFJS_TORCH_CPU_CACHE_MB: '0' } });
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.equal(probe.stdout.trim().split('\n').pop(), 'null', 'TFJS_TORCH_CPU_CACHE_MB=0 leaves the allocator out');
 });
 
 test('1,000 train steps of a small CNN leave tensors, native handles and native memory flat', { skip: skipReason }, async () => {

@@ -16,7 +16,7 @@
  * gradients are in place before any CNN's first backward pass, whatever the import order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FusedBatchNorm, Relu } from '@tensorflow/tfjs-core';
+import { FusedBatchNorm, Mean, Relu, Sum } from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 import { TorchReluGrad } from './TorchReluGrad.js';
@@ -45,6 +45,31 @@ function reluGrad(original: GradConfig): GradFunc {
       return original.gradFunc(dy, saved, attrs);
     }
     return { x: () => tf.engine().runKernel(TorchReluGrad, { dy, x }) as Tensor };
+  };
+}
+
+/**
+ * Sum and Mean: tfjs multiplies dy by `ones(x.shape)`, a JS array of x's size built and uploaded
+ * on every backward pass (two per training-mode batch norm, through its moments). That host work
+ * and copy cost more than the kernels around it on CPU and dominate the step on a GPU. Here dy is
+ * scaled (Mean) and broadcast to x's shape on the device instead: one Tile kernel, nothing on the host.
+ */
+function reductionGrad(divideByCount: boolean): (original: GradConfig) => GradFunc {
+  return (original) => (dy, saved, attrs) => {
+    const [x] = saved;
+    if (!onTorchOutsideTape() || x.dtype !== 'float32' || Array.isArray(dy) || dy.dtype !== 'float32') {
+      return original.gradFunc(dy, saved, attrs);
+    }
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const keptShape = x.shape.slice();
+    let count = 1;
+    for (const a of axes) { count *= x.shape[a]; keptShape[a] = 1; }
+    return {
+      x: () => tf.tidy(() => {
+        const g = tf.reshape(dy, keptShape);
+        return tf.broadcastTo(divideByCount ? tf.div(g, count) : g, x.shape);
+      }),
+    };
   };
 }
 
@@ -80,17 +105,20 @@ function batchNormGrad(original: GradConfig): GradFunc {
 }
 
 /**
- * Wraps the currently registered Relu and FusedBatchNorm gradients (no-op for a gradient that is
+ * Wraps the currently registered Relu, FusedBatchNorm, Mean and Sum gradients (no-op for a gradient that is
  * not registered yet, or already wrapped). Call once after registering the backend.
  */
+const WRAPPED: Array<[string, (original: GradConfig) => GradFunc]> = [
+  [Relu, reluGrad], [FusedBatchNorm, batchNormGrad], [Mean, reductionGrad(true)], [Sum, reductionGrad(false)],
+];
+
 export function registerTorchGradients(): void {
-  wrap(Relu, reluGrad);
-  wrap(FusedBatchNorm, batchNormGrad);
+  for (const [name, make] of WRAPPED) wrap(name, make);
 }
 
 /** Cheap check used by kernels: re-wrap if someone re-registered the original gradients. */
 export function ensureTorchGradients(): void {
-  if (tf.getGradient(Relu) !== installed.get(Relu) || tf.getGradient(FusedBatchNorm) !== installed.get(FusedBatchNorm)) {
-    registerTorchGradients();
+  for (const [name] of WRAPPED) {
+    if (tf.getGradient(name) !== installed.get(name)) { registerTorchGradients(); return; }
   }
 }
