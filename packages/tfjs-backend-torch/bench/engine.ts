@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
-import { torchStatus } from '../src/index.js';
+import { nativeBinding, torchStatus } from '../src/index.js';
 import { resnet18 } from './resnet18.js';
 
 const require = createRequire(import.meta.url);
@@ -55,7 +55,10 @@ function timeIt(fn: () => tf.Tensor | tf.Tensor[] | number, n: number): number {
     const r = fn();
     if (typeof r !== 'number') {
       const ts = Array.isArray(r) ? r : [r];
-      for (const t of ts) t.dataSync();
+      // On torch, waiting for the device is enough (a read would add a device-to-host copy of the
+      // whole result to a GPU timing; CPU kernels have finished when they return). wasm/cpu: read.
+      if (tf.getBackend() === 'torch') nativeBinding()!.synchronize();
+      else for (const t of ts) t.dataSync();
       tf.dispose(ts);
     }
     return Number(process.hrtime.bigint() - t0) / 1e9;

@@ -67,7 +67,9 @@ at::Tensor UnaryFloat(int op, const at::Tensor& x, double alpha) {
     case kIsFinite: return at::isfinite(x);
     case kCos: return at::cos(x);
     case kSin: return at::sin(x);
-    case kTan: return at::tan(x);
+    // CUDA's single-precision tan is off by several ulps for large arguments (tfjs's suite checks
+    // tan(~1e5) to 1e-3 absolute); evaluate it in double there, as the CPU reference effectively does.
+    case kTan: return x.is_cuda() && x.scalar_type() == at::kFloat ? at::tan(x.to(at::kDouble)).to(at::kFloat) : at::tan(x);
     case kAcos: return at::acos(x);
     case kAsin: return at::asin(x);
     case kAtan: return at::atan(x);
@@ -166,7 +168,14 @@ at::Tensor BinaryImpl(int op, const at::Tensor& a, const at::Tensor& b, at::Scal
       (op == kAdd || op == kSub || op == kMaximum || op == kMinimum)) {
     return BinaryFloat(op, a, b);
   }
-  return ToOut(BinaryFloat(op, a.to(at::kDouble), b.to(at::kDouble)), out);
+  const at::Tensor ad = a.to(at::kDouble), bd = b.to(at::kDouble);
+  if (op == kPow && out == at::kInt) {
+    // An integer to a non-negative integer power is an integer, but a GPU's pow(double) may land
+    // one ulp below it (-2.9999999999999996 for -3), which truncation would turn into -2.
+    const at::Tensor r = at::pow(ad, bd);
+    return ToOut(at::where(bd >= 0, at::round(r), r), out);
+  }
+  return ToOut(BinaryFloat(op, ad, bd), out);
 }
 
 // binary(op, a, b, outDtype)

@@ -1,6 +1,7 @@
 // Neural-network ops other than conv/pool: FusedBatchNorm (+ the fused backward used by this
 // backend's gradient override), ReLU's fused backward, BatchMatMul/_FusedMatMul, and the bilinear
 // and nearest-neighbour resizes with their gradients. Also RegisterNnOps, the family's entry point.
+#include "ops_common.h"
 #include "ops_nn.h"
 
 #include <ATen/ATen.h>
@@ -97,11 +98,15 @@ TT_FN(NnReluGrad) {
 // Batch dimensions broadcast (numpy rules in both libraries).
 TT_FN(NnMatMul) {
   TT_GUARD_BEGIN
-  const at::Tensor& a0 = TensorArg(info, 0);
-  const at::Tensor& b0 = TensorArg(info, 1);
+  // cuBLAS has no integer GEMM: int32 products run in float64 there (exact below 2^53) and are
+  // stored back as int32 the way tfjs does. ATen's CPU kernels multiply int32 directly.
+  const bool intOnGpu = TensorArg(info, 0).is_cuda() && !at::isFloatingType(TensorArg(info, 0).scalar_type());
+  const auto prep = [&](const at::Tensor& t) { return intOnGpu && t.defined() ? t.to(at::kDouble) : t; };
+  const at::Tensor a0 = prep(TensorArg(info, 0));
+  const at::Tensor b0 = prep(TensorArg(info, 1));
   const at::Tensor a = BoolArg(info, 2) ? a0.transpose(-2, -1) : a0;
   const at::Tensor b = BoolArg(info, 3) ? b0.transpose(-2, -1) : b0;
-  const at::Tensor bias = OptTensorArg(info, 4);
+  const at::Tensor bias = prep(OptTensorArg(info, 4));
   const at::Tensor prelu = OptTensorArg(info, 5);
   const int32_t act = static_cast<int32_t>(IntArg(info, 6));
   const double alpha = DoubleArg(info, 7);
@@ -113,7 +118,8 @@ TT_FN(NnMatMul) {
     y = at::matmul(a, b);
     if (bias.defined()) y = y + bias;
   }
-  return ReturnTensor(info.Env(), ApplyActivation(y, act, alpha, prelu));
+  y = ApplyActivation(y, act, alpha, prelu);
+  return ReturnTensor(info.Env(), intOnGpu ? JsInt(y) : y);
   TT_GUARD_END(info.Env())
 }
 

@@ -114,8 +114,14 @@ TT_FN(NnAvgPoolGrad) {
   const at::Tensor& dy = TensorArg(info, 0);
   const at::Tensor& x = TensorArg(info, 1);
   const PoolArgs a = ReadPoolArgs(info, 2);
-  const at::Tensor xv = ToNCHW(AsFloat(x));
-  const at::Tensor dyv = ToNCHW(AsFloat(dy));
+  at::Tensor xv = ToNCHW(AsFloat(x));
+  at::Tensor dyv = ToNCHW(AsFloat(dy));
+  if (dyv.is_cuda()) {
+    // On CUDA (libtorch 2.11, H200) the channels-last backward kernel with a divisor override gave
+    // wrong border gradients; the NCHW kernel matches tfjs. Pooling gradients are rare in our nets.
+    dyv = dyv.contiguous();
+    xv = at::empty(xv.sizes(), xv.options().memory_format(at::MemoryFormat::Contiguous));
+  }
   const int64_t H = xv.size(2), W = xv.size(3);
   const Plan plan = MakePlan(H, W, dyv.size(2), dyv.size(3), a.p, a.k[0], a.k[1], a.s, kNoDilation, true);
   const int64_t divisor = a.k[0] * a.k[1];
@@ -126,7 +132,8 @@ TT_FN(NnAvgPoolGrad) {
     // Only the padded shape matters to the backward pass.
     const at::Tensor xp = at::empty({xv.size(0), xv.size(1), H + plan.pre.top + plan.pre.bottom,
                                      W + plan.pre.left + plan.pre.right},
-                                    xv.options().memory_format(at::MemoryFormat::ChannelsLast));
+                                    xv.options().memory_format(xv.is_cuda() ? at::MemoryFormat::Contiguous
+                                                                            : at::MemoryFormat::ChannelsLast));
     dx = Unpad(at::avg_pool2d_backward(dyv, xp, a.k, a.s, {0, 0}, false, true, divisor), plan.pre);
   }
   return ReturnTensor(info.Env(), ToNHWC(dx));

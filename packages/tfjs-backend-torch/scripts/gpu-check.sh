@@ -83,7 +83,7 @@ tests backend-tests packages/tfjs-backend-torch/test/backend.test.ts
 if [ "${GPU_CHECK_SKIP_BENCH:-0}" != "1" ]; then
   say "benchmark on CUDA"
   (cd "$pkg" && timeout "${GPU_CHECK_BENCH_TIMEOUT:-200}" "$node_bin" --import tsx bench/engine.ts --no-wasm ${py:+--python "$py"} \
-    --batches "${GPU_CHECK_BATCHES:-32,128,512}" --out "$out/bench-results-cuda.json") 2>&1 | tee "$out/bench.log" || status=1
+    --batches "${GPU_CHECK_BATCHES:-32,128,512}" --profile --out "$out/bench-results-cuda.json") 2>&1 | tee "$out/bench.log" || status=1
 fi
 
 # 5. Kernel tests (each compares torch, now on the GPU, with the cpu backend), then tfjs-core's suite.
