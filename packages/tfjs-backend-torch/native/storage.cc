@@ -213,7 +213,18 @@ TT_FN(FromTyped) {
     t = host.to(want);
   }
   at::Device dev = CurrentDevice();
-  if (!dev.is_cpu()) t = t.to(dev);
+  if (!dev.is_cpu()) {
+    // A copy from pageable host memory makes the host wait for every kernel queued before it, and
+    // tfjs uploads a scalar for each JS number in an op (mul(x, 0.9)): hundreds of full stalls
+    // per training step. Scalars become a fill kernel on the device; anything larger goes through
+    // pinned memory with an asynchronous copy (the caching host allocator keeps the pinned block
+    // until the copy has run).
+    if (n == 1) {
+      t = at::full(t.sizes(), t.item(), t.options().device(dev));
+    } else {
+      t = t.pin_memory().to(dev, /*non_blocking=*/true);
+    }
+  }
   return Napi::Number::New(env, Put(std::move(t)));
   TT_GUARD_END(info.Env())
 }

@@ -12,6 +12,7 @@
 # Usage (from anywhere):  packages/tfjs-backend-torch/scripts/gpu-check.sh
 # Env: LIBTORCH, PYTHON, NODE (node binary; default `node` on PATH), NODE_HEADERS, GPU_CHECK_OUT,
 #      GPU_CHECK_BATCHES (default 32,128,512), GPU_CHECK_TEST_TIMEOUT, GPU_CHECK_BENCH_TIMEOUT,
+#      GPU_CHECK_TF32_BENCH=1 (a second benchmark with TF32 allowed on both sides),
 #      GPU_CHECK_SKIP_BENCH=1, TFJS_TORCH_TF32=1 (allow TF32: faster, but fails fp32-tight tests).
 # Needs: node >= 20 with this repo's node_modules installed (npm ci), g++, a CUDA PyTorch wheel.
 set -euo pipefail
@@ -84,6 +85,13 @@ if [ "${GPU_CHECK_SKIP_BENCH:-0}" != "1" ]; then
   say "benchmark on CUDA"
   (cd "$pkg" && timeout "${GPU_CHECK_BENCH_TIMEOUT:-200}" "$node_bin" --import tsx bench/engine.ts --no-wasm ${py:+--python "$py"} \
     --batches "${GPU_CHECK_BATCHES:-32,128,512}" --profile --out "$out/bench-results-cuda.json") 2>&1 | tee "$out/bench.log" || status=1
+fi
+
+# 4b. Optionally the same with TF32 tensor-core math allowed on both sides.
+if [ "${GPU_CHECK_TF32_BENCH:-0}" = "1" ]; then
+  say "benchmark on CUDA with TF32 allowed (torch and PyTorch)"
+  (cd "$pkg" && TFJS_TORCH_TF32=1 timeout "${GPU_CHECK_BENCH_TIMEOUT:-200}" "$node_bin" --import tsx bench/engine.ts --no-wasm ${py:+--python "$py"} \
+    --batches "${GPU_CHECK_BATCHES:-32,128,512}" --out "$out/bench-results-cuda-tf32.json") 2>&1 | tee "$out/bench-tf32.log" | grep -E 'train_step|pgd|forward|over_pytorch' || status=1
 fi
 
 # 5. Kernel tests (each compares torch, now on the GPU, with the cpu backend), then tfjs-core's suite.
