@@ -28,13 +28,6 @@ void Free(int32_t h);
 int64_t Count();                     // live handles
 at::Device CurrentDevice();          // kCPU, or kCUDA in a CUDA build with TFJS_TORCH_DEVICE=cuda
 
-// Moves a small host-built tensor (index lists, interpolation matrices) to `dev` without stalling:
-// a pageable-memory copy would wait for all queued GPU work; pinned memory copies asynchronously.
-inline at::Tensor HostToDevice(const at::Tensor& host, at::Device dev) {
-  if (dev.is_cpu()) return host;
-  return host.pin_memory().to(dev, /*non_blocking=*/true);
-}
-
 // Argument helpers.
 inline const at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i) {
   return Get(info[i].As<Napi::Number>().Int32Value());

@@ -147,7 +147,7 @@ at::Tensor BilinearMatrix(int64_t out, int64_t in, bool alignCorners, bool halfP
     p[r * in + lo] += static_cast<float>(1.0 - frac);
     p[r * in + hi] += static_cast<float>(frac);
   }
-  return HostToDevice(m, opts.device());
+  return m.to(opts.device());
 }
 
 // Nearest source index per output position, as tfjs computes it.
@@ -163,7 +163,7 @@ at::Tensor NearestIndex(int64_t out, int64_t in, bool alignCorners, bool halfPix
     if (halfPixel) n = std::max<int64_t>(0, n);
     p[r] = n;
   }
-  return HostToDevice(idx, opts.device());
+  return idx.to(opts.device());
 }
 
 // out = A_h · X · A_wᵀ applied to NHWC x without any transpose: first over H with x viewed as

@@ -146,7 +146,7 @@ TT_FN(MirrorPad) {
       else if (i >= n) j = symmetric ? 2 * n - 1 - i : 2 * (n - 1) - i;
       idx.push_back(j);
     }
-    at::Tensor it = HostToDevice(at::tensor(idx, at::TensorOptions().dtype(at::kLong)), t.device());
+    at::Tensor it = at::tensor(idx, at::TensorOptions().dtype(at::kLong)).to(t.device());
     t = at::index_select(t, d, it);
   }
   return ReturnTensor(info.Env(), t);
@@ -234,7 +234,7 @@ TT_FN(ScatterNd) {
   std::vector<int64_t> shape = IntListArg(info, 7);
   const int64_t rows = sliceSize > 0 ? outputSize / sliceSize : 0;
   at::Tensor idx = indices.to(at::kLong).reshape({numUpdates, sliceRank});
-  at::Tensor st = HostToDevice(at::tensor(strides, at::TensorOptions().dtype(at::kLong)), idx.device());
+  at::Tensor st = at::tensor(strides, at::TensorOptions().dtype(at::kLong)).to(idx.device());
   at::Tensor flat = (idx * st).sum(1);
   at::Tensor bad = at::logical_or(flat < 0, flat >= rows);
   if (numUpdates > 0 && bad.any().item<bool>()) {
