@@ -12,7 +12,8 @@ interface Block { conv1: tf.Variable; bn1: BN; conv2: tf.Variable; bn2: BN; stri
 
 export interface ResNet18 {
   trainable: tf.Variable[];
-  forward(x: tf.Tensor4D, training: boolean): tf.Tensor2D;
+  /** `fusedConvs`: convolutions through tf.fused.conv2d, as tfjs-layers' Conv2D runs them. */
+  forward(x: tf.Tensor4D, training: boolean, fusedConvs?: boolean): tf.Tensor2D;
   numParams: number;
   dispose(): void;
 }
@@ -60,12 +61,15 @@ export function resnet18(numClasses = 10, seed = 1): ResNet18 {
     });
     return tf.batchNorm(x, mean, variance, p.beta, p.gamma, 1e-5) as tf.Tensor4D;
   };
-  const forward = (x: tf.Tensor4D, training: boolean): tf.Tensor2D => {
-    let h = tf.relu(norm(tf.conv2d(x, stem as tf.Tensor4D, 1, 'same'), stemBn, training));
+  const forward = (x: tf.Tensor4D, training: boolean, fusedConvs = false): tf.Tensor2D => {
+    const c = (input: tf.Tensor4D, w: tf.Variable, stride: number): tf.Tensor4D => (fusedConvs
+      ? tf.fused.conv2d({ x: input, filter: w as tf.Tensor4D, strides: stride, pad: 'same' })
+      : tf.conv2d(input, w as tf.Tensor4D, stride, 'same'));
+    let h = tf.relu(norm(c(x, stem, 1), stemBn, training));
     for (const b of blocks) {
-      const y = tf.relu(norm(tf.conv2d(h, b.conv1 as tf.Tensor4D, b.stride, 'same'), b.bn1, training));
-      const z = norm(tf.conv2d(y, b.conv2 as tf.Tensor4D, 1, 'same'), b.bn2, training);
-      const sc = b.short ? norm(tf.conv2d(h, b.short.conv as tf.Tensor4D, b.stride, 'same'), b.short.bn, training) : h;
+      const y = tf.relu(norm(c(h, b.conv1, b.stride), b.bn1, training));
+      const z = norm(c(y, b.conv2, 1), b.bn2, training);
+      const sc = b.short ? norm(c(h, b.short.conv, b.stride), b.short.bn, training) : h;
       h = tf.relu(tf.add(z, sc)) as tf.Tensor4D;
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;

@@ -257,6 +257,15 @@ TT_FN(FreeHandle) {
   TT_GUARD_END(info.Env())
 }
 
+// retain(handle): a second handle to the same tensor (shared storage, no copy), so a deferred
+// computation can keep its inputs alive after tfjs disposes them.
+TT_FN(RetainHandle) {
+  TT_GUARD_BEGIN
+  at::Tensor t = Get(static_cast<int32_t>(IntArg(info, 0)));
+  return Napi::Number::New(info.Env(), Put(std::move(t)));
+  TT_GUARD_END(info.Env())
+}
+
 TT_FN(CountHandles) {
   return Napi::Number::New(info.Env(), static_cast<double>(Count()));
 }
@@ -314,6 +323,7 @@ void RegisterStorage(Napi::Env env, Napi::Object exports) {
   exports.Set("fromTyped", Napi::Function::New(env, FromTyped));
   exports.Set("toTyped", Napi::Function::New(env, ToTyped));
   exports.Set("free", Napi::Function::New(env, FreeHandle));
+  exports.Set("retain", Napi::Function::New(env, RetainHandle));
   exports.Set("count", Napi::Function::New(env, CountHandles));
   exports.Set("nativeBytes", Napi::Function::New(env, NativeBytes));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));

@@ -20,6 +20,14 @@ export interface TorchTensorData {
   shape: number[];
   dtype: DataType;
   refCount: number;
+  /** A deferred result (see `deferred()`): computed on first use, dropped unused on dispose. */
+  pending?: PendingResult;
+}
+
+/** What a deferred result needs: its computation and the input handles it keeps alive. */
+interface PendingResult {
+  compute: (inputs: number[]) => NativeResult;
+  retained: number[];
 }
 
 /** What `memory()` adds to the engine's own counters. */
@@ -98,6 +106,7 @@ export class TorchBackend extends KernelBackend {
     const d = this.data.get(dataId);
     if (d === undefined) throw new Error('torch backend: readSync of an unknown (disposed?) tensor');
     if (d.values !== null) return d.values;
+    if (d.pending !== undefined) this.resolve(d);
     return this.binding.toTyped(d.handle);
   }
 
@@ -111,6 +120,7 @@ export class TorchBackend extends KernelBackend {
     d.refCount--;
     if (!force && d.refCount > 0) return false;
     if (d.handle >= 0) this.freeHandle(d.handle);
+    if (d.pending !== undefined) this.releasePending(d);
     this.data.delete(dataId);
     return true;
   }
@@ -170,6 +180,7 @@ export class TorchBackend extends KernelBackend {
     const d = this.data.get(info.dataId);
     if (d === undefined) throw new Error('torch backend: kernel input is not a live tensor');
     if (d.handle >= 0) return d.handle;
+    if (d.pending !== undefined) return this.resolve(d);
     if (!isNativeDtype(d.dtype)) {
       throw new Error(`torch backend: dtype '${d.dtype}' has no native storage (this kernel should have used the fallback)`);
     }
@@ -201,6 +212,44 @@ export class TorchBackend extends KernelBackend {
 
   fromNativeList(rs: NativeResult[]): TensorInfo[] {
     return rs.map((r) => this.fromNative(r));
+  }
+
+  /**
+   * A result that is computed only when something consumes it (a kernel input, a read). Used where
+   * tfjs computes gradients nobody asked for: its fused conv2d gradient always returns the filter
+   * gradient, which an attack (gradient w.r.t. the input only) then throws away unread, about a
+   * third of the backward pass. The inputs are retained natively, so tfjs may dispose them first.
+   * `compute` must return a tensor of exactly `shape` and `dtype`.
+   */
+  deferred(shape: number[], dtype: DataType, inputs: TensorInfo[], compute: (handles: number[]) => NativeResult): TensorInfo {
+    const retained = inputs.map((i) => {
+      const h = this.binding.retain(this.handle(i));
+      this.handles.add(h);
+      return h;
+    });
+    const dataId = {};
+    this.data.set(dataId, { handle: -1, values: null, shape, dtype, refCount: 1, pending: { compute, retained } });
+    return { dataId, shape, dtype };
+  }
+
+  private resolve(d: TorchTensorData): number {
+    const p = d.pending!;
+    const r = p.compute(p.retained);
+    this.releasePending(d);
+    const rank = r[2];
+    const shapeOk = rank === d.shape.length && d.shape.every((n, i) => n === r[3 + i]);
+    if (!shapeOk || CODE_DTYPE[r[1]] !== d.dtype) {
+      this.binding.free(r[0]);
+      throw new Error(`torch backend: a deferred result came back as ${CODE_DTYPE[r[1]]}[${Array.from(r.subarray(3, 3 + rank))}], expected ${d.dtype}[${d.shape}]`);
+    }
+    d.handle = r[0];
+    this.handles.add(d.handle);
+    return d.handle;
+  }
+
+  private releasePending(d: TorchTensorData): void {
+    for (const h of d.pending!.retained) this.freeHandle(h);
+    d.pending = undefined;
   }
 
   /** Same dataId, one more reference: Identity and same-dtype Cast (guide §1.6.3). */

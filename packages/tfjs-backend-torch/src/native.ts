@@ -42,6 +42,8 @@ export interface TorchBinding {
   fromTyped(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
   toTyped(handle: number): Float32Array | Int32Array | Uint8Array;
   free(handle: number): void;
+  /** A second handle to the same tensor (no copy). */
+  retain(handle: number): number;
   count(): number;
   nativeBytes(): number;
   setNumThreads(n: number): void;

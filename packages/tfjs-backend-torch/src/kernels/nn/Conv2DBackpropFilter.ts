@@ -1,10 +1,18 @@
 /**
  * Conv2DBackpropFilter: the filter gradient of Conv2D (the kernel tfjs's wasm backend lacks).
  * Native: `at::convolution_backward` (grad_weight only); OIHW result permuted back to HWIO.
+ *
+ * The result is deferred (TorchBackend.deferred): computed when a kernel or a read first needs it.
+ * tfjs's fused conv2d gradient (every tfjs-layers Conv2D) always asks for the filter gradient, and
+ * a gradient attack, which differentiates w.r.t. the input only, disposes it unread: deferring
+ * skips that third of the backward pass. Training consumes it in the optimizer, at the cost of
+ * keeping each layer's x and dy alive until then. TFJS_TORCH_DEFER_FILTER_GRAD=0 computes eagerly.
  */
 import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs, Conv2DBackpropFilterInputs, TensorInfo } from '@tensorflow/tfjs-core';
 import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+
+const defer = process.env.TFJS_TORCH_DEFER_FILTER_GRAD !== '0';
 
 export function conv2DBackpropFilter(args: {
   inputs: Conv2DBackpropFilterInputs; backend: TorchBackendLike; attrs: Conv2DBackpropFilterAttrs;
@@ -16,9 +24,14 @@ export function conv2DBackpropFilter(args: {
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, 1, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).NnConv2dBackpropFilter(handle(backend, x), handle(backend, dy),
+  const binding = nn(backend);
+  const compute = (xh: number, dyh: number) => binding.NnConv2dBackpropFilter(xh, dyh,
     [...filterShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast'));
+    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast');
+  if (!defer || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+    return result(backend, compute(handle(backend, x), handle(backend, dy)));
+  }
+  return backend.deferred([...filterShape], 'float32', [x, dy], ([xh, dyh]) => compute(xh, dyh));
 }
 
 export const conv2DBackpropFilterConfig = nnKernel(Conv2DBackpropFilter, conv2DBackpropFilter);

@@ -1,0 +1,87 @@
+/**
+ * Deferred filter gradients (TorchBackend.deferred, used by Conv2DBackpropFilter): an input-only
+ * gradient through tfjs's fused conv2d never computes the filter gradient; a consumed one is the
+ * same as on cpu, also after its inputs were disposed; an unread one frees what it retained.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { nativeBinding } from '../src/index.js';
+import type { TorchBackend } from '../src/index.js';
+import { randomValues, skipReason, tf } from './nn_helpers.js';
+
+const skip = skipReason();
+
+/** Counts native filter-gradient computations while `f` runs. */
+function countFilterGrads(f: () => void): number {
+  const b = nativeBinding() as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const original = b.NnConv2dBackpropFilter;
+  let calls = 0;
+  b.NnConv2dBackpropFilter = (...a: unknown[]) => { calls++; return original(...a); };
+  try { f(); } finally { b.NnConv2dBackpropFilter = original; }
+  return calls;
+}
+
+test('an input gradient through fused conv2d skips the filter gradient; a filter gradient still computes it', { skip }, async () => {
+  await tf.setBackend('torch');
+  const x = tf.tensor4d(randomValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
+  const w = tf.variable(tf.tensor4d(randomValues(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]));
+  const bias = tf.tensor1d(randomValues(4, 3));
+  const loss = (input: tf.Tensor4D) => tf.sum(tf.square(tf.fused.conv2d({ x: input, filter: w, bias, strides: 1, pad: 'same' })));
+  const before = tf.memory().numTensors;
+  let dx: tf.Tensor | undefined;
+  assert.equal(countFilterGrads(() => { dx = tf.grad(loss)(x); }), 0, 'dx alone must not compute dW');
+  assert.equal(dx!.shape.join(), '2,8,8,3');
+  dx!.dispose();
+  assert.equal(tf.memory().numTensors, before, 'the unread filter gradient was disposed');
+
+  let grads: tf.NamedTensorMap = {};
+  assert.equal(countFilterGrads(() => { grads = tf.variableGrads(() => loss(x) as tf.Scalar, [w]).grads; }), 0,
+    'still deferred until something reads it');
+  const dw = grads[w.name];
+  let values: Float32Array | undefined;
+  assert.equal(countFilterGrads(() => { values = dw.dataSync() as Float32Array; }), 1, 'reading it computes it once');
+  // Reference: the same gradient on the cpu backend.
+  await tf.setBackend('cpu');
+  const xc = tf.tensor4d(x.dataSync(), x.shape), wc = tf.tensor4d(w.dataSync(), w.shape), bc = tf.tensor1d(bias.dataSync());
+  const ref = tf.grad((f: tf.Tensor4D) => tf.sum(tf.square(tf.fused.conv2d({ x: xc, filter: f, bias: bc, strides: 1, pad: 'same' }))))(wc);
+  const expected = ref.dataSync();
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(values![i] - expected[i]) <= 1e-4 * (1 + Math.abs(expected[i])), `dW[${i}]: ${values![i]} vs ${expected[i]}`);
+  }
+  tf.dispose([xc, wc, bc, ref]);
+  await tf.setBackend('torch');
+  tf.dispose([x, w, bias, dw]);
+});
+
+test('a deferred result survives disposal of its inputs, and an unread one releases them', { skip }, async () => {
+  await tf.setBackend('torch');
+  const be = tf.backend() as TorchBackend;
+  const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 5, 6] };
+  const make = () => {
+    const x = tf.tensor4d(randomValues(3 * 9 * 9 * 5, 4), [3, 9, 9, 5]);
+    const dy = tf.tensor4d(randomValues(3 * 5 * 5 * 6, 5), [3, 5, 5, 6]);
+    return { x, dy };
+  };
+  // Eager reference on the same backend (with the deferral, 'read' resolves it).
+  const a = make();
+  const eager = tf.engine().runKernel('Conv2DBackpropFilter', { x: a.x, dy: a.dy }, attrs as never) as tf.Tensor;
+  const expected = eager.dataSync().slice();
+  tf.dispose([eager, a.x, a.dy]);
+
+  const handles0 = be.numNativeHandles();
+  const b = make();
+  const lazy = tf.engine().runKernel('Conv2DBackpropFilter', { x: b.x, dy: b.dy }, attrs as never) as tf.Tensor;
+  tf.dispose([b.x, b.dy]);
+  const got = tf.tidy(() => tf.mul(lazy, 1)); // consumed by a kernel, after its inputs are gone
+  assert.deepEqual(Array.from(got.dataSync()), Array.from(expected));
+  tf.dispose([got, lazy]);
+  assert.equal(be.numNativeHandles(), handles0, 'no handle left behind after resolving');
+
+  const c = make();
+  const unread = tf.engine().runKernel('Conv2DBackpropFilter', { x: c.x, dy: c.dy }, attrs as never) as tf.Tensor;
+  tf.dispose([c.x, c.dy]);
+  assert.ok(be.numNativeHandles() > handles0, 'the pending result retains its inputs');
+  unread.dispose();
+  assert.equal(be.numNativeHandles(), handles0, 'disposing it unread releases them');
+});
