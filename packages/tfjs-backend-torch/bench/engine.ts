@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
-import { nativeBinding, torchStatus } from '../src/index.js';
+import { TorchBackend, nativeBinding, torchStatus } from '../src/index.js';
 import { resnet18 } from './resnet18.js';
 
 const require = createRequire(import.meta.url);
@@ -57,7 +57,11 @@ function timeIt(fn: () => tf.Tensor | tf.Tensor[] | number, n: number): number {
       const ts = Array.isArray(r) ? r : [r];
       // On torch, waiting for the device is enough (a read would add a device-to-host copy of the
       // whole result to a GPU timing; CPU kernels have finished when they return). wasm/cpu: read.
-      if (tf.getBackend() === 'torch') nativeBinding()!.synchronize();
+      if (tf.getBackend() === 'torch') {
+        const be = tf.backend() as TorchBackend;
+        for (const t of ts) be.handle(t); // computes deferred results (the conv dW of convBench)
+        nativeBinding()!.synchronize();
+      }
       else for (const t of ts) t.dataSync();
       tf.dispose(ts);
     }

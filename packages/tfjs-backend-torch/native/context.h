@@ -10,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ const at::Tensor& Get(int32_t h);    // throws std::runtime_error on an unknown 
 void Free(int32_t h);
 int64_t Count();                     // live handles
 at::Device CurrentDevice();          // kCPU, or kCUDA in a CUDA build with TFJS_TORCH_DEVICE=cuda
+// A tensor derived from handle h's (e.g. a conv weight in the layout ATen wants), made by `make`
+// on first request and kept with the slot until the handle is freed. Tensors never change in
+// place, so the derivation stays valid; `kind` tells derivations of one handle apart.
+at::Tensor DerivedOf(int32_t h, int32_t kind, const std::function<at::Tensor()>& make);
 
 // Argument helpers.
 inline const at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i) {

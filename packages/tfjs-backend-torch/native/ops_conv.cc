@@ -37,6 +37,16 @@ Plan MakePlan(int64_t H, int64_t W, int64_t outH, int64_t outW, const Pads& p, i
 // HWIO filter [kh, kw, in, out] -> OIHW view.
 static at::Tensor ConvWeight(const at::Tensor& w) { return w.permute({3, 2, 0, 1}); }
 
+// The OIHW weight laid out as oneDNN wants it for an input in `format`, made once per weight
+// tensor (handle) and reused: given the HWIO view, ATen would reorder it on every call, which for
+// ResNet-18's 512x512 layers costs more than the convolution. An attack reuses one set of weights
+// for all its steps; training makes each new weight's layout once (forward, then input gradient).
+static at::Tensor CachedConvWeight(const Napi::CallbackInfo& info, size_t arg, at::MemoryFormat format) {
+  const int32_t h = static_cast<int32_t>(IntArg(info, arg));
+  const int32_t kind = format == at::MemoryFormat::ChannelsLast ? 1 : 2;
+  return DerivedOf(h, kind, [&] { return ConvWeight(Get(h)).contiguous(format); });
+}
+
 // Depthwise filter [kh, kw, in, mult] -> grouped-conv weight [in*mult, 1, kh, kw]. tfjs's output
 // channel c*mult+m is ATen's grouped order (group c, output m), so no reordering is needed.
 static at::Tensor DepthwiseWeight(const at::Tensor& w) {
@@ -77,10 +87,10 @@ TT_FN(NnConv2d) {
 
   at::Tensor xv = cl ? ToNCHW(x) : x;
   const int64_t C = xv.size(1);
-  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
   if (cl && PreferContiguous(xv, false)) xv = xv.contiguous();
+  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, xv.suggest_memory_format());
   // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
   // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
   const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == wv.size(0);
@@ -121,14 +131,15 @@ TT_FN(NnConv2dBackpropInput) {
   if (dyv.size(2) > o[0] || dyv.size(3) > o[1]) {
     dyv = dyv.slice(2, 0, std::min(o[0], dyv.size(2))).slice(3, 0, std::min(o[1], dyv.size(3)));
   }
-  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : ConvWeight(w);
   const Plan plan = MakePlan(H, W, dyv.size(2), dyv.size(3), p, w.size(0), w.size(1), s, d, false);
   const int64_t Hp = plan.direct ? H : H + plan.pre.top + plan.pre.bottom;
   const int64_t Wp = plan.direct ? W : W + plan.pre.left + plan.pre.right;
   // Only the shape (and memory format) of the input matters for grad_input: pass an uninitialised one.
   const bool contiguous = cl && H * W <= 16;
   if (contiguous) dyv = dyv.contiguous();
-  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(FormatFor(cl && !contiguous)));
+  const at::MemoryFormat format = FormatFor(cl && !contiguous);
+  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(format));
+  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, format);
   auto grads = at::convolution_backward(dyv, xLike, wv, /*bias_sizes=*/{}, s, plan.pad, d,
                                         /*transposed=*/false, /*output_padding=*/{0, 0},
                                         depthwise ? C : 1, {true, false, false});

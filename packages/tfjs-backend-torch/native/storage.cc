@@ -20,6 +20,7 @@ namespace {
 struct Slot {
   at::Tensor t;
   bool live = false;
+  std::vector<std::pair<int32_t, at::Tensor>> derived;  // see DerivedOf
 };
 
 std::vector<Slot> g_table;
@@ -102,12 +103,23 @@ void Free(int32_t h) {
     throw std::runtime_error("free of unknown tensor handle " + std::to_string(h));
   }
   g_table[h].t = at::Tensor();
+  g_table[h].derived.clear();
   g_table[h].live = false;
   g_free.push_back(h);
   --g_live;
 }
 
 int64_t Count() { return g_live; }
+
+at::Tensor DerivedOf(int32_t h, int32_t kind, const std::function<at::Tensor()>& make) {
+  Get(h);  // validates h
+  for (const auto& kv : g_table[h].derived) {
+    if (kv.first == kind) return kv.second;
+  }
+  at::Tensor t = make();
+  g_table[h].derived.emplace_back(kind, t);
+  return t;
+}
 
 std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i) {
   std::vector<int64_t> out;
@@ -279,6 +291,10 @@ TT_FN(NativeBytes) {
     if (!s.live || !s.t.defined()) continue;
     const void* key = s.t.storage().unsafeGetStorageImpl();
     if (seen.insert(key).second) bytes += static_cast<double>(s.t.storage().nbytes());
+    for (const auto& kv : s.derived) {  // cached layouts (DerivedOf) are native memory too
+      const void* dk = kv.second.storage().unsafeGetStorageImpl();
+      if (seen.insert(dk).second) bytes += static_cast<double>(kv.second.storage().nbytes());
+    }
   }
   return Napi::Number::New(info.Env(), bytes);
   TT_GUARD_END(info.Env())

@@ -1,7 +1,9 @@
 /**
- * Deferred filter gradients (TorchBackend.deferred, used by Conv2DBackpropFilter): an input-only
- * gradient through tfjs's fused conv2d never computes the filter gradient; a consumed one is the
- * same as on cpu, also after its inputs were disposed; an unread one frees what it retained.
+ * Work the torch backend skips or reuses. Deferred filter gradients (TorchBackend.deferred, used by
+ * Conv2DBackpropFilter): an input-only gradient through tfjs's fused conv2d never computes the
+ * filter gradient; a consumed one is the same as on cpu, also after its inputs were disposed; an
+ * unread one frees what it retained. Cached conv weight layouts (DerivedOf in native/storage.cc):
+ * correct for every input format, and freed with the weight.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -84,4 +86,33 @@ test('a deferred result survives disposal of its inputs, and an unread one relea
   assert.ok(be.numNativeHandles() > handles0, 'the pending result retains its inputs');
   unread.dispose();
   assert.equal(be.numNativeHandles(), handles0, 'disposing it unread releases them');
+});
+
+test('a conv weight keeps one cached layout per input format, reused across calls and freed with it', { skip }, async () => {
+  const b = nativeBinding()!;
+  const shapes: Array<[number, number]> = [[4, 4], [16, 16], [4, 4], [16, 16]]; // contiguous / channels-last paths
+  const run = (backend: string) => {
+    tf.setBackend(backend);
+    const w = tf.tensor4d(randomValues(3 * 3 * 8 * 6, 7), [3, 3, 8, 6]);
+    const outs = shapes.map(([h, wd], i) => {
+      const x = tf.tensor4d(randomValues(2 * h * wd * 8, 10 + i), [2, h, wd, 8]);
+      const dy = tf.tensor4d(randomValues(2 * h * wd * 6, 20 + i), [2, h, wd, 6]);
+      const y = tf.conv2d(x, w, 1, 'same');
+      const dx = tf.conv2dTranspose(dy, w, [2, h, wd, 8], 1, 'same');
+      const r = [Array.from(y.dataSync()), Array.from(dx.dataSync())];
+      tf.dispose([x, dy, y, dx]);
+      return r;
+    });
+    const bytesWithCache = backend === 'torch' ? b.nativeBytes() : 0;
+    w.dispose();
+    return { outs, bytesWithCache, bytesAfter: backend === 'torch' ? b.nativeBytes() : 0 };
+  };
+  const ref = run('cpu');
+  const got = run('torch');
+  got.outs.forEach((pair, i) => pair.forEach((vals, j) => vals.forEach((v, k) => {
+    const e = ref.outs[i][j][k];
+    assert.ok(Math.abs(v - e) <= 1e-4 * (1 + Math.abs(e)), `call ${i} ${j ? 'dx' : 'y'}[${k}]: ${v} vs ${e}`);
+  })));
+  // The weight (432 floats) plus its two cached layouts were counted, and all go with the weight.
+  assert.ok(got.bytesWithCache - got.bytesAfter >= 3 * 432 * 4, `freed ${got.bytesWithCache - got.bytesAfter} bytes`);
 });
