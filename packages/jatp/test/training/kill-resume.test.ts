@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,8 +23,9 @@ const script = path.join(here, 'fixtures', 'tiny-run.ts');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-kill-'));
 process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 
-function child(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function child(args: string[], backend = 'cpu'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TINY_RUN_BACKEND: backend } });
 }
 
 function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
@@ -102,3 +103,27 @@ test('SIGINT writes a checkpoint and exits 130; the run then resumes exactly', a
   assert.equal(resumed.code, 0, resumed.stderr);
   assertBitwiseEqual(finalWeights(dir), ref);
 });
+
+test('on the torch engine too: SIGKILL mid-epoch, then --resume, bitwise the same final weights', { skip: torchSkip() }, async () => {
+  const refDir = path.join(root, 'torch-uninterrupted');
+  const ref = await exited(child([refDir], 'torch'));
+  assert.equal(ref.code, 0, ref.stderr);
+  const dir = path.join(root, 'torch-killed');
+  const p = child([dir, '--delay-ms', '150'], 'torch');
+  const done = exited(p);
+  await waitFor(() => listCheckpoints(dir).some((f) => stepOf(f) >= 6), 60_000, 'a mid-epoch checkpoint');
+  p.kill('SIGKILL');
+  assert.equal((await done).signal, 'SIGKILL');
+  const resumed = await exited(child([dir, '--resume'], 'torch'));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const summary = JSON.parse(resumed.stdout.trim().split('\n').pop()!) as { resumedFrom?: string; globalStep: number };
+  assert.ok(summary.resumedFrom !== undefined && stepOf(summary.resumedFrom) >= 6, JSON.stringify(summary));
+  assert.equal(summary.globalStep, 12);
+  assertBitwiseEqual(finalWeights(dir), finalWeights(refDir));
+});
+
+function torchSkip(): string | false {
+  const probe = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    "const m = await import('tfjs-backend-torch'); process.stdout.write(String(m.torchStatus().available));"], { encoding: 'utf8' });
+  return probe.stdout.trim() === 'true' ? false : 'the torch backend is not available here';
+}
