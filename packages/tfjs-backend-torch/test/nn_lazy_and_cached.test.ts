@@ -91,8 +91,8 @@ test('a deferred result survives disposal of its inputs, and an unread one relea
 test('a conv weight keeps one cached layout per input format, reused across calls and freed with it', { skip }, async () => {
   const b = nativeBinding()!;
   const shapes: Array<[number, number]> = [[4, 4], [16, 16], [4, 4], [16, 16]]; // contiguous / channels-last paths
-  const run = (backend: string) => {
-    tf.setBackend(backend);
+  const run = async (backend: string) => {
+    assert.ok(await tf.setBackend(backend), `setBackend(${backend})`);
     const w = tf.tensor4d(randomValues(3 * 3 * 8 * 6, 7), [3, 3, 8, 6]);
     const outs = shapes.map(([h, wd], i) => {
       const x = tf.tensor4d(randomValues(2 * h * wd * 8, 10 + i), [2, h, wd, 8]);
@@ -107,8 +107,8 @@ test('a conv weight keeps one cached layout per input format, reused across call
     w.dispose();
     return { outs, bytesWithCache, bytesAfter: backend === 'torch' ? b.nativeBytes() : 0 };
   };
-  const ref = run('cpu');
-  const got = run('torch');
+  const ref = await run('cpu');
+  const got = await run('torch');
   got.outs.forEach((pair, i) => pair.forEach((vals, j) => vals.forEach((v, k) => {
     const e = ref.outs[i][j][k];
     assert.ok(Math.abs(v - e) <= 1e-4 * (1 + Math.abs(e)), `call ${i} ${j ? 'dx' : 'y'}[${k}]: ${v} vs ${e}`);
