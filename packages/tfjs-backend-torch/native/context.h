@@ -63,6 +63,7 @@ void RegisterCoreOps(Napi::Env env, Napi::Object exports);  // elementwise, redu
 void RegisterNnOps(Napi::Env env, Napi::Object exports);    // conv, pool, batch norm, matmul, resize
 void RegisterCudaOps(Napi::Env env, Napi::Object exports);  // GPU allocator stats (no-ops on CPU)
 void RegisterCpuAllocatorOps(Napi::Env env, Napi::Object exports);
+void RegisterFusedOps(Napi::Env env, Napi::Object exports);   // fused training/attack steps (ops_fused.cc)
 
 // The caching CPU allocator (cpu_allocator.cc): installed once at load; no-ops where not built.
 void InstallCpuCache();
@@ -70,20 +71,36 @@ bool EmptyCpuCache();  // frees every cached block; false when the allocator is 
 
 }  // namespace tt
 
-// Wrap every native entry point's body:  TT_GUARD_BEGIN ... TT_GUARD_END(info.Env())
-#define TT_GUARD_BEGIN try {
-#define TT_GUARD_END(env)                                                   \
-  }                                                                         \
-  catch (const Napi::Error&) {                                              \
-    throw;                                                                  \
-  }                                                                         \
-  catch (const c10::Error& e) {                                             \
-    throw Napi::Error::New((env), std::string("torch: ") + e.what_without_backtrace()); \
-  }                                                                         \
-  catch (const std::exception& e) {                                         \
-    throw Napi::Error::New((env), std::string("torch: ") + e.what());      \
-  }
+// Defines an exported native function. The body runs inside the error guard: C++ exceptions
+// (c10::Error from ATen, std::exception from our checks) become JS errors with a "torch: " prefix,
+// since an exception escaping into N-API would abort the process. Napi errors pass through as thrown.
+//   TT_FN(NnConv2d) { ...; return ReturnTensor(info.Env(), y); }
+#define TT_FN(name)                                                          \
+  static Napi::Value name##Body(const Napi::CallbackInfo& info);             \
+  static Napi::Value name(const Napi::CallbackInfo& info) {                  \
+    try {                                                                    \
+      return name##Body(info);                                               \
+    } catch (const Napi::Error&) {                                           \
+      throw;                                                                 \
+    } catch (const c10::Error& e) {                                          \
+      throw Napi::Error::New(info.Env(), std::string("torch: ") + e.what_without_backtrace()); \
+    } catch (const std::exception& e) {                                      \
+      throw Napi::Error::New(info.Env(), std::string("torch: ") + e.what()); \
+    }                                                                        \
+  }                                                                          \
+  static Napi::Value name##Body(const Napi::CallbackInfo& info)
 
-// Convenience for defining an exported function: TT_FN(Name) { TT_GUARD_BEGIN ... TT_GUARD_END(info.Env()) }
-#define TT_FN(name) static Napi::Value name(const Napi::CallbackInfo& info)
-#define TT_EXPORT(exports, env, name) (exports).Set(#name, Napi::Function::New((env), name))
+// The guard used to be written by hand in every function; TT_FN does it now. These stay as
+// no-ops so native files written against the old convention still compile.
+#define TT_GUARD_BEGIN
+#define TT_GUARD_END(env)
+
+namespace tt {
+// The JS name of a native function: its C++ name with a lower-case first letter
+// (NnConv2d -> nnConv2d, Unary -> unary), so every export follows one camelCase scheme.
+std::string JsName(const char* cxxName);
+}  // namespace tt
+
+// Exports TT_FN(name) under its JS name; TT_EXPORT_AS when the JS name differs (storage's `free`).
+#define TT_EXPORT(exports, env, name) (exports).Set(tt::JsName(#name), Napi::Function::New((env), name))
+#define TT_EXPORT_AS(exports, env, jsName, name) (exports).Set((jsName), Napi::Function::New((env), name))

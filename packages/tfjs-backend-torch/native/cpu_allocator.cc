@@ -164,7 +164,6 @@ namespace {
 
 // cpuCacheStats(): null when the allocator is not installed, else its counters.
 TT_FN(CpuCacheStats) {
-  TT_GUARD_BEGIN
   Napi::Env env = info.Env();
 #ifdef TT_CPU_CACHE
   if (g_installed) {
@@ -179,13 +178,12 @@ TT_FN(CpuCacheStats) {
   }
 #endif
   return env.Null();
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace
 
 void RegisterCpuAllocatorOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("cpuCacheStats", Napi::Function::New(env, CpuCacheStats));
+  TT_EXPORT(exports, env, CpuCacheStats);
 }
 
 }  // namespace tt

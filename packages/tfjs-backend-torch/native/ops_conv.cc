@@ -71,7 +71,6 @@ static at::MemoryFormat FormatFor(bool channelsLast) {
 // nnConv2d(x, filter, bias|-1, preluWeights|-1, strides[2], pads[4], dilations[2], outHW[2],
 //          depthwise, channelsLast, activation, leakyreluAlpha) -> y
 TT_FN(NnConv2d) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const at::Tensor& w = TensorArg(info, 1);
   at::Tensor bias = OptTensorArg(info, 2);
@@ -104,14 +103,12 @@ TT_FN(NnConv2d) {
   }
   if (prelu.defined() && !cl && prelu.dim() == 1 && prelu.size(0) != 1) prelu = prelu.reshape({-1, 1, 1});
   return ReturnTensor(info.Env(), ApplyActivation(y, act, alpha, prelu));
-  TT_GUARD_END(info.Env())
 }
 
 // nnConv2dBackpropInput(dy, filter, inputShape[4], strides[2], pads[4], dilations[2], depthwise,
 //                       channelsLast, outHW[2]) -> dx of inputShape
 // outHW is tfjs's forward output size for inputShape; tfjs's kernels read only that much of dy.
 TT_FN(NnConv2dBackpropInput) {
-  TT_GUARD_BEGIN
   const at::Tensor& dy = TensorArg(info, 0);
   const at::Tensor& w = TensorArg(info, 1);
   const std::vector<int64_t> in = IntListArg(info, 2);
@@ -146,13 +143,11 @@ TT_FN(NnConv2dBackpropInput) {
   at::Tensor dx = std::get<0>(grads);
   if (!plan.direct) dx = Unpad(dx, plan.pre);
   return ReturnTensor(info.Env(), cl ? ToNHWC(dx) : dx);
-  TT_GUARD_END(info.Env())
 }
 
 // nnConv2dBackpropFilter(x, dy, filterShape[4], strides[2], pads[4], dilations[2], depthwise,
 //                        channelsLast) -> dFilter of filterShape (HWIO, or [kh,kw,in,mult])
 TT_FN(NnConv2dBackpropFilter) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const at::Tensor& dy = TensorArg(info, 1);
   const std::vector<int64_t> f = IntListArg(info, 2);
@@ -182,7 +177,6 @@ TT_FN(NnConv2dBackpropFilter) {
   at::Tensor out = depthwise ? gw.reshape({f[2], f[3], f[0], f[1]}).permute({2, 3, 0, 1})
                              : gw.permute({2, 3, 1, 0});
   return ReturnTensor(info.Env(), out);
-  TT_GUARD_END(info.Env())
 }
 
 void RegisterConvOps(Napi::Env env, Napi::Object exports) {

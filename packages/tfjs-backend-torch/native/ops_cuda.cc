@@ -15,7 +15,6 @@ namespace {
 
 // cudaMemory(): null on CPU, else {allocated, reserved, peakAllocated, peakReserved} in bytes.
 TT_FN(CudaMemory) {
-  TT_GUARD_BEGIN
   Napi::Env env = info.Env();
 #ifdef TT_HAS_CUDA_STATS
   if (CurrentDevice().is_cuda()) {
@@ -31,13 +30,11 @@ TT_FN(CudaMemory) {
   }
 #endif
   return env.Null();
-  TT_GUARD_END(info.Env())
 }
 
 // emptyCache(): releases cached, unused blocks (GPU on CUDA, plus our CPU block cache where it
 // is installed); returns whether there was a cache to empty.
 TT_FN(EmptyCache) {
-  TT_GUARD_BEGIN
   bool any = EmptyCpuCache();
 #ifdef TT_HAS_CUDA_STATS
   if (CurrentDevice().is_cuda()) {
@@ -46,14 +43,13 @@ TT_FN(EmptyCache) {
   }
 #endif
   return Napi::Boolean::New(info.Env(), any);
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace
 
 void RegisterCudaOps(Napi::Env env, Napi::Object exports) {
-  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory));
-  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
+  TT_EXPORT(exports, env, CudaMemory);
+  TT_EXPORT(exports, env, EmptyCache);
 }
 
 }  // namespace tt

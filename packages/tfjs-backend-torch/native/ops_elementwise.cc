@@ -9,6 +9,7 @@
 //  * the output dtype is decided in TypeScript (tfjs's upcastType rules) and passed as a code.
 #include "context.h"
 #include "ops_common.h"
+#include "op_codes.h"
 
 namespace tt {
 
@@ -32,12 +33,7 @@ at::Tensor ToOut(const at::Tensor& t, at::ScalarType out) {
 
 namespace {
 
-enum UnaryOp : int {
-  kNeg = 0, kExp, kLog, kLog1p, kSqrt, kRsqrt, kSquare, kAbs, kSign, kFloor, kCeil, kRound, kSigmoid,
-  kTanh, kRelu, kRelu6, kLeakyRelu, kElu, kStep, kIsNan, kIsInf, kIsFinite, kCos, kSin, kTan, kAcos,
-  kAsin, kAtan, kCosh, kSinh, kAcosh, kAsinh, kAtanh, kErf, kSoftplus, kExpm1, kReciprocal, kSelu,
-  kLogicalNot, kZerosLike, kOnesLike
-};
+enum UnaryOp : int { TT_UNARY_OPS(TT_OP_ENUM) };
 
 at::Tensor UnaryFloat(int op, const at::Tensor& x, double alpha) {
   switch (op) {
@@ -97,7 +93,6 @@ at::Tensor UnaryFloat(int op, const at::Tensor& x, double alpha) {
 
 // unary(op, x, alpha, outDtype)
 TT_FN(Unary) {
-  TT_GUARD_BEGIN
   const int op = static_cast<int>(IntArg(info, 0));
   const at::Tensor& x = TensorArg(info, 1);
   const double alpha = DoubleArg(info, 2);
@@ -107,20 +102,15 @@ TT_FN(Unary) {
   if (op == kLogicalNot && x.scalar_type() == at::kBool) return ReturnTensor(info.Env(), at::logical_not(x));
   if (x.scalar_type() == at::kFloat) return ReturnTensor(info.Env(), ToOut(UnaryFloat(op, x, alpha), out));
   return ReturnTensor(info.Env(), ToOut(UnaryFloat(op, x.to(at::kDouble), alpha), out));
-  TT_GUARD_END(info.Env())
 }
 
-enum BinaryOp : int {
-  kAdd = 0, kSub, kMul, kRealDiv, kFloorDiv, kMod, kMaximum, kMinimum, kPow, kSquaredDifference,
-  kAtan2, kEluGrad, kPrelu,
-  kEqual = 20, kNotEqual, kGreater, kGreaterEqual, kLess, kLessEqual, kLogicalAnd, kLogicalOr, kLogicalXor
-};
+enum BinaryOp : int { TT_BINARY_OPS(TT_OP_ENUM) };
 
 at::Tensor BinaryFloat(int op, const at::Tensor& a, const at::Tensor& b) {
   switch (op) {
     case kAdd: return at::add(a, b);
     case kSub: return at::sub(a, b);
-    case kMul: return at::mul(a, b);
+    case kMultiply: return at::mul(a, b);
     case kRealDiv: return at::div(a, b);
     // floor(a / b) as tfjs computes it (ATen's floor mode follows Python's fmod-based rule).
     case kFloorDiv: return at::floor(at::div(a, b));
@@ -180,18 +170,15 @@ at::Tensor BinaryImpl(int op, const at::Tensor& a, const at::Tensor& b, at::Scal
 
 // binary(op, a, b, outDtype)
 TT_FN(Binary) {
-  TT_GUARD_BEGIN
   const int op = static_cast<int>(IntArg(info, 0));
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 3)));
   return ReturnTensor(info.Env(), BinaryImpl(op, TensorArg(info, 1), TensorArg(info, 2), out));
-  TT_GUARD_END(info.Env())
 }
 
 // binaryScalar(op, x, value, scalarFirst, scalarDtype, outDtype): one operand is a rank-0 tensor
 // whose value is still in JS (tfjs makes one for every `mul(x, 2)`): it becomes a 0-dim tensor on
 // x's device without going through the handle table (no upload, no host sync on a GPU).
 TT_FN(BinaryScalar) {
-  TT_GUARD_BEGIN
   const int op = static_cast<int>(IntArg(info, 0));
   const at::Tensor& x = TensorArg(info, 1);
   const double value = DoubleArg(info, 2);
@@ -201,32 +188,26 @@ TT_FN(BinaryScalar) {
   at::Tensor s = at::scalar_tensor(value, x.options().dtype(sdt == at::kBool ? at::kDouble : sdt));
   if (sdt == at::kBool) s = s.ne(0);
   return ReturnTensor(info.Env(), scalarFirst ? BinaryImpl(op, s, x, out) : BinaryImpl(op, x, s, out));
-  TT_GUARD_END(info.Env())
 }
 
 // cast(x, dtype): JS conversions (NaN -> 0 and truncation for int, x != 0 for bool).
 TT_FN(Cast) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 1)));
   if (x.scalar_type() == out) return ReturnTensor(info.Env(), x.clone());
   return ReturnTensor(info.Env(), ToOut(x, out));
-  TT_GUARD_END(info.Env())
 }
 
 // clip(x, min, max): tfjs keeps NaN, like at::clamp.
 TT_FN(Clip) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const double lo = DoubleArg(info, 1), hi = DoubleArg(info, 2);
   if (x.scalar_type() == at::kFloat) return ReturnTensor(info.Env(), at::clamp(x, lo, hi));
   return ReturnTensor(info.Env(), ToOut(at::clamp(x.to(at::kDouble), lo, hi), x.scalar_type()));
-  TT_GUARD_END(info.Env())
 }
 
 // select(cond, t, e, outDtype): tfjs allows a rank-1 condition selecting along dim 0 (guide §4.2).
 TT_FN(Select) {
-  TT_GUARD_BEGIN
   at::Tensor c = TensorArg(info, 0);
   const at::Tensor& t = TensorArg(info, 1);
   const at::Tensor& e = TensorArg(info, 2);
@@ -238,31 +219,28 @@ TT_FN(Select) {
     c = c.reshape(shape);
   }
   return ReturnTensor(info.Env(), ToOut(at::where(c, t.to(out), e.to(out)), out));
-  TT_GUARD_END(info.Env())
 }
 
 // addN([handles], outDtype)
 TT_FN(AddN) {
-  TT_GUARD_BEGIN
   std::vector<at::Tensor> xs = TensorListArg(info, 0);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 1)));
   if (xs.empty()) throw std::runtime_error("addN: no inputs");
   at::Tensor acc = xs[0].to(out == at::kBool ? at::kInt : out).clone();
   for (size_t i = 1; i < xs.size(); ++i) acc.add_(xs[i]);
   return ReturnTensor(info.Env(), ToOut(acc, out));
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace
 
 void RegisterElementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("unary", Napi::Function::New(env, Unary));
-  exports.Set("binary", Napi::Function::New(env, Binary));
-  exports.Set("binaryScalar", Napi::Function::New(env, BinaryScalar));
-  exports.Set("cast", Napi::Function::New(env, Cast));
-  exports.Set("clip", Napi::Function::New(env, Clip));
-  exports.Set("select", Napi::Function::New(env, Select));
-  exports.Set("addN", Napi::Function::New(env, AddN));
+  TT_EXPORT(exports, env, Unary);
+  TT_EXPORT(exports, env, Binary);
+  TT_EXPORT(exports, env, BinaryScalar);
+  TT_EXPORT(exports, env, Cast);
+  TT_EXPORT(exports, env, Clip);
+  TT_EXPORT(exports, env, Select);
+  TT_EXPORT(exports, env, AddN);
 }
 
 }  // namespace tt

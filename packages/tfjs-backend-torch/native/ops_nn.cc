@@ -35,7 +35,6 @@ at::Tensor AsFloat(const at::Tensor& t) {
 // nnBatchNorm(x, mean, variance, offset|-1, scale|-1, varianceEpsilon) -> y
 // tfjs: (x - mean) * scale * rsqrt(variance + eps) + offset, parameters broadcast against x.
 TT_FN(NnBatchNorm) {
-  TT_GUARD_BEGIN
   const at::Tensor x = AsFloat(TensorArg(info, 0));
   const at::Tensor mean = AsFloat(TensorArg(info, 1));
   const at::Tensor var = AsFloat(TensorArg(info, 2));
@@ -54,7 +53,6 @@ TT_FN(NnBatchNorm) {
     if (offset.defined()) y = y + offset;
   }
   return ReturnTensor(info.Env(), y);
-  TT_GUARD_END(info.Env())
 }
 
 // nnBatchNormGrad(dy, x, mean, variance, scale|-1, varianceEpsilon) -> [dx, dScale, dOffset]
@@ -64,7 +62,6 @@ TT_FN(NnBatchNorm) {
 // The mean/variance gradients follow from dScale and dOffset in TypeScript (per-channel work).
 // Only valid for per-channel (rank-1) parameters; TypeScript checks that before calling.
 TT_FN(NnBatchNormGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor dy = AsFloat(TensorArg(info, 0));
   const at::Tensor x = AsFloat(TensorArg(info, 1));
   const at::Tensor mean = AsFloat(TensorArg(info, 2));
@@ -82,22 +79,18 @@ TT_FN(NnBatchNormGrad) {
                                           /*save_mean=*/mean, /*save_invstd=*/invstd, /*train=*/false, eps,
                                           {true, true, true});
   return ReturnTensors(info.Env(), {ChannelsToLast(std::get<0>(g)), std::get<1>(g), std::get<2>(g)});
-  TT_GUARD_END(info.Env())
 }
 
 // nnReluGrad(dy, x) -> dy where x > 0, else 0 (one kernel instead of tfjs's Step, Cast, Multiply).
 TT_FN(NnReluGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor dy = AsFloat(TensorArg(info, 0));
   const at::Tensor x = AsFloat(TensorArg(info, 1));
   return ReturnTensor(info.Env(), at::threshold_backward(dy, x, 0));
-  TT_GUARD_END(info.Env())
 }
 
 // nnMatMul(a, b, transposeA, transposeB, bias|-1, preluWeights|-1, activation, leakyreluAlpha) -> y
 // Batch dimensions broadcast (numpy rules in both libraries).
 TT_FN(NnMatMul) {
-  TT_GUARD_BEGIN
   // cuBLAS has no integer GEMM: int32 products run in float64 there (exact below 2^53) and are
   // stored back as int32 the way tfjs does. ATen's CPU kernels multiply int32 directly.
   const bool intOnGpu = TensorArg(info, 0).is_cuda() && !at::isFloatingType(TensorArg(info, 0).scalar_type());
@@ -120,7 +113,6 @@ TT_FN(NnMatMul) {
   }
   y = ApplyActivation(y, act, alpha, prelu);
   return ReturnTensor(info.Env(), intOnGpu ? JsInt(y) : y);
-  TT_GUARD_END(info.Env())
 }
 
 // ---- resize ---------------------------------------------------------------------------------
@@ -178,46 +170,39 @@ at::Tensor Separable(const at::Tensor& x, const at::Tensor& ah, const at::Tensor
 
 // nnResizeBilinear(images, newH, newW, alignCorners, halfPixelCenters) -> float32 NHWC
 TT_FN(NnResizeBilinear) {
-  TT_GUARD_BEGIN
   const at::Tensor x = AsFloat(TensorArg(info, 0));
   const int64_t oh = IntArg(info, 1), ow = IntArg(info, 2);
   const bool ac = BoolArg(info, 3), hp = BoolArg(info, 4);
   const at::Tensor ah = BilinearMatrix(oh, x.size(1), ac, hp, x.options());
   const at::Tensor aw = BilinearMatrix(ow, x.size(2), ac, hp, x.options());
   return ReturnTensor(info.Env(), Separable(x, ah, aw));
-  TT_GUARD_END(info.Env())
 }
 
 // nnResizeBilinearGrad(dy, images, alignCorners) -> d images (float32)
 // tfjs's gradient kernel maps coordinates as in the forward pass *without* half-pixel centers,
 // whatever the forward used; we reproduce that (it is the exact adjoint in the other two modes).
 TT_FN(NnResizeBilinearGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor dy = AsFloat(TensorArg(info, 0));
   const at::Tensor& x = TensorArg(info, 1);
   const bool ac = BoolArg(info, 2);
   const at::Tensor ah = BilinearMatrix(dy.size(1), x.size(1), ac, false, dy.options());
   const at::Tensor aw = BilinearMatrix(dy.size(2), x.size(2), ac, false, dy.options());
   return ReturnTensor(info.Env(), Separable(dy, ah.t(), aw.t()));
-  TT_GUARD_END(info.Env())
 }
 
 // nnResizeNearest(images, newH, newW, alignCorners, halfPixelCenters) -> same dtype NHWC
 TT_FN(NnResizeNearest) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const int64_t oh = IntArg(info, 1), ow = IntArg(info, 2);
   const bool ac = BoolArg(info, 3), hp = BoolArg(info, 4);
   const at::Tensor rows = NearestIndex(oh, x.size(1), ac, hp, x.options());
   const at::Tensor cols = NearestIndex(ow, x.size(2), ac, hp, x.options());
   return ReturnTensor(info.Env(), x.index_select(1, rows).index_select(2, cols));
-  TT_GUARD_END(info.Env())
 }
 
 // nnResizeNearestGrad(dy, images, alignCorners) -> d images (float32): every dy element is added
 // to the pixel it was copied from. As in tfjs's kernel, the mapping ignores halfPixelCenters.
 TT_FN(NnResizeNearestGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor dy = AsFloat(TensorArg(info, 0));
   const at::Tensor& x = TensorArg(info, 1);
   const bool ac = BoolArg(info, 2);
@@ -227,7 +212,6 @@ TT_FN(NnResizeNearestGrad) {
   at::Tensor gw = at::zeros({N, dy.size(1), W, C}, dy.options()).index_add_(2, cols, dy);
   at::Tensor gx = at::zeros({N, H, W, C}, dy.options()).index_add_(1, rows, gw);
   return ReturnTensor(info.Env(), gx);
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "context.h"
+#include "op_codes.h"
 
 #include <array>
 #include <cstdint>
@@ -74,9 +75,7 @@ inline at::Tensor Unpad(const at::Tensor& nchw, const Pads& pre) {
 }
 
 // Fused activations of tfjs's FusedConv2D / _FusedMatMul (tfjs-core ops/fused_util applyActivation).
-enum Activation : int32_t {
-  kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5, kPrelu = 6
-};
+enum Activation : int32_t { TT_ACTIVATIONS(TT_OP_ENUM) };
 
 inline at::Tensor ApplyActivation(at::Tensor y, int32_t act, double alpha, const at::Tensor& prelu) {
   switch (act) {

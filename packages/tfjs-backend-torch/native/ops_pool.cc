@@ -51,7 +51,6 @@ at::Tensor ValidCounts(int64_t H, int64_t W, const PoolArgs& a, const Pads& pre,
 
 // nnMaxPool(x, filter[2], strides[2], pads[4], outHW[2]) -> y   (NHWC)
 TT_FN(NnMaxPool) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const PoolArgs a = ReadPoolArgs(info, 1);
   const std::vector<int64_t> o = Pair(info, 4, "output size");
@@ -60,14 +59,12 @@ TT_FN(NnMaxPool) {
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, -std::numeric_limits<double>::infinity());
   at::Tensor y = ToNHWC(at::max_pool2d(xv, a.k, a.s, plan.pad, kNoDilation, false));
   return ReturnTensor(info.Env(), y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type()));
-  TT_GUARD_END(info.Env())
 }
 
 // nnMaxPoolGrad(dy, x, filter[2], strides[2], pads[4]) -> dx   (NHWC). The argmax positions are
 // recomputed from x (tfjs passes the forward output too, but positions are what the gradient needs);
 // ties go to the first position in row-major window order in both libraries.
 TT_FN(NnMaxPoolGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor& dy = TensorArg(info, 0);
   const at::Tensor& x = TensorArg(info, 1);
   const PoolArgs a = ReadPoolArgs(info, 2);
@@ -81,12 +78,10 @@ TT_FN(NnMaxPoolGrad) {
                                                        std::get<1>(yi));
   if (!plan.direct) dx = Unpad(dx, plan.pre);
   return ReturnTensor(info.Env(), ToNHWC(dx));
-  TT_GUARD_END(info.Env())
 }
 
 // nnAvgPool(x, filter[2], strides[2], pads[4], outHW[2]) -> y   (NHWC, float32)
 TT_FN(NnAvgPool) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const PoolArgs a = ReadPoolArgs(info, 1);
   const std::vector<int64_t> o = Pair(info, 4, "output size");
@@ -101,7 +96,6 @@ TT_FN(NnAvgPool) {
     y = sums / ValidCounts(H, W, a, plan.pre, xv.options());
   }
   return ReturnTensor(info.Env(), ToNHWC(y));
-  TT_GUARD_END(info.Env())
 }
 
 // nnAvgPoolGrad(dy, x, filter[2], strides[2], pads[4]) -> dx   (NHWC; x only supplies the shape)
@@ -110,7 +104,6 @@ TT_FN(NnAvgPool) {
 // do the same (divisor_override = kh*kw), so torch and cpu gradients agree; for 'valid' padding
 // this is also the exact gradient.
 TT_FN(NnAvgPoolGrad) {
-  TT_GUARD_BEGIN
   const at::Tensor& dy = TensorArg(info, 0);
   const at::Tensor& x = TensorArg(info, 1);
   const PoolArgs a = ReadPoolArgs(info, 2);
@@ -137,7 +130,6 @@ TT_FN(NnAvgPoolGrad) {
     dx = Unpad(at::avg_pool2d_backward(dyv, xp, a.k, a.s, {0, 0}, false, true, divisor), plan.pre);
   }
   return ReturnTensor(info.Env(), ToNHWC(dx));
-  TT_GUARD_END(info.Env())
 }
 
 void RegisterPoolOps(Napi::Env env, Napi::Object exports) {

@@ -5,6 +5,7 @@
 // cannot take the mean of an int tensor while tfjs returns float32.
 #include "context.h"
 #include "ops_common.h"
+#include "op_codes.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +14,7 @@
 namespace tt {
 namespace {
 
-enum ReduceOp : int { kSum = 0, kMean, kMax, kMin, kProd, kAny, kAll };
+enum ReduceOp : int { TT_REDUCE_OPS(TT_OP_ENUM) };
 
 // Reduces over `axes` by moving them to the end and flattening them into one dimension: for the
 // ATen ops that take a single dim only (prod, any, all).
@@ -36,7 +37,6 @@ at::Tensor ReduceFlat(const at::Tensor& x, const std::vector<int64_t>& axes, boo
 
 // reduce(op, x, axes, keepDims)
 TT_FN(Reduce) {
-  TT_GUARD_BEGIN
   const int op = static_cast<int>(IntArg(info, 0));
   const at::Tensor& x = TensorArg(info, 1);
   std::vector<int64_t> axes = IntListArg(info, 2);
@@ -79,12 +79,10 @@ TT_FN(Reduce) {
     default: throw std::runtime_error("reduce: unknown op " + std::to_string(op));
   }
   return ReturnTensor(info.Env(), r);
-  TT_GUARD_END(info.Env())
 }
 
 // argReduce(isMin, x, axis): ties go to the first index, as in tfjs.
 TT_FN(ArgReduce) {
-  TT_GUARD_BEGIN
   const bool isMin = BoolArg(info, 0);
   const at::Tensor& x = TensorArg(info, 1);
   const int64_t axis = NormAxis(IntArg(info, 2), x.dim());
@@ -99,12 +97,10 @@ TT_FN(ArgReduce) {
   at::Tensor r = isMin ? at::argmin(clean, axis) : at::argmax(clean, axis);
   r = at::where(at::isnan(xx.select(axis, 0)), at::zeros({}, r.options()), r);
   return ReturnTensor(info.Env(), r.to(at::kInt));
-  TT_GUARD_END(info.Env())
 }
 
 // cumulative(x, axis, exclusive, reverse, isProd): tfjs's Cumsum/Cumprod.
 TT_FN(Cumulative) {
-  TT_GUARD_BEGIN
   at::Tensor x = TensorArg(info, 0);
   const int64_t axis = NormAxis(IntArg(info, 1), x.dim());
   const bool exclusive = BoolArg(info, 2);
@@ -120,21 +116,17 @@ TT_FN(Cumulative) {
   }
   if (reverse) r = r.flip({axis});
   return ReturnTensor(info.Env(), r);
-  TT_GUARD_END(info.Env())
 }
 
 // softmax(x, dim)
 TT_FN(Softmax) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   return ReturnTensor(info.Env(), at::softmax(x, NormAxis(IntArg(info, 1), x.dim())));
-  TT_GUARD_END(info.Env())
 }
 
 // topk(x, k): [values, indices] along the last axis, sorted descending; ties keep the lower index
 // first like tfjs (a stable sort, since at::topk's tie order is unspecified).
 TT_FN(TopK) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const int64_t k = IntArg(info, 1);
   at::Tensor xx = x.scalar_type() == at::kBool ? x.to(at::kByte) : x;
@@ -143,14 +135,12 @@ TT_FN(TopK) {
   at::Tensor indices = std::get<1>(sorted).narrow(-1, 0, k).to(at::kInt);
   if (x.scalar_type() == at::kBool) values = values.ne(0);
   return ReturnTensors(info.Env(), {values, indices});
-  TT_GUARD_END(info.Env())
 }
 
 // unsortedSegmentSum(x, segmentIds, numSegments): out[s] = sum of x[k] with segmentIds[k] == s, for
 // rank-1 segment ids (the gradient of GatherV2 along axis 0). Ids outside [0, numSegments) are
 // dropped, as the cpu kernel's equality masks do.
 TT_FN(UnsortedSegmentSum) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   at::Tensor seg = TensorArg(info, 1).to(at::kLong).reshape({-1});
   const int64_t n = IntArg(info, 2);
@@ -166,18 +156,17 @@ TT_FN(UnsortedSegmentSum) {
   at::Tensor out = at::zeros({n, x2.size(1)}, x2.options());
   out.index_add_(0, seg, x2);
   return ReturnTensor(info.Env(), out.reshape(outShape));
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace
 
 void RegisterReduce(Napi::Env env, Napi::Object exports) {
-  exports.Set("reduce", Napi::Function::New(env, Reduce));
-  exports.Set("argReduce", Napi::Function::New(env, ArgReduce));
-  exports.Set("cumulative", Napi::Function::New(env, Cumulative));
-  exports.Set("softmax", Napi::Function::New(env, Softmax));
-  exports.Set("topk", Napi::Function::New(env, TopK));
-  exports.Set("unsortedSegmentSum", Napi::Function::New(env, UnsortedSegmentSum));
+  TT_EXPORT(exports, env, Reduce);
+  TT_EXPORT(exports, env, ArgReduce);
+  TT_EXPORT(exports, env, Cumulative);
+  TT_EXPORT(exports, env, Softmax);
+  TT_EXPORT_AS(exports, env, "topk", TopK);
+  TT_EXPORT(exports, env, UnsortedSegmentSum);
 }
 
 }  // namespace tt

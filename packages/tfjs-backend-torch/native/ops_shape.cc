@@ -11,32 +11,25 @@ namespace {
 
 // reshape(x, shape): a view of the (contiguous) input under a new handle.
 TT_FN(Reshape) {
-  TT_GUARD_BEGIN
   return ReturnTensor(info.Env(), TensorArg(info, 0).reshape(IntListArg(info, 1)));
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(Transpose) {
-  TT_GUARD_BEGIN
   return ReturnTensor(info.Env(), TensorArg(info, 0).permute(IntListArg(info, 1)).contiguous());
-  TT_GUARD_END(info.Env())
 }
 
 // slice(x, begin, size)
 TT_FN(Slice) {
-  TT_GUARD_BEGIN
   at::Tensor t = TensorArg(info, 0);
   std::vector<int64_t> begin = IntListArg(info, 1), size = IntListArg(info, 2);
   for (size_t d = 0; d < begin.size(); ++d) t = t.narrow(static_cast<int64_t>(d), begin[d], size[d]);
   return ReturnTensor(info.Env(), t.contiguous());
-  TT_GUARD_END(info.Env())
 }
 
 // stridedSlice(x, begin, strides, counts, finalShape): element k of dim d is begin[d] + k*strides[d]
 // for k < counts[d] (tfjs's stridedSliceImpl over sliceInfo's normalised begin/strides and
 // finalShapeSparse), then reshaped to finalShape.
 TT_FN(StridedSlice) {
-  TT_GUARD_BEGIN
   at::Tensor t = TensorArg(info, 0);
   std::vector<int64_t> begin = IntListArg(info, 1), strides = IntListArg(info, 2), counts = IntListArg(info, 3);
   std::vector<int64_t> finalShape = IntListArg(info, 4);
@@ -52,52 +45,42 @@ TT_FN(StridedSlice) {
     }
   }
   return ReturnTensor(info.Env(), t.contiguous().reshape(finalShape));
-  TT_GUARD_END(info.Env())
 }
 
 // concat([handles], axis, outDtype)
 TT_FN(Concat) {
-  TT_GUARD_BEGIN
   std::vector<at::Tensor> xs = TensorListArg(info, 0);
   const int64_t axis = IntArg(info, 1);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
   for (at::Tensor& x : xs) x = x.to(out);
   return ReturnTensor(info.Env(), at::cat(xs, axis));
-  TT_GUARD_END(info.Env())
 }
 
 // stack([handles], axis, outDtype)
 TT_FN(Stack) {
-  TT_GUARD_BEGIN
   std::vector<at::Tensor> xs = TensorListArg(info, 0);
   const int64_t axis = IntArg(info, 1);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
   for (at::Tensor& x : xs) x = x.to(out);
   return ReturnTensor(info.Env(), at::stack(xs, axis));
-  TT_GUARD_END(info.Env())
 }
 
 // unstack(x, axis): one tensor per index along axis.
 TT_FN(Unstack) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   std::vector<at::Tensor> parts = at::unbind(x, NormAxis(IntArg(info, 1), x.dim()));
   return ReturnTensors(info.Env(), parts);
-  TT_GUARD_END(info.Env())
 }
 
 // split(x, sizes, axis)
 TT_FN(Split) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   std::vector<at::Tensor> parts = at::split_with_sizes(x, IntListArg(info, 1), NormAxis(IntArg(info, 2), x.dim()));
   return ReturnTensors(info.Env(), parts);
-  TT_GUARD_END(info.Env())
 }
 
 // tile(x, reps)
 TT_FN(Tile) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const std::vector<int64_t> reps = IntListArg(info, 1);
   // A pure broadcast (each tiled axis has size 1, as in the Sum/Mean gradients) is one strided
@@ -110,12 +93,10 @@ TT_FN(Tile) {
   }
   if (broadcast) return ReturnTensor(info.Env(), x.expand(target).contiguous());
   return ReturnTensor(info.Env(), x.repeat(reps));
-  TT_GUARD_END(info.Env())
 }
 
 // pad(x, paddings [b0, a0, b1, a1, ...], value). ATen's list starts from the LAST dim.
 TT_FN(Pad) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   std::vector<int64_t> p = IntListArg(info, 1);
   const double value = DoubleArg(info, 2);
@@ -125,13 +106,11 @@ TT_FN(Pad) {
     return ReturnTensor(info.Env(), at::constant_pad_nd(x.to(at::kByte), aten, value != 0 ? 1 : 0).ne(0));
   }
   return ReturnTensor(info.Env(), at::constant_pad_nd(x, aten, value));
-  TT_GUARD_END(info.Env())
 }
 
 // mirrorPad(x, paddings, symmetric): an index_select per padded dim ('reflect' excludes the edge,
 // 'symmetric' repeats it; ATen's reflection_pad is 'reflect' only and limited to 3 dims).
 TT_FN(MirrorPad) {
-  TT_GUARD_BEGIN
   at::Tensor t = TensorArg(info, 0);
   std::vector<int64_t> p = IntListArg(info, 1);
   const bool symmetric = BoolArg(info, 2);
@@ -150,23 +129,19 @@ TT_FN(MirrorPad) {
     t = at::index_select(t, d, it);
   }
   return ReturnTensor(info.Env(), t);
-  TT_GUARD_END(info.Env())
 }
 
 // reverse(x, dims)
 TT_FN(Reverse) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   std::vector<int64_t> dims = IntListArg(info, 1);
   if (dims.empty()) return ReturnTensor(info.Env(), x.clone());
   return ReturnTensor(info.Env(), x.flip(dims));
-  TT_GUARD_END(info.Env())
 }
 
 // gather(x, indices, batchSize, outerSize, dimSize, sliceSize, outShape): tfjs's GatherV2 after
 // collectGatherOpShapeInfo: x viewed as [B, O, D, S], indices as [B, I]; out[b,o,i,s] = x[b,o,idx[b,i],s].
 TT_FN(Gather) {
-  TT_GUARD_BEGIN
   const at::Tensor& x = TensorArg(info, 0);
   const at::Tensor& indices = TensorArg(info, 1);
   const int64_t B = IntArg(info, 2), O = IntArg(info, 3), D = IntArg(info, 4), S = IntArg(info, 5);
@@ -191,13 +166,11 @@ TT_FN(Gather) {
     r = x4.gather(2, idx.reshape({B, 1, I, 1}).expand({B, O, I, S}));
   }
   return ReturnTensor(info.Env(), r.reshape(outShape));
-  TT_GUARD_END(info.Env())
 }
 
 // oneHot(indices, depth, on, off, dtype): out-of-range indices (including -1) give an all-off row
 // as in tfjs, where at::one_hot would throw.
 TT_FN(OneHot) {
-  TT_GUARD_BEGIN
   const at::Tensor& indices = TensorArg(info, 0);
   const int64_t depth = IntArg(info, 1);
   const double on = DoubleArg(info, 2), off = DoubleArg(info, 3);
@@ -208,24 +181,20 @@ TT_FN(OneHot) {
   const at::TensorOptions dopt = idx.options().dtype(at::kDouble);  // same device as the indices
   at::Tensor r = at::where(hit, at::full({}, on, dopt), at::full({}, off, dopt));
   return ReturnTensor(info.Env(), ToOut(r, out));
-  TT_GUARD_END(info.Env())
 }
 
 // fill(shape, value, dtype)
 TT_FN(Fill) {
-  TT_GUARD_BEGIN
   std::vector<int64_t> shape = IntListArg(info, 0);
   const double value = DoubleArg(info, 1);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
   at::Tensor r = at::full(shape, value, at::TensorOptions().dtype(at::kDouble).device(CurrentDevice()));
   return ReturnTensor(info.Env(), ToOut(r, out));
-  TT_GUARD_END(info.Env())
 }
 
 // scatterNd(indices, updates, sliceRank, numUpdates, sliceSize, strides, outputSize, shape): tfjs's
 // ScatterNd after backend_util.calculateShapes; duplicate indices are summed.
 TT_FN(ScatterNd) {
-  TT_GUARD_BEGIN
   const at::Tensor& indices = TensorArg(info, 0);
   const at::Tensor& updates = TensorArg(info, 1);
   const int64_t sliceRank = IntArg(info, 2), numUpdates = IntArg(info, 3), sliceSize = IntArg(info, 4);
@@ -249,28 +218,27 @@ TT_FN(ScatterNd) {
   at::Tensor out = at::zeros({rows, sliceSize}, updates.options());
   if (numUpdates > 0) out.index_add_(0, flat, updates.reshape({numUpdates, sliceSize}));
   return ReturnTensor(info.Env(), out.reshape(shape));
-  TT_GUARD_END(info.Env())
 }
 
 }  // namespace
 
 void RegisterShape(Napi::Env env, Napi::Object exports) {
-  exports.Set("reshape", Napi::Function::New(env, Reshape));
-  exports.Set("transpose", Napi::Function::New(env, Transpose));
-  exports.Set("slice", Napi::Function::New(env, Slice));
-  exports.Set("stridedSlice", Napi::Function::New(env, StridedSlice));
-  exports.Set("concat", Napi::Function::New(env, Concat));
-  exports.Set("stack", Napi::Function::New(env, Stack));
-  exports.Set("unstack", Napi::Function::New(env, Unstack));
-  exports.Set("split", Napi::Function::New(env, Split));
-  exports.Set("tile", Napi::Function::New(env, Tile));
-  exports.Set("pad", Napi::Function::New(env, Pad));
-  exports.Set("mirrorPad", Napi::Function::New(env, MirrorPad));
-  exports.Set("reverse", Napi::Function::New(env, Reverse));
-  exports.Set("gather", Napi::Function::New(env, Gather));
-  exports.Set("oneHot", Napi::Function::New(env, OneHot));
-  exports.Set("fill", Napi::Function::New(env, Fill));
-  exports.Set("scatterNd", Napi::Function::New(env, ScatterNd));
+  TT_EXPORT(exports, env, Reshape);
+  TT_EXPORT(exports, env, Transpose);
+  TT_EXPORT(exports, env, Slice);
+  TT_EXPORT(exports, env, StridedSlice);
+  TT_EXPORT(exports, env, Concat);
+  TT_EXPORT(exports, env, Stack);
+  TT_EXPORT(exports, env, Unstack);
+  TT_EXPORT(exports, env, Split);
+  TT_EXPORT(exports, env, Tile);
+  TT_EXPORT(exports, env, Pad);
+  TT_EXPORT(exports, env, MirrorPad);
+  TT_EXPORT(exports, env, Reverse);
+  TT_EXPORT(exports, env, Gather);
+  TT_EXPORT(exports, env, OneHot);
+  TT_EXPORT(exports, env, Fill);
+  TT_EXPORT(exports, env, ScatterNd);
 }
 
 }  // namespace tt

@@ -7,6 +7,7 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -184,7 +185,6 @@ namespace {
 
 // fromTyped(values: Float32Array|Int32Array|Uint8Array, shape: number[], dtypeCode): handle
 TT_FN(FromTyped) {
-  TT_GUARD_BEGIN
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsTypedArray()) {
     throw Napi::TypeError::New(env, "fromTyped(values, shape, dtype): values must be a typed array");
@@ -230,12 +230,10 @@ TT_FN(FromTyped) {
   // because the step is bound by per-op host work and the GPU queue is nearly always drained.
   if (!dev.is_cpu()) t = t.to(dev);
   return Napi::Number::New(env, Put(std::move(t)));
-  TT_GUARD_END(info.Env())
 }
 
 // toTyped(handle): a new Float32Array | Int32Array | Uint8Array with a copy of the data.
 TT_FN(ToTyped) {
-  TT_GUARD_BEGIN
   Napi::Env env = info.Env();
   at::Tensor t = Get(static_cast<int32_t>(IntArg(info, 0)));
   if (!t.device().is_cpu()) t = t.to(at::kCPU);  // synchronises with the stream
@@ -259,23 +257,18 @@ TT_FN(ToTyped) {
     }
     default: throw std::runtime_error("toTyped: unexpected stored dtype");
   }
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(FreeHandle) {
-  TT_GUARD_BEGIN
   Free(static_cast<int32_t>(IntArg(info, 0)));
   return info.Env().Undefined();
-  TT_GUARD_END(info.Env())
 }
 
 // retain(handle): a second handle to the same tensor (shared storage, no copy), so a deferred
 // computation can keep its inputs alive after tfjs disposes them.
 TT_FN(RetainHandle) {
-  TT_GUARD_BEGIN
   at::Tensor t = Get(static_cast<int32_t>(IntArg(info, 0)));
   return Napi::Number::New(info.Env(), Put(std::move(t)));
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(CountHandles) {
@@ -284,7 +277,6 @@ TT_FN(CountHandles) {
 
 // Bytes held by live tensors, counting each underlying storage once (views share storage).
 TT_FN(NativeBytes) {
-  TT_GUARD_BEGIN
   std::unordered_set<const void*> seen;
   double bytes = 0;
   for (const Slot& s : g_table) {
@@ -297,16 +289,13 @@ TT_FN(NativeBytes) {
     }
   }
   return Napi::Number::New(info.Env(), bytes);
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(SetNumThreads) {
-  TT_GUARD_BEGIN
   int64_t n = IntArg(info, 0);
   if (n < 1) throw std::runtime_error("setNumThreads: expected a positive integer");
   at::set_num_threads(static_cast<int>(n));
   return info.Env().Undefined();
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(GetNumThreads) {
@@ -323,10 +312,8 @@ TT_FN(HasCuda) {
 
 // Waits for queued GPU work (used by time()); a no-op on CPU.
 TT_FN(Synchronize) {
-  TT_GUARD_BEGIN
   if (CurrentDevice().is_cuda()) torch::cuda::synchronize();
   return info.Env().Undefined();
-  TT_GUARD_END(info.Env())
 }
 
 TT_FN(TorchVersion) {
@@ -335,19 +322,25 @@ TT_FN(TorchVersion) {
 
 }  // namespace
 
+std::string JsName(const char* cxxName) {
+  std::string name(cxxName);
+  if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+  return name;
+}
+
 void RegisterStorage(Napi::Env env, Napi::Object exports) {
-  exports.Set("fromTyped", Napi::Function::New(env, FromTyped));
-  exports.Set("toTyped", Napi::Function::New(env, ToTyped));
-  exports.Set("free", Napi::Function::New(env, FreeHandle));
-  exports.Set("retain", Napi::Function::New(env, RetainHandle));
-  exports.Set("count", Napi::Function::New(env, CountHandles));
-  exports.Set("nativeBytes", Napi::Function::New(env, NativeBytes));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
-  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
-  exports.Set("device", Napi::Function::New(env, DeviceName));
-  exports.Set("hasCuda", Napi::Function::New(env, HasCuda));
-  exports.Set("synchronize", Napi::Function::New(env, Synchronize));
-  exports.Set("torchVersion", Napi::Function::New(env, TorchVersion));
+  TT_EXPORT(exports, env, FromTyped);
+  TT_EXPORT(exports, env, ToTyped);
+  TT_EXPORT_AS(exports, env, "free", FreeHandle);
+  TT_EXPORT_AS(exports, env, "retain", RetainHandle);
+  TT_EXPORT_AS(exports, env, "count", CountHandles);
+  TT_EXPORT(exports, env, NativeBytes);
+  TT_EXPORT(exports, env, SetNumThreads);
+  TT_EXPORT(exports, env, GetNumThreads);
+  TT_EXPORT_AS(exports, env, "device", DeviceName);
+  TT_EXPORT(exports, env, HasCuda);
+  TT_EXPORT(exports, env, Synchronize);
+  TT_EXPORT(exports, env, TorchVersion);
 }
 
 }  // namespace tt

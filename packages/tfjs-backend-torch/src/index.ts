@@ -82,3 +82,6 @@ export function emptyCache(): boolean {
   if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
   return b.emptyCache();
 }
+
+export { adamStep, batchNormTraining, fusedOpsAvailable, linfStep, sgdMomentumStep } from './fused.js';
+export type { BatchNormTrainingParams, BatchNormTrainingResult } from './fused.js';

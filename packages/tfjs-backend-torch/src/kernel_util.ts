@@ -6,7 +6,7 @@ import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/
 
 import { TorchBackend, countKernel, isNativeDtype } from './backend.js';
 import { runOnCpu } from './fallback.js';
-import type { NativeResult } from './native.js';
+import type { NativeMultiOp, NativeOp, NativeResult, TorchBinding } from './native.js';
 
 export type NativeKernelBody = (args: {
   inputs: Record<string, TensorInfo> & TensorInfo[];
@@ -38,22 +38,28 @@ export function nativeKernel(kernelName: string, body: NativeKernelBody): Kernel
   return { kernelName, backendName: 'torch', kernelFunc };
 }
 
-/** Calls a native function of the addon by name (its families are typed where used). */
-export function call(backend: TorchBackend, fn: string, ...args: unknown[]): NativeResult {
-  const f = backend.binding[fn] as ((...a: unknown[]) => NativeResult) | undefined;
+type Args<K extends keyof TorchBinding> = TorchBinding[K] extends (...a: infer A) => unknown ? A : never;
+
+function nativeFunction(backend: TorchBackend, fn: string): (...a: unknown[]) => unknown {
+  const f = (backend.binding as unknown as Record<string, unknown>)[fn];
   if (typeof f !== 'function') throw new Error(`torch backend: the addon has no function '${fn}' (rebuild with npm run build:native)`);
-  return f(...args);
+  return f as (...a: unknown[]) => unknown;
 }
 
-export function callMulti(backend: TorchBackend, fn: string, ...args: unknown[]): NativeResult[] {
-  return call(backend, fn, ...args) as unknown as NativeResult[];
+/** Calls a native function returning one tensor (names and arguments typed by TorchBinding). */
+export function call<K extends NativeOp>(backend: TorchBackend, fn: K, ...args: Args<K>): NativeResult {
+  return nativeFunction(backend, fn)(...args) as NativeResult;
+}
+
+export function callMulti<K extends NativeMultiOp>(backend: TorchBackend, fn: K, ...args: Args<K>): NativeResult[] {
+  return nativeFunction(backend, fn)(...args) as NativeResult[];
 }
 
 /** Native call returning one tensor, wrapped as a TensorInfo. */
-export function run(backend: TorchBackend, fn: string, ...args: unknown[]): TensorInfo {
+export function run<K extends NativeOp>(backend: TorchBackend, fn: K, ...args: Args<K>): TensorInfo {
   return backend.fromNative(call(backend, fn, ...args));
 }
 
-export function runMulti(backend: TorchBackend, fn: string, ...args: unknown[]): TensorInfo[] {
+export function runMulti<K extends NativeMultiOp>(backend: TorchBackend, fn: K, ...args: Args<K>): TensorInfo[] {
   return backend.fromNativeList(callMulti(backend, fn, ...args));
 }

@@ -37,8 +37,25 @@ export interface CpuCacheStats {
   misses: number;
 }
 
-/** The functions native/*.cc export. Families other than storage are typed where they are used. */
+type H = number; // a tensor handle; -1 passes an absent optional tensor (nn functions)
+type Ints = number[] | Int32Array;
+
+/** The op-code tables of native/op_codes.h, exported by the addon as `opCodes`. */
+export interface NativeOpCodes {
+  unary: Record<string, number>;
+  binary: Record<string, number>;
+  reduce: Record<string, number>;
+  activation: Record<string, number>;
+}
+
+/**
+ * Every function native/*.cc exports, declared once: the kernels call them through `call()` in
+ * kernel_util.ts, which checks names and argument types against this interface. The JS name is
+ * the C++ TT_FN name with a lower-case first letter (context.h JsName). `dtype` arguments are
+ * DTYPE_CODE values; the argument comments are in the C++ files.
+ */
 export interface TorchBinding {
+  // storage.cc
   fromTyped(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
   toTyped(handle: number): Float32Array | Int32Array | Uint8Array;
   free(handle: number): void;
@@ -52,6 +69,7 @@ export interface TorchBinding {
   hasCuda(): boolean;
   synchronize(): void;
   torchVersion(): string;
+  // ops_cuda.cc, cpu_allocator.cc
   /** GPU caching-allocator bytes; null on CPU (or a build without allocator stats). */
   cudaMemory(): CudaMemoryInfo | null;
   /** Frees cached, unused blocks (GPU, and the CPU block cache); false when there is no cache. */
@@ -59,9 +77,83 @@ export interface TorchBinding {
   /** The caching CPU allocator's counters (native/cpu_allocator.cc); null when not installed. */
   cpuCacheStats(): CpuCacheStats | null;
   hasNnOps: boolean;
-  // Every op family adds functions returning NativeResult(s); kernels call them by name.
-  [op: string]: unknown;
+  opCodes: NativeOpCodes;
+
+  // ops_elementwise.cc
+  unary(op: number, x: H, alpha: number, dtype: number): NativeResult;
+  binary(op: number, a: H, b: H, dtype: number): NativeResult;
+  binaryScalar(op: number, x: H, value: number, scalarFirst: boolean, scalarDtype: number, dtype: number): NativeResult;
+  cast(x: H, dtype: number): NativeResult;
+  clip(x: H, min: number, max: number): NativeResult;
+  select(condition: H, t: H, e: H, dtype: number): NativeResult;
+  addN(xs: H[], dtype: number): NativeResult;
+  // ops_reduce.cc
+  reduce(op: number, x: H, axes: Ints, keepDims: boolean): NativeResult;
+  argReduce(isMin: boolean, x: H, axis: number): NativeResult;
+  cumulative(x: H, axis: number, exclusive: boolean, reverse: boolean, isProd: boolean): NativeResult;
+  softmax(x: H, dim: number): NativeResult;
+  topk(x: H, k: number): NativeResult[];
+  unsortedSegmentSum(x: H, segmentIds: H, numSegments: number): NativeResult;
+  // ops_shape.cc
+  reshape(x: H, shape: Ints): NativeResult;
+  transpose(x: H, perm: Ints): NativeResult;
+  slice(x: H, begin: Ints, size: Ints): NativeResult;
+  stridedSlice(x: H, begin: Ints, strides: Ints, counts: Ints, finalShape: Ints): NativeResult;
+  concat(xs: H[], axis: number, dtype: number): NativeResult;
+  stack(xs: H[], axis: number, dtype: number): NativeResult;
+  unstack(x: H, axis: number): NativeResult[];
+  split(x: H, sizes: Ints, axis: number): NativeResult[];
+  tile(x: H, reps: Ints): NativeResult;
+  pad(x: H, paddings: Ints, value: number): NativeResult;
+  mirrorPad(x: H, paddings: Ints, symmetric: boolean): NativeResult;
+  reverse(x: H, dims: Ints): NativeResult;
+  gather(x: H, indices: H, batchSize: number, outerSize: number, dimSize: number, sliceSize: number, outShape: Ints): NativeResult;
+  oneHot(indices: H, depth: number, on: number, off: number, dtype: number): NativeResult;
+  fill(shape: Ints, value: number, dtype: number): NativeResult;
+  scatterNd(indices: H, updates: H, sliceRank: number, numUpdates: number, sliceSize: number, strides: Ints,
+    outputSize: number, shape: Ints): NativeResult;
+
+  // ops_conv.cc, ops_pool.cc, ops_nn.cc (present when hasNnOps)
+  nnConv2d(x: H, filter: H, bias: H, prelu: H, strides: number[], pads: number[], dilations: number[],
+    outHW: number[], depthwise: boolean, channelsLast: boolean, activation: number, leakyreluAlpha: number): NativeResult;
+  nnConv2dBackpropInput(dy: H, filter: H, inputShape: number[], strides: number[], pads: number[],
+    dilations: number[], depthwise: boolean, channelsLast: boolean, outHW: number[]): NativeResult;
+  nnConv2dBackpropFilter(x: H, dy: H, filterShape: number[], strides: number[], pads: number[],
+    dilations: number[], depthwise: boolean, channelsLast: boolean): NativeResult;
+  nnMaxPool(x: H, filter: number[], strides: number[], pads: number[], outHW: number[]): NativeResult;
+  nnMaxPoolGrad(dy: H, x: H, filter: number[], strides: number[], pads: number[]): NativeResult;
+  nnAvgPool(x: H, filter: number[], strides: number[], pads: number[], outHW: number[]): NativeResult;
+  nnAvgPoolGrad(dy: H, x: H, filter: number[], strides: number[], pads: number[]): NativeResult;
+  nnBatchNorm(x: H, mean: H, variance: H, offset: H, scale: H, eps: number): NativeResult;
+  nnBatchNormGrad(dy: H, x: H, mean: H, variance: H, scale: H, eps: number): NativeResult[];
+  nnReluGrad(dy: H, x: H): NativeResult;
+  nnMatMul(a: H, b: H, transposeA: boolean, transposeB: boolean, bias: H, prelu: H, activation: number,
+    leakyreluAlpha: number): NativeResult;
+  nnResizeBilinear(images: H, newH: number, newW: number, alignCorners: boolean, halfPixelCenters: boolean): NativeResult;
+  nnResizeBilinearGrad(dy: H, images: H, alignCorners: boolean): NativeResult;
+  nnResizeNearest(images: H, newH: number, newW: number, alignCorners: boolean, halfPixelCenters: boolean): NativeResult;
+  nnResizeNearestGrad(dy: H, images: H, alignCorners: boolean): NativeResult;
+
+  // ops_fused.cc
+  /** -> [y, batchMean, batchInvStd, newRunningMean?, newRunningVariance?] */
+  nnBatchNormTrain(x: H, scale: H, offset: H, runningMean: H, runningVariance: H, momentum: number, eps: number): NativeResult[];
+  /** -> [dx, dScale, dOffset] */
+  nnBatchNormTrainGrad(dy: H, x: H, scale: H, batchMean: H, batchInvStd: H, eps: number): NativeResult[];
+  /** -> [params'..., velocities'...] */
+  nnSgdMomentumUpdate(params: H[], velocities: H[], grads: H[], lr: number, momentum: number, weightDecay: number): NativeResult[];
+  /** -> [params'..., m'..., v'...] */
+  nnAdamUpdate(params: H[], m: H[], v: H[], grads: H[], lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number): NativeResult[];
+  nnLinfStep(x: H, grad: H, x0: H, stepSize: number, eps: number, lo: number, hi: number): NativeResult;
 }
+
+/** Names of the binding's functions returning one tensor, and several. */
+export type NativeOp = {
+  [K in keyof TorchBinding]: TorchBinding[K] extends (...a: never[]) => NativeResult ? K : never;
+}[keyof TorchBinding];
+export type NativeMultiOp = {
+  [K in keyof TorchBinding]: TorchBinding[K] extends (...a: never[]) => NativeResult[] ? K : never;
+}[keyof TorchBinding];
 
 export interface NativeLoad {
   binding?: TorchBinding;

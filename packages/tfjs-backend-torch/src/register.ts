@@ -9,6 +9,7 @@ import { KernelConfig, getKernelsForBackend, registerKernel } from '@tensorflow/
 import { fallbackConfig } from './fallback.js';
 import { coreKernelConfigs } from './kernels/core/index.js';
 import { nnKernelConfigs, registerTorchGradients } from './kernels/nn/index.js';
+import { opCodeMismatches } from './kernels/core/ops.js';
 
 let registered = false;
 const nativeNames = new Set<string>();
@@ -20,6 +21,10 @@ export function nativeKernelNames(): ReadonlySet<string> {
 
 export function registerTorchKernels(): void {
   if (registered) return;
+  const stale = opCodeMismatches();
+  if (stale.length > 0) {
+    throw new Error(`the addon lacks ${stale.join(', ')} (out of date? rebuild with npm run build:native)`);
+  }
   registered = true;
   const configs: KernelConfig[] = [...coreKernelConfigs, ...nnKernelConfigs];
   for (const c of configs) {

@@ -17,10 +17,10 @@ const skip = skipReason();
 /** Counts native filter-gradient computations while `f` runs. */
 function countFilterGrads(f: () => void): number {
   const b = nativeBinding() as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const original = b.NnConv2dBackpropFilter;
+  const original = b.nnConv2dBackpropFilter;
   let calls = 0;
-  b.NnConv2dBackpropFilter = (...a: unknown[]) => { calls++; return original(...a); };
-  try { f(); } finally { b.NnConv2dBackpropFilter = original; }
+  b.nnConv2dBackpropFilter = (...a: unknown[]) => { calls++; return original(...a); };
+  try { f(); } finally { b.nnConv2dBackpropFilter = original; }
   return calls;
 }
 

@@ -1,29 +1,51 @@
 /**
- * Op codes of the native element-wise/reduction families (keep in sync with the enums in
- * native/ops_elementwise.cc and native/ops_reduce.cc), and the two kernel factories every
- * unary/binary kernel file uses.
+ * Op codes of the native element-wise/reduction families, and the two kernel factories every
+ * unary/binary kernel file uses. The codes come from the addon (`opCodes`, built from the lists
+ * in native/op_codes.h), so they are defined once; the names below are what the kernels may ask
+ * for, checked against the addon when the kernels are registered (opCodeMismatches()).
  */
 import { DataType, KernelConfig, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { DTYPE_CODE } from '../../native.js';
+import { DTYPE_CODE, loadNative, type NativeOpCodes } from '../../native.js';
 import { nativeKernel, run } from '../../kernel_util.js';
 
-export const UNARY = {
-  Neg: 0, Exp: 1, Log: 2, Log1p: 3, Sqrt: 4, Rsqrt: 5, Square: 6, Abs: 7, Sign: 8, Floor: 9, Ceil: 10,
-  Round: 11, Sigmoid: 12, Tanh: 13, Relu: 14, Relu6: 15, LeakyRelu: 16, Elu: 17, Step: 18, IsNan: 19,
-  IsInf: 20, IsFinite: 21, Cos: 22, Sin: 23, Tan: 24, Acos: 25, Asin: 26, Atan: 27, Cosh: 28, Sinh: 29,
-  Acosh: 30, Asinh: 31, Atanh: 32, Erf: 33, Softplus: 34, Expm1: 35, Reciprocal: 36, Selu: 37,
-  LogicalNot: 38, ZerosLike: 39, OnesLike: 40,
-} as const;
+const UNARY_NAMES = [
+  'Neg', 'Exp', 'Log', 'Log1p', 'Sqrt', 'Rsqrt', 'Square', 'Abs', 'Sign', 'Floor', 'Ceil', 'Round',
+  'Sigmoid', 'Tanh', 'Relu', 'Relu6', 'LeakyRelu', 'Elu', 'Step', 'IsNan', 'IsInf', 'IsFinite', 'Cos',
+  'Sin', 'Tan', 'Acos', 'Asin', 'Atan', 'Cosh', 'Sinh', 'Acosh', 'Asinh', 'Atanh', 'Erf', 'Softplus',
+  'Expm1', 'Reciprocal', 'Selu', 'LogicalNot', 'ZerosLike', 'OnesLike',
+] as const;
+const BINARY_NAMES = [
+  'Add', 'Sub', 'Multiply', 'RealDiv', 'FloorDiv', 'Mod', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference',
+  'Atan2', 'EluGrad', 'Prelu', 'Equal', 'NotEqual', 'Greater', 'GreaterEqual', 'Less', 'LessEqual',
+  'LogicalAnd', 'LogicalOr', 'LogicalXor',
+] as const;
+const REDUCE_NAMES = ['Sum', 'Mean', 'Max', 'Min', 'Prod', 'Any', 'All'] as const;
+const ACTIVATION_NAMES = ['Linear', 'Relu', 'Relu6', 'Elu', 'Sigmoid', 'LeakyRelu', 'Prelu'] as const;
 
-export const BINARY = {
-  Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, FloorDiv: 4, Mod: 5, Maximum: 6, Minimum: 7, Pow: 8,
-  SquaredDifference: 9, Atan2: 10, EluGrad: 11, Prelu: 12,
-  Equal: 20, NotEqual: 21, Greater: 22, GreaterEqual: 23, Less: 24, LessEqual: 25, LogicalAnd: 26,
-  LogicalOr: 27, LogicalXor: 28,
-} as const;
+const mismatches: string[] = [];
 
-export const REDUCE = { Sum: 0, Mean: 1, Max: 2, Min: 3, Prod: 4, Any: 5, All: 6 } as const;
+/** The addon's codes for `names` (-1 without an addon, when no kernel runs anyway). */
+function nativeCodes<N extends string>(family: keyof NativeOpCodes, names: readonly N[]): Readonly<Record<N, number>> {
+  const table = loadNative().binding?.opCodes?.[family];
+  const out = {} as Record<N, number>;
+  for (const name of names) {
+    const code = table?.[name];
+    if (table !== undefined && code === undefined) mismatches.push(`${family} op '${name}'`);
+    out[name] = code ?? -1;
+  }
+  return out;
+}
+
+export const UNARY = nativeCodes('unary', UNARY_NAMES);
+export const BINARY = nativeCodes('binary', BINARY_NAMES);
+export const REDUCE = nativeCodes('reduce', REDUCE_NAMES);
+export const ACTIVATION = nativeCodes('activation', ACTIVATION_NAMES);
+
+/** Op names the TypeScript side uses that the loaded addon does not define (an out-of-date build). */
+export function opCodeMismatches(): readonly string[] {
+  return mismatches;
+}
 
 export function dtypeCode(dtype: DataType): number {
   const code = DTYPE_CODE[dtype as keyof typeof DTYPE_CODE];

@@ -18,7 +18,7 @@ export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackendLike
   if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) {
     return backend.alias(x);
   }
-  return result(backend, nn(backend).NnAvgPool(handle(backend, x), [info.filterHeight, info.filterWidth],
+  return result(backend, nn(backend).nnAvgPool(handle(backend, x), [info.filterHeight, info.filterWidth],
     [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
 }
 

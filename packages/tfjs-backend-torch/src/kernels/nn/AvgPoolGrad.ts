@@ -13,7 +13,7 @@ export function avgPoolGrad(args: { inputs: AvgPoolGradInputs; backend: TorchBac
   const { filterSize, strides, pad } = attrs;
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides,
     1, pad);
-  return result(backend, nn(backend).NnAvgPoolGrad(handle(backend, dy), handle(backend, input),
+  return result(backend, nn(backend).nnAvgPoolGrad(handle(backend, dy), handle(backend, input),
     [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info)));
 }
 

@@ -15,7 +15,7 @@ export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBac
     // tfjs's kernels require matrices; ATen would silently treat a vector as one.
     throw new Error(`BatchMatMul: both operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
   }
-  return result(backend, nn(backend).NnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
+  return result(backend, nn(backend).nnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
     attrs.transposeB, -1, -1, ACTIVATION_LINEAR, 0));
 }
 

@@ -18,7 +18,7 @@ export function conv2D(args: { inputs: Conv2DInputs; backend: TorchBackendLike; 
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).NnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
+  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
     [info.outHeight, info.outWidth], false, format === 'channelsLast', ACTIVATION_LINEAR, 0));
 }

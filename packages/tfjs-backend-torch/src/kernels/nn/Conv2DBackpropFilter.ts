@@ -25,7 +25,7 @@ export function conv2DBackpropFilter(args: {
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, 1, pad, dimRoundingMode, false, format);
   const binding = nn(backend);
-  const compute = (xh: number, dyh: number) => binding.NnConv2dBackpropFilter(xh, dyh,
+  const compute = (xh: number, dyh: number) => binding.nnConv2dBackpropFilter(xh, dyh,
     [...filterShape], [info.strideHeight, info.strideWidth], padList(info),
     [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast');
   if (!defer || x.dtype !== 'float32' || dy.dtype !== 'float32') {

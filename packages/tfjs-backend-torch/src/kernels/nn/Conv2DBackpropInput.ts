@@ -17,7 +17,7 @@ export function conv2DBackpropInput(args: {
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
     strides, 1, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+  return result(backend, nn(backend).nnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
     [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast', [info.outHeight, info.outWidth]));
 }

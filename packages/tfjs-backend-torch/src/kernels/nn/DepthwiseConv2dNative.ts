@@ -15,7 +15,7 @@ export function depthwiseConv2dNative(args: {
   const { strides, pad, dilations, dimRoundingMode } = attrs;
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations ?? [1, 1], pad, dimRoundingMode, true);
-  return result(backend, nn(backend).NnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
+  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
     [info.outHeight, info.outWidth], true, true, ACTIVATION_LINEAR, 0));
 }

@@ -14,7 +14,7 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
   const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, dilations, pad, dimRoundingMode, true);
-  return result(backend, nn(backend).NnConv2dBackpropFilter(handle(backend, x), handle(backend, dy),
+  return result(backend, nn(backend).nnConv2dBackpropFilter(handle(backend, x), handle(backend, dy),
     [...filterShape], [info.strideHeight, info.strideWidth], padList(info),
     [info.dilationHeight, info.dilationWidth], true, true));
 }

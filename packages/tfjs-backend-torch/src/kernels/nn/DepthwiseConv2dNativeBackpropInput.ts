@@ -14,7 +14,7 @@ export function depthwiseConv2dNativeBackpropInput(args: {
   const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
     strides, dilations, pad, dimRoundingMode, true);
-  return result(backend, nn(backend).NnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+  return result(backend, nn(backend).nnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
     [info.dilationHeight, info.dilationWidth], true, true, [info.outHeight, info.outWidth]));
 }

@@ -20,7 +20,7 @@ export function fusedBatchNorm(args: {
   };
   // tfjs's batchNorm op defaults varianceEpsilon to 0.001 before dispatching.
   const eps = attrs.varianceEpsilon ?? 0.001;
-  return result(backend, nn(backend).NnBatchNorm(handle(backend, x), handle(backend, mean),
+  return result(backend, nn(backend).nnBatchNorm(handle(backend, x), handle(backend, mean),
     handle(backend, variance), maybeHandle(backend, offset), maybeHandle(backend, scale), eps));
 }
 

@@ -15,7 +15,7 @@ export function fusedConv2D(args: { inputs: FusedConv2DInputs; backend: TorchBac
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).NnConv2d(handle(backend, x), handle(backend, filter),
+  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter),
     maybeHandle(backend, inputs.bias as TensorInfo | undefined),
     maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],

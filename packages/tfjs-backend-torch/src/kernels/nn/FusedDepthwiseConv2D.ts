@@ -15,7 +15,7 @@ export function fusedDepthwiseConv2D(args: {
   const { strides, pad, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs;
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations ?? [1, 1], pad, dimRoundingMode, true);
-  return result(backend, nn(backend).NnConv2d(handle(backend, x), handle(backend, filter),
+  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter),
     maybeHandle(backend, inputs.bias as TensorInfo | undefined),
     maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],

@@ -18,7 +18,7 @@ export function maxPool(args: { inputs: MaxPoolInputs; backend: TorchBackendLike
   if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) {
     return backend.alias(x);
   }
-  return result(backend, nn(backend).NnMaxPool(handle(backend, x), [info.filterHeight, info.filterWidth],
+  return result(backend, nn(backend).nnMaxPool(handle(backend, x), [info.filterHeight, info.filterWidth],
     [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
 }
 

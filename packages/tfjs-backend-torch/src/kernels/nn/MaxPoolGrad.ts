@@ -13,7 +13,7 @@ export function maxPoolGrad(args: { inputs: MaxPoolGradInputs; backend: TorchBac
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides,
     1, pad, dimRoundingMode);
-  return result(backend, nn(backend).NnMaxPoolGrad(handle(backend, dy), handle(backend, input),
+  return result(backend, nn(backend).nnMaxPoolGrad(handle(backend, dy), handle(backend, input),
     [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info)));
 }
 

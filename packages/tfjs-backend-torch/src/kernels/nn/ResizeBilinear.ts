@@ -11,7 +11,7 @@ export function resizeBilinear(args: { inputs: ResizeBilinearInputs; backend: To
   const { inputs, backend, attrs } = args;
   const images = inputs.images as TensorInfo;
   const [newH, newW] = attrs.size;
-  return result(backend, nn(backend).NnResizeBilinear(handle(backend, images), newH, newW, attrs.alignCorners,
+  return result(backend, nn(backend).nnResizeBilinear(handle(backend, images), newH, newW, attrs.alignCorners,
     attrs.halfPixelCenters));
 }
 

@@ -11,7 +11,7 @@ export function resizeBilinearGrad(args: {
   inputs: ResizeBilinearGradInputs; backend: TorchBackendLike; attrs: ResizeBilinearGradAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
-  return result(backend, nn(backend).NnResizeBilinearGrad(handle(backend, inputs.dy as TensorInfo),
+  return result(backend, nn(backend).nnResizeBilinearGrad(handle(backend, inputs.dy as TensorInfo),
     handle(backend, inputs.images as TensorInfo), attrs.alignCorners));
 }
 

@@ -11,7 +11,7 @@ export function resizeNearestNeighbor(args: {
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const [newH, newW] = attrs.size;
-  return result(backend, nn(backend).NnResizeNearest(handle(backend, inputs.images as TensorInfo), newH, newW,
+  return result(backend, nn(backend).nnResizeNearest(handle(backend, inputs.images as TensorInfo), newH, newW,
     attrs.alignCorners, attrs.halfPixelCenters));
 }
 

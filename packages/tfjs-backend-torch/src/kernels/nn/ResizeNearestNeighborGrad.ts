@@ -12,7 +12,7 @@ export function resizeNearestNeighborGrad(args: {
   inputs: ResizeNearestNeighborGradInputs; backend: TorchBackendLike; attrs: ResizeNearestNeighborGradAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
-  return result(backend, nn(backend).NnResizeNearestGrad(handle(backend, inputs.dy as TensorInfo),
+  return result(backend, nn(backend).nnResizeNearestGrad(handle(backend, inputs.dy as TensorInfo),
     handle(backend, inputs.images as TensorInfo), attrs.alignCorners));
 }
 

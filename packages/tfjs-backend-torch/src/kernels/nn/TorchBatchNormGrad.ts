@@ -18,7 +18,7 @@ export function torchBatchNormGrad(args: {
   inputs: TorchBatchNormGradInputs; backend: TorchBackendLike; attrs: { varianceEpsilon: number };
 }): TensorInfo[] {
   const { inputs, backend, attrs } = args;
-  const outs = nn(backend).NnBatchNormGrad(handle(backend, inputs.dy), handle(backend, inputs.x),
+  const outs = nn(backend).nnBatchNormGrad(handle(backend, inputs.dy), handle(backend, inputs.x),
     handle(backend, inputs.mean), handle(backend, inputs.variance), maybeHandle(backend, inputs.scale),
     attrs.varianceEpsilon);
   return outs.map((r) => result(backend, r));

@@ -10,7 +10,7 @@ export const TorchReluGrad = 'TorchReluGrad';
 
 export function torchReluGrad(args: { inputs: { dy: TensorInfo; x: TensorInfo }; backend: TorchBackendLike }): TensorInfo {
   const { inputs, backend } = args;
-  return result(backend, nn(backend).NnReluGrad(handle(backend, inputs.dy), handle(backend, inputs.x)));
+  return result(backend, nn(backend).nnReluGrad(handle(backend, inputs.dy), handle(backend, inputs.x)));
 }
 
 export const torchReluGradConfig = nnKernel(TorchReluGrad, torchReluGrad);

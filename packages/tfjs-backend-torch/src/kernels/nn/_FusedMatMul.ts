@@ -10,7 +10,7 @@ export function fusedMatMul(args: { inputs: _FusedMatMulInputs; backend: TorchBa
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
-  return result(backend, nn(backend).NnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
+  return result(backend, nn(backend).nnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
     attrs.transposeB, maybeHandle(backend, inputs.bias as TensorInfo | undefined),
     maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
     activationCode(attrs.activation), attrs.leakyreluAlpha ?? 0.2));

@@ -20,6 +20,8 @@ import { FusedBatchNorm, Mean, Relu, Sum } from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 import { TorchReluGrad } from './TorchReluGrad.js';
+import { TorchBatchNormTrain } from './TorchBatchNormTrain.js';
+import { TorchBatchNormTrainGrad } from './TorchBatchNormTrainGrad.js';
 
 type GradFunc = GradConfig['gradFunc'];
 
@@ -112,8 +114,33 @@ const WRAPPED: Array<[string, (original: GradConfig) => GradFunc]> = [
   [Relu, reluGrad], [FusedBatchNorm, batchNormGrad], [Mean, reductionGrad(true)], [Sum, reductionGrad(false)],
 ];
 
+/**
+ * The gradient of this backend's own TorchBatchNormTrain kernel: one TorchBatchNormTrainGrad
+ * call for x, scale and offset (through the batch statistics). The batch-statistic outputs are
+ * internal (fused.ts does not hand them out), so their dys are ignored; running statistics get
+ * zero gradients. Not differentiable again (no second-order gradients through it).
+ */
+const batchNormTrainGrad: GradConfig = {
+  kernelName: TorchBatchNormTrain,
+  inputsToSave: ['x', 'scale'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = (Array.isArray(dys) ? dys[0] : dys) as Tensor;
+    const [x, scale, batchMean, batchInvStd] = saved as [Tensor, Tensor | undefined, Tensor, Tensor];
+    const inputs: NamedTensorMap = scale != null ? { dy, x, scale, batchMean, batchInvStd } : { dy, x, batchMean, batchInvStd };
+    const [dx, dScale, dOffset] = tf.engine().runKernel(TorchBatchNormTrainGrad, inputs,
+      { varianceEpsilon: (attrs as { varianceEpsilon: number }).varianceEpsilon }) as Tensor[];
+    const channels = x.shape[x.rank - 1];
+    return {
+      x: () => dx, scale: () => dScale, offset: () => dOffset,
+      runningMean: () => tf.zeros([channels]), runningVariance: () => tf.zeros([channels]),
+    };
+  },
+};
+
 export function registerTorchGradients(): void {
   for (const [name, make] of WRAPPED) wrap(name, make);
+  if (tf.getGradient(TorchBatchNormTrain) === undefined) tf.registerGradient(batchNormTrainGrad);
 }
 
 /** Cheap check used by kernels: re-wrap if someone re-registered the original gradients. */

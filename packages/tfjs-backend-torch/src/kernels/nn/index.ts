@@ -26,6 +26,10 @@ import { resizeNearestNeighborConfig } from './ResizeNearestNeighbor.js';
 import { resizeNearestNeighborGradConfig } from './ResizeNearestNeighborGrad.js';
 import { torchBatchNormGradConfig } from './TorchBatchNormGrad.js';
 import { torchReluGradConfig } from './TorchReluGrad.js';
+import { torchBatchNormTrainConfig } from './TorchBatchNormTrain.js';
+import { torchBatchNormTrainGradConfig } from './TorchBatchNormTrainGrad.js';
+import { torchAdamUpdateConfig, torchSgdMomentumUpdateConfig } from './TorchOptimizerUpdate.js';
+import { torchLinfStepConfig } from './TorchLinfStep.js';
 
 export const nnKernelConfigs: KernelConfig[] = [
   conv2DConfig,
@@ -49,8 +53,17 @@ export const nnKernelConfigs: KernelConfig[] = [
   resizeNearestNeighborGradConfig,
   torchBatchNormGradConfig,
   torchReluGradConfig,
+  torchBatchNormTrainConfig,
+  torchBatchNormTrainGradConfig,
+  torchSgdMomentumUpdateConfig,
+  torchAdamUpdateConfig,
+  torchLinfStepConfig,
 ];
 
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
 export { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 export { TorchReluGrad } from './TorchReluGrad.js';
+export { TorchBatchNormTrain } from './TorchBatchNormTrain.js';
+export { TorchBatchNormTrainGrad } from './TorchBatchNormTrainGrad.js';
+export { TorchAdamUpdate, TorchSgdMomentumUpdate } from './TorchOptimizerUpdate.js';
+export { TorchLinfStep } from './TorchLinfStep.js';

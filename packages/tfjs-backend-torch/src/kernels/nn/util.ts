@@ -7,43 +7,19 @@
 import type { backend_util, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { TorchBackend } from '../../backend.js';
+import type { NativeResult, TorchBinding } from '../../native.js';
+import { ACTIVATION } from '../core/ops.js';
 import { nativeKernel, type NativeKernelBody } from '../../kernel_util.js';
-
-/** A native result: [handle, dtypeCode, rank, ...shape] (context.h ReturnTensor). */
-type NativeResult = Int32Array;
-
-/** The nn part of the addon (native/ops_*.cc). `-1` passes an absent optional tensor. */
-export interface NnBinding {
-  NnConv2d(x: number, filter: number, bias: number, prelu: number, strides: number[], pads: number[],
-    dilations: number[], outHW: number[], depthwise: boolean, channelsLast: boolean,
-    activation: number, leakyreluAlpha: number): NativeResult;
-  NnConv2dBackpropInput(dy: number, filter: number, inputShape: number[], strides: number[], pads: number[],
-    dilations: number[], depthwise: boolean, channelsLast: boolean, outHW: number[]): NativeResult;
-  NnConv2dBackpropFilter(x: number, dy: number, filterShape: number[], strides: number[], pads: number[],
-    dilations: number[], depthwise: boolean, channelsLast: boolean): NativeResult;
-  NnMaxPool(x: number, filter: number[], strides: number[], pads: number[], outHW: number[]): NativeResult;
-  NnMaxPoolGrad(dy: number, x: number, filter: number[], strides: number[], pads: number[]): NativeResult;
-  NnAvgPool(x: number, filter: number[], strides: number[], pads: number[], outHW: number[]): NativeResult;
-  NnAvgPoolGrad(dy: number, x: number, filter: number[], strides: number[], pads: number[]): NativeResult;
-  NnBatchNorm(x: number, mean: number, variance: number, offset: number, scale: number, eps: number): NativeResult;
-  NnBatchNormGrad(dy: number, x: number, mean: number, variance: number, scale: number, eps: number): NativeResult[];
-  NnReluGrad(dy: number, x: number): NativeResult;
-  NnMatMul(a: number, b: number, transposeA: boolean, transposeB: boolean, bias: number, prelu: number,
-    activation: number, leakyreluAlpha: number): NativeResult;
-  NnResizeBilinear(images: number, newH: number, newW: number, alignCorners: boolean, halfPixelCenters: boolean): NativeResult;
-  NnResizeBilinearGrad(dy: number, images: number, alignCorners: boolean): NativeResult;
-  NnResizeNearest(images: number, newH: number, newW: number, alignCorners: boolean, halfPixelCenters: boolean): NativeResult;
-  NnResizeNearestGrad(dy: number, images: number, alignCorners: boolean): NativeResult;
-}
 
 /** The backend as the nn kernels see it. */
 export type TorchBackendLike = TorchBackend;
 
-export function nn(backend: TorchBackend): NnBinding {
+/** The addon, checked to have its nn functions (the nn* members of TorchBinding). */
+export function nn(backend: TorchBackend): TorchBinding {
   if (!backend.binding.hasNnOps) {
     throw new Error('torch backend: the addon was built without native/ops_nn.cc (rebuild with npm run build:native)');
   }
-  return backend.binding as unknown as NnBinding;
+  return backend.binding;
 }
 
 /** Native handle of an input (uploads lazily-held JS values on first use). */
@@ -66,11 +42,10 @@ export function padList(info: backend_util.Conv2DInfo): number[] {
   return [p.top, p.bottom, p.left, p.right];
 }
 
-/** Activation codes of native/ops_nn.h (tt::nn::Activation). */
-export const ACTIVATION_LINEAR = 0;
-const ACTIVATION_CODES: Record<string, number> = {
-  linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5, prelu: 6,
-};
+/** tfjs's fused-activation names -> the addon's codes (native/op_codes.h TT_ACTIVATIONS). */
+const ACTIVATION_CODES: Record<string, number> = Object.fromEntries(
+  Object.entries(ACTIVATION).map(([name, code]) => [name.toLowerCase(), code]));
+export const ACTIVATION_LINEAR = ACTIVATION.Linear;
 
 export function activationCode(activation: string | undefined | null): number {
   const name = activation ?? 'linear';

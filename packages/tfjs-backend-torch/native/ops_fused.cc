@@ -1,0 +1,176 @@
+// Fused calls that replace long chains of small tfjs kernels (issue "speed"): training-mode batch
+// norm forward and backward, optimizer updates over every variable of a group in one call, and
+// the L-infinity attack step (sign step, projection onto the eps-ball, clamp to the valid range).
+//
+// The tensors in the handle table never change in place (context.h), so every "update" here
+// returns new tensors and TypeScript assigns them to its variables.
+#include "ops_common.h"
+#include "ops_nn.h"
+
+#include <ATen/ATen.h>
+
+namespace tt {
+namespace nn {
+namespace {
+
+at::Tensor Float(const at::Tensor& t) { return t.scalar_type() == at::kFloat ? t : t.to(at::kFloat); }
+at::Tensor ChannelsFirst(const at::Tensor& t) { return t.dim() == 2 ? t : t.movedim(-1, 1); }
+at::Tensor ChannelsBack(const at::Tensor& t) { return t.dim() == 2 ? t : t.movedim(1, -1); }
+
+void CheckPerChannel(const char* fn, const at::Tensor& x, const at::Tensor& t, const char* what) {
+  if (t.defined() && !(t.dim() == 1 && t.size(0) == x.size(-1))) {
+    throw std::runtime_error(std::string(fn) + ": " + what + " must be a vector over x's last axis");
+  }
+}
+
+// nnBatchNormTrain(x, scale|-1, offset|-1, runningMean|-1, runningVariance|-1, momentum, eps)
+//   -> [y, batchMean, batchInvStd, newRunningMean?, newRunningVariance?]
+// Normalises with the batch's own statistics (biased variance), like PyTorch's BatchNorm in
+// training mode, in one pass. The running statistics, when given, are updated PyTorch's way:
+// r <- (1 - momentum) r + momentum * batchStat, with the unbiased batch variance.
+TT_FN(NnBatchNormTrain) {
+  const at::Tensor x = Float(TensorArg(info, 0));
+  if (x.dim() < 2) throw std::runtime_error("nnBatchNormTrain: x must have rank >= 2");
+  const at::Tensor scale = OptTensorArg(info, 1);
+  const at::Tensor offset = OptTensorArg(info, 2);
+  const at::Tensor runMean = OptTensorArg(info, 3);
+  const at::Tensor runVar = OptTensorArg(info, 4);
+  const double momentum = DoubleArg(info, 5);
+  const double eps = DoubleArg(info, 6);
+  for (auto [t, what] : {std::pair{&scale, "scale"}, {&offset, "offset"}, {&runMean, "runningMean"},
+                         {&runVar, "runningVariance"}}) {
+    CheckPerChannel("nnBatchNormTrain", x, *t, what);
+  }
+  if (runMean.defined() != runVar.defined()) {
+    throw std::runtime_error("nnBatchNormTrain: give both running statistics or neither");
+  }
+  // ATen updates the running statistics in place: give it copies, the originals stay immutable.
+  at::Tensor newMean = runMean.defined() ? Float(runMean).clone() : at::Tensor();
+  at::Tensor newVar = runVar.defined() ? Float(runVar).clone() : at::Tensor();
+  auto r = at::native_batch_norm(ChannelsFirst(x), scale.defined() ? Float(scale) : scale,
+                                 offset.defined() ? Float(offset) : offset, newMean, newVar,
+                                 /*training=*/true, momentum, eps);
+  std::vector<at::Tensor> outs = {ChannelsBack(std::get<0>(r)), std::get<1>(r), std::get<2>(r)};
+  if (newMean.defined()) {
+    outs.push_back(newMean);
+    outs.push_back(newVar);
+  }
+  return ReturnTensors(info.Env(), outs);
+}
+
+// nnBatchNormTrainGrad(dy, x, scale|-1, batchMean, batchInvStd, eps) -> [dx, dScale, dOffset]
+// The full training-mode gradient (through the batch statistics too) in one pass.
+TT_FN(NnBatchNormTrainGrad) {
+  const at::Tensor dy = Float(TensorArg(info, 0));
+  const at::Tensor x = Float(TensorArg(info, 1));
+  at::Tensor scale = OptTensorArg(info, 2);
+  const at::Tensor mean = TensorArg(info, 3);
+  const at::Tensor invstd = TensorArg(info, 4);
+  const double eps = DoubleArg(info, 5);
+  CheckPerChannel("nnBatchNormTrainGrad", x, scale, "scale");
+  scale = scale.defined() ? Float(scale) : at::ones({x.size(-1)}, x.options());
+  auto g = at::native_batch_norm_backward(ChannelsFirst(dy), ChannelsFirst(x), scale, at::Tensor(),
+                                          at::Tensor(), mean, invstd, /*train=*/true, eps,
+                                          {true, true, true});
+  return ReturnTensors(info.Env(), {ChannelsBack(std::get<0>(g)), std::get<1>(g), std::get<2>(g)});
+}
+
+void CheckGroup(const char* fn, const std::vector<at::Tensor>& ps, const std::vector<at::Tensor>& other,
+                const char* what) {
+  if (ps.size() != other.size()) {
+    throw std::runtime_error(std::string(fn) + ": " + std::to_string(ps.size()) + " parameters but " +
+                             std::to_string(other.size()) + " " + what);
+  }
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (!ps[i].sizes().equals(other[i].sizes())) {
+      throw std::runtime_error(std::string(fn) + ": " + what + " " + std::to_string(i) +
+                               " does not have its parameter's shape");
+    }
+  }
+}
+
+// nnSgdMomentumUpdate(params[], velocities[], grads[], lr, momentum, weightDecay)
+//   -> [p'0..p'n-1, v'0..v'n-1]
+// torch.optim.SGD with dampening 0, no Nesterov: g = grad + wd p; v' = momentum v + g; p' = p - lr v'.
+TT_FN(NnSgdMomentumUpdate) {
+  const std::vector<at::Tensor> ps = TensorListArg(info, 0);
+  const std::vector<at::Tensor> vs = TensorListArg(info, 1);
+  const std::vector<at::Tensor> gs = TensorListArg(info, 2);
+  const double lr = DoubleArg(info, 3), momentum = DoubleArg(info, 4), wd = DoubleArg(info, 5);
+  CheckGroup("nnSgdMomentumUpdate", ps, vs, "velocities");
+  CheckGroup("nnSgdMomentumUpdate", ps, gs, "gradients");
+  std::vector<at::Tensor> outs(2 * ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const at::Tensor g = wd != 0 ? at::add(gs[i], ps[i], wd) : gs[i];
+    at::Tensor v = at::add(g, vs[i], momentum);  // g + momentum * v
+    outs[i] = at::add(ps[i], v, -lr);
+    outs[ps.size() + i] = std::move(v);
+  }
+  return ReturnTensors(info.Env(), outs);
+}
+
+// nnAdamUpdate(params[], m[], v[], grads[], lr, beta1, beta2, eps, weightDecay, step)
+//   -> [p'..., m'..., v'...]
+// torch.optim.Adam (L2 weight decay on the gradient, bias-corrected moments, step counted from 1):
+//   m' = b1 m + (1-b1) g;  v' = b2 v + (1-b2) g^2;
+//   p' = p - (lr / (1-b1^t)) * m' / (sqrt(v') / sqrt(1-b2^t) + eps)
+TT_FN(NnAdamUpdate) {
+  const std::vector<at::Tensor> ps = TensorListArg(info, 0);
+  const std::vector<at::Tensor> ms = TensorListArg(info, 1);
+  const std::vector<at::Tensor> vs = TensorListArg(info, 2);
+  const std::vector<at::Tensor> gs = TensorListArg(info, 3);
+  const double lr = DoubleArg(info, 4), b1 = DoubleArg(info, 5), b2 = DoubleArg(info, 6);
+  const double eps = DoubleArg(info, 7), wd = DoubleArg(info, 8);
+  const int64_t step = IntArg(info, 9);
+  if (step < 1) throw std::runtime_error("nnAdamUpdate: step must be >= 1");
+  CheckGroup("nnAdamUpdate", ps, ms, "first moments");
+  CheckGroup("nnAdamUpdate", ps, vs, "second moments");
+  CheckGroup("nnAdamUpdate", ps, gs, "gradients");
+  // Host float64, as the TypeScript reference computes them.
+  const double bc1 = 1 - std::pow(b1, static_cast<double>(step));
+  const double sqrtBc2 = std::sqrt(1 - std::pow(b2, static_cast<double>(step)));
+  const double stepSize = lr / bc1;
+  const size_t n = ps.size();
+  std::vector<at::Tensor> outs(3 * n);
+  for (size_t i = 0; i < n; ++i) {
+    const at::Tensor g = wd != 0 ? at::add(gs[i], ps[i], wd) : gs[i];
+    at::Tensor m = at::add(ms[i] * b1, g, 1 - b1);
+    at::Tensor v = at::addcmul(vs[i] * b2, g, g, 1 - b2);
+    const at::Tensor denom = (at::sqrt(v) / sqrtBc2).add_(eps);
+    outs[i] = at::addcdiv(ps[i], m, denom, -stepSize);
+    outs[n + i] = std::move(m);
+    outs[2 * n + i] = std::move(v);
+  }
+  return ReturnTensors(info.Env(), outs);
+}
+
+// nnLinfStep(x, grad, x0, stepSize, eps, lo, hi) -> clamp(clamp(x + step*sign(grad), x0-eps, x0+eps), lo, hi)
+// The inner update of PGD/BIM/APGD under an L-infinity budget, in one call instead of tfjs's
+// sign, mul, add, sub, add, maximum, minimum, clipByValue (and their scalar uploads).
+// sign(NaN) counts as 0, as in tfjs.
+TT_FN(NnLinfStep) {
+  const at::Tensor x = Float(TensorArg(info, 0));
+  const at::Tensor g = Float(TensorArg(info, 1));
+  const at::Tensor x0 = Float(TensorArg(info, 2));
+  const double step = DoubleArg(info, 3), eps = DoubleArg(info, 4);
+  const double lo = DoubleArg(info, 5), hi = DoubleArg(info, 6);
+  at::Tensor s = at::sign(g);
+  s.masked_fill_(at::isnan(g), 0);
+  at::Tensor y = at::add(x, s, step);
+  y = at::minimum(at::maximum(y, x0 - eps), x0 + eps);
+  return ReturnTensor(info.Env(), y.clamp_(lo, hi));
+}
+
+}  // namespace
+}  // namespace nn
+
+void RegisterFusedOps(Napi::Env env, Napi::Object exports) {
+  using namespace nn;
+  TT_EXPORT(exports, env, NnBatchNormTrain);
+  TT_EXPORT(exports, env, NnBatchNormTrainGrad);
+  TT_EXPORT(exports, env, NnSgdMomentumUpdate);
+  TT_EXPORT(exports, env, NnAdamUpdate);
+  TT_EXPORT(exports, env, NnLinfStep);
+}
+
+}  // namespace tt

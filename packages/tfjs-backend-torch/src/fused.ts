@@ -1,0 +1,125 @@
+/**
+ * Fused training and attack steps: one kernel call where tfjs composes many small ones (issue
+ * "speed"). On `torch` each function below is one native call (src/kernels/nn/Torch*.ts,
+ * native/ops_fused.cc); elsewhere `batchNormTraining` and `linfStep` compose the same math from
+ * tfjs ops, and the optimizer steps are unavailable (`fusedOpsAvailable()` says which).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import { TorchAdamUpdate, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './kernels/nn/index.js';
+
+/** Whether the active backend runs the fused kernels natively. */
+export function fusedOpsAvailable(): boolean {
+  return tf.getBackend() === 'torch' && tf.getKernel(TorchBatchNormTrain, 'torch') !== undefined;
+}
+
+export interface BatchNormTrainingParams {
+  scale?: tf.Tensor1D;
+  offset?: tf.Tensor1D;
+  /** Running statistics to update (both or neither). */
+  runningMean?: tf.Tensor1D;
+  runningVariance?: tf.Tensor1D;
+  /** PyTorch's convention: r <- (1 - momentum) r + momentum * batch statistic. */
+  momentum: number;
+  epsilon: number;
+}
+
+export interface BatchNormTrainingResult {
+  y: tf.Tensor;
+  /** Updated running statistics (new tensors: assign them to the variables); absent when not given. */
+  runningMean?: tf.Tensor1D;
+  runningVariance?: tf.Tensor1D;
+}
+
+/**
+ * Training-mode batch norm over every axis but the last, as PyTorch's BatchNorm in training mode:
+ * normalised with the batch mean and biased variance, gradients through them too; the running
+ * variance is updated with the unbiased one.
+ */
+export function batchNormTraining(x: tf.Tensor, p: BatchNormTrainingParams): BatchNormTrainingResult {
+  if ((p.runningMean === undefined) !== (p.runningVariance === undefined)) {
+    throw new Error('batchNormTraining: give both runningMean and runningVariance, or neither');
+  }
+  if (fusedOpsAvailable()) {
+    const inputs: tf.NamedTensorMap = { x };
+    if (p.scale) inputs.scale = p.scale;
+    if (p.offset) inputs.offset = p.offset;
+    if (p.runningMean && p.runningVariance) { inputs.runningMean = p.runningMean; inputs.runningVariance = p.runningVariance; }
+    const outs = tf.engine().runKernel(TorchBatchNormTrain, inputs,
+      { momentum: p.momentum, varianceEpsilon: p.epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    // The batch statistics (outputs 1, 2) are saved for the gradient; the caller never sees them.
+    tf.dispose([outs[1]!, outs[2]!]);
+    return { y: outs[0]!, runningMean: outs[3] as tf.Tensor1D | undefined, runningVariance: outs[4] as tf.Tensor1D | undefined };
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  const y = tf.batchNorm(x, mean, variance, p.offset, p.scale, p.epsilon);
+  if (!p.runningMean || !p.runningVariance) return { y };
+  const n = x.size / x.shape[x.rank - 1]!;
+  const m = p.momentum;
+  const [runningMean, runningVariance] = tf.tidy(() => [
+    tf.add(tf.mul(p.runningMean!, 1 - m), tf.mul(mean, m)) as tf.Tensor1D,
+    tf.add(tf.mul(p.runningVariance!, 1 - m), tf.mul(variance, (m * n) / Math.max(1, n - 1))) as tf.Tensor1D,
+  ]);
+  return { y, runningMean, runningVariance };
+}
+
+function requireFused(what: string): void {
+  if (!fusedOpsAvailable()) throw new Error(`${what}: needs the 'torch' backend (active: '${tf.getBackend()}')`);
+}
+
+function checkGroup(what: string, params: readonly tf.Variable[], ...others: ReadonlyArray<readonly tf.Tensor[]>): void {
+  for (const o of others) {
+    if (o.length !== params.length) throw new Error(`${what}: ${params.length} parameters but ${o.length} slot/gradient tensors`);
+  }
+}
+
+/** Assigns outs[k * n + i] to groups[k][i]; the new tensors are disposed (the variables keep them). */
+function assignAll(groups: ReadonlyArray<readonly tf.Variable[]>, outs: tf.Tensor[]): void {
+  const n = groups[0]!.length;
+  groups.forEach((g, k) => g.forEach((v, i) => v.assign(outs[k * n + i]!)));
+  tf.dispose(outs);
+}
+
+/** One torch.optim.SGD step (momentum, L2 weight decay, no dampening/Nesterov) over a whole group. */
+export function sgdMomentumStep(params: readonly tf.Variable[], velocities: readonly tf.Variable[], grads: readonly tf.Tensor[],
+  o: { lr: number; momentum: number; weightDecay: number }): void {
+  requireFused('sgdMomentumStep');
+  checkGroup('sgdMomentumStep', params, velocities, grads);
+  if (params.length === 0) return;
+  const inputs: tf.NamedTensorMap = {};
+  params.forEach((p, i) => { inputs[`p${i}`] = p; inputs[`v${i}`] = velocities[i]!; inputs[`g${i}`] = grads[i]!; });
+  const outs = tf.engine().runKernel(TorchSgdMomentumUpdate, inputs,
+    { count: params.length, ...o } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  assignAll([params, velocities], outs);
+}
+
+/** One torch.optim.Adam step (L2 weight decay, bias correction for step `step` >= 1) over a whole group. */
+export function adamStep(params: readonly tf.Variable[], m: readonly tf.Variable[], v: readonly tf.Variable[], grads: readonly tf.Tensor[],
+  o: { lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; step: number }): void {
+  requireFused('adamStep');
+  checkGroup('adamStep', params, m, v, grads);
+  if (params.length === 0) return;
+  const inputs: tf.NamedTensorMap = {};
+  params.forEach((p, i) => { inputs[`p${i}`] = p; inputs[`m${i}`] = m[i]!; inputs[`v${i}`] = v[i]!; inputs[`g${i}`] = grads[i]!; });
+  const outs = tf.engine().runKernel(TorchAdamUpdate, inputs,
+    { count: params.length, ...o } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  assignAll([params, m, v], outs);
+}
+
+/**
+ * The L-infinity attack update clamp(clamp(x + stepSize * sign(grad), x0 - eps, x0 + eps), lo, hi)
+ * (sign(NaN) = 0, as tfjs's sign). One kernel on torch.
+ */
+export function linfStep<T extends tf.Tensor>(x: T, grad: tf.Tensor, x0: tf.Tensor, stepSize: number, epsilon: number,
+  lo = 0, hi = 1): T {
+  if (fusedOpsAvailable()) {
+    return tf.engine().runKernel(TorchLinfStep, { x, grad, x0 },
+      { stepSize, epsilon, lo, hi } as unknown as tf.NamedAttrMap) as T;
+  }
+  return tf.tidy(() => {
+    const stepped = tf.add(x, tf.mul(tf.sign(grad), stepSize));
+    const projected = tf.minimum(tf.maximum(stepped, tf.sub(x0, epsilon)), tf.add(x0, epsilon));
+    return tf.clipByValue(projected, lo, hi) as T;
+  });
+}

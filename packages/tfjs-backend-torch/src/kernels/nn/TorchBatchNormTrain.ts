@@ -1,0 +1,30 @@
+/**
+ * TorchBatchNormTrain (this backend only): training-mode batch norm in one native call. It
+ * normalises x with its own batch statistics over every axis but the last (biased variance) and,
+ * when running statistics are given, returns them updated PyTorch's way with `momentum`
+ * (r <- (1 - momentum) r + momentum * batch statistic, unbiased variance for the running one).
+ * Outputs [y, batchMean, batchInvStd, newRunningMean?, newRunningVariance?]; the batch statistics
+ * are kept for the gradient (TorchBatchNormTrainGrad), which flows through them too.
+ * Replaces tfjs's moments + batchNorm + running-stat arithmetic (about 20 kernels forward).
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+
+export const TorchBatchNormTrain = 'TorchBatchNormTrain';
+
+export interface TorchBatchNormTrainInputs {
+  x: TensorInfo; scale?: TensorInfo; offset?: TensorInfo; runningMean?: TensorInfo; runningVariance?: TensorInfo;
+}
+export interface TorchBatchNormTrainAttrs { momentum: number; varianceEpsilon: number }
+
+export function torchBatchNormTrain(args: {
+  inputs: TorchBatchNormTrainInputs; backend: TorchBackendLike; attrs: TorchBatchNormTrainAttrs;
+}): TensorInfo[] {
+  const { inputs: i, backend, attrs } = args;
+  const outs = nn(backend).nnBatchNormTrain(handle(backend, i.x), maybeHandle(backend, i.scale),
+    maybeHandle(backend, i.offset), maybeHandle(backend, i.runningMean), maybeHandle(backend, i.runningVariance),
+    attrs.momentum, attrs.varianceEpsilon);
+  return outs.map((r) => result(backend, r));
+}
+
+export const torchBatchNormTrainConfig = nnKernel(TorchBatchNormTrain, torchBatchNormTrain);
