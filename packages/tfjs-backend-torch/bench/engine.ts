@@ -5,14 +5,21 @@
  *  - a ResNet-18 (CIFAR, 11.17 M params, plain tf ops, BN in training mode) train step with SGD
  *    momentum at batch 32 and 128;
  *  - one PGD step (gradient w.r.t. the input, BN in eval mode) and one forward pass at batch 128;
- * each on `torch` and on `wasm` where wasm can run it (it has no Conv2DBackpropFilter, so it cannot
- * train), and in PyTorch (bench/torch_bench.py) when /usr/bin/python3 can import torch; prints
- * ratios and writes every figure to --out (default bench-results.json). Medians over --repeats.
+ * against PyTorch (bench/torch_bench.py --serve, when /usr/bin/python3 can import torch)
+ * INTERLEAVED: after a warm-up of each side, torch and PyTorch alternate run by run, and the
+ * ratio is the median over pairs with its min-max (bench/interleave.ts). Both sides run with
+ * OMP_WAIT_POLICY=PASSIVE and the same thread count (the engine sets PASSIVE for itself; libgomp's
+ * default spinning makes either side several times slower on a shared machine).
+ * The torch side uses the fused calls (batchNormTraining, sgdMomentumStep, linfStep); the kernel
+ * calls dispatched per train step and per PGD step are counted for both that and the plain tfjs
+ * composition (tf.moments + tf.batchNorm, tf.train.momentum, sign/add/clip), in the same run.
+ * Conv GFLOP/s and wasm figures are sequential medians over --repeats (not ratios).
+ * Prints the CPU model and load average, and writes every figure to --out (default bench-results.json).
  *
- * Options: --out FILE  --repeats N (default 3; wasm uses 1)  --batches 32,128  --no-wasm
- *          --no-python  --python PATH (default /usr/bin/python3)  --profile (per-kernel times on torch)
+ * Options: --out FILE  --pairs N (default 5)  --repeats N (conv/wasm, default 3; wasm uses 1)
+ *          --batches 32,128  --no-wasm  --no-conv  --no-python  --python PATH (default /usr/bin/python3)
+ *          --profile (per-kernel times on torch)
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +29,9 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
-import { TorchBackend, nativeBinding, torchStatus } from '../src/index.js';
+import { TorchBackend, kernelStats, linfStep, nativeBinding, sgdMomentumStep, torchStatus } from '../src/index.js';
+import { formatRatio, interleave, machine, type RatioFigures } from './interleave.js';
+import { PytorchServer } from './pytorch_server.js';
 import { resnet18 } from './resnet18.js';
 
 const require = createRequire(import.meta.url);
@@ -38,6 +47,8 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const outPath = arg('out', 'bench-results.json')!;
 const repeats = Math.max(1, Number(arg('repeats', '3')));
+const pairs = Math.max(1, Number(arg('pairs', '5')));
+const useConv = !flag('no-conv');
 const batches = arg('batches', '32,128')!.split(',').map(Number);
 const python = arg('python', '/usr/bin/python3')!;
 const useWasm = !flag('no-wasm');
@@ -179,28 +190,132 @@ async function profileTrainStep(): Promise<Array<{ kernel: string; ms: number; c
   return [...agg.entries()].map(([kernel, v]) => ({ kernel, ...v })).sort((a, b) => b.ms - a.ms);
 }
 
-function runPython(threads: number, device: string): Record<string, unknown> | string {
-  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `not run: ${python} cannot import torch`;
-  const r = spawnSync(python, [path.join(here, 'torch_bench.py'), '--threads', String(threads), '--repeats', String(repeats),
-    '--batches', batches.join(','), '--device', device], { encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) return `failed: ${(r.stderr || r.error?.message || '').slice(-500)}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+/** Seconds of one run of `fn`, with its results computed (torch: synchronised; others: read back). */
+function measureOnce(fn: () => tf.Tensor | tf.Tensor[] | number): number {
+  const t0 = process.hrtime.bigint();
+  const r = fn();
+  if (typeof r !== 'number') {
+    const ts = Array.isArray(r) ? r : [r];
+    if (tf.getBackend() === 'torch') {
+      const be = tf.backend() as TorchBackend;
+      for (const t of ts) be.handle(t);
+      nativeBinding()!.synchronize();
+    } else for (const t of ts) t.dataSync();
+    tf.dispose(ts);
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const dispatched = () => kernelStats.native + kernelStats.fallback;
+
+/**
+ * The torch side's workloads (names as torch_bench.py's), on one ResNet-18. `fused`: batch norm,
+ * the SGD-momentum update and the PGD step as the engine's fused calls; otherwise plain tfjs
+ * (tf.moments + tf.batchNorm, tf.train.momentum, sign/mul/add/clipByValue).
+ */
+function torchWorkloads(fused: boolean) {
+  const net = resnet18(10, 1, { fusedBatchNorm: fused });
+  const opt = tf.train.momentum(0.01, 0.9);
+  const velocity = net.trainable.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
+  const data = new Map<number, { x: tf.Tensor4D; y: tf.Tensor2D }>();
+  const batch = (b: number) => {
+    if (!data.has(b)) {
+      // Kept: the first request may come from inside a workload's tidy.
+      data.set(b, tf.tidy(() => ({ x: tf.keep(tf.randomUniform([b, 32, 32, 3]) as tf.Tensor4D),
+        y: tf.keep(tf.oneHot(tf.randomUniform([b], 0, 10, 'int32'), 10) as tf.Tensor2D) })));
+    }
+    return data.get(b)!;
+  };
+  const trainStep = (b: number) => () => {
+    const { x, y } = batch(b);
+    const loss = () => tf.losses.softmaxCrossEntropy(y, net.forward(x, true)) as tf.Scalar;
+    if (!fused) return tf.tidy(() => opt.minimize(loss, true, net.trainable)!.dataSync()[0]!);
+    return tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(loss, net.trainable);
+      sgdMomentumStep(net.trainable, velocity, net.trainable.map((v) => grads[v.name]!), { lr: 0.01, momentum: 0.9, weightDecay: 0 });
+      return value.dataSync()[0]!;
+    });
+  };
+  const pgdStep = (b: number) => () => tf.tidy(() => {
+    const { x, y } = batch(b);
+    const g = tf.grad((a: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, net.forward(a as tf.Tensor4D, false)))(x);
+    if (fused) return linfStep(x, g, x, 2 / 255, 8 / 255, 0, 1);
+    return tf.clipByValue(tf.add(x, tf.mul(tf.sign(g), 2 / 255)), 0, 1);
+  });
+  const forward = (b: number) => () => tf.tidy(() => net.forward(batch(b).x, false));
+  const run = (name: string): (() => tf.Tensor | number) => {
+    const m = /^(train_step|pgd_step|forward)_b(\d+)$/.exec(name);
+    if (!m) throw new Error(`bench/engine.ts: unknown workload '${name}'`);
+    const b = Number(m[2]);
+    return m[1] === 'train_step' ? trainStep(b) : m[1] === 'pgd_step' ? pgdStep(b) : forward(b);
+  };
+  /** Kernel calls one run of `name` dispatches on the backend (after a first, warm-up run). */
+  const countKernels = (name: string): number => {
+    measureOnce(run(name));
+    const before = dispatched();
+    measureOnce(run(name));
+    return dispatched() - before;
+  };
+  const dispose = () => {
+    for (const { x, y } of data.values()) tf.dispose([x, y]);
+    tf.dispose(velocity); opt.dispose(); net.dispose();
+  };
+  return { run, countKernels, dispose, numParams: net.numParams };
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = {
-    date: new Date().toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg() },
-    repeats, batches,
-  };
+  const host = machine();
+  const results: Record<string, unknown> = { date: host.date, host, pairs, repeats, batches };
   const st = torchStatus();
   results.torchStatus = st;
   if (!st.available) throw new Error(`bench/engine.ts: the torch backend is unavailable: ${st.reason}`);
 
+  log(`${host.cpuModel}, ${host.cpus} CPUs, load average ${host.loadavg.join(' ')} (${host.date})`);
   log(`torch backend: ${st.device}, ${st.numThreads} threads, libtorch ${st.torchVersion}`);
   await tf.setBackend('torch');
-  results.torch = { conv: convBench('torch', repeats), net: netBench('torch', repeats, true) };
+  const torchResults: Record<string, unknown> = {};
+  results.torch = torchResults;
+  if (useConv) torchResults.conv = convBench('torch', repeats);
+
+  // Kernel calls per step, plain tfjs composition vs the fused calls, in the same run.
+  const counts: Record<string, { plain: number; fused: number }> = {};
+  for (const name of ['train_step_b32', 'pgd_step_b32']) {
+    const plain = torchWorkloads(false);
+    const fused = torchWorkloads(true);
+    counts[name.replace('_b32', '')] = { plain: plain.countKernels(name), fused: fused.countKernels(name) };
+    plain.dispose(); fused.dispose();
+  }
+  torchResults.kernelCallsPerStep = counts;
+  for (const [k, c] of Object.entries(counts)) {
+    log(`  [torch] kernel calls per ResNet-18 ${k.replace('_', ' ')}: ${c.plain} plain tfjs -> ${c.fused} fused (${(c.plain / c.fused).toFixed(2)}x fewer)`);
+  }
   if (flag('profile')) results.torchProfile = await profileTrainStep();
+
+  const workloads = [...batches.map((b) => `train_step_b${b}`), 'pgd_step_b128', 'forward_b128'];
+  const unavailable = usePython ? PytorchServer.unavailable(python) : 'disabled by --no-python';
+  if (unavailable !== undefined) {
+    results.pytorch = `not run: ${unavailable}`;
+    log(`PyTorch: ${results.pytorch}`);
+  } else {
+    const threads = st.numThreads ?? os.cpus().length;
+    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+    const server = new PytorchServer(python, path.join(here, 'torch_bench.py'),
+      ['--threads', String(threads), '--device', st.device === 'cuda' ? 'cuda' : 'cpu'], env);
+    const side = torchWorkloads(true);
+    const ratios: Record<string, RatioFigures> = {};
+    log(`\ntorch (fused calls) vs PyTorch ${python}, interleaved, ${pairs} pairs after a warm-up each (time ratio, < 1: torch faster):`);
+    try {
+      for (const name of workloads) {
+        const fn = side.run(name);
+        ratios[name] = await interleave(pairs, () => measureOnce(fn), () => server.measure(name));
+        log(`  ${name}: ${formatRatio(ratios[name]!)}  [load ${machine().loadavg.join(' ')}]`);
+      }
+    } finally {
+      server.close();
+      side.dispose();
+    }
+    results.torchOverPytorch = ratios;
+  }
 
   if (useWasm) {
     try {
@@ -208,44 +323,16 @@ async function main(): Promise<void> {
       const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
       wasm.setWasmPaths(`${dist}/`);
       if (!(await tf.setBackend('wasm'))) throw new Error('setBackend(wasm) failed');
-      log('wasm backend');
+      log('wasm backend (sequential medians, not interleaved)');
       const canTrain = tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined;
       if (!canTrain) log('  [wasm] no Conv2DBackpropFilter kernel: wasm cannot train (train steps and conv dW are not run)');
-      results.wasm = { conv: convBench('wasm', 1), net: netBench('wasm', 1, canTrain) };
+      results.wasm = { conv: useConv ? convBench('wasm', 1) : 'not run (--no-conv)', net: netBench('wasm', 1, canTrain) };
     } catch (err) {
       results.wasm = `not run: ${(err as Error).message}`;
       log(`wasm: ${results.wasm}`);
     }
   }
-  if (usePython) {
-    log(`PyTorch (${python}) ...`);
-    results.pytorch = runPython(st.numThreads ?? os.cpus().length, st.device === 'cuda' ? 'cuda' : 'cpu');
-    if (typeof results.pytorch === 'string') log(`PyTorch: ${results.pytorch}`);
-  }
-
-  // Ratios: > 1 means torch is faster.
-  const t = (results.torch as { net: Record<string, number | string> }).net;
-  const ratios: Record<string, number> = {};
-  const w = results.wasm as { net?: Record<string, number | string> } | string | undefined;
-  if (w && typeof w !== 'string' && w.net) {
-    for (const k of ['forward_b128', 'pgd_step_b128']) {
-      if (typeof w.net[k] === 'number') ratios[`wasm_over_torch_${k}`] = (w.net[k] as number) / (t[k] as number);
-    }
-  }
-  const p = results.pytorch as { seconds?: Record<string, number> } | string | undefined;
-  if (p && typeof p !== 'string' && p.seconds) {
-    for (const [k, v] of Object.entries(p.seconds)) {
-      if (typeof t[k] === 'number') ratios[`torch_over_pytorch_${k}`] = (t[k] as number) / v;
-    }
-  }
-  const tn = t;
-  if (typeof tn.pgd_step_b128_fused_convs === 'number' && typeof tn.pgd_step_b128 === 'number') {
-    // ~1 means the unused filter gradient of fused convolutions costs nothing (it is deferred).
-    ratios.torch_pgd_fused_convs_over_plain = tn.pgd_step_b128_fused_convs / tn.pgd_step_b128;
-  }
-  results.ratios = ratios;
-  log('\nratios (wasm_over_torch: speed-up of torch over wasm, goal >= 5; torch_over_pytorch: time ratio, goal <= 1.2):');
-  for (const [k, v] of Object.entries(ratios)) log(`  ${k}: ${v.toFixed(2)}`);
+  results.loadavgAtEnd = os.loadavg();
 
   const tmp = `${outPath}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify(results, null, 2));
@@ -254,6 +341,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(err instanceof Error ? (process.env.BENCH_DEBUG ? err.stack : err.message) : err);
   process.exit(1);
 });

@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import { batchNormTraining } from '../src/index.js';
+
 interface BN { gamma: tf.Variable; beta: tf.Variable; mean: tf.Variable; variance: tf.Variable }
 interface Block { conv1: tf.Variable; bn1: BN; conv2: tf.Variable; bn2: BN; stride: number; short?: { conv: tf.Variable; bn: BN } }
 
@@ -18,7 +20,11 @@ export interface ResNet18 {
   dispose(): void;
 }
 
-export function resnet18(numClasses = 10, seed = 1): ResNet18 {
+/**
+ * `fusedBatchNorm`: training-mode batch norm through `batchNormTraining` (one native call forward
+ * and one backward on torch) instead of tf.moments + tf.batchNorm + running-stat arithmetic.
+ */
+export function resnet18(numClasses = 10, seed = 1, opts: { fusedBatchNorm?: boolean } = {}): ResNet18 {
   let s = seed;
   const all: tf.Variable[] = [];
   const trainable: tf.Variable[] = [];
@@ -53,6 +59,14 @@ export function resnet18(numClasses = 10, seed = 1): ResNet18 {
 
   const norm = (x: tf.Tensor4D, p: BN, training: boolean): tf.Tensor4D => {
     if (!training) return tf.batchNorm(x, p.mean, p.variance, p.beta, p.gamma, 1e-5) as tf.Tensor4D;
+    if (opts.fusedBatchNorm) {
+      const r = batchNormTraining(x, { scale: p.gamma as tf.Tensor1D, offset: p.beta as tf.Tensor1D,
+        runningMean: p.mean as tf.Tensor1D, runningVariance: p.variance as tf.Tensor1D, momentum: 0.1, epsilon: 1e-5 });
+      p.mean.assign(r.runningMean!);
+      p.variance.assign(r.runningVariance!);
+      tf.dispose([r.runningMean!, r.runningVariance!]);
+      return r.y as tf.Tensor4D;
+    }
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     tf.tidy(() => {
       const n = x.shape[0] * x.shape[1] * x.shape[2];

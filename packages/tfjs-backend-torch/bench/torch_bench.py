@@ -2,6 +2,10 @@
 
 Prints one JSON object on stdout: median seconds per workload. Usage:
   python3 torch_bench.py --threads N --repeats R --batches 32,128
+  python3 torch_bench.py --threads N --serve   (interleaved mode, used by bench/engine.ts)
+In --serve mode it reads one workload name per line on stdin (train_step_b<B>, pgd_step_b128,
+forward_b128), runs it once and answers {"seconds": s} on one line; the caller decides warm-up
+and repeats, so the two sides can alternate measurement by measurement.
 Dev-only comparison (Debian python3-torch); the engine does not depend on Python.
 """
 import argparse
@@ -77,6 +81,7 @@ def main():
     ap.add_argument("--batches", default="32,128")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--serve", action="store_true", help="answer single measurements on stdin/stdout")
     args = ap.parse_args()
     global DEVICE
     DEVICE = torch.device(args.device)
@@ -93,6 +98,9 @@ def main():
     out = {"torch_version": torch.__version__, "device": str(DEVICE), "threads": torch.get_num_threads(),
            "params": sum(p.numel() for p in net.parameters()), "seconds": {}}
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    if args.serve:
+        serve(net, opt, fmt)
+        return
     for b in [int(s) for s in args.batches.split(",")]:
         x = torch.rand(b, 3, 32, 32, device=DEVICE).to(memory_format=fmt)
         y = torch.randint(0, 10, (b,), device=DEVICE)
@@ -138,6 +146,56 @@ def main():
         }
     out["conv_seconds"] = convs
     print(json.dumps(out))
+
+
+def serve(net, opt, fmt):
+    """One timed run per request line; inputs are made once per workload and kept."""
+    import sys
+
+    inputs = {}
+
+    def batch(b):
+        if b not in inputs:
+            inputs[b] = (torch.rand(b, 3, 32, 32, device=DEVICE).to(memory_format=fmt),
+                         torch.randint(0, 10, (b,), device=DEVICE))
+        return inputs[b]
+
+    def train_step(b):
+        x, y = batch(b)
+        net.train()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def pgd_step(b):
+        x, y = batch(b)
+        net.eval()
+        adv = x.clone().requires_grad_(True)
+        loss = F.cross_entropy(net(adv), y)
+        (g,) = torch.autograd.grad(loss, adv)
+        return (adv.detach() + (8 / 255 / 4) * g.sign()).clamp(0, 1)
+
+    def forward(b):
+        x, _ = batch(b)
+        net.eval()
+        with torch.no_grad():
+            return net(x)
+
+    kinds = {"train_step": train_step, "pgd_step": pgd_step, "forward": forward}
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            continue
+        kind, _, b = name.rpartition("_b")
+        if kind not in kinds or not b.isdigit():
+            print(json.dumps({"error": f"unknown workload {name!r}"}), flush=True)
+            continue
+        t0 = time.perf_counter()
+        kinds[kind](int(b))
+        sync()
+        print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
 
 
 # name -> (in channels, out channels, input size, stride): the distinct 3x3 convs of ResNet-18 (CIFAR).

@@ -3,10 +3,12 @@
  * "speed"). On `torch` each function below is one native call (src/kernels/nn/Torch*.ts,
  * native/ops_fused.cc); elsewhere `batchNormTraining` and `linfStep` compose the same math from
  * tfjs ops, and the optimizer steps are unavailable (`fusedOpsAvailable()` says which).
+ * Also the package's `tfjs-backend-torch/fused` entry: importing it has no side effects (no addon
+ * load, no backend registration), so code that must also run without the engine can use it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { TorchAdamUpdate, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './kernels/nn/index.js';
+import { TorchAdamUpdate, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './fused_names.js';
 
 /** Whether the active backend runs the fused kernels natively. */
 export function fusedOpsAvailable(): boolean {

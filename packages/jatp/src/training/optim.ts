@@ -13,8 +13,14 @@
  *
  * Both extend `tf.Optimizer`, so recipes use them through the `Recipe.step` contract
  * (`optimizers[group].applyGradients(grads)`), and both key gradients by variable name.
+ * `applyGradients` is the single entry that changes parameters (gradients from several workers
+ * are to be reduced before it). On the `torch` backend it is one native call for the whole group
+ * (the engine's sgdMomentumStep / adamStep, same formulas); elsewhere 4-10 tfjs ops per variable.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// The side-effect-free entry of the engine: it dispatches the fused kernels only when 'torch' is
+// already the active backend, and loads nothing otherwise.
+import { adamStep, fusedOpsAvailable, sgdMomentumStep } from 'tfjs-backend-torch/fused';
 
 /** What `tf.Optimizer.applyGradients` accepts: a name->gradient map or a list of named tensors. */
 type GradientsArg = Parameters<tf.Optimizer['applyGradients']>[0];
@@ -112,7 +118,15 @@ export class SgdMomentum extends SlotOptimizer {
 
   applyGradients(variableGradients: GradientsArg): void {
     const lr = this.learningRate;
-    for (const [i, grad] of this.indexGrads(variableGradients)) {
+    const indexed = this.indexGrads(variableGradients);
+    if (fusedOpsAvailable()) {
+      sgdMomentumStep(indexed.map(([i]) => this.variables[i]!), indexed.map(([i]) => this.velocity[i]!),
+        indexed.map(([, g]) => g), { lr, momentum: this.momentum, weightDecay: this.weightDecay });
+      this.steps++;
+      this.incrementIterations();
+      return;
+    }
+    for (const [i, grad] of indexed) {
       const p = this.variables[i]!;
       const v = this.velocity[i]!;
       tf.tidy(() => {
@@ -165,7 +179,16 @@ export class Adam extends SlotOptimizer {
     const bc2 = 1 - Math.pow(this.beta2, t);
     const stepSize = this.learningRate / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
-    for (const [i, grad] of this.indexGrads(variableGradients)) {
+    const indexed = this.indexGrads(variableGradients);
+    if (fusedOpsAvailable()) {
+      adamStep(indexed.map(([i]) => this.variables[i]!), indexed.map(([i]) => this.m[i]!), indexed.map(([i]) => this.v[i]!),
+        indexed.map(([, g]) => g), { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon,
+          weightDecay: this.weightDecay, step: t });
+      this.steps++;
+      this.incrementIterations();
+      return;
+    }
+    for (const [i, grad] of indexed) {
       const p = this.variables[i]!;
       const m = this.m[i]!;
       const v = this.v[i]!;

@@ -2,6 +2,8 @@
  * Our SGD-momentum and Adam against float64 re-implementations of PyTorch's update rules
  * (torch.optim.SGD / torch.optim.Adam with L2 weight decay), over several steps with a learning
  * rate change; plus the properties checkpointing relies on (named slots, no tensor leaks).
+ * The update rules run on cpu (tfjs ops) and, when the engine loads, on torch, where
+ * applyGradients is one fused native call per group.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +11,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { Adam, SgdMomentum, createOptimizer } from '../../src/training/optim.js';
 
+const torch = (await import('tfjs-backend-torch')) as { torchStatus(): { available: boolean; reason?: string } };
+const BACKENDS = torch.torchStatus().available ? ['cpu', 'torch'] : ['cpu'];
+if (BACKENDS.length === 1) console.log(`# torch-backend cases skipped: ${torch.torchStatus().reason}`);
 await tf.setBackend('cpu');
 
 const P0 = [0.5, -1.25, 2.0, 0.0];
@@ -25,7 +30,9 @@ function close(a: ArrayLike<number>, b: number[], what: string, tol = 1e-6): voi
   }
 }
 
-test('SGD momentum follows torch.optim.SGD: g += wd·p; v = m·v + g; p -= lr·v', () => {
+for (const backend of BACKENDS) {
+test(`SGD momentum follows torch.optim.SGD: g += wd·p; v = m·v + g; p -= lr·v (${backend})`, async () => {
+  await tf.setBackend(backend);
   const p = tf.variable(tf.tensor1d(P0), true, 'sgd-test/p');
   const opt = new SgdMomentum([p], { lr: 0.1, momentum: 0.9, weightDecay: 0.05 });
   const before = tf.memory().numTensors;
@@ -49,9 +56,11 @@ test('SGD momentum follows torch.optim.SGD: g += wd·p; v = m·v + g; p -= lr·v
   p.dispose();
 });
 
-test('Adam follows torch.optim.Adam with bias correction and L2 weight decay', () => {
+test(`Adam follows torch.optim.Adam with bias correction and L2 weight decay (${backend})`, async () => {
+  await tf.setBackend(backend);
   const p = tf.variable(tf.tensor1d(P0), true, 'adam-test/p');
   const opt = new Adam([p], { lr: 0.1, beta1: 0.8, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.01 });
+  const before = tf.memory().numTensors;
   let ref = [...P0];
   let m = [0, 0, 0, 0];
   let s = [0, 0, 0, 0];
@@ -67,13 +76,16 @@ test('Adam follows torch.optim.Adam with bias correction and L2 weight decay', (
     ref = ref.map((pi, i) => pi - (LRS[t]! * (m[i]! / (1 - 0.8 ** k))) / (Math.sqrt(s[i]! / (1 - 0.95 ** k)) + 1e-8));
     close(p.dataSync(), ref, `p after step ${k}`, 2e-6);
   });
+  assert.equal(tf.memory().numTensors, before, 'applyGradients must not leak');
   assert.deepEqual([...opt.slots().keys()].sort(), ['0/m', '0/v']);
   close(opt.slots().get('0/v')!.dataSync(), s, 'second moment slot');
   opt.dispose();
   p.dispose();
 });
+}
 
-test('optimizers reject gradients of foreign variables and bad specs, naming them', () => {
+test('optimizers reject gradients of foreign variables and bad specs, naming them', async () => {
+  await tf.setBackend('cpu');
   const p = tf.variable(tf.scalar(1), true, 'own-var');
   const opt = createOptimizer({ kind: 'sgd', lr: 0.1 }, [p]);
   const g = tf.scalar(1);

@@ -8,9 +8,8 @@
  * Replaces tfjs's moments + batchNorm + running-stat arithmetic (about 20 kernels forward).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { TorchBatchNormTrain } from '../../fused_names.js';
 import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
-
-export const TorchBatchNormTrain = 'TorchBatchNormTrain';
 
 export interface TorchBatchNormTrainInputs {
   x: TensorInfo; scale?: TensorInfo; offset?: TensorInfo; runningMean?: TensorInfo; runningVariance?: TensorInfo;

@@ -4,9 +4,8 @@
  * Outputs [dx, dScale, dOffset].
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { TorchBatchNormTrainGrad } from '../../fused_names.js';
 import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
-
-export const TorchBatchNormTrainGrad = 'TorchBatchNormTrainGrad';
 
 export interface TorchBatchNormTrainGradInputs {
   dy: TensorInfo; x: TensorInfo; scale?: TensorInfo; batchMean: TensorInfo; batchInvStd: TensorInfo;

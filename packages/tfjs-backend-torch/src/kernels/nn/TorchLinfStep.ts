@@ -5,9 +5,8 @@
  * No gradient: attacks treat the iterate as a constant between steps.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { TorchLinfStep } from '../../fused_names.js';
 import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
-
-export const TorchLinfStep = 'TorchLinfStep';
 
 export interface LinfStepAttrs { stepSize: number; epsilon: number; lo: number; hi: number }
 

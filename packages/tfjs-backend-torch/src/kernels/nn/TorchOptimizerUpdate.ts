@@ -6,10 +6,8 @@
  * are the new parameters, then the new slots, in the same order. Formulas: native/ops_fused.cc.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { TorchSgdMomentumUpdate, TorchAdamUpdate } from '../../fused_names.js';
 import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
-
-export const TorchSgdMomentumUpdate = 'TorchSgdMomentumUpdate';
-export const TorchAdamUpdate = 'TorchAdamUpdate';
 
 export interface SgdMomentumUpdateAttrs { count: number; lr: number; momentum: number; weightDecay: number }
 export interface AdamUpdateAttrs {

@@ -20,8 +20,7 @@ import { FusedBatchNorm, Mean, Relu, Sum } from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 import { TorchReluGrad } from './TorchReluGrad.js';
-import { TorchBatchNormTrain } from './TorchBatchNormTrain.js';
-import { TorchBatchNormTrainGrad } from './TorchBatchNormTrainGrad.js';
+import { TorchBatchNormTrain, TorchBatchNormTrainGrad } from '../../fused_names.js';
 
 type GradFunc = GradConfig['gradFunc'];
 

@@ -63,7 +63,4 @@ export const nnKernelConfigs: KernelConfig[] = [
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
 export { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 export { TorchReluGrad } from './TorchReluGrad.js';
-export { TorchBatchNormTrain } from './TorchBatchNormTrain.js';
-export { TorchBatchNormTrainGrad } from './TorchBatchNormTrainGrad.js';
-export { TorchAdamUpdate, TorchSgdMomentumUpdate } from './TorchOptimizerUpdate.js';
-export { TorchLinfStep } from './TorchLinfStep.js';
+export * from '../../fused_names.js';
