@@ -28,14 +28,13 @@ import type { Attack, AttackResult } from './types.js';
 import {
   type BallNorm,
   SeedStream,
+  ascentStep,
   checkInputs,
   imageMask,
   lossAndGrad,
   lossPerExample,
   misclassified,
-  project,
   randomStart,
-  steepestAscentDirection,
   untargetedSuccess,
 } from './common.js';
 
@@ -88,9 +87,7 @@ export class Pgd implements Attack {
 
     for (let step = 0; step < o.steps; step++) {
       const { grad, loss, logits } = lossAndGrad(model, xAdv, lossFn);
-      const next = tf.tidy(() =>
-        project(tf.add(xAdv, tf.mul(steepestAscentDirection(grad, o.norm), o.stepSize)), x, o.norm, o.eps),
-      );
+      const next = ascentStep(xAdv, grad, x, o.norm, o.eps, o.stepSize);
       if (bestAdv && everFooled) {
         const fooled = misclassified(logits, y);
         const [b, e] = tf.tidy(() => [

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import {
+  ascentStep,
   crossEntropyPerExample,
   cwMarginPerExample,
   dlrPerExample,
@@ -173,4 +174,29 @@ test('lossAndGrad returns the per-example loss, the logits and d(sum loss)/dx wi
     }
   }
   tf.dispose([r.grad, r.loss, r.logits, w, x, y]);
+});
+
+test('ascentStep: L∞ sign step, eps-ball projection and [0,1] clamp, on cpu and (fused) on torch', async () => {
+  const torch = (await import('tfjs-backend-torch')) as { torchStatus(): { available: boolean } };
+  const n = 2 * 3 * 3 * 1;
+  const xv = Array.from({ length: n }, (_, i) => ((i * 37) % 11) / 10);
+  const av = xv.map((v, i) => v + (((i * 13) % 7) - 3) / 40);
+  const gv = Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0 : ((i * 29) % 9) - 4));
+  const eps = 0.1, step = 0.04;
+  // Closed form per element (x in [0, 1], so the two clamps are one clamp to [lo, hi]).
+  const want = av.map((a, i) => {
+    const lo = Math.max(0, xv[i]! - eps), hi = Math.min(1, xv[i]! + eps);
+    return Math.min(hi, Math.max(lo, a + step * Math.sign(gv[i]!)));
+  });
+  for (const backend of torch.torchStatus().available ? ['cpu', 'torch'] : ['cpu']) {
+    await tf.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const [x, a, g] = [xv, av, gv].map((v) => tf.tensor4d(v, [2, 3, 3, 1]));
+    const out = ascentStep(a!, g!, x!, 'Linf', eps, step);
+    const got = out.dataSync();
+    want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) < 1e-6, `${backend} [${i}]: ${got[i]} vs ${w}`));
+    tf.dispose([x!, a!, g!, out]);
+    assert.equal(tf.memory().numTensors, before, `${backend}: leaked tensors`);
+  }
+  await tf.setBackend('cpu');
 });
