@@ -4,7 +4,8 @@
 #      $PYTHON / python3 / /opt/torch/.venv/bin/python),
 #   2. build the addon against it into build-cuda/ (scripts/build-native.mjs with LIBTORCH),
 #   3. run the nn kernel tests and a subset of the tfjs-core suite with TFJS_TORCH_DEVICE=cuda,
-#   4. run the engine benchmark on the GPU (torch vs PyTorch on the same GPU; no wasm).
+#   4. run the engine benchmark on the GPU (torch with the fused calls vs PyTorch on the same GPU,
+#      interleaved pairs; no wasm).
 # Output: the logs on stdout, and bench results in ${GPU_CHECK_OUT:-gpu-check-out}/.
 # On this project's offline GPU machines: scripts/gpu-pack.sh here, then scripts/gpu-device-run.sh
 # there (it carries node, the Node-API headers and node_modules over in .gpu/).
@@ -79,6 +80,9 @@ tests() { # name, files...
 
 # 3. Storage, memory stats and the fallback first: quick, and everything else relies on them.
 tests backend-tests packages/tfjs-backend-torch/test/backend.test.ts
+# 3b. The fused training/attack kernels (native/ops_fused.cc: training-mode batch norm forward and
+#     backward, SGD-momentum/Adam group updates, the L-inf step) on CUDA, before the benchmark uses them.
+tests fused-tests packages/tfjs-backend-torch/test/nn_fused.test.ts
 
 # 4. Benchmark: torch on the GPU vs PyTorch on the same GPU (both strict fp32 unless TFJS_TORCH_TF32=1).
 if [ "${GPU_CHECK_SKIP_BENCH:-0}" != "1" ]; then
