@@ -1,6 +1,7 @@
 // Fused calls that replace long chains of small tfjs kernels (issue "speed"): training-mode batch
 // norm forward and backward, optimizer updates over every variable of a group in one call, and
-// the L-infinity attack step (sign step, projection onto the eps-ball, clamp to the valid range).
+// the L-infinity attack steps of PGD and APGD (sign step, projection onto the eps-ball, clamp to
+// the valid range; APGD's momentum combination).
 //
 // The tensors in the handle table never change in place (context.h), so every "update" here
 // returns new tensors and TypeScript assigns them to its variables.
@@ -161,6 +162,27 @@ TT_FN(NnLinfStep) {
   return ReturnTensor(info.Env(), y.clamp_(lo, hi));
 }
 
+// nnApgdLinfStep(xCur, xPrev, grad, x0, stepSize, a, eps, lo, hi) -> xNext
+// APGD's L-infinity update (Croce & Hein 2020): z = P(xCur + stepSize * sign(grad)), then
+// xNext = P(xCur + a (z - xCur) + (1 - a)(xCur - xPrev)), P = projection onto the eps-ball around
+// x0 and [lo, hi]; stepSize broadcasts per example ([N,1,1,1]). One call instead of about twenty;
+// the same operation order as the toolkit's composition, so the results are the same floats.
+TT_FN(NnApgdLinfStep) {
+  const at::Tensor x = Float(TensorArg(info, 0));
+  const at::Tensor xPrev = Float(TensorArg(info, 1));
+  const at::Tensor g = Float(TensorArg(info, 2));
+  const at::Tensor x0 = Float(TensorArg(info, 3));
+  const at::Tensor step = Float(TensorArg(info, 4));
+  const double a = DoubleArg(info, 5), eps = DoubleArg(info, 6);
+  const double lo = DoubleArg(info, 7), hi = DoubleArg(info, 8);
+  const at::Tensor low = x0 - eps, high = x0 + eps;
+  const auto project = [&](const at::Tensor& v) { return at::minimum(at::maximum(v, low), high).clamp_(lo, hi); };
+  at::Tensor s = at::sign(g);
+  s.masked_fill_(at::isnan(g), 0);
+  const at::Tensor z = project(x + step * s);
+  return ReturnTensor(info.Env(), project((x + (z - x) * a) + (x - xPrev) * (1 - a)));
+}
+
 }  // namespace
 }  // namespace nn
 
@@ -171,6 +193,7 @@ void RegisterFusedOps(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, NnSgdMomentumUpdate);
   TT_EXPORT(exports, env, NnAdamUpdate);
   TT_EXPORT(exports, env, NnLinfStep);
+  TT_EXPORT(exports, env, NnApgdLinfStep);
 }
 
 }  // namespace tt

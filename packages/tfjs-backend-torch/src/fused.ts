@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { TorchAdamUpdate, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './fused_names.js';
+import { TorchAdamUpdate, TorchApgdLinfStep, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './fused_names.js';
 
 /** Whether the active backend runs the fused kernels natively. */
 export function fusedOpsAvailable(): boolean {
@@ -123,5 +123,23 @@ export function linfStep<T extends tf.Tensor>(x: T, grad: tf.Tensor, x0: tf.Tens
     const stepped = tf.add(x, tf.mul(tf.sign(grad), stepSize));
     const projected = tf.minimum(tf.maximum(stepped, tf.sub(x0, epsilon)), tf.add(x0, epsilon));
     return tf.clipByValue(projected, lo, hi) as T;
+  });
+}
+
+/**
+ * APGD's L-infinity update (Croce & Hein 2020): z = P(xCur + stepSize * sign(grad)), then
+ * P(xCur + a (z - xCur) + (1 - a)(xCur - xPrev)), where P projects onto the eps-ball around x0 and
+ * [lo, hi] and `stepSize` broadcasts per example ([N, 1, 1, 1]). One kernel on torch.
+ */
+export function apgdLinfStep<T extends tf.Tensor>(xCur: T, xPrev: tf.Tensor, grad: tf.Tensor, x0: tf.Tensor, stepSize: tf.Tensor,
+  a: number, epsilon: number, lo = 0, hi = 1): T {
+  if (fusedOpsAvailable()) {
+    return tf.engine().runKernel(TorchApgdLinfStep, { xCur, xPrev, grad, x0, stepSize },
+      { a, epsilon, lo, hi } as unknown as tf.NamedAttrMap) as T;
+  }
+  return tf.tidy(() => {
+    const project = (v: tf.Tensor) => tf.clipByValue(tf.minimum(tf.maximum(v, tf.sub(x0, epsilon)), tf.add(x0, epsilon)), lo, hi);
+    const z = project(tf.add(xCur, tf.mul(stepSize, tf.sign(grad))));
+    return project(tf.add(tf.add(xCur, tf.mul(tf.sub(z, xCur), a)), tf.mul(tf.sub(xCur, xPrev), 1 - a))) as T;
   });
 }

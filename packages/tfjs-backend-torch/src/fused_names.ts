@@ -8,3 +8,4 @@ export const TorchBatchNormTrainGrad = 'TorchBatchNormTrainGrad';
 export const TorchSgdMomentumUpdate = 'TorchSgdMomentumUpdate';
 export const TorchAdamUpdate = 'TorchAdamUpdate';
 export const TorchLinfStep = 'TorchLinfStep';
+export const TorchApgdLinfStep = 'TorchApgdLinfStep';

@@ -83,5 +83,5 @@ export function emptyCache(): boolean {
   return b.emptyCache();
 }
 
-export { adamStep, batchNormTraining, fusedOpsAvailable, linfStep, sgdMomentumStep } from './fused.js';
+export { adamStep, apgdLinfStep, batchNormTraining, fusedOpsAvailable, linfStep, sgdMomentumStep } from './fused.js';
 export type { BatchNormTrainingParams, BatchNormTrainingResult } from './fused.js';

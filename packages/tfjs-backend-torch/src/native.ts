@@ -145,6 +145,7 @@ export interface TorchBinding {
   nnAdamUpdate(params: H[], m: H[], v: H[], grads: H[], lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number): NativeResult[];
   nnLinfStep(x: H, grad: H, x0: H, stepSize: number, eps: number, lo: number, hi: number): NativeResult;
+  nnApgdLinfStep(xCur: H, xPrev: H, grad: H, x0: H, stepSize: H, a: number, eps: number, lo: number, hi: number): NativeResult;
 }
 
 /** Names of the binding's functions returning one tensor, and several. */

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { adamStep, batchNormTraining, linfStep, sgdMomentumStep } from '../src/index.js';
+import { adamStep, apgdLinfStep, batchNormTraining, linfStep, sgdMomentumStep } from '../src/index.js';
 import { expectSameAsCpu, kernelsRun, randomValues, skipReason, tf } from './nn_helpers.js';
 
 const skip = skipReason();
@@ -49,6 +49,17 @@ test('linfStep matches the composed step, NaN gradients included', { skip }, asy
       const gNan = tf.where(tf.greater(g, 0.9), tf.fill(g.shape, NaN), g);
       return linfStep(x, gNan, x0, 0.05, 0.1, 0, 1);
     });
+});
+
+test('apgdLinfStep matches the composed APGD update (per-example step sizes, momentum)', { skip }, async () => {
+  const img = (shift: number, scale: number) => ({ shape: [3, 4, 4, 2], shift, scale });
+  await expectSameAsCpu('apgd step', [img(0.5, 0.45), img(0.5, 0.45), img(0, 1), img(0.5, 0.45), { shape: [3, 1, 1, 1], shift: 0.1, scale: 0.05 }],
+    (xCur, xPrev, g, x0, step) => apgdLinfStep(xCur, xPrev, g, x0, step, 0.75, 0.08, 0, 1));
+  await tf.setBackend('torch');
+  const t = tf.ones([1, 2, 2, 1]);
+  const names = await kernelsRun(() => apgdLinfStep(t, t, t, t, tf.scalar(0.1), 1, 0.1));
+  assert.deepEqual(names.filter((n) => n !== 'Identity'), ['TorchApgdLinfStep']);
+  t.dispose();
 });
 
 /** Float64 values of a seeded tensor, and the float32 tensor itself. */

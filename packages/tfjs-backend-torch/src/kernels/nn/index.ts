@@ -29,7 +29,7 @@ import { torchReluGradConfig } from './TorchReluGrad.js';
 import { torchBatchNormTrainConfig } from './TorchBatchNormTrain.js';
 import { torchBatchNormTrainGradConfig } from './TorchBatchNormTrainGrad.js';
 import { torchAdamUpdateConfig, torchSgdMomentumUpdateConfig } from './TorchOptimizerUpdate.js';
-import { torchLinfStepConfig } from './TorchLinfStep.js';
+import { torchApgdLinfStepConfig, torchLinfStepConfig } from './TorchLinfStep.js';
 
 export const nnKernelConfigs: KernelConfig[] = [
   conv2DConfig,
@@ -58,6 +58,7 @@ export const nnKernelConfigs: KernelConfig[] = [
   torchSgdMomentumUpdateConfig,
   torchAdamUpdateConfig,
   torchLinfStepConfig,
+  torchApgdLinfStepConfig,
 ];
 
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
