@@ -26,7 +26,7 @@ test('the checker reads every citation form the code uses, and reports a missing
     ' * ResNet-18 layer3, spec §2.3 A), steps 10 (A2); (spec §2.2, A4); presets.ts, A13/A14',
     ' * MMA-lite, spec §3.3(a) (ambiguity A10); trailing dot: spec §4.2.',
     ' * | hgd | pre-processor | §4.2 |   beta = 6 (paper §4.1)   matrix A1 x',
-    ' * not a citation: spec.eps, AttackSpec, A100, §',
+    ' * not a citation: spec.eps, AttackSpec, A100, PA1, §; but spec §A17 and spec §2.4-2.6 are',
   ].join('\n');
   const { citations } = findCitations('packages/jatp/src/x.ts', text);
   const ids = (c: readonly Citation[]) => c.map((x) => `${x.line}:${x.doc}:${x.id}`);
@@ -36,6 +36,7 @@ test('the checker reads every citation form the code uses, and reports a missing
     '3:spec:2.3', '3:spec:A2', '3:spec:2.2', '3:spec:A4', '3:spec:A13', '3:spec:A14',
     '4:spec:3.3', '4:spec:A10', '4:spec:4.2',
     '5:spec:4.2',
+    '6:spec:A17', '6:spec:2.4', '6:spec:2.6',
   ]);
   // A bare § in the engine package cites the guide.
   assert.deepEqual(ids(findCitations('packages/tfjs-backend-torch/native/x.cc', '// traps (§4.2)').citations), ['1:guide:4.2']);

@@ -26,8 +26,15 @@ export interface Citation {
 
 /** Section number: digits, dotted parts, an optional letter suffix ("5c", "7a", "1.6.3"). */
 const SECTION = String.raw`\d+(?:\.\d+)*[a-z]?`;
-/** "§5.3" (optionally followed by a range tail "–5.5"), or an ambiguity id "A17". */
-const REF = new RegExp(String.raw`§\s?(${SECTION})(?:\([a-z]\))?(?:\s?[–-]\s?(${SECTION})(?![\d.]*\d))?|(?<![\w.§-])A(\d{1,2})(?![\w])`, 'g');
+/**
+ * "§5.3" (optionally with a sub-item "(a)" and a range tail "–5.5"), "§A17", or a bare ambiguity id
+ * "A17" (not part of a longer word such as "A100" or "PA1").
+ */
+const REF = new RegExp(
+  String.raw`§\s?(?:A(?<signedAmbiguity>\d{1,2})(?!\w)|(?<section>${SECTION})(?:\([a-z]\))?(?:\s?[–-]\s?(?<rangeEnd>${SECTION}))?)` +
+    String.raw`|(?<![\w.§-])A(?<ambiguity>\d{1,2})(?!\w)`,
+  'g',
+);
 /** Words that say which document the following bare § numbers belong to. */
 const DOC_WORD = /\b(spec|guide|paper|digest)\b/gi;
 /** "spec 4.4": a citation that lost its § sign. */
@@ -66,16 +73,21 @@ export function findCitations(file: string, text: string): { citations: Citation
       const word = docWordBefore(line, m.index);
       if (word === 'paper') continue;
       const doc: NoteDoc = word === 'guide' ? 'guide' : word === 'spec' || word === 'digest' ? 'spec' : fallback;
-      if (m[3] !== undefined) {
+      const g = m.groups!;
+      if (g['signedAmbiguity'] !== undefined) {
+        citations.push({ file, line: lineNo, doc: 'spec', id: `A${Number(g['signedAmbiguity'])}`, text: m[0] });
+        continue;
+      }
+      if (g['ambiguity'] !== undefined) {
         // Ambiguity ids belong to the spec's register; only where the context says so.
         const before = line.slice(Math.max(0, m.index - 12), m.index);
         const inContext = word === 'spec' || /[(/,;]\s*$|ambiguity\s+$|§[\d.a-z]+\s+$/i.test(before);
         if (!inContext || doc !== 'spec') continue;
-        citations.push({ file, line: lineNo, doc: 'spec', id: `A${Number(m[3])}`, text: m[0] });
+        citations.push({ file, line: lineNo, doc: 'spec', id: `A${Number(g['ambiguity'])}`, text: m[0] });
         continue;
       }
-      citations.push({ file, line: lineNo, doc, id: m[1]!, text: m[0] });
-      if (m[2] !== undefined) citations.push({ file, line: lineNo, doc, id: m[2], text: m[0] });
+      citations.push({ file, line: lineNo, doc, id: g['section']!, text: m[0] });
+      if (g['rangeEnd'] !== undefined) citations.push({ file, line: lineNo, doc, id: g['rangeEnd'], text: m[0] });
     }
   });
   return { citations, malformed };
