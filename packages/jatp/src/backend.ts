@@ -31,3 +31,32 @@ export async function initBackend(preferred: string | undefined = process.env.JA
   }
   return tf.getBackend();
 }
+
+export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const;
+export type TrainingPrecision = (typeof PRECISIONS)[number];
+
+/**
+ * Runs `fn` (a training run) with convolutions and matrix products in `precision` on the torch
+ * engine, and restores strict fp32 afterwards, so attacks and evaluation that follow stay fp32
+ * (low precision can mask gradients). `flag` names the option in errors. 'fp32' needs nothing;
+ * 'tf32' only changes GPU math; 'bf16' warns when the CPU has no BF16 instructions (it then runs,
+ * emulated, several times slower).
+ */
+export async function withTrainingPrecision<T>(precision: string | undefined, flag: string, fn: () => Promise<T>): Promise<T> {
+  const p = (precision ?? 'fp32') as TrainingPrecision;
+  if (!PRECISIONS.includes(p)) throw new Error(`${flag}: expected one of ${PRECISIONS.join(', ')}, got '${precision}'`);
+  if (p === 'fp32') return fn();
+  if (tf.getBackend() !== 'torch') throw new Error(`${flag} ${p}: needs the torch engine (the active backend is '${tf.getBackend()}')`);
+  const torch = (await import('tfjs-backend-torch')) as {
+    setPrecision(p: TrainingPrecision): void; bf16Support(): 'native' | 'emulated';
+  };
+  if (p === 'bf16' && torch.bf16Support() === 'emulated') {
+    process.emitWarning(`${flag} bf16: this CPU has no AVX-512-BF16/AMX; bf16 products are emulated (correct, but slower than fp32)`);
+  }
+  torch.setPrecision(p);
+  try {
+    return await fn();
+  } finally {
+    torch.setPrecision('fp32');
+  }
+}

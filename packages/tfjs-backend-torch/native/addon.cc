@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   const bool allowTf32 = tf32 != nullptr && std::string(tf32) == "1";
   at::globalContext().setAllowTF32CuDNN(allowTf32);
   at::globalContext().setAllowTF32CuBLAS(allowTf32);
+  if (allowTf32) tt::SetInitialPrecision(tt::kTf32);
   tt::InstallCpuCache();
   tt::RegisterStorage(env, exports);
   tt::RegisterCpuAllocatorOps(env, exports);

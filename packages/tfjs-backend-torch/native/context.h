@@ -22,6 +22,22 @@ enum DtypeCode : int32_t { kFloat32 = 0, kInt32 = 1, kBool = 2 };
 at::ScalarType ToScalarType(int32_t code);
 int32_t ToDtypeCode(at::ScalarType t);  // float32/int32/bool only; others throw
 
+// Arithmetic precision of convolutions and matrix products (setPrecision from JS, storage.cc):
+// kFp32 strict float32; kTf32 allows TF32 tensor-core math on GPUs (no effect on CPU); kBf16 runs
+// them on bfloat16 copies of their float32 operands and returns float32 (inputs, weights and
+// everything else stay float32: the "master" copies). Everything else is always float32.
+enum Precision : int32_t { kFp32 = 0, kTf32 = 1, kBf16 = 2 };
+int32_t CurrentPrecision();
+void SetInitialPrecision(int32_t code);  // at load (TFJS_TORCH_TF32=1)
+// The operand to give a conv/matmul under the current precision (a bf16 copy of a float32 one
+// in kBf16, else `t` itself), and a result back in float32.
+inline at::Tensor LowPrecisionOperand(const at::Tensor& t) {
+  return CurrentPrecision() == kBf16 && t.defined() && t.scalar_type() == at::kFloat ? t.to(at::kBFloat16) : t;
+}
+inline at::Tensor AsFloat32Result(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t;
+}
+
 // Handle table (defined in storage.cc). Handles are small non-negative ints, reused after Free.
 int32_t Put(at::Tensor t);          // makes `t` contiguous, stores it, returns its handle
 const at::Tensor& Get(int32_t h);    // throws std::runtime_error on an unknown handle

@@ -93,9 +93,9 @@ TT_FN(NnConv2d) {
   // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
   // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
   const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == wv.size(0);
-  at::Tensor y = at::convolution(xv, wv, biasInConv ? bias : at::Tensor(), s, plan.pad, d,
-                                 /*transposed=*/false, /*output_padding=*/{0, 0},
-                                 depthwise ? C : 1);
+  at::Tensor y = AsFloat32Result(at::convolution(
+      LowPrecisionOperand(xv), LowPrecisionOperand(wv), biasInConv ? LowPrecisionOperand(bias) : at::Tensor(), s,
+      plan.pad, d, /*transposed=*/false, /*output_padding=*/{0, 0}, depthwise ? C : 1));
   if (cl) y = ToNHWC(y);
   if (bias.defined() && !biasInConv) {
     // tfjs's cpu FusedConv2D reshapes a 1-D NCHW bias to [C,1,1]; a size-1 one broadcasts as is.
@@ -135,12 +135,13 @@ TT_FN(NnConv2dBackpropInput) {
   const bool contiguous = cl && H * W <= 16;
   if (contiguous) dyv = dyv.contiguous();
   const at::MemoryFormat format = FormatFor(cl && !contiguous);
-  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dy.options().memory_format(format));
-  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, format);
+  dyv = LowPrecisionOperand(dyv);
+  const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dyv.options().memory_format(format));
+  const at::Tensor wv = LowPrecisionOperand(depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, format));
   auto grads = at::convolution_backward(dyv, xLike, wv, /*bias_sizes=*/{}, s, plan.pad, d,
                                         /*transposed=*/false, /*output_padding=*/{0, 0},
                                         depthwise ? C : 1, {true, false, false});
-  at::Tensor dx = std::get<0>(grads);
+  at::Tensor dx = AsFloat32Result(std::get<0>(grads));
   if (!plan.direct) dx = Unpad(dx, plan.pre);
   return ReturnTensor(info.Env(), cl ? ToNHWC(dx) : dx);
 }
@@ -169,11 +170,13 @@ TT_FN(NnConv2dBackpropFilter) {
   }
   const std::vector<int64_t> oihw = depthwise ? std::vector<int64_t>{f[2] * f[3], 1, f[0], f[1]}
                                               : std::vector<int64_t>{f[3], f[2], f[0], f[1]};
-  const at::Tensor wLike = at::empty(oihw, x.options());
+  xv = LowPrecisionOperand(xv);
+  dyv = LowPrecisionOperand(dyv);
+  const at::Tensor wLike = at::empty(oihw, xv.options());
   auto grads = at::convolution_backward(dyv, xv, wLike, /*bias_sizes=*/{}, s, plan.pad, d,
                                         /*transposed=*/false, /*output_padding=*/{0, 0},
                                         depthwise ? C : 1, {false, true, false});
-  const at::Tensor& gw = std::get<1>(grads);
+  const at::Tensor gw = AsFloat32Result(std::get<1>(grads));
   at::Tensor out = depthwise ? gw.reshape({f[2], f[3], f[0], f[1]}).permute({2, 3, 0, 1})
                              : gw.permute({2, 3, 1, 0});
   return ReturnTensor(info.Env(), out);

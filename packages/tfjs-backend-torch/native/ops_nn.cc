@@ -106,9 +106,9 @@ TT_FN(NnMatMul) {
   at::Tensor y;
   if (bias.defined() && a.dim() == 2 && b.dim() == 2 && bias.scalar_type() == a.scalar_type() &&
       bias.dim() <= 1) {
-    y = at::addmm(bias, a, b);  // one BLAS call with the bias as beta*C
+    y = AsFloat32Result(at::addmm(LowPrecisionOperand(bias), LowPrecisionOperand(a), LowPrecisionOperand(b)));  // one BLAS call, bias as beta*C
   } else {
-    y = at::matmul(a, b);
+    y = AsFloat32Result(at::matmul(LowPrecisionOperand(a), LowPrecisionOperand(b)));
     if (bias.defined()) y = y + bias;
   }
   y = ApplyActivation(y, act, alpha, prelu);

@@ -322,11 +322,33 @@ TT_FN(TorchVersion) {
 
 }  // namespace
 
+namespace {
+int32_t g_precision = kFp32;
+}  // namespace
+
+int32_t CurrentPrecision() { return g_precision; }
+void SetInitialPrecision(int32_t code) { g_precision = code; }
+
 std::string JsName(const char* cxxName) {
   std::string name(cxxName);
   if (!name.empty()) name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
   return name;
 }
+
+namespace {
+// setPrecision(code): kFp32 | kTf32 | kBf16 (context.h). TF32 is a cuDNN/cuBLAS switch; with
+// TFJS_TORCH_TF32=1 at load it starts on.
+TT_FN(SetPrecision) {
+  const int32_t code = static_cast<int32_t>(IntArg(info, 0));
+  if (code < kFp32 || code > kBf16) throw std::runtime_error("setPrecision: unknown precision code " + std::to_string(code));
+  g_precision = code;
+  at::globalContext().setAllowTF32CuDNN(code == kTf32);
+  at::globalContext().setAllowTF32CuBLAS(code == kTf32);
+  return info.Env().Undefined();
+}
+
+TT_FN(GetPrecision) { return Napi::Number::New(info.Env(), g_precision); }
+}  // namespace
 
 void RegisterStorage(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, FromTyped);
@@ -341,6 +363,8 @@ void RegisterStorage(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, HasCuda);
   TT_EXPORT(exports, env, Synchronize);
   TT_EXPORT(exports, env, TorchVersion);
+  TT_EXPORT(exports, env, SetPrecision);
+  TT_EXPORT(exports, env, GetPrecision);
 }
 
 }  // namespace tt

@@ -7,12 +7,14 @@
 import { registerBackend } from '@tensorflow/tfjs-core';
 
 import { TorchBackend } from './backend.js';
-import { TorchBinding, loadNative } from './native.js';
+import fs from 'node:fs';
+
+import { PRECISION_CODE, type Precision, TorchBinding, loadNative } from './native.js';
 import { registerTorchKernels } from './register.js';
 
 export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
-export type { CpuCacheStats, CudaMemoryInfo } from './native.js';
+export type { CpuCacheStats, CudaMemoryInfo, Precision } from './native.js';
 export { nativeKernelNames } from './register.js';
 
 export const TORCH_PRIORITY = 4;
@@ -85,3 +87,38 @@ export function emptyCache(): boolean {
 
 export { adamStep, apgdLinfStep, batchNormTraining, fusedOpsAvailable, linfStep, sgdMomentumStep } from './fused.js';
 export type { BatchNormTrainingParams, BatchNormTrainingResult } from './fused.js';
+
+/**
+ * Arithmetic of convolutions and matrix products, process-wide: 'fp32' (default, strict float32),
+ * 'tf32' (TF32 tensor cores on GPUs; no effect on CPU), 'bf16' (bfloat16 products of float32
+ * operands, float32 results: weights, activations and gradients stay float32, so no loss scaling
+ * is needed, bf16 having float32's exponent range). Meant for training; attacks and evaluation
+ * should stay 'fp32', since low precision can mask gradients.
+ */
+export function setPrecision(p: Precision): void {
+  const b = loadNative().binding;
+  if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
+  const code = PRECISION_CODE[p];
+  if (code === undefined) throw new Error(`tfjs-backend-torch: unknown precision '${p}' (expected fp32, tf32 or bf16)`);
+  b.setPrecision(code);
+}
+
+export function getPrecision(): Precision {
+  const b = loadNative().binding;
+  if (b === undefined) return 'fp32';
+  const code = b.getPrecision();
+  return (Object.keys(PRECISION_CODE) as Precision[]).find((k) => PRECISION_CODE[k] === code) ?? 'fp32';
+}
+
+/**
+ * Whether bf16 products run in hardware here: on CUDA, or a CPU with AVX-512-BF16 or AMX;
+ * elsewhere oneDNN emulates them (correct, but several times slower than fp32).
+ */
+export function bf16Support(): 'native' | 'emulated' {
+  if (loadNative().binding?.device() === 'cuda') return 'native';
+  try {
+    return /\b(avx512_bf16|amx_bf16)\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? 'native' : 'emulated';
+  } catch {
+    return 'emulated';
+  }
+}

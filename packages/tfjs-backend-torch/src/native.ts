@@ -10,6 +10,10 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/** Precision codes of native/context.h (tt::Precision). */
+export const PRECISION_CODE = { fp32: 0, tf32: 1, bf16: 2 } as const;
+export type Precision = keyof typeof PRECISION_CODE;
+
 /** dtype codes shared with native/context.h (tt::DtypeCode). */
 export const DTYPE_CODE = { float32: 0, int32: 1, bool: 2 } as const;
 export const CODE_DTYPE = ['float32', 'int32', 'bool'] as const;
@@ -69,6 +73,9 @@ export interface TorchBinding {
   hasCuda(): boolean;
   synchronize(): void;
   torchVersion(): string;
+  /** PRECISION_CODE: conv/matmul arithmetic (native/context.h Precision). */
+  setPrecision(code: number): void;
+  getPrecision(): number;
   // ops_cuda.cc, cpu_allocator.cc
   /** GPU caching-allocator bytes; null on CPU (or a build without allocator stats). */
   cudaMemory(): CudaMemoryInfo | null;

@@ -9,12 +9,14 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { readRunConfig } from '../training/loop.js';
 import type { DefenseRunConfig } from '../defenses/train.js';
-import { initBackend } from '../backend.js';
+import { initBackend, withTrainingPrecision } from '../backend.js';
 import { stderrProgress } from '../training/progress.js';
 import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
 import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
 export interface TrainDefenseFlags {
+  /** fp32 | tf32 | bf16: conv/matmul arithmetic of the training run (torch engine); evaluation stays fp32. */
+  precision?: string;
   method?: string;
   target?: string;
   dataset: string;
@@ -195,7 +197,7 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
   const preset = parsePreset(flags.preset);
   const seed = num(flags.seed, '--seed', { int: true });
   await initBackend();
-  return trainDefense({
+  return withTrainingPrecision(flags.precision, '--precision', () => trainDefense({
     method,
     preset,
     target: flags.target,
@@ -209,7 +211,7 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
     progress: stderrProgress(),
     ...(flags.checkpointEvery !== undefined ? { checkpointEverySteps: num(flags.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }) } : {}),
     ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
-  });
+  }));
 }
 
 export function register(program: Command): void {
@@ -245,6 +247,7 @@ export function register(program: Command): void {
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
     .option('--resume [dir]', 'continue the run in <dir> (or --out) from its newest checkpoint; its stored settings win')
     .option('--seed <n>', 'seed of initialisation, data order and attacks', '0')
+    .option('--precision <p>', 'conv/matmul arithmetic while training: fp32 | tf32 (GPU) | bf16 (fp32 weights; torch engine only; attacks after training stay fp32)')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText('after', '\nExample:\n  jatp train-defense --method jatp --target runs/trades --dataset cifar10 --out runs/jatp --preset cpu\n')
     .action(async (flags: TrainDefenseFlags) => {

@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
+import { initBackend, withTrainingPrecision } from '../backend.js';
 import { stderrProgress } from '../training/progress.js';
 import {
   TARGET_PRESETS,
@@ -26,6 +26,8 @@ import {
 } from '../training/targets.js';
 
 export interface TrainTargetFlags {
+  /** fp32 | tf32 | bf16: conv/matmul arithmetic of the training run (torch engine); evaluation stays fp32. */
+  precision?: string;
   recipe?: string;
   preset: string;
   arch?: string;
@@ -178,13 +180,13 @@ export function trainTargetText(r: TrainTargetResult): string {
 export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
   const { config, out, resume } = targetConfigFromFlags(flags);
   await initBackend();
-  return trainTarget({
+  return withTrainingPrecision(flags.precision, '--precision', () => trainTarget({
     config,
     out,
     resume,
     progress: stderrProgress(),
     ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
-  });
+  }));
 }
 
 export function register(program: Command): void {
@@ -217,6 +219,7 @@ export function register(program: Command): void {
     .option('--checkpoint-every <n>', 'also checkpoint every n steps inside an epoch (0 = epoch ends only)')
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and attack starts (0)')
+    .option('--precision <p>', 'conv/matmul arithmetic while training: fp32 | tf32 (GPU) | bf16 (fp32 weights; torch engine only; attacks after training stay fp32)')
     .option('--json', 'print the result as JSON on stdout')
     .addHelpText(
       'after',
