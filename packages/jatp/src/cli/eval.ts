@@ -366,6 +366,7 @@ export function register(program: Command): void {
     .argument('<shards...>', 'shard --json outputs (their .state.json beside them) or state files')
     .option('--json <file>', 'write the merged report here')
     .action((files: string[], opts: { json?: string }) => {
-      runMerge(files, opts);
+      // commander hands `--json` after `merge` to the parent `eval` command, which has the same option.
+      runMerge(files, { json: opts.json ?? (evalCommand.opts() as { json?: string }).json });
     });
 }

@@ -111,8 +111,13 @@ test('evaluate: a bpda attack gets the BPDA logits, the others the exact ones; s
     seed: 0,
     build: () => constantImageAttack(0.3, seen),
   });
-  assert.equal(seen[0], bpda);
-  assert.equal(seen[1], exact);
+  // The harness wraps the models (to count forward passes): compare what they compute.
+  const probe = tf.fill([1, SIDE, SIDE, 1], 0.3) as tf.Tensor4D;
+  const outputs = tf.tidy(() => [seen[0]!(probe), seen[1]!(probe), bpda(probe), exact(probe)].map((t) => Array.from(t.dataSync())));
+  assert.deepEqual(outputs[0], outputs[2]);
+  assert.deepEqual(outputs[1], outputs[3]);
+  assert.notDeepEqual(outputs[0], outputs[1]);
+  probe.dispose();
   assert.deepEqual(report.attacks[0]!.robust, report.attacks[1]!.robust);
   assert.equal(report.attacks[0]!.bpda, true);
   assert.equal(report.attacks[0]!.meanL1PurifiedVsNatural, undefined);
