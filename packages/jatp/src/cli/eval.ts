@@ -21,6 +21,9 @@ import { assembleReport, evaluate, EVALUATION_DEFAULTS, mergeStates, type Evalua
 import { parseShard, readState, writeFileAtomicSync, type EvaluationState, type ShardSpec } from '../experiments/eval-state.js';
 import { loadPipeline, PIXEL_RANGES, type PixelRange } from '../experiments/load.js';
 import { loadTestSplit } from '../experiments/test-split.js';
+import { formatSanityCard, sanityCard, sweepSvg, type SanityCard } from '../experiments/sanity.js';
+import type { EvaluatedModel } from '../experiments/evaluate.js';
+import type { Split } from '../data/types.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
@@ -45,6 +48,9 @@ export interface EvalFlags {
   resume?: string;
   shard?: string;
   nproc?: string;
+  sanity?: boolean;
+  sanitySteps: string;
+  sanityQueries: string;
 }
 
 /** Flags that describe the evaluation itself (kept in the state; --resume and --nproc re-create a run from them). */
@@ -63,11 +69,17 @@ export interface EvalSettings {
   readonly nproc: number;
   readonly json?: string;
   readonly statePath?: string;
+  readonly sanity?: { steps: number; queries: number };
 }
 
 /** Where `--json out.json` keeps its state. */
 export function statePathFor(json: string): string {
   return `${json}.state.json`;
+}
+
+/** Where `--sanity --json out.json` writes its eps-sweep plot. */
+export function sweepSvgPath(json: string): string {
+  return `${json.replace(/\.json$/, '')}.sweep.svg`;
 }
 
 /**
@@ -110,10 +122,15 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   const nproc = flags.nproc === undefined ? 1 : parseInteger('--nproc', flags.nproc, { min: 1, max: 256 });
   if (shard && nproc > 1) throw new Error(`--nproc: cannot be combined with --shard (--nproc ${nproc} runs shards 1..${nproc} itself)`);
   if (shard && !flags.json && !flags.state) throw new Error(`--shard: needs --json <file> (or --state <file>) so that 'jatp eval merge' can combine the shards`);
+  const sanity = flags.sanity
+    ? { steps: parseInteger('--sanity-steps', flags.sanitySteps ?? '20', { min: 1 }), queries: parseInteger('--sanity-queries', flags.sanityQueries ?? '500', { min: 1 }) }
+    : undefined;
+  if (sanity && (shard || nproc > 1)) throw new Error('--sanity: runs in one process; drop --shard / --nproc');
   if (flags.json !== undefined) checkOutputPath(flags.json, '--json');
+  if (sanity && flags.json !== undefined) checkOutputPath(sweepSvgPath(flags.json), '--json (its sweep plot)');
   const statePath = flags.state ?? (flags.json !== undefined ? statePathFor(flags.json) : undefined);
   if (statePath !== undefined) checkOutputPath(statePath, flags.state !== undefined ? '--state' : '--json (its state file)');
-  return { attacks, eps, norm, n, batchSize, seed, repeat, pixelRange, shard, nproc, json: flags.json, statePath };
+  return { attacks, eps, norm, n, batchSize, seed, repeat, pixelRange, shard, nproc, json: flags.json, statePath: sanity ? undefined : statePath, sanity };
 }
 
 function pct(v: number): string {
@@ -237,7 +254,7 @@ function flagsFromState(file: string): EvalFlags {
   return { ...(meta.flags as EvalFlags), state: file };
 }
 
-export async function runEval(given: EvalFlags): Promise<EvaluationReport> {
+export async function runEval(given: EvalFlags): Promise<EvaluationReport | SanityCard> {
   const flags = given.resume !== undefined ? flagsFromState(given.resume) : given;
   const settings = parseEvalFlags(flags);
   if (settings.nproc > 1) return runParallel(flags, settings);
@@ -259,6 +276,9 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport> {
     }
     const meta: EvalMeta = { flags: runFlags(flags), describe: { ...pipeline.describe, dataset: data.name }, backend };
     const identity = { ...pipeline.identity, dataset: data.name };
+    if (settings.sanity) {
+      return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
+    }
     if (settings.statePath && fs.existsSync(settings.statePath)) process.stderr.write(`resuming from ${settings.statePath}\n`);
     process.stderr.write(`eval on backend '${backend}': ${split.count} ${data.name} test images, attacks ${settings.attacks.map((a) => a.text).join(', ')}${settings.shard ? `, shard ${flags.shard}` : ''}\n`);
     const report = evaluate(pipeline.model, split, {
@@ -280,6 +300,27 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport> {
   } finally {
     pipeline.dispose();
   }
+}
+
+/** `--sanity`: the gradient-masking checks instead of the attack list (no state: it is short by design). */
+function runSanity(model: EvaluatedModel, split: Split, settings: EvalSettings, meta: EvalMeta, hasPreprocessor: boolean): SanityCard {
+  const card = sanityCard(model, split, {
+    eps: settings.eps,
+    norm: settings.norm,
+    batchSize: settings.batchSize,
+    seed: settings.seed,
+    steps: settings.sanity!.steps,
+    squareQueries: settings.sanity!.queries,
+    hasPreprocessor,
+    onProgress: (stage) => process.stderr.write(`sanity: ${stage}\n`),
+  });
+  const title = meta.describe.preprocessor ? `${meta.describe.preprocessor} + ${meta.describe.model}` : meta.describe.model;
+  if (settings.json) {
+    writeFileAtomicSync(settings.json, `${JSON.stringify({ ...meta.describe, backend: meta.backend, sanity: card })}\n`);
+    writeFileAtomicSync(sweepSvgPath(settings.json), sweepSvg([{ label: 'PGD', sweep: card.sweep }], `robust accuracy vs eps: ${meta.describe.dataset}`));
+  }
+  process.stdout.write(`${formatSanityCard(card, title)}\n`);
+  return card;
 }
 
 /** A state from a merge argument: a state file itself, or the shard's --json output with its state beside it. */
@@ -357,6 +398,9 @@ export function register(program: Command): void {
     .option('--resume <state>', 'continue the evaluation recorded in this state file (the same command again also resumes)')
     .option('--shard <i/n>', 'evaluate only the i-th of n contiguous slices of the batches (combine with `jatp eval merge`)')
     .option('--nproc <N>', 'run N shards as local processes and merge them')
+    .option('--sanity', 'run the gradient-masking sanity card (FGSM, PGD-K, PGD-2K, Square, BPDA, eps sweep, gradient and output checks) instead of --attacks')
+    .option('--sanity-steps <K>', 'PGD steps K of the sanity card', '20')
+    .option('--sanity-queries <q>', 'Square queries of the sanity card', '500')
     .action(async (flags: EvalFlags) => {
       await runEval(flags);
     });
