@@ -22,7 +22,8 @@ import { parseShard, readState, writeFileAtomicSync, type EvaluationState, type 
 import { loadPipeline, PIXEL_RANGES, type PixelRange } from '../experiments/load.js';
 import { loadTestSplit } from '../experiments/test-split.js';
 import { formatSanityCard, sanityCard, sweepSvg, type SanityCard } from '../experiments/sanity.js';
-import type { EvaluatedModel } from '../experiments/evaluate.js';
+import { attackLabel, type AttackBatch, type EvaluatedModel } from '../experiments/evaluate.js';
+import { EXAMPLES_FORMAT, evaluateExamples, examplesWriter, prepareExamplesDir, readManifest, writeContactSheets, type ExamplesManifest } from '../experiments/examples.js';
 import type { Split } from '../data/types.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
@@ -48,13 +49,15 @@ export interface EvalFlags {
   resume?: string;
   shard?: string;
   nproc?: string;
+  saveExamples?: string;
+  fromExamples?: string;
   sanity?: boolean;
   sanitySteps: string;
   sanityQueries: string;
 }
 
 /** Flags that describe the evaluation itself (kept in the state; --resume and --nproc re-create a run from them). */
-const RUN_FLAGS = ['model', 'weights', 'preprocessor', 'preprocessorWeights', 'pixelRange', 'dataset', 'dataDir', 'n', 'attacks', 'eps', 'norm', 'bpda', 'batchSize', 'seed', 'repeat', 'json', 'state', 'shard'] as const;
+const RUN_FLAGS = ['model', 'weights', 'preprocessor', 'preprocessorWeights', 'pixelRange', 'dataset', 'dataDir', 'n', 'attacks', 'eps', 'norm', 'bpda', 'batchSize', 'seed', 'repeat', 'json', 'state', 'shard', 'saveExamples'] as const;
 
 export interface EvalSettings {
   readonly attacks: AttackSpec[];
@@ -126,6 +129,13 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
     ? { steps: parseInteger('--sanity-steps', flags.sanitySteps ?? '20', { min: 1 }), queries: parseInteger('--sanity-queries', flags.sanityQueries ?? '500', { min: 1 }) }
     : undefined;
   if (sanity && (shard || nproc > 1)) throw new Error('--sanity: runs in one process; drop --shard / --nproc');
+  if (flags.saveExamples !== undefined && fs.existsSync(flags.saveExamples) && !fs.statSync(flags.saveExamples).isDirectory()) {
+    throw new Error(`--save-examples: '${flags.saveExamples}' is a file; expected a folder for the examples`);
+  }
+  if (flags.fromExamples !== undefined) {
+    readManifest(flags.fromExamples);
+    if (shard || nproc > 1 || sanity || flags.saveExamples) throw new Error('--from-examples: scores saved examples in one process; drop --shard / --nproc / --sanity / --save-examples');
+  }
   if (flags.json !== undefined) checkOutputPath(flags.json, '--json');
   if (sanity && flags.json !== undefined) checkOutputPath(sweepSvgPath(flags.json), '--json (its sweep plot)');
   const statePath = flags.state ?? (flags.json !== undefined ? statePathFor(flags.json) : undefined);
@@ -260,11 +270,17 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport | Sani
   if (settings.nproc > 1) return runParallel(flags, settings);
 
   const backend = await initBackend();
+  if (flags.fromExamples !== undefined) return evaluateSplit(flags, settings, backend, flags.dataset, { images: new Uint8Array(0), labels: new Int32Array(0), count: 0 });
   const data = await loadTestSplit(flags.dataset, { dataDir: flags.dataDir });
   if (settings.n > data.test.count) {
     process.stderr.write(`warning: --n ${settings.n} is more than the ${data.test.count} test images of ${data.name}; evaluating all ${data.test.count}\n`);
   }
   const split = firstN(data.test, Math.min(settings.n, data.test.count));
+  return evaluateSplit(flags, settings, backend, data.name, split);
+}
+
+async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: string, datasetName: string, split: Split): Promise<EvaluationReport | SanityCard> {
+  const data = { name: datasetName };
   const pipeline = await loadPipeline({
     model: flags.weights ?? flags.model!,
     preprocessor: flags.preprocessorWeights ?? flags.preprocessor,
@@ -276,12 +292,34 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport | Sani
     }
     const meta: EvalMeta = { flags: runFlags(flags), describe: { ...pipeline.describe, dataset: data.name }, backend };
     const identity = { ...pipeline.identity, dataset: data.name };
+    if (flags.fromExamples !== undefined) {
+      const report = evaluateExamples(pipeline.model, flags.fromExamples);
+      const fromMeta = { ...meta, describe: { ...meta.describe, dataset: `examples ${flags.fromExamples}` } };
+      if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, fromMeta, identity));
+      process.stdout.write(`${formatReport(report, fromMeta.describe)}\n`);
+      return report;
+    }
     if (settings.sanity) {
       return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
     }
     if (settings.statePath && fs.existsSync(settings.statePath)) process.stderr.write(`resuming from ${settings.statePath}\n`);
     process.stderr.write(`eval on backend '${backend}': ${split.count} ${data.name} test images, attacks ${settings.attacks.map((a) => a.text).join(', ')}${settings.shard ? `, shard ${flags.shard}` : ''}\n`);
+    let onAttackBatch: ((b: AttackBatch) => void) | undefined;
+    if (flags.saveExamples !== undefined) {
+      const manifest: ExamplesManifest = {
+        format: EXAMPLES_FORMAT,
+        attacks: settings.attacks.map(attackLabel),
+        eps: settings.eps,
+        norm: settings.norm,
+        n: split.count,
+        batchSize: settings.batchSize,
+        source: { ...meta.describe, identity },
+      };
+      prepareExamplesDir(flags.saveExamples, manifest);
+      onAttackBatch = examplesWriter(flags.saveExamples, manifest);
+    }
     const report = evaluate(pipeline.model, split, {
+      onAttackBatch,
       attacks: settings.attacks,
       eps: settings.eps,
       norm: settings.norm,
@@ -294,6 +332,7 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport | Sani
       meta: meta as unknown as Record<string, unknown>,
       onProgress: progressPrinter(),
     });
+    if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
     if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, meta, identity));
     process.stdout.write(`${formatReport(report, meta.describe)}\n`);
     return report;
@@ -398,6 +437,8 @@ export function register(program: Command): void {
     .option('--resume <state>', 'continue the evaluation recorded in this state file (the same command again also resumes)')
     .option('--shard <i/n>', 'evaluate only the i-th of n contiguous slices of the batches (combine with `jatp eval merge`)')
     .option('--nproc <N>', 'run N shards as local processes and merge them')
+    .option('--save-examples <dir>', 'archive x_adv and clip01(P(x_adv)) per attack (safetensors with test indices and outcomes, plus a PNG contact sheet)')
+    .option('--from-examples <dir>', 'score examples saved with --save-examples against --model / --preprocessor (transfer, oblivious evaluation)')
     .option('--sanity', 'run the gradient-masking sanity card (FGSM, PGD-K, PGD-2K, Square, BPDA, eps sweep, gradient and output checks) instead of --attacks')
     .option('--sanity-steps <K>', 'PGD steps K of the sanity card', '20')
     .option('--sanity-queries <q>', 'Square queries of the sanity card', '500')

@@ -77,13 +77,13 @@ export function emptyState(key: EvaluationKey, shard?: ShardSpec): EvaluationSta
 }
 
 /** Writes `text` to `file` via a temporary file and a rename, so a kill never leaves half a file. */
-export function writeFileAtomicSync(file: string, text: string): void {
+export function writeFileAtomicSync(file: string, text: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, text);
+      fs.writeSync(fd, typeof text === 'string' ? Buffer.from(text) : text);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -67,8 +67,28 @@ export interface EvaluationOptions {
    * if all k passes classify it correctly (worst case). A model found deterministic is run once.
    */
   readonly repeat?: number;
+  /**
+   * Called with each finished (attack, batch) before it is recorded in the state (so that what it
+   * writes, e.g. archived examples, exists whenever the state says the batch is done).
+   */
+  readonly onAttackBatch?: (batch: AttackBatch) => void;
   /** Extra description stored with the state (the CLI keeps its report header there). */
   readonly meta?: Record<string, unknown>;
+}
+
+/** One finished (attack, batch), as `onAttackBatch` sees it (tensors are disposed after the call). */
+export interface AttackBatch {
+  readonly attackIndex: number;
+  readonly attack: string;
+  readonly batch: number;
+  /** Test-set positions (within the evaluated split) of the batch's examples. */
+  readonly indices: readonly number[];
+  readonly x: tf.Tensor4D;
+  readonly y: tf.Tensor1D;
+  readonly xAdv: tf.Tensor4D;
+  /** clip01(P(x_adv)); undefined without a pre-processor. */
+  readonly purified?: tf.Tensor4D;
+  readonly robust: readonly boolean[];
 }
 
 export const EVALUATION_DEFAULTS = { eps: 8 / 255, norm: 'Linf' as BallNorm, batchSize: 100, seed: 0 };
@@ -183,7 +203,7 @@ export function batchRanges(n: number, batchSize: number): number[][] {
 }
 
 /** How an attack is written in the key and the report: its text, marked when run through BPDA. */
-function attackLabel(spec: AttackSpec): string {
+export function attackLabel(spec: AttackSpec): string {
   return spec.bpda && spec.family !== 'bpda' ? `${spec.text} (bpda)` : spec.text;
 }
 
@@ -265,14 +285,14 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
         const clean = state.clean[b]!.correct;
         const l1Adv = meanAbsDiff255(result.xAdv, x) * indices.length;
         let l1Purified: number | undefined;
-        if (model.preprocess) {
-          const purified = tf.tidy(() => model.preprocess!(result.xAdv));
-          l1Purified = meanAbsDiff255(purified, x) * indices.length;
-          purified.dispose();
-        }
+        const purified = model.preprocess ? tf.tidy(() => model.preprocess!(result.xAdv)) : undefined;
+        if (purified) l1Purified = meanAbsDiff255(purified, x) * indices.length;
+        const robust = indices.map((_, i) => clean[i]! && stillCorrect[i]!);
+        options.onAttackBatch?.({ attackIndex, attack: attackLabel(spec), batch: b, indices, x, y, xAdv: result.xAdv, purified, robust });
+        purified?.dispose();
         const report = result as Partial<AutoAttackReport>;
         records[b] = {
-          robust: indices.map((_, i) => clean[i]! && stillCorrect[i]!),
+          robust,
           l1Adv,
           l1Purified,
           stageNames: report.stages?.map((s) => s.name),

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { parseEvalFlags, runEval, type EvalFlags } from '../../src/cli/eval.js';
-import { evaluate } from '../../src/experiments/evaluate.js';
+import { PNG } from 'pngjs';
+import { evaluate, type EvaluationReport } from '../../src/experiments/evaluate.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
 import { loadPipeline } from '../../src/experiments/load.js';
 import { buildClassifier } from '../../src/models/registry.js';
@@ -119,6 +120,31 @@ test('--repeat: a randomized model is detected and decided by the worst of k pas
   assert.equal(det.decisionPasses, 1);
   assert.equal(draws, before);
   w.dispose();
+});
+
+test('--save-examples archives x_adv per attack; --from-examples on the same model gives the same accuracies; damage is named', async () => {
+  const examples = path.join(dir, 'examples');
+  const report = (await runEval(flags({ attacks: 'pgd3,dlr3', saveExamples: examples, json: path.join(dir, 'saved.json') }))) as EvaluationReport;
+  const manifest = JSON.parse(fs.readFileSync(path.join(examples, 'manifest.json'), 'utf8')) as { attacks: string[]; n: number };
+  assert.deepEqual(manifest.attacks, ['pgd3', 'dlr3']);
+  assert.equal(manifest.n, 12);
+  const batchFiles = fs.readdirSync(path.join(examples, 'pgd3')).filter((f) => f.endsWith('.safetensors'));
+  assert.deepEqual(batchFiles, ['batch-00000.safetensors', 'batch-00001.safetensors']);
+  const sheet = PNG.sync.read(fs.readFileSync(path.join(examples, 'pgd3', 'contact.png')));
+  assert.equal(sheet.width, 6 * (8 * 2 + 2) + 2, 'six examples (the first batch) of 8x8 at 2x, 2-pixel gaps');
+  assert.equal(sheet.height, 2 * (8 * 2 + 2) + 2, 'rows x and x_adv (no pre-processor)');
+
+  const again = (await runEval(flags({ fromExamples: examples, json: path.join(dir, 'from.json') }))) as EvaluationReport;
+  assert.equal(again.cleanAccuracy, report.cleanAccuracy);
+  assert.deepEqual(again.attacks.map((a) => a.robust), report.attacks.map((a) => a.robust));
+  assert.deepEqual(again.attacks.map((a) => a.robustAccuracy), report.attacks.map((a) => a.robustAccuracy));
+
+  const victim = path.join(examples, 'dlr3', 'batch-00001.safetensors');
+  fs.truncateSync(victim, fs.statSync(victim).size - 10);
+  await assert.rejects(runEval(flags({ fromExamples: examples })), /dlr3\/batch-00001\.safetensors: invalid safetensors file/);
+  fs.rmSync(victim);
+  await assert.rejects(runEval(flags({ fromExamples: examples })), /batch-00001\.safetensors' is missing/);
+  await assert.rejects(runEval(flags({ fromExamples: dir })), /--from-examples: '.*' has no manifest\.json/);
 });
 
 test('cleanup', () => {
