@@ -227,3 +227,26 @@ test('evaluate: AutoAttack-style stage reports are summed over batches into accu
     { name: 'apgd-t', robustAccuracy: 0.4 },
   ]);
 });
+
+test('evaluate with statePath: a finished state is reused, one from another model or data is refused naming the change', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-state-'));
+  const statePath = path.join(dir, 'state.json');
+  const split = makeSplit(12);
+  const logits = linearModel();
+  let calls = 0;
+  const build = (): Attack => {
+    const inner = constantImageAttack(0.4, []);
+    return { name: 'counted', run: (m, x, y) => (calls++, inner.run(m, x, y)) };
+  };
+  const options = { attacks: [parseAttackSpec('pgd5')], eps: 0.1, norm: 'Linf' as const, batchSize: 5, seed: 0, build, statePath, identity: { model: 'linear a' } };
+  const first = evaluate({ logits, bpdaLogits: logits }, split, options);
+  assert.equal(calls, 3);
+  const second = evaluate({ logits, bpdaLogits: logits }, split, options);
+  assert.equal(calls, 3, 'nothing recomputed from a finished state');
+  assert.deepEqual(second, first);
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, split, { ...options, identity: { model: 'linear b' } }), /changed: model \('linear a' -> 'linear b'\)/);
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, makeSplit(11), options), /changed: data \(test images\/labels\).*n \(12 -> 11\)/);
+  fs.writeFileSync(statePath, '{"truncated": ');
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, split, options), /state file '.*state\.json': not a readable JSON file/);
+  fs.rmSync(dir, { recursive: true });
+});
