@@ -52,8 +52,8 @@ export interface EvalFlags {
   saveExamples?: string;
   fromExamples?: string;
   sanity?: boolean;
-  sanitySteps: string;
-  sanityQueries: string;
+  sanitySteps?: string;
+  sanityQueries?: string;
 }
 
 /** Flags that describe the evaluation itself (kept in the state; --resume and --nproc re-create a run from them). */
