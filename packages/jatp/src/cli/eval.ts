@@ -385,10 +385,8 @@ export function runMerge(files: readonly string[], opts: { json?: string }): Eva
 /** `--nproc N`: shards 1..N as child processes, then merged into `--json`. */
 async function runParallel(flags: EvalFlags, settings: EvalSettings): Promise<EvaluationReport> {
   const base = settings.json ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-eval-')), 'eval.json');
-  const { nproc, json: _json, state: _state, ...rest } = runFlags(flags) as EvalFlags & { nproc?: string };
-  void _json;
-  void _state;
-  void nproc;
+  // Each shard gets its own --json (and the state beside it); the rest of the command is the same.
+  const rest = Object.fromEntries(Object.entries(runFlags(flags)).filter(([k]) => k !== 'json' && k !== 'state')) as Partial<EvalFlags>;
   const shardFiles = Array.from({ length: settings.nproc }, (_, i) => `${base}.shard-${i + 1}-of-${settings.nproc}.json`);
   const threads = process.env.TFJS_TORCH_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / settings.nproc)));
   process.stderr.write(`eval: ${settings.nproc} shard processes, ${threads} thread(s) each; shard outputs ${shardFiles[0]} ...\n`);
