@@ -12,6 +12,7 @@ import type { DefenseRunConfig } from '../defenses/train.js';
 import { initBackend } from '../backend.js';
 import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
+import { stoppedExitCode } from '../training/stop-signal.js';
 import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
 import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
@@ -120,7 +121,7 @@ export function summaryText(r: TrainDefenseResult): string {
     `method:   ${r.config.defense.method} (preset ${r.config.defense.preset})`,
     `target:   ${r.config.target}`,
     `dataset:  ${r.config.dataset}${r.config.defense.perClass ? `, ${r.config.defense.perClass} images per class` : ''}`,
-    `run:      ${s.outDir}  (${s.epochsCompleted}/${r.config.defense.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: resume with --resume' : ''})`,
+    `run:      ${s.outDir}  (${s.epochsCompleted}/${r.config.defense.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? `, interrupted: continue with --resume ${s.outDir}` : ''}${s.alreadyFinished ? ', already finished: nothing trained' : ''})`,
     // An interrupted first epoch has written no weights yet: do not print a path that does not exist.
     fs.existsSync(r.weights) ? `weights:  ${r.weights}` : 'weights:  none yet (written at the end of each epoch)',
   ];
@@ -171,9 +172,9 @@ function withResumeDefaults(flags: TrainDefenseFlags): ResolvedFlags {
   };
 }
 
-/** Exit status of the command: 130 when the run stopped before its last epoch (as `train-target`). */
+/** Exit status of the command: 130 (143 after SIGTERM) when the run stopped before its last epoch, as `train-target`. */
 export function trainDefenseExitCode(result: TrainDefenseResult): number {
-  return result.summary.interrupted ? 130 : 0;
+  return result.summary.interrupted ? stoppedExitCode(result.summary.stoppedBy) : 0;
 }
 
 export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<TrainDefenseResult> {
@@ -241,7 +242,7 @@ export function register(program: Command): void {
       } else {
         process.stdout.write(`${summaryText(result)}\n`);
       }
-      // Stopped early (Ctrl-C, SIGTERM, --stop-after-steps): 130 as train-target, so `&&` chains stop here.
+      // Stopped early (Ctrl-C, SIGTERM, --stop-after-steps): non-zero as train-target, so `&&` chains stop here.
       process.exitCode = trainDefenseExitCode(result);
     });
 }

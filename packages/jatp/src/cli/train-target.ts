@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
 import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
+import { stoppedExitCode } from '../training/stop-signal.js';
 import {
   TARGET_PRESETS,
   TARGET_RECIPES,
@@ -140,7 +141,7 @@ export function trainTargetText(r: TrainTargetResult): string {
     `run:      ${s.outDir}  (${s.epochsCompleted}/${c.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: continue with --resume ' + s.outDir : ''})`,
     existsSync(r.weights) ? `weights:  ${r.weights}` : `weights:  none yet (written at the end of each epoch)`,
   ];
-  if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}`);
+  if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}${s.alreadyFinished ? ' (the run had already finished: nothing trained; give a larger --epochs to extend it)' : ''}`);
   for (const k of s.skippedCheckpoints) lines.push(`skipped:  ${k.file}: ${k.reason}`);
   if (s.lastEpoch) {
     lines.push(`epoch ${s.lastEpoch.epoch}: train ${fmt(s.lastEpoch.train)}`);
@@ -202,11 +203,13 @@ Examples:
   jatp train-target --recipe trades --arch resnet18 --dataset cifar10 --epochs 100 --out runs/x
   jatp train-target --resume runs/x
 
-Progress goes to stderr (a bar on a terminal); Ctrl-C writes a checkpoint and exits with status 130.`,
+Progress goes to stderr (a bar on a terminal); Ctrl-C or SIGTERM writes a checkpoint and exits with
+status 130 (SIGTERM: 143); continue with --resume.`,
     )
     .action(async (flags: TrainTargetFlags) => {
       const r = await runTrainTarget(flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);
-      if (r.summary.interrupted) process.exitCode = 130;
+      // 130 after Ctrl-C or --stop-after-steps, 143 after SIGTERM: scripts chaining with && stop here.
+      if (r.summary.interrupted) process.exitCode = stoppedExitCode(r.summary.stoppedBy);
     });
 }
