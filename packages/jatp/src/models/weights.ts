@@ -110,28 +110,33 @@ export async function saveNetwork(net: Network, weightsPath: string, meta: Weigh
   return sidecar;
 }
 
-/** Reads the sidecar (or, without one, the safetensors metadata) describing the architecture. */
-export async function readSidecar(weightsPath: string, file?: SafeFile): Promise<Sidecar> {
+/** The sidecar beside `weightsPath`, checked to describe an architecture; undefined when there is none. */
+async function readSidecarFile(weightsPath: string): Promise<Sidecar | undefined> {
   const jsonPath = sidecarPath(weightsPath);
-  let text: string | undefined;
+  let text: string;
   try {
     text = await fs.readFile(jsonPath, 'utf8');
   } catch {
-    text = undefined;
+    return undefined;
   }
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${jsonPath}: not valid JSON (${(err as Error).message})`);
-    }
-    const s = parsed as Partial<Sidecar>;
-    if (typeof s !== 'object' || s === null || typeof s.arch !== 'string' || typeof s.options !== 'object' || s.options === null) {
-      throw new Error(`${jsonPath}: expected an object with "arch" (string) and "options" (object)`);
-    }
-    return s as Sidecar;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${jsonPath}: not valid JSON (${(err as Error).message})`);
   }
+  const s = parsed as Partial<Sidecar>;
+  if (typeof s !== 'object' || s === null || typeof s.arch !== 'string' || typeof s.options !== 'object' || s.options === null) {
+    throw new Error(`${jsonPath}: expected an object with "arch" (string) and "options" (object)`);
+  }
+  return s as Sidecar;
+}
+
+/** Reads the sidecar (or, without one, the safetensors metadata) describing the architecture. */
+export async function readSidecar(weightsPath: string, file?: SafeFile): Promise<Sidecar> {
+  const sidecar = await readSidecarFile(weightsPath);
+  if (sidecar !== undefined) return sidecar;
+  const jsonPath = sidecarPath(weightsPath);
   const f = file ?? decodeSafetensors(await readWeightsBytes(weightsPath), weightsPath);
   const arch = f.metadata['arch'];
   if (arch === undefined) {
@@ -161,7 +166,12 @@ export async function loadNetwork(weightsPath: string): Promise<Network> {
 
 /** Loads a safetensors file (our tfjs layout) into an existing network of the same architecture. */
 export async function loadWeightsInto(net: Network, weightsPath: string): Promise<void> {
-  assignWeights(net, (await readVerifiedWeights(weightsPath)).file, weightsPath);
+  const bytes = await readWeightsBytes(weightsPath);
+  const file = decodeSafetensors(bytes, weightsPath);
+  // The architecture is given, so a sidecar is optional here; when there is one, its checksum counts.
+  const sidecar = await readSidecarFile(weightsPath);
+  if (sidecar !== undefined) verifyWeightsChecksum(bytes, sidecar, weightsPath);
+  assignWeights(net, file, weightsPath);
 }
 
 const FIRST = 8;

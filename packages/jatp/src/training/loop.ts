@@ -42,7 +42,7 @@ import { freshTrainingState, listCheckpoints, loadNewestCheckpoint, toHost, type
 import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochResult, type LrSchedule, type StopReason } from './epoch.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
-import { acquireRunLock, readRunConfig, RunFolder, type RunConfigFile } from './run-folder.js';
+import { acquireRunLock, RunFolder, type RunConfigFile } from './run-folder.js';
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
