@@ -278,6 +278,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     const identity: CheckpointIdentity = { recipe: recipe.name, seed: opts.seed, batchSize: opts.batchSize, stepsPerEpoch };
     const tensors: CheckpointedTensors = { state: recipe.stateTensors(), optimizers };
     const start = startOrResume(recipe, opts, folder, identity, tensors, progress);
+    const alreadyFinished = start.resumedFrom !== undefined && start.state.epoch >= opts.epochs;
     const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: start.state });
     let lastEpoch: EpochResult | undefined;
     let stoppedBy: StopReason | undefined;
@@ -297,7 +298,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       globalStep: s.globalStep,
       interrupted: stoppedBy !== undefined,
       ...(stoppedBy !== undefined ? { stoppedBy } : {}),
-      ...(start.resumedFrom !== undefined && start.state.epoch >= opts.epochs && lastEpoch === undefined ? { alreadyFinished: true } : {}),
+      ...(alreadyFinished ? { alreadyFinished } : {}),
       ...(start.resumedFrom !== undefined ? { resumedFrom: start.resumedFrom } : {}),
       skippedCheckpoints: start.skipped,
       ...(lastEpoch !== undefined ? { lastEpoch } : {}),
