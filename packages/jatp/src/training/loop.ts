@@ -10,6 +10,7 @@
  *   piecewiseSchedule(milestones): LrSchedule         // spec §3.2 "lr x0.1 at epoch 75, x0.01 at 90"
  *   readRunConfig(outDir): RunConfigFile                // what config.json of a run folder holds
  *   latestCheckpoint(outDir): string | undefined
+ *   checkRunFolder(outDir, resume): void                // runTraining's folder checks, done early
  *
  * Run folder (`opts.outDir`):
  *   config.json      { recipe, loop: {epochs, batchSize, seed, optimizers, ...}, config: opts.config }
@@ -42,7 +43,7 @@ import { freshTrainingState, listCheckpoints, loadNewestCheckpoint, toHost, type
 import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochResult, type LrSchedule, type StopReason } from './epoch.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
-import { acquireRunLock, RunFolder, type RunConfigFile } from './run-folder.js';
+import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
@@ -218,9 +219,7 @@ interface Start {
  */
 function startOrResume(recipe: Recipe, opts: TrainingRunOptions, folder: RunFolder, id: CheckpointIdentity, tensors: CheckpointedTensors, progress: ProgressSink): Start {
   const dir = opts.outDir;
-  if (!opts.resume && (listCheckpoints(dir).length > 0 || folder.hasMetrics())) {
-    throw new Error(`${dir}: already holds a training run; resume it (--resume ${dir}) or choose another --out`);
-  }
+  if (!opts.resume && (listCheckpoints(dir).length > 0 || folder.hasMetrics())) refuseToClobber(dir);
   const skipped: Start['skipped'] = [];
   const point = opts.resume
     ? loadNewestCheckpoint(dir, id, tensors, skipped, (file, reason) => progress.message(`warning: cannot use checkpoint ${file}: ${reason}; trying the previous one`))
@@ -244,6 +243,21 @@ function startOrResume(recipe: Recipe, opts: TrainingRunOptions, folder: RunFold
     progress.message(`resuming ${recipe.name} from ${file} (epoch ${state.epoch + 1}, step ${state.stepInEpoch}/${id.stepsPerEpoch})`);
   }
   return { state, resumedFrom: file, skipped };
+}
+
+/**
+ * The checks `runTraining` makes on its folder before it trains (a file in the way, a run already
+ * there without `resume`, a live process in it), for callers that do slow work before they call it.
+ */
+export function checkRunFolder(outDir: string, resume: boolean): void {
+  const folder = new RunFolder(outDir);
+  folder.refuseIfNotFolder();
+  if (!resume && (listCheckpoints(outDir).length > 0 || folder.hasMetrics())) refuseToClobber(outDir);
+  refuseIfLocked(outDir);
+}
+
+function refuseToClobber(dir: string): never {
+  throw new Error(`${dir}: already holds a training run; resume it (--resume ${dir}) or choose another --out`);
 }
 
 function epochContext(recipe: Recipe, opts: TrainingRunOptions, parts: Pick<EpochContext, 'folder' | 'progress' | 'stop' | 'optimizers' | 'identity' | 'tensors' | 'batches' | 'stepsPerEpoch' | 'state'>): EpochContext {

@@ -78,6 +78,19 @@ function readLock(file: string): LockOwner | undefined {
   }
 }
 
+/** Throws, naming the process, when a live process holds the lock of `outDir`. */
+export function refuseIfLocked(outDir: string): void {
+  const file = path.join(outDir, LOCK_FILE);
+  if (!fs.existsSync(file)) return;
+  const owner = readLock(file);
+  const stale = owner === undefined || (owner.hostname === os.hostname() && !processAlive(owner.pid));
+  if (!stale) {
+    throw new Error(
+      `${outDir}: in use by process ${owner.pid} on ${owner.hostname} (training since ${owner.startedAt}); wait for it or stop it, or choose another --out (lock file ${file})`,
+    );
+  }
+}
+
 /**
  * Takes the folder's lock, or throws naming the process that holds it. A lock left behind by a
  * process that no longer runs (killed with SIGKILL, machine crash) is taken over, so it never
@@ -97,14 +110,8 @@ export function acquireRunLock(outDir: string): () => void {
       taken = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = readLock(file);
-      const stale = owner === undefined || (owner.hostname === me.hostname && !processAlive(owner.pid));
-      if (!stale) {
-        throw new Error(
-          `${outDir}: in use by process ${owner.pid} on ${owner.hostname} (training since ${owner.startedAt}); wait for it or stop it, or choose another --out (lock file ${file})`,
-        );
-      }
-      fs.rmSync(file, { force: true });
+      refuseIfLocked(outDir);
+      fs.rmSync(file, { force: true }); // left by a process that no longer runs
     } finally {
       fs.rmSync(tmp, { force: true });
     }
@@ -129,11 +136,15 @@ export class RunFolder {
     this.configFile = path.join(dir, 'config.json');
   }
 
-  /** Creates the folder; a file of that name is refused with a message instead of a raw EEXIST. */
-  create(): void {
+  /** A file of the folder's name is refused with a message instead of a raw EEXIST later. */
+  refuseIfNotFolder(): void {
     if (fs.existsSync(this.dir) && !fs.statSync(this.dir).isDirectory()) {
       throw new Error(`${this.dir}: exists and is not a folder; the run needs a folder (choose another --out)`);
     }
+  }
+
+  create(): void {
+    this.refuseIfNotFolder();
     fs.mkdirSync(this.dir, { recursive: true });
   }
 

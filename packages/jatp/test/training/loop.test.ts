@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { listCheckpoints, readRunConfig } from '../../src/training/loop.js';
+import { checkRunFolder, listCheckpoints, readRunConfig } from '../../src/training/loop.js';
 import { readSafetensors } from '../../src/training/checkpoint-io.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
@@ -195,4 +195,18 @@ test('resuming a finished run says so and appends nothing; fewer epochs than don
   const file = path.join(root, 'a-file');
   fs.writeFileSync(file, 'x');
   await assert.rejects(tinyRun(file), new RegExp(`${file}: exists and is not a folder`));
+});
+
+test('checkRunFolder makes the folder checks early, for callers with slow work before runTraining', async () => {
+  await referenceWeights();
+  const file = path.join(root, 'a-file-2');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => checkRunFolder(file, false), /exists and is not a folder/);
+  const run = path.join(root, 'uninterrupted');
+  assert.throws(() => checkRunFolder(run, false), /already holds a training run; resume it/);
+  checkRunFolder(run, true);
+  checkRunFolder(path.join(root, 'not-yet'), false);
+  fs.writeFileSync(path.join(run, 'run.lock'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: 'now' }));
+  assert.throws(() => checkRunFolder(run, true), new RegExp(`in use by process ${process.pid}`));
+  fs.rmSync(path.join(run, 'run.lock'));
 });
