@@ -98,7 +98,7 @@ test('a classifier passed as --preprocessor is refused as "not a pre-processor"'
   const file = path.join(dir, 'cnn.safetensors');
   await saveNetwork(net, file);
   net.dispose();
-  await assert.rejects(loadPipeline({ model: fixture.model, preprocessor: file }), /--preprocessor: '.*cnn\.safetensors' holds a 'small-cnn' classifier, not a pre-processor/);
+  await assert.rejects(loadPipeline({ model: fixture.model, preprocessor: file }), /--preprocessor: '.*cnn\.safetensors' holds a classifier \('small-cnn'\), not a pre-processor/);
 });
 
 test('--repeat: a randomized model is detected and decided by the worst of k passes; a deterministic one runs once', () => {
