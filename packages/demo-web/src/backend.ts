@@ -1,7 +1,10 @@
 /**
  * Picks the page's tfjs backend: webgl, else wasm, else cpu (`?backend=` in the URL forces one).
  * The wasm binaries are served next to index.html (copied there by the site builder), so nothing
- * is fetched from a CDN.
+ * is fetched from a CDN. A backend is only kept if it can differentiate a convolution: tfjs computes
+ * the gradient of every input of an op, so an input-gradient attack also needs the filter gradient,
+ * which tfjs-backend-wasm 4.22 lacks (Conv2DBackpropFilter); such a backend is skipped, with the
+ * reason kept in `tried`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -15,11 +18,30 @@ export async function pickBackend(forced: string | null): Promise<{ backend: str
   for (const name of order) {
     try {
       // setBackend resolves false (or throws) when the backend cannot start, e.g. no WebGL context.
-      if (await tf.setBackend(name)) return { backend: tf.getBackend(), tried };
-      tried.push(`${name}: unavailable`);
+      if (!(await tf.setBackend(name))) {
+        tried.push(`${name}: unavailable`);
+        continue;
+      }
+      const problem = gradientProblem();
+      if (problem === undefined) return { backend: tf.getBackend(), tried };
+      tried.push(`${name}: ${problem}`);
     } catch (err) {
       tried.push(`${name}: ${(err as Error).message}`);
     }
   }
   throw new Error(`no tfjs backend could start (${tried.join('; ')})`);
+}
+
+/** Why the active backend cannot run the attacks' gradients, or undefined when it can. */
+function gradientProblem(): string | undefined {
+  try {
+    tf.tidy(() => {
+      const kernel = tf.ones([2, 2, 1, 1]) as tf.Tensor4D;
+      const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, kernel, 1, 'same')))(tf.ones([1, 3, 3, 1]));
+      grad.dataSync();
+    });
+    return undefined;
+  } catch (err) {
+    return `cannot differentiate a convolution (${(err as Error).message})`;
+  }
 }

@@ -22,9 +22,13 @@ type Status = 'loading' | 'ready' | 'running' | 'done' | 'error';
 export interface DemoState {
   status: Status;
   backend?: string;
+  /** Backends tried before `backend`, each with the reason it was not used. */
+  backendsSkipped?: string[];
   error?: string;
   /** Predictions of every pipeline on every bundled image, computed once after loading. */
   bundledPredictions?: Record<string, { label: number; probabilities: number[] }[]>;
+  /** tf.memory().numTensors after the last attack (models + the images on show). */
+  numTensors?: number;
   results?: Array<Omit<PipelineResult, 'xAdv' | 'purifiedNatural' | 'purifiedAdversarial'>>;
   run?: (settings?: Partial<AttackSettings>) => Promise<void>;
   select?: (index: number) => Promise<void>;
@@ -104,9 +108,9 @@ async function renderPipeline(p: Pipeline, r: PipelineResult, x: tf.Tensor4D, ep
   }
   box.append(cards);
   const verdict = el('p', { class: `verdict ${r.success ? 'bad' : 'ok'}` });
-  verdict.textContent = r.success
-    ? `Attack succeeded: ${names[r.label]} → ${names[r.adversarial.label]}`
-    : `Attack failed: still ${names[r.label]} (${pct(r.adversarial.probability)})`;
+  if (r.natural.label !== r.label) verdict.textContent = `Misclassified without any attack (${names[r.label]} → ${names[r.natural.label]})`;
+  else if (r.success) verdict.textContent = `Attack succeeded: ${names[r.label]} → ${names[r.adversarial.label]}`;
+  else verdict.textContent = `Attack failed: still ${names[r.label]} (${pct(r.adversarial.probability)})`;
   box.append(verdict);
   box.append(
     statsTable([
@@ -142,7 +146,8 @@ async function runAttack(overrides: Partial<AttackSettings> = {}): Promise<void>
     }
     state.results = shown.map(({ xAdv: _a, purifiedNatural: _n, purifiedAdversarial: _p, ...numbers }) => numbers);
     const note = current.labelKnown ? '' : ' (dropped image: the label is the classifier\'s prediction on it)';
-    setStatus('done', `Done on ${state.backend}${note}. tf.memory(): ${tf.memory().numTensors} tensors.`);
+    state.numTensors = tf.memory().numTensors;
+    setStatus('done', `Done on ${state.backend}${note}. tf.memory(): ${state.numTensors} tensors.`);
   } finally {
     runButton.disabled = false;
   }
@@ -207,7 +212,8 @@ function describeModels(): void {
   box.append(line('Classifier T', config.classifier));
   if (config.preprocessor) box.append(line('Pre-processor P', config.preprocessor));
   else box.append(el('div', {}, 'No pre-processor given: only the classifier is attacked.'));
-  box.append(el('div', {}, `Dataset: ${config.dataset} (${config.imageShape.join('×')}); backend: ${state.backend}`));
+  const skipped = state.backendsSkipped?.length ? ` (not used: ${state.backendsSkipped.join('; ')})` : '';
+  box.append(el('div', {}, `Dataset: ${config.dataset} (${config.imageShape.join('×')}); tfjs backend: ${state.backend}${skipped}`));
 }
 
 /** Predictions of each pipeline on every bundled image (one batch), for the Node-vs-browser test. */
@@ -230,8 +236,9 @@ async function predictBundled(): Promise<void> {
 
 async function start(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const { backend } = await pickBackend(params.get('backend'));
+  const { backend, tried } = await pickBackend(params.get('backend'));
   state.backend = backend;
+  state.backendsSkipped = tried;
   const response = await fetch('demo.json');
   if (!response.ok) throw new Error(`demo.json: HTTP ${response.status}`);
   config = (await response.json()) as DemoConfig;
