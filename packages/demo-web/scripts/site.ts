@@ -74,6 +74,12 @@ function findTfjsModelJson(given: string): { file: string; json: TfjsModelJson }
 
 type Role = 'classifier' | 'preprocessor';
 
+/** The path as the page shows it: relative to the working folder when inside it, else absolute. */
+function shownPath(given: string): string {
+  const rel = path.relative(process.cwd(), path.resolve(given));
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? path.resolve(given) : rel;
+}
+
 /** Puts `given` as tfjs model.json + weights into `dest`, exporting our safetensors weights when needed. */
 async function prepareModel(given: string, role: Role, dest: string): Promise<{ info: Omit<DemoModelInfo, 'url'>; dataset?: string }> {
   const flag = `--${role}`;
@@ -120,7 +126,7 @@ async function prepareModel(given: string, role: Role, dest: string): Promise<{ 
     const wanted = role === 'classifier' ? 'classifier' : 'preprocessor';
     if (kind !== wanted) throw new Error(`${flag}: '${given}' holds a ${arch} (a ${kind}), not a ${wanted}`);
   }
-  return { info: { arch, options, source: path.resolve(given) }, ...(dataset === undefined ? {} : { dataset }) };
+  return { info: { arch, options, source: shownPath(given) }, ...(dataset === undefined ? {} : { dataset }) };
 }
 
 /** The paper's L∞ budget for the dataset (spec §5): 0.1 on (Fashion-)MNIST, 8/255 on the colour sets. */
