@@ -144,8 +144,18 @@ describe('demo-web in headless chromium', { skip }, () => {
     assert.deepEqual(again.names, ['pgd-ce-Linf-3', 'pgd-ce-Linf-3']);
     assert.equal(again.numTensors, done.numTensors, 'tf.memory().numTensors is the same after a second attack');
     assert.deepEqual(errors, [], 'no console errors during the attacks');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'demo-web.png'), fullPage: true });
+    const shot = await page.screenshot({ path: path.join(ARTIFACTS, 'demo-web.png'), fullPage: true });
     assert.ok(existsSync(path.join(ARTIFACTS, 'demo-web.png')));
+
+    // A user's own image (here: that colour screenshot) is resized to 28x28 grey and attacked with
+    // the classifier's prediction on it as the label.
+    await page.locator('#file').setInputFiles({ name: 'screenshot.png', mimeType: 'image/png', buffer: shot });
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('Dropped image'), null, { timeout: 30_000 });
+    await page.evaluate(() => window.jatpDemo.run!({ attack: 'pgd', steps: 2 }));
+    const dropped = (await page.evaluate(() => ({ status: window.jatpDemo.status, results: window.jatpDemo.results }))) as DemoState;
+    assert.equal(dropped.status, 'done');
+    assert.equal(dropped.results![0]!.label, dropped.results![0]!.natural.label, 'label of a dropped image = the classifier\'s prediction');
+    assert.deepEqual(errors, [], 'no console errors with a dropped image');
     await page.close();
   });
 
