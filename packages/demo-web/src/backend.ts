@@ -1,10 +1,10 @@
 /**
  * Picks the page's tfjs backend: webgl, else wasm, else cpu (`?backend=` in the URL forces one).
  * The wasm binaries are served next to index.html (copied there by the site builder), so nothing
- * is fetched from a CDN. A backend is only kept if it can differentiate a convolution: tfjs computes
- * the gradient of every input of an op, so an input-gradient attack also needs the filter gradient,
- * which tfjs-backend-wasm 4.22 lacks (Conv2DBackpropFilter); such a backend is skipped, with the
- * reason kept in `tried`.
+ * is fetched from a CDN. A backend is only kept if it can differentiate a convolution the way
+ * tfjs-layers runs one (fused with its bias): that op's gradient computes the filter gradient too,
+ * even for an input-gradient attack, and tfjs-backend-wasm 4.22 lacks that kernel
+ * (Conv2DBackpropFilter); such a backend is skipped, with the reason kept in `tried`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -37,7 +37,10 @@ function gradientProblem(): string | undefined {
   try {
     tf.tidy(() => {
       const kernel = tf.ones([2, 2, 1, 1]) as tf.Tensor4D;
-      const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, kernel, 1, 'same')))(tf.ones([1, 3, 3, 1]));
+      // The fused form, as tfjs-layers runs a convolution with a bias: its custom gradient computes
+      // the gradients of all its inputs, the filter's included.
+      const conv = (x: tf.Tensor) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: kernel, strides: 1, pad: 'same', bias: tf.zeros([1]) });
+      const grad = tf.grad((x: tf.Tensor) => tf.sum(conv(x)))(tf.ones([1, 3, 3, 1]));
       grad.dataSync();
     });
     return undefined;

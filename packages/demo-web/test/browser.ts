@@ -41,8 +41,11 @@ const FLAGS = [
 
 export interface Browser {
   readonly context: BrowserContext;
-  /** Opens `url` in a new page that records console errors, uncaught exceptions and failed requests. */
-  open(url: string): Promise<{ page: Page; errors: string[] }>;
+  /**
+   * Opens `url` in a new page that records console errors, uncaught exceptions and failed requests.
+   * `initScript` runs in the page before any of its own scripts (e.g. to take WebGL away).
+   */
+  open(url: string, initScript?: () => void): Promise<{ page: Page; errors: string[] }>;
   close(): Promise<void>;
 }
 
@@ -51,8 +54,9 @@ export async function launchBrowser(viewport = { width: 1200, height: 900 }): Pr
   const context = await chromium.launchPersistentContext(userData, { executablePath: CHROMIUM, args: FLAGS, viewport });
   return {
     context,
-    async open(url) {
+    async open(url, initScript) {
       const page = await context.newPage();
+      if (initScript) await page.addInitScript(initScript);
       const errors: string[] = [];
       page.on('console', (m) => {
         if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);

@@ -159,6 +159,29 @@ describe('demo-web in headless chromium', { skip }, () => {
     await page.close();
   });
 
+  test('without WebGL the page skips wasm (no conv filter gradient) and attacks on cpu', async () => {
+    const { page, errors } = await browser.open(`${server.url}`, () => {
+      // A browser without WebGL: every canvas refuses webgl, webgl2 and experimental-webgl contexts.
+      for (const proto of [HTMLCanvasElement.prototype, OffscreenCanvas.prototype] as Array<{ getContext: (...a: unknown[]) => unknown }>) {
+        const original = proto.getContext;
+        proto.getContext = function (this: unknown, kind: unknown, ...rest: unknown[]) {
+          return /webgl/i.test(String(kind)) ? null : original.call(this, kind, ...rest);
+        };
+      }
+    });
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset['status'] ?? ''), null, { timeout: 60_000 });
+    const state = (await page.evaluate(() => ({ status: window.jatpDemo.status, error: window.jatpDemo.error, backend: window.jatpDemo.backend, skipped: window.jatpDemo.backendsSkipped }))) as DemoState & { skipped: string[] };
+    assert.equal(state.status, 'ready', state.error ?? '');
+    assert.equal(state.backend, 'cpu');
+    assert.equal(state.skipped.length, 2, state.skipped.join('; '));
+    assert.match(state.skipped[0]!, /^webgl: /);
+    assert.match(state.skipped[1]!, /^wasm: cannot differentiate a convolution \(.*Conv2DBackpropFilter/);
+    await page.evaluate(() => window.jatpDemo.run!({ attack: 'pgd', steps: 2 }));
+    assert.equal(await page.evaluate(() => window.jatpDemo.status), 'done');
+    assert.deepEqual(errors.filter((e) => !/webgl/i.test(e)), [], 'no console errors besides tfjs reporting the missing WebGL');
+    await page.close();
+  });
+
   test('a classifier in place of the pre-processor is refused with the flag named', async () => {
     await assert.rejects(
       buildSite({ outDir: path.join(dir, 'bad-site'), classifier: path.join(dir, 'target'), preprocessor: path.join(dir, 'target') }),
