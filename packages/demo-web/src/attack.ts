@@ -68,7 +68,23 @@ async function scalar(t: tf.Tensor): Promise<number> {
   return v;
 }
 
+/** Pipelines whose forward and backward pass already ran once on this backend. */
+const warmed = new Set<Pipeline>();
+
+/**
+ * One untimed forward + input-gradient pass, so that the first attack's time per step does not
+ * include webgl's one-off shader compilation.
+ */
+async function warmUp(pipeline: Pipeline, x: tf.Tensor4D): Promise<void> {
+  if (warmed.has(pipeline)) return;
+  const g = tf.tidy(() => tf.grad((xs: tf.Tensor) => tf.sum(pipeline.logits(xs as tf.Tensor4D)))(x));
+  await g.data();
+  g.dispose();
+  warmed.add(pipeline);
+}
+
 export async function attackPipeline(pipeline: Pipeline, x: tf.Tensor4D, label: number, s: AttackSettings): Promise<PipelineResult> {
+  await warmUp(pipeline, x);
   const natural = await predict(pipeline, x);
   const attack = makeAttack(s);
   const y = tf.tensor1d([label], 'int32');
