@@ -45,20 +45,29 @@ function positiveInt(flag: string, v: string | undefined, fallback: number): num
   return n;
 }
 
+/** The command-line flags; an unknown or malformed one is reported with the usage. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        classifier: { type: 'string' },
+        preprocessor: { type: 'string' },
+        dataset: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'images-per-class': { type: 'string' },
+        out: { type: 'string' },
+        port: { type: 'string' },
+        'build-only': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new Error(`demo:web: ${(err as Error).message}\n${USAGE}`);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      classifier: { type: 'string' },
-      preprocessor: { type: 'string' },
-      dataset: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'images-per-class': { type: 'string' },
-      out: { type: 'string' },
-      port: { type: 'string' },
-      'build-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const values = parseFlags();
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
