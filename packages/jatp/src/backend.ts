@@ -44,7 +44,7 @@ export type TrainingPrecision = (typeof PRECISIONS)[number];
  */
 export async function withTrainingPrecision<T>(precision: string | undefined, flag: string, fn: () => Promise<T>): Promise<T> {
   const p = (precision ?? 'fp32') as TrainingPrecision;
-  if (!PRECISIONS.includes(p)) throw new Error(`${flag}: expected one of ${PRECISIONS.join(', ')}, got '${precision}'`);
+  if (!PRECISIONS.includes(p)) throw new Error(`${flag}: '${precision}' is not one of ${PRECISIONS.join(', ')}`);  // cli/flags.ts parseChoice's format
   if (p === 'fp32') return fn();
   if (tf.getBackend() !== 'torch') throw new Error(`${flag} ${p}: needs the torch engine (the active backend is '${tf.getBackend()}')`);
   const torch = (await import('tfjs-backend-torch')) as {

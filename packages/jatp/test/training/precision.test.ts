@@ -17,7 +17,7 @@ const skip = torch.torchStatus().available ? undefined : `torch backend unavaila
 
 test('--precision: unknown values and the cpu backend are rejected, naming the flag', async () => {
   await tf.setBackend('cpu');
-  await assert.rejects(withTrainingPrecision('fp16', '--precision', async () => 1), /--precision: expected one of fp32, tf32, bf16, got 'fp16'/);
+  await assert.rejects(withTrainingPrecision('fp16', '--precision', async () => 1), /--precision: 'fp16' is not one of fp32, tf32, bf16/);
   await assert.rejects(withTrainingPrecision('bf16', '--precision', async () => 1), /--precision bf16: needs the torch engine/);
   assert.equal(await withTrainingPrecision(undefined, '--precision', async () => 7), 7);
 });
