@@ -29,10 +29,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { square } from './square.js';
 import { fabT } from './fab.js';
-import { type BallNorm, checkInputs, imageMask } from './common.js';
+import { type BallNorm, checkInputs } from './common.js';
+import { attackRemaining } from './remaining.js';
 
 export const STAGE_NAMES = ['apgd-ce', 'apgd-t', 'fab-t', 'square', 'apgd-dlr'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -109,64 +111,48 @@ export class AutoAttack implements Attack {
   }
 
   /** The full report (an AttackResult with the per-stage accuracies), so callers can show the stages. */
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AutoAttackReport {
-    return this.evaluate(model, x, y, seed);
+  run(model: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AutoAttackReport {
+    return this.evaluate(model, x, y, options);
   }
 
   /** Run every stage on the still-robust points; report robust accuracy after each stage. */
-  evaluate(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AutoAttackReport {
+  evaluate(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AutoAttackReport {
+    // Normalised (and EOT-wrapped) once; every stage then receives the same x -> logits function.
+    const { model, seed } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const n = x.shape[0];
     const cleanMask = tf.tidy(() => tf.equal(tf.argMax(model(x), 1), tf.cast(y, 'int32')));
-    const robust = Array.from(cleanMask.dataSync(), (v) => v !== 0);
+    // Host flags shared with attackRemaining: a point is fooled once any stage (or the clean check) fools it.
+    const fooled = Array.from(cleanMask.dataSync(), (v) => v === 0);
     cleanMask.dispose();
-    const cleanAccuracy = robust.filter(Boolean).length / n;
+    const robustCount = (): number => fooled.filter((f) => !f).length;
+    const cleanAccuracy = robustCount() / n;
     let xAdv = tf.clone(x);
     const stages: StageReport[] = [];
 
     this.stageList.forEach((stage, stageIndex) => {
       const started = Date.now();
       const attack = STAGE_FACTORIES[stage.attack](o.norm, o.eps, stage.options ?? {});
-      const todo = robust.flatMap((r, i) => (r ? [i] : []));
       let newlyFooled = 0;
       if (!attack) {
         process.emitWarning(`autoattack: stage '${stage.attack}' is unavailable for norm ${o.norm}; skipped (robust accuracy is an upper bound)`);
-      } else if (todo.length > 0) {
-        const idx = tf.tensor1d(todo, 'int32');
-        const xs = tf.gather(x, idx) as tf.Tensor4D;
-        const ys = tf.gather(y, idx) as tf.Tensor1D;
-        // A distinct, reproducible seed per stage.
-        const result = attack.run(model, xs, ys, (seed + 7919 * (stageIndex + 1)) >>> 0);
-        // Trust but verify: a stage's claim counts only if the model really misclassifies its output.
-        const verified = tf.tidy(() => tf.notEqual(tf.argMax(model(result.xAdv), 1), tf.cast(ys, 'int32')));
-        const flags = verified.dataSync();
-        const rows: number[] = [];
-        const globals: number[] = [];
-        todo.forEach((g, j) => {
-          if (flags[j] !== 0 && result.success[j]) {
-            rows.push(j);
-            globals.push(g);
-            robust[g] = false;
-          }
+      } else {
+        const merged = attackRemaining(x, y, xAdv, fooled, (xs, ys) => {
+          // A distinct, reproducible seed per stage.
+          const result = attack.run(model, xs, ys, (seed + 7919 * (stageIndex + 1)) >>> 0);
+          // Trust but verify: a stage's claim counts only if the model really misclassifies its output.
+          const verified = tf.tidy(() => tf.notEqual(tf.argMax(model(result.xAdv), 1), tf.cast(ys, 'int32')));
+          const flags = verified.dataSync();
+          verified.dispose();
+          return { xAdv: result.xAdv, fooled: result.success.map((s, j) => s && flags[j] !== 0) };
         });
-        newlyFooled = rows.length;
-        if (rows.length > 0) {
-          const next = tf.tidy(() => {
-            const updates = tf.gather(result.xAdv, tf.tensor1d(rows, 'int32'));
-            const scattered = tf.scatterND(tf.tensor2d(globals, [globals.length, 1], 'int32'), updates, x.shape);
-            const maskFlags = new Array<boolean>(n).fill(false);
-            for (const g of globals) maskFlags[g] = true;
-            return tf.where(imageMask(tf.tensor1d(maskFlags, 'bool'), x), scattered, xAdv) as tf.Tensor4D;
-          });
-          xAdv.dispose();
-          xAdv = next;
-        }
-        tf.dispose([idx, xs, ys, result.xAdv, verified]);
+        xAdv = merged.xAdv;
+        newlyFooled = merged.newlyFooled.length;
       }
       const report: StageReport = {
         name: stage.attack,
-        robustAccuracy: robust.filter(Boolean).length / n,
+        robustAccuracy: robustCount() / n,
         newlyFooled,
         skipped: !attack,
         seconds: (Date.now() - started) / 1000,
@@ -177,10 +163,10 @@ export class AutoAttack implements Attack {
 
     return {
       xAdv,
-      success: robust.map((r) => !r),
+      success: fooled.slice(),
       cleanAccuracy,
       stages,
-      robustAccuracy: robust.filter(Boolean).length / n,
+      robustAccuracy: robustCount() / n,
     };
   }
 }

@@ -12,6 +12,7 @@ import {
   type BisectionOptions,
 } from './fwa-transport.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 
 /**
  * FWA: Wasserstein adversarial attack (Wu, Wang, Yu, "Stronger and faster Wasserstein adversarial
@@ -173,7 +174,9 @@ export function fwa(options: Partial<FwaOptions> = {}): Attack {
   checkOptions(o);
   return {
     name: `fwa${o.steps}`,
-    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): AttackResult {
+    /** Deterministic: the seed is accepted for the common interface and unused. */
+    run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+      const { model } = prepareRun(attacked, options, o.seed);
       const { xAdv, transported, plan, success } = fwaRun(model, x, y, o);
       tf.dispose([transported, plan]);
       return { xAdv, success };

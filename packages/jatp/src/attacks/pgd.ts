@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import {
   type BallNorm,
   SeedStream,
@@ -75,7 +76,8 @@ export class Pgd implements Attack {
     this.name = `pgd-${o.loss}-${o.norm}-${o.steps}`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AttackResult {
+  run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+    const { model, seed } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const rng = new SeedStream(seed);

@@ -22,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './common.js';
 
 export interface TiBimOptions {
@@ -71,7 +72,9 @@ export class TiBim implements Attack {
     this.name = `tibim-${o.steps}`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, _seed = 0): AttackResult {
+  /** Deterministic (no random start): the seed is accepted for the common interface and unused. */
+  run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+    const { model } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const channels = x.shape[3];

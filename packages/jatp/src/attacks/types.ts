@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type { LogitsFn } from '../models/types.js';
+import type { AttackModel, SeedOrOptions } from './model.js';
+
+export type { AttackModel, RunOptions, SeedOrOptions } from './model.js';
 
 export type Norm = 'Linf' | 'L2' | 'Wasserstein';
 
@@ -17,10 +19,19 @@ export interface AttackResult {
 }
 
 /**
- * One attack. `run` must not leak tensors: everything except `xAdv` is disposed.
- * The model is any differentiable x -> logits function (usually the full model T o clip01 o P).
+ * One attack: the single shape every attack of the toolkit has (PGD, APGD, AutoAttack, FAB-T, Square,
+ * FWA, TI-BIM, the feature attack). `run` must not leak tensors: everything except `xAdv` is disposed.
+ *
+ * - `model`: a function x -> logits (usually the full model T ∘ clip01 ∘ P), a FullModel, a registry
+ *   network, a tf.LayersModel or a tf.GraphModel (see model.ts, `asLogitsFn`);
+ * - `x` [N,H,W,C] in [0,1], `y` [N] integer labels;
+ * - `options`: the seed (a number, default 0 or the attack's `seed` option) or `{ seed, eot }`, `eot`
+ *   being the number of EOT draws for a randomised model (eot.ts).
+ *
+ * Usage:
+ *   const { xAdv, success } = apgdCe({ eps: 8 / 255 }).run(model, x, y, { seed: 0 });
  */
 export interface Attack {
   readonly name: string;
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed?: number): AttackResult;
+  run(model: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult;
 }

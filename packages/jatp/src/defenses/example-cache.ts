@@ -89,7 +89,7 @@ function craftBatch(target: Classifier, spec: ObliviousAttackSpec, x: tf.Tensor4
     output.dispose();
     return features[layer]!;
   };
-  return new FeatureAttack({ eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true }).run(phi, x, seed);
+  return new FeatureAttack({ eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true }).craft(phi, x, seed);
 }
 
 /**

@@ -94,7 +94,7 @@ export class JatpRecipe implements Recipe {
       output.dispose();
       return features[this.featureName]!;
     };
-    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).run(featureOf, x, seed);
+    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).craft(featureOf, x, seed);
   }
 
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {

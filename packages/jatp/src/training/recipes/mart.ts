@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { boostedCrossEntropy, martWeightedKl } from '../losses.js';
+import { boostedCrossEntropy, martWeightedKl } from '../../losses.js';
 
 export interface MartOptions extends ClassifierRecipeOptions {
   beta: number;

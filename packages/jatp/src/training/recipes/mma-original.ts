@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe } from '../adversarial.js';
-import { crossEntropyPerExample } from '../losses.js';
+import { crossEntropyPerExample } from '../../losses.js';
 
 export interface MmaOriginalOptions {
   dMax: number;

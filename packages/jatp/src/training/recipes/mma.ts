@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { mmaLiteLoss } from '../losses.js';
+import { mmaLiteLoss } from '../../losses.js';
 
 export class MmaRecipe extends ClassifierRecipe {
   readonly name = 'mma';

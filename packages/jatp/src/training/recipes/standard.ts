@@ -10,7 +10,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { crossEntropy } from '../losses.js';
+import { crossEntropy } from '../../losses.js';
 
 export class StandardRecipe extends ClassifierRecipe {
   readonly name = 'standard';

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { crossEntropy, tradesKl } from '../losses.js';
+import { crossEntropy, tradesKl } from '../../losses.js';
 
 export interface TradesOptions extends ClassifierRecipeOptions {
   beta: number;
