@@ -22,17 +22,23 @@ import * as tf from '@tensorflow/tfjs-core';
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * Identity in the forward pass, zero gradient in the backward pass (tfjs has no stopGradient op).
- * Also the way to use masks built from argmax / equality inside a differentiated function: those ops
- * have no registered gradient in tfjs and would otherwise stop backprop with an error.
+ * Stop-gradient: `f(x)` (default: x itself) as a constant of the backward pass, zero gradient to x
+ * (tfjs has no stopGradient op). `f` runs inside the custom op, off the gradient tape, which is what
+ * masks built from argmax / equality need: tfjs registers no gradient for Equal and friends, so taped
+ * they would stop backprop with an error even when multiplied by zero.
+ *
+ *   detach(featuresNat)                                            // PyTorch's .detach()
+ *   detach(logits, (z) => tf.cast(tf.equal(tf.argMax(z, 1), y), 'float32'))   // a constant mask
  */
-export function detach<T extends tf.Tensor>(x: T): T {
+export function detach<T extends tf.Tensor>(x: T): T;
+export function detach<R extends tf.Tensor>(x: tf.Tensor, f: (x: tf.Tensor) => R): R;
+export function detach(x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor = tf.clone): tf.Tensor {
   // customGrad's callback receives (...inputs, save); only the first input is used.
-  const identityNoGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: tf.clone(args[0] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-  }));
-  return identityNoGrad(x) as T;
+  const constant = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor;
+    return { value: f(input), gradFunc: () => tf.zerosLike(input) };
+  });
+  return constant(x);
 }
 
 function oneHotOf(y: tf.Tensor1D, numClasses: number): tf.Tensor2D {
@@ -97,7 +103,7 @@ export function boostedCrossEntropyPerExample(logits: tf.Tensor2D, y: tf.Tensor1
     const onehot = oneHotOf(y, numClasses);
     const probs = tf.softmax(logits);
     // Probabilities lie in [0, 1]: moving the true class to -1 lets argMax pick the strongest wrong class.
-    const strongestWrong = detach(tf.oneHot(tf.argMax(tf.sub(tf.mul(probs, tf.sub(1, onehot)), onehot), 1), numClasses));
+    const strongestWrong = detach(probs, (p) => tf.oneHot(tf.argMax(tf.sub(tf.mul(p, tf.sub(1, onehot)), onehot), 1), numClasses));
     const pWrong = tf.sum(tf.mul(strongestWrong, probs), 1);
     const margin = tf.neg(tf.log(tf.add(tf.sub(BOOSTED_CE_OFFSET, pWrong), BOOSTED_CE_TINY)));
     return tf.add(crossEntropyPerExample(logits, y), margin) as tf.Tensor1D;
@@ -130,7 +136,7 @@ export function martWeightedKl(logitsNat: tf.Tensor2D, logitsAdv: tf.Tensor2D, y
  */
 export function mmaLiteLoss(logitsNat: tf.Tensor2D, logitsAdv: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
-    const correct = detach(tf.cast(tf.equal(tf.argMax(logitsNat, 1), tf.cast(y, 'int32')), 'float32'));
+    const correct = detach(logitsNat, (z) => tf.cast(tf.equal(tf.argMax(z, 1), tf.cast(y, 'int32')), 'float32'));
     const ceNat = crossEntropyPerExample(logitsNat, y);
     const ceAdv = crossEntropyPerExample(logitsAdv, y);
     return tf.mean(tf.add(tf.mul(tf.sub(1, correct), ceNat), tf.mul(correct, ceAdv))) as tf.Scalar;
