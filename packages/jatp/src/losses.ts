@@ -85,6 +85,7 @@ export function tradesKl(logitsNat: tf.Tensor2D, logitsAdv: tf.Tensor2D): tf.Sca
 
 /** MART's constants for the "strongest wrong class" term (spec §2.5, §3.2). */
 export const BOOSTED_CE_OFFSET = 1.0001;
+/** The 1e-12 inside MART's log (spec §3.2). */
 export const BOOSTED_CE_TINY = 1e-12;
 
 /**

@@ -54,6 +54,7 @@ import {
 } from './common.js';
 import { attackRemaining } from './remaining.js';
 
+/** Options of APGD (defaults: APGD_DEFAULTS, APGD-T: APGD_T_DEFAULTS; see the file comment). Example: `apgdCe({ eps: 8 / 255, nIter: 100 })`. */
 export interface ApgdOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -106,6 +107,7 @@ interface SingleRunResult {
   robust: tf.Tensor1D;
 }
 
+/** APGD-CE / APGD-T / APGD-DLR as one Attack; build it with `apgdCe(options)` or `apgdT(options)`. Example: `new Apgd({ loss: 'dlr' }).run(model, x, y, 0)`. */
 export class Apgd implements Attack {
   readonly name: string;
   readonly options: ApgdOptions;

@@ -36,9 +36,12 @@ import { fabT } from './fab.js';
 import { type BallNorm, checkInputs } from './common.js';
 import { attackRemaining } from './remaining.js';
 
+/** Stage names AutoAttack understands (also its custom stage lists). */
 export const STAGE_NAMES = ['apgd-ce', 'apgd-t', 'fab-t', 'square', 'apgd-dlr'] as const;
+/** One of STAGE_NAMES. */
 export type StageName = (typeof STAGE_NAMES)[number];
 
+/** One stage of a custom AutoAttack: the attack and its options. Example: `{ attack: 'apgd-ce', options: { nIter: 20 } }`. */
 export interface StageConfig {
   readonly attack: StageName;
   /** Options passed to the stage's factory on top of { eps } (and norm where the attack has one). */
@@ -53,6 +56,7 @@ export const STANDARD_STAGES: readonly StageConfig[] = [
   { attack: 'square', options: { nQueries: 5000, pInit: 0.8, restarts: 1 } },
 ];
 
+/** What AutoAttack reports after each stage (robust accuracy so far, points fooled, time). */
 export interface StageReport {
   readonly name: StageName;
   /** Robust accuracy over all N points after this stage (fraction). */
@@ -63,12 +67,14 @@ export interface StageReport {
   readonly seconds: number;
 }
 
+/** AutoAttack's result: the AttackResult plus clean accuracy, per-stage reports and the final robust accuracy. */
 export interface AutoAttackReport extends AttackResult {
   readonly cleanAccuracy: number;
   readonly stages: readonly StageReport[];
   readonly robustAccuracy: number;
 }
 
+/** Options of AutoAttack (defaults: AUTOATTACK_DEFAULTS: L∞, ε = 8/255, version 'standard'). */
 export interface AutoAttackOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -77,6 +83,7 @@ export interface AutoAttackOptions {
   readonly onStage?: (report: StageReport) => void;
 }
 
+/** Defaults of AutoAttack: L∞, ε = 8/255, the standard stage list (spec §5.3). */
 export const AUTOATTACK_DEFAULTS: AutoAttackOptions = { norm: 'Linf', eps: 8 / 255, version: 'standard', stages: [] };
 
 type StageFactory = (norm: BallNorm, eps: number, options: Readonly<Record<string, unknown>>) => Attack | undefined;
@@ -90,6 +97,7 @@ const STAGE_FACTORIES: Record<StageName, StageFactory> = {
   square: (norm, eps, options) => (norm === 'Linf' ? square({ ...options, eps }) : undefined),
 };
 
+/** AutoAttack as an Attack whose `run` returns the full report. Example: `autoAttack({ eps: 8 / 255 }).run(model, x, y).robustAccuracy`. */
 export class AutoAttack implements Attack {
   readonly name: string;
   readonly options: AutoAttackOptions;
@@ -176,6 +184,7 @@ export function autoAttack(options: Partial<AutoAttackOptions> = {}): AutoAttack
   return new AutoAttack(options);
 }
 
+/** A custom AutoAttack from stage names or configs. Example: `autoAttackCustom(['apgd-ce', 'square'], { eps: 0.1 })`. */
 export function autoAttackCustom(stages: readonly (StageName | StageConfig)[], options: Partial<AutoAttackOptions> = {}): AutoAttack {
   const list = stages.map((s) => (typeof s === 'string' ? { attack: s } : s));
   return new AutoAttack({ ...options, version: 'custom', stages: list });

@@ -63,8 +63,10 @@ export function projectL2(xAdv: tf.Tensor4D, x: tf.Tensor4D, eps: number): tf.Te
   });
 }
 
+/** The norms of the gradient attacks' balls. */
 export type BallNorm = 'Linf' | 'L2';
 
+/** Projection onto the L∞ or L2 ball of radius eps around x, then onto [0, 1]. Example: `project(xAdv, x, 'Linf', 8 / 255)`. */
 export function project(xAdv: tf.Tensor4D, x: tf.Tensor4D, norm: BallNorm, eps: number): tf.Tensor4D {
   return norm === 'Linf' ? projectLinf(xAdv, x, eps) : projectL2(xAdv, x, eps);
 }
@@ -123,6 +125,7 @@ export function randomStart(x: tf.Tensor4D, norm: BallNorm, eps: number, seed: n
 // Losses (all per-example, shape [N], to be MAXIMISED by an untargeted attacker)
 // ---------------------------------------------------------------------------------------------------
 
+/** Loss names of PGD / APGD (`lossPerExample`): cross-entropy, CW margin, DLR, targeted DLR. */
 export type LossName = 'ce' | 'cw' | 'dlr' | 'dlr-targeted';
 
 // The losses live in the shared losses module (also used by training and defenses); re-exported so
@@ -183,10 +186,12 @@ export interface EotLogitsFn extends LogitsFn {
   };
 }
 
+/** Whether `model` is an EOT model (an EotLogitsFn from eot.ts), whose losses are averaged over draws. */
 export function isEot(model: LogitsFn): model is EotLogitsFn {
   return typeof (model as Partial<EotLogitsFn>).eot === 'object';
 }
 
+/** What `lossAndGrad` returns; the caller disposes the three tensors. */
 export interface LossAndGrad {
   /** d(sum_i loss_i)/dx, shape of x. */
   grad: tf.Tensor4D;

@@ -27,13 +27,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import { type EotLogitsFn, SeedStream, isEot } from './common.js';
 
+/** Options of `eotModel` (defaults: EOT_DEFAULTS = 10 draws, seed 0). */
 export interface EotOptions {
   readonly samples: number;
   readonly seed: number;
 }
 
+/** Defaults of `eotModel`: 10 draws per loss/gradient, seed stream starting at 0. */
 export const EOT_DEFAULTS: EotOptions = { samples: 10, seed: 0 };
 
+/** A randomised model that takes the seed of its random draw explicitly. */
 export type RandomisedLogitsFn = (x: tf.Tensor4D, seed: number) => tf.Tensor2D;
 
 /** A LogitsFn whose plain call is the mean logits of `samples` draws of `sample`. */
@@ -51,6 +54,7 @@ function checkSamples(samples: number, what: string): void {
   if (!Number.isInteger(samples) || samples < 1) throw new Error(`${what} must be an integer >= 1, got ${samples}`);
 }
 
+/** An EOT model from a seeded randomised model. Example: `pgd().run(eotModel((x, s) => f(jitter(x, s)), { samples: 10 }), x, y)`. */
 export function eotModel(randomised: RandomisedLogitsFn, options: Partial<EotOptions> = {}): EotLogitsFn {
   const o = { ...EOT_DEFAULTS, ...options };
   checkSamples(o.samples, 'eot: samples');

@@ -50,6 +50,7 @@ export interface FabOptions {
   readonly seed: number;
 }
 
+/** Defaults of FAB-T (spec §5.3): ε = 8/255, 100 iterations, 9 targets, 1 restart, alphaMax 0.1, eta 1.05, beta 0.9, seed 0. */
 export const FAB_DEFAULTS: FabOptions = Object.freeze({
   eps: 8 / 255,
   nIter: 100,
@@ -76,6 +77,7 @@ function misclassified(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): tf.Tens
   return tf.tidy(() => misclassifiedLogits(model(x), y));
 }
 
+/** What `fabTargetedRun` returns: the smallest adversarial points and their L∞ norms. */
 export interface FabRunResult {
   /** Smallest misclassified point found per example (x itself where none was found). */
   readonly xBest: tf.Tensor4D;

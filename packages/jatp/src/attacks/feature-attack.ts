@@ -33,6 +33,7 @@ import { withEot } from './eot.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import type { Attack, AttackResult } from './types.js';
 
+/** Options of the feature attack (defaults: FEATURE_ATTACK_DEFAULTS: ε = 8/255, step 0.01, 10 steps, random start). */
 export interface FeatureAttackOptions {
   readonly eps: number;
   readonly stepSize: number;
@@ -42,10 +43,13 @@ export interface FeatureAttackOptions {
   readonly features?: FeatureFn;
 }
 
+/** Defaults of the feature attack (spec §2.4 / A2): ε = 8/255, step 0.01, K = 10, random start. */
 export const FEATURE_ATTACK_DEFAULTS: FeatureAttackOptions = { eps: 8 / 255, stepSize: 0.01, steps: 10, randomStart: true };
 
+/** A differentiable map from images to a feature tensor with a leading batch axis. */
 export type FeatureFn = (x: tf.Tensor4D) => tf.Tensor;
 
+/** The JATP feature-space attack (Eq. 5) as an Attack (`run`) and as a training-time crafter (`craft`). */
 export class FeatureAttack implements Attack {
   readonly name = 'feature-attack';
   readonly options: FeatureAttackOptions;
@@ -110,6 +114,7 @@ export class FeatureAttack implements Attack {
   }
 }
 
+/** Feature attack factory. Example: `featureAttack({ steps: 10 }).craft(featuresOf, x, seed)`. */
 export function featureAttack(options: Partial<FeatureAttackOptions> = {}): FeatureAttack {
   return new FeatureAttack(options);
 }

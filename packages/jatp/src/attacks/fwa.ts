@@ -66,6 +66,7 @@ export interface FwaOptions {
   readonly seed: number;
 }
 
+/** Defaults of FWA (spec §5.4, A17): ε = 8/255 of the mass, 20 steps, lr 0.01, 5x5 kernel, dual projection. */
 export const FWA_DEFAULTS: FwaOptions = Object.freeze({
   eps: 8 / 255,
   steps: 20,
@@ -88,6 +89,7 @@ function checkOptions(o: FwaOptions): void {
   if (!Number.isInteger(o.dualMaxIter) || o.dualMaxIter < 1) throw new Error(`fwa: dualMaxIter must be an integer >= 1, got ${o.dualMaxIter}`);
 }
 
+/** What `fwaRun` returns: the clipped and unclipped transported images, the plans and success. */
 export interface FwaRunResult {
   /** clip01 of the transported image, [N, H, W, C]. */
   readonly xAdv: tf.Tensor4D;

@@ -61,6 +61,7 @@ export interface RunOptions {
   readonly eot?: number;
 }
 
+/** The fourth argument of `attack.run`: a seed, or RunOptions `{ seed, eot }`. */
 export type SeedOrOptions = number | RunOptions;
 
 function asTensor2D(out: unknown, what: string): tf.Tensor2D {

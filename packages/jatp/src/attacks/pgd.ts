@@ -40,6 +40,7 @@ import {
   untargetedSuccess,
 } from './common.js';
 
+/** Options of PGD (defaults: PGD_DEFAULTS, PGD-DLR: PGD_DLR_DEFAULTS; see the file comment). Example: `pgd({ steps: 40, stepSize: 0.01 })`. */
 export interface PgdOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -64,6 +65,7 @@ export const PGD_DEFAULTS: PgdOptions = {
 /** spec §5.2: the same loop with the DLR loss and step 0.007 (random start: A16). */
 export const PGD_DLR_DEFAULTS: PgdOptions = { ...PGD_DEFAULTS, stepSize: 0.007, loss: 'dlr' };
 
+/** PGD (L∞ / L2; CE, CW or DLR loss) as an Attack; build it with `pgd(options)` or `pgdDlr(options)`. */
 export class Pgd implements Attack {
   readonly name: string;
   readonly options: PgdOptions;

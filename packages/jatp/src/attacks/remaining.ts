@@ -26,8 +26,10 @@ export interface StageOutcome {
   readonly fooled: ArrayLike<boolean>;
 }
 
+/** One stage of `attackRemaining`: runs on the gathered not-yet-fooled points (global indices `todo`). */
 export type Stage = (xs: tf.Tensor4D, ys: tf.Tensor1D, todo: readonly number[]) => StageOutcome;
 
+/** What `attackRemaining` returns. */
 export interface RemainingResult {
   /** The merged adversarial batch (a new tensor when something was merged, else `xAdv` itself). */
   readonly xAdv: tf.Tensor4D;

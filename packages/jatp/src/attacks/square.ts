@@ -45,6 +45,7 @@ export interface SquareOptions {
   readonly seed: number;
 }
 
+/** Defaults of Square (spec §5.3): ε = 8/255, 5000 queries, p_init 0.8, 1 restart, seed 0. */
 export const SQUARE_DEFAULTS: SquareOptions = Object.freeze({
   eps: 8 / 255,
   nQueries: 5000,

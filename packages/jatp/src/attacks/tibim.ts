@@ -25,6 +25,7 @@ import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './common.js';
 
+/** Options of TI-BIM (defaults: TIBIM_DEFAULTS: ε = 8/255, 40 steps of 0.007, 15x15 kernel, nsig 3). */
 export interface TiBimOptions {
   readonly eps: number;
   readonly steps: number;
@@ -33,6 +34,7 @@ export interface TiBimOptions {
   readonly nsig: number;
 }
 
+/** Defaults of TI-BIM (spec §5.5): ε = 8/255, 40 steps of 0.007, 15x15 Gaussian kernel over ±3σ. */
 export const TIBIM_DEFAULTS: TiBimOptions = { eps: 8 / 255, steps: 40, stepSize: 0.007, kernelSize: 15, nsig: 3 };
 
 /**
@@ -60,6 +62,7 @@ export function gaussianKernel(kernelSize: number, nsig: number): Float64Array {
   return kernel;
 }
 
+/** TI-BIM as an Attack; build it with `tiBim(options)`. */
 export class TiBim implements Attack {
   readonly name: string;
   readonly options: TiBimOptions;
@@ -99,6 +102,7 @@ export class TiBim implements Attack {
   }
 }
 
+/** TI-BIM factory. Example: `tiBim({ steps: 40 }).run(model, x, y)`. */
 export function tiBim(options: Partial<TiBimOptions> = {}): TiBim {
   return new TiBim(options);
 }

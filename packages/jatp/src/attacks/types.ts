@@ -3,14 +3,17 @@ import type { AttackModel, SeedOrOptions } from './model.js';
 
 export type { AttackModel, RunOptions, SeedOrOptions } from './model.js';
 
+/** Threat-model norms: L∞ and L2 balls, and the Wasserstein ball of FWA. */
 export type Norm = 'Linf' | 'L2' | 'Wasserstein';
 
+/** A threat model: a norm and the radius of its ball. */
 export interface ThreatModel {
   readonly norm: Norm;
   /** Radius of the ball (pixel units for Linf/L2 on [0,1] images; mass fraction for Wasserstein). */
   readonly eps: number;
 }
 
+/** What every attack returns. The caller owns (and disposes) `xAdv`. */
 export interface AttackResult {
   /** Adversarial images, same shape as the input, inside the eps-ball and [0, 1]. */
   readonly xAdv: tf.Tensor4D;

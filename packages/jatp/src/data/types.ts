@@ -17,6 +17,7 @@ export interface Split {
   readonly imageShape?: readonly [number, number, number];
 }
 
+/** A loaded dataset: name, image shape, classes and the train / test splits (uint8 NHWC images, labels). */
 export interface Dataset {
   /** Canonical name: 'cifar10' | 'svhn' | 'mnist' | 'fashion-mnist' | a folder name. */
   readonly name: string;

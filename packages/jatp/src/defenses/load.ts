@@ -27,6 +27,7 @@ export function runWeightsFile(given: string, flag: string): string {
   throw new Error(`${flag}: no network in run folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')})`);
 }
 
+/** The network of a run folder (or weights file); `flag` names the option in errors. Example: `await loadRunNetwork('runs/trades', '--target')`. */
 export async function loadRunNetwork(given: string, flag: string): Promise<Network> {
   return loadNetwork(runWeightsFile(given, flag));
 }

@@ -62,6 +62,7 @@ export interface JatpLossOptions {
   readonly detachNatural: boolean;
 }
 
+/** Defaults of the JATP loss (spec §2.5): α = 5, β = 3, no ablation, MSE pixel loss, natural branch not detached. */
 export const DEFAULT_JATP_LOSS_OPTIONS: JatpLossOptions = {
   alpha: 5,
   beta: 3,
@@ -89,6 +90,7 @@ export interface JatpLossInputs {
   readonly labels: tf.Tensor1D;
 }
 
+/** The JATP loss and its parts, each a scalar the caller disposes. */
 export interface JatpLossTerms {
   /** L_JATP = L_adv + β L_pix (Eq. 10), the quantity minimised. */
   readonly total: tf.Scalar;
@@ -167,6 +169,7 @@ export interface ApegGeneratorWeights {
   readonly mse: number;
   readonly adversarial: number;
 }
+/** APE-GAN generator loss weights (spec §4.1): ξ1 = 0.7 (MSE), ξ2 = 0.3 (adversarial). */
 export const DEFAULT_APEG_GENERATOR_WEIGHTS: ApegGeneratorWeights = { mse: 0.7, adversarial: 0.3 };
 
 /** APE-GAN generator loss (spec §4.1): `0.7 MSE(G(x_adv), x) + 0.3 BCE(D(G(x_adv)), 1)`. */
@@ -213,6 +216,7 @@ export interface NrpLossWeights {
   readonly pixel: number;
   readonly feature: number;
 }
+/** NRP purifier loss weights (spec §4.3, A15): α_n = 5e-3, γ_n = 1e-2, λ_n = 1. */
 export const DEFAULT_NRP_LOSS_WEIGHTS: NrpLossWeights = { adversarial: 5e-3, pixel: 1e-2, feature: 1 };
 
 /**

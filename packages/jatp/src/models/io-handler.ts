@@ -27,6 +27,7 @@ import { buildNetwork } from './registry.js';
 import { decodeSafetensors } from './safetensors-codec.js';
 import { RUN_WEIGHT_CANDIDATES, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar } from './weights-core.js';
 
+/** Options of `jatpWeights` (default: the global fetch). */
 export interface JatpWeightsOptions {
   /** Fetch implementation for URLs (default: the global `fetch`). */
   readonly fetch?: typeof fetch;

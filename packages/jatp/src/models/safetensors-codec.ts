@@ -26,6 +26,7 @@ const DTYPE_BYTES: Readonly<Record<SafeDtype, number>> = {
 /** Largest header accepted (the reference implementation uses the same 100 MB bound). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+/** One decoded tensor: dtype, shape and raw little-endian bytes. */
 export interface SafeTensor {
   readonly dtype: SafeDtype;
   readonly shape: readonly number[];
@@ -33,6 +34,7 @@ export interface SafeTensor {
   readonly bytes: Uint8Array;
 }
 
+/** A decoded safetensors file: its tensors by name and its string metadata. */
 export interface SafeFile {
   readonly tensors: Map<string, SafeTensor>;
   readonly metadata: Record<string, string>;

@@ -21,6 +21,7 @@ export async function writeFileAtomic(file: string, bytes: Uint8Array | string):
   }
 }
 
+/** Writes tensors (and string metadata) as a safetensors file, atomically. */
 export async function writeSafetensors(
   file: string,
   tensors: ReadonlyMap<string, TensorToWrite>,
@@ -29,6 +30,7 @@ export async function writeSafetensors(
   await writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }
 
+/** Reads and strictly validates a safetensors file. */
 export async function readSafetensors(file: string): Promise<SafeFile> {
   let bytes: Uint8Array;
   try {

@@ -8,14 +8,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from './types.js';
 import { asFloat32, type SafeFile } from './safetensors-codec.js';
 
+/** The `format` field of our sidecars and safetensors metadata. */
 export const WEIGHTS_FORMAT = 'jatp-weights/1';
 
+/** Free-form metadata stored in a sidecar (dataset, recipe, ...). */
 export interface WeightsMeta {
   dataset?: string;
   recipe?: unknown;
   [key: string]: unknown;
 }
 
+/** The sidecar JSON beside a weights file: format, arch, options, weights file name, parameter count. */
 export interface Sidecar extends WeightsMeta {
   format: string;
   arch: string;

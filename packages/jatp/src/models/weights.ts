@@ -31,6 +31,7 @@ export function weightsToHost(net: Network): Map<string, TensorToWrite> {
   return out;
 }
 
+/** Saves a network as `<name>.safetensors` + `<name>.json` (both atomic). Example: `await saveNetwork(net, 'runs/x/model.safetensors', { dataset: 'cifar10' })`. */
 export async function saveNetwork(net: Network, weightsPath: string, meta: WeightsMeta = {}): Promise<Sidecar> {
   const sidecar: Sidecar = {
     ...meta,

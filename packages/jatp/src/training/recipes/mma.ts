@@ -15,6 +15,7 @@ import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
 import { mmaLiteLoss } from '../../losses.js';
 
+/** MMA-lite (spec §3.3(a)) as a recipe for `runTraining`. */
 export class MmaRecipe extends ClassifierRecipe {
   readonly name = 'mma';
   readonly options: ClassifierRecipeOptions;

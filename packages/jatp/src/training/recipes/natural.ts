@@ -8,6 +8,7 @@ import type { Batch } from '../types.js';
 import { ClassifierRecipe } from '../adversarial.js';
 import { crossEntropy } from '../../losses.js';
 
+/** Natural (non-adversarial) training as a recipe for `runTraining`. */
 export class NaturalRecipe extends ClassifierRecipe {
   readonly name = 'natural';
 
