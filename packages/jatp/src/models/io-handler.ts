@@ -14,7 +14,8 @@
  *
  * The handler rebuilds the architecture named in the sidecar through the model registry, fills it from
  * the safetensors (names, shapes and dtypes checked, weights-core.ts), and hands tfjs the topology and
- * weights of that stock tfjs-layers model, so the result is an ordinary `tf.LayersModel` (NHWC input in
+ * weights of that stock tfjs-layers model (after checking the sidecar's SHA-256 of the weights, where the
+ * Web Crypto API exists), so the result is an ordinary `tf.LayersModel` (NHWC input in
  * [0, 1]; logits for a classifier, an image for a pre-processor). Its `userDefinedMetadata` carries
  * `{ arch, options }`.
  *
@@ -56,9 +57,21 @@ export function jatpWeights(source: string, options: JatpWeightsOptions = {}): t
   };
 }
 
+/** Hex SHA-256 with the Web Crypto API (browsers in secure contexts, Node >= 19); undefined where there is none. */
+async function sha256Hex(bytes: Uint8Array): Promise<string | undefined> {
+  const subtle = (globalThis as { crypto?: { subtle?: { digest(algorithm: string, data: Uint8Array): Promise<ArrayBuffer> } } }).crypto?.subtle;
+  if (subtle === undefined) return undefined;
+  return Array.from(new Uint8Array(await subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 async function artifactsOf(files: Files): Promise<tf.io.ModelArtifacts> {
   const file = decodeSafetensors(files.weights, files.weightsSource);
   const sidecar: Sidecar = files.sidecar ? parseSidecar(files.sidecar.text, files.sidecar.source) : sidecarFromMetadata(file, files.weightsSource, files.weightsName);
+  // The sidecar's checksum (weights.ts) is checked here too, so damaged downloads are refused.
+  const actual = sidecar.sha256 === undefined ? undefined : await sha256Hex(files.weights);
+  if (actual !== undefined && actual !== sidecar.sha256) {
+    throw new Error(`${files.weightsSource}: checksum mismatch: SHA-256 ${actual}, but ${files.sidecar!.source} records ${sidecar.sha256} (damaged or replaced weights)`);
+  }
   const net = buildNetwork(sidecar.arch, sidecar.options);
   try {
     if (!(net instanceof LayersNetwork)) throw new Error(`${files.weightsSource}: architecture '${sidecar.arch}' is not a tfjs-layers model`);

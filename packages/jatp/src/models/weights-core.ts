@@ -25,6 +25,8 @@ export interface Sidecar extends WeightsMeta {
   options: Record<string, unknown>;
   weights: string;
   params: number;
+  /** SHA-256 (hex) of the weights file's bytes; absent in sidecars written before it was recorded. */
+  sha256?: string;
 }
 
 /** Where a run folder (`jatp train-target` / `train-defense` output) keeps its network, most specific first. */
@@ -71,8 +73,8 @@ export function sidecarPath(weightsPath: string): string {
 const FIRST = 8;
 
 /**
- * Checks `file` against `net.namedWeights()` (names, shapes, dtype) and assigns every variable.
- * Nothing is assigned unless everything matches.
+ * Checks `file` against `net.namedWeights()` (names, shapes, dtype, finite values) and assigns
+ * every variable. Nothing is assigned unless everything matches.
  */
 export function assignWeights(net: Network, file: SafeFile, source: string): void {
   const expected = net.namedWeights();
@@ -96,6 +98,17 @@ export function assignWeights(net: Network, file: SafeFile, source: string): voi
   list('unexpected in the file', extra);
   list('with the wrong shape', badShape);
   list('not F32', badDtype);
+  if (problems.length === 0) {
+    // A NaN or Inf weight gives chance accuracy without any other symptom: refuse it.
+    const nonFinite: string[] = [];
+    for (const name of expected.keys()) {
+      const values = asFloat32(file.tensors.get(name)!, name, source);
+      let bad = 0;
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) bad++;
+      if (bad > 0) nonFinite.push(`${name} (${bad} of ${values.length})`);
+    }
+    list('holding non-finite values (NaN or ±Inf; the weights are damaged)', nonFinite);
+  }
   if (problems.length > 0) {
     const hint = file.metadata['layout'] !== 'tfjs' ? ' (PyTorch checkpoints load with `importPytorchResnet18` / `jatp models import-pytorch`)' : '';
     throw new Error(`${source}: weights do not match architecture '${net.arch}' ${JSON.stringify(net.options)}: ${problems.join(' | ')}${hint}`);

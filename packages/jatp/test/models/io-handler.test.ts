@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,14 @@ test('bad sources fail with a message naming them', async () => {
   await assert.rejects(tfl.loadLayersModel(jatpWeights(join(dir))), /no network in run folder/);
   await assert.rejects(tfl.loadLayersModel(jatpWeights(`${baseUrl}/missing/model.json`)), /missing\/model\.json' answered HTTP 404/);
   assert.throws(() => jatpWeights(''), /expected a path or URL/);
+  // One flipped byte in the weights: the sidecar's SHA-256 no longer matches, on disk and over http.
+  mkdirSync(join(dir, 'damaged'), { recursive: true });
+  const bytes = readFileSync(join(dir, 'cls', 'model.safetensors'));
+  bytes[bytes.length - 3] ^= 0x40;
+  writeFileSync(join(dir, 'damaged', 'model.safetensors'), bytes);
+  copyFileSync(join(dir, 'cls', 'model.json'), join(dir, 'damaged', 'model.json'));
+  await assert.rejects(tfl.loadLayersModel(jatpWeights(join(dir, 'damaged', 'model.json'))), /checksum mismatch/);
+  await assert.rejects(tfl.loadLayersModel(jatpWeights(`${baseUrl}/damaged/model.safetensors`)), /checksum mismatch/);
 });
 
 test('io-handler.ts and everything it imports statically are free of Node modules (it must bundle for a browser)', () => {
