@@ -122,8 +122,10 @@ async function viaFetch(source: string, fetchFn: typeof fetch | undefined): Prom
 
 async function viaFs(source: string): Promise<Files> {
   // Imported here, not at the top: this file must load in a browser, where these modules do not exist.
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
+  // The names go through a variable so that bundlers (esbuild, webpack) leave the import to run time.
+  const nodeModule = (name: string): Promise<unknown> => import(name);
+  const fs = (await nodeModule('node:fs/promises')) as typeof import('node:fs/promises');
+  const path = (await nodeModule('node:path')) as typeof import('node:path');
   const readText = async (file: string): Promise<string | undefined> => fs.readFile(file, 'utf8').catch(() => undefined);
   const stat = await fs.stat(source).catch(() => undefined);
   if (stat === undefined) throw new Error(`jatpWeights: '${source}' does not exist (expected a sidecar .json, a .safetensors file or a run folder)`);

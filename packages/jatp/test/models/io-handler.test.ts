@@ -120,3 +120,17 @@ test('io-handler.ts and everything it imports statically are free of Node module
   assert.ok(seen.size > 5, `walked ${seen.size} files`);
   assert.deepEqual(offenders, []);
 });
+
+test('io-handler.ts bundles for the browser with esbuild, with no Node shim', async (t) => {
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    t.skip('esbuild is not installed (it comes with the demo-web workspace)');
+    return;
+  }
+  const entry = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/models/io-handler.ts');
+  const out = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+  assert.equal(out.errors.length, 0);
+  assert.ok(out.outputFiles[0]!.text.includes('jatpWeights'));
+});
