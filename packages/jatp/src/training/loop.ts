@@ -43,6 +43,7 @@ import { readSafetensors, writeFileAtomic, writeSafetensors, type HostTensor } f
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { deriveSeed, SEED_PURPOSE } from './rng.js';
+import { ddpAnyRank, ddpCleanup, ddpFinish, ddpIsWriter, ddpOutDir, ddpProgress, ddpRecipe, ddpSyncStart } from './distributed.js'; // [distributed]
 
 export type { OptimizerSpec } from './optim.js';
 export type { Augment } from '../data/pipeline.js';
@@ -254,8 +255,9 @@ function validateOptions(recipe: Recipe, opts: TrainingRunOptions): void {
 export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   validateOptions(recipe, opts);
-  const progress = opts.progress ?? stderrProgress();
-  const outDir = opts.outDir;
+  recipe = ddpRecipe(recipe); // [distributed] shard each batch, average gradients over ranks
+  const progress = ddpProgress(opts.progress ?? stderrProgress()); // [distributed] rank 0 reports
+  const outDir = ddpOutDir(opts.outDir); // [distributed] ranks > 0 write to a scratch folder
   const ckptEvery = opts.checkpointEverySteps ?? 0;
   const logEvery = opts.logEverySteps ?? 50;
   const schedule = opts.lrSchedule ?? (() => 1);
@@ -429,6 +431,8 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     writeFileAtomic(configFile, `${JSON.stringify(cfg, null, 2)}\n`);
   }
 
+  ({ epoch, stepInEpoch, globalStep, accum, best } = ddpSyncStart({ epoch, stepInEpoch, globalStep, accum, best }, state.values(), optimizers)); // [distributed] rank 0's state everywhere
+
   // Ctrl-C: finish the current step, checkpoint, return `interrupted`; a second Ctrl-C exits at once.
   let stopRequested = false;
   const onSigint = (): void => {
@@ -505,7 +509,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
         // Yield to the event loop so a pending SIGINT handler can run.
         await new Promise<void>((r) => setImmediate(r));
         const lastOfEpoch = stepInEpoch === stepsPerEpoch;
-        const stopNow = stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps);
+        const stopNow = ddpAnyRank(stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps)); // [distributed] all ranks stop together
         if (!lastOfEpoch && (stopNow || (ckptEvery > 0 && globalStep % ckptEvery === 0))) saveCheckpoint();
         if (stopNow && !lastOfEpoch) {
           interrupted = true;
@@ -516,7 +520,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
 
       // End of epoch: evaluate, record, write weights, then checkpoint at the epoch boundary.
       const train = Object.fromEntries(Object.entries(accum.sums).map(([k, v]) => [k, v / Math.max(1, accum.steps)]));
-      const evalMetrics = opts.evaluate ? await opts.evaluate(epoch1) : {};
+      const evalMetrics = opts.evaluate && ddpIsWriter() ? await opts.evaluate(epoch1) : {}; // [distributed] rank 0 evaluates
       const seconds = (Date.now() - epochStart) / 1000;
       appendJsonl(metricsFile, { type: 'epoch', epoch: epoch1, globalStep, seconds, lr: lrs, train, eval: evalMetrics, time: new Date().toISOString() });
       progress.epochEnd(epoch1, opts.epochs, { ...train, ...evalMetrics }, seconds);
@@ -535,7 +539,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       stepInEpoch = 0;
       accum = { sums: {}, steps: 0, images: 0 };
       saveCheckpoint();
-      if (epoch < opts.epochs && (stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps))) {
+      if (epoch < opts.epochs && ddpAnyRank(stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps))) { // [distributed]
         interrupted = true;
         break;
       }
@@ -543,7 +547,9 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
   } finally {
     if (opts.handleSigint ?? true) process.off('SIGINT', onSigint);
     for (const o of Object.values(optimizers)) o.dispose();
+    ddpCleanup(); // [distributed]
   }
+  ddpFinish(); // [distributed] every rank reaches the end before rank 0's store goes away
   if (interrupted) progress.message(`stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; continue with --resume ${outDir}`);
 
   return {
