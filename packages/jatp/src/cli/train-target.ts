@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
+import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
 import { stderrProgress } from '../training/progress.js';
 import {
   TARGET_PRESETS,
@@ -25,7 +26,7 @@ import {
   type TrainTargetResult,
 } from '../training/targets.js';
 
-export interface TrainTargetFlags {
+export interface TrainTargetFlags extends DistributedFlags { // [distributed]
   recipe?: string;
   preset: string;
   arch?: string;
@@ -134,7 +135,7 @@ export function targetConfigFromFlags(f: TrainTargetFlags): { config: TargetConf
     const stored = readTargetConfig(f.resume);
     if (f.out !== undefined && f.out !== f.resume) throw new Error(`--out ${f.out} and --resume ${f.resume} differ; --resume continues the run in its own folder`);
     // Only flags that do not change what the run computes may accompany --resume.
-    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs']);
+    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs', ...DISTRIBUTED_FLAG_NAMES]); // [distributed]
     const extra = Object.entries(f).filter(([k, v]) => v !== undefined && !allowed.has(k));
     if (extra.length > 0) throw new Error(`--resume uses the run's stored settings; drop ${extra.map(([k]) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`).join(', ')}`);
     const config = { ...stored };
@@ -178,6 +179,7 @@ export function trainTargetText(r: TrainTargetResult): string {
 export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
   const { config, out, resume } = targetConfigFromFlags(flags);
   await initBackend();
+  await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return trainTarget({
     config,
     out,
@@ -218,6 +220,8 @@ export function register(program: Command): void {
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and attack starts (0)')
     .option('--json', 'print the result as JSON on stdout')
+    .option(...NPROC_OPTION) // [distributed]
+    .option(...SYNC_BN_OPTION) // [distributed]
     .addHelpText(
       'after',
       `
@@ -229,6 +233,7 @@ Examples:
 Progress goes to stderr (a bar on a terminal); Ctrl-C writes a checkpoint and exits with status 130.`,
     )
     .action(async (flags: TrainTargetFlags) => {
+      if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const r = await runTrainTarget(flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);
       if (r.summary.interrupted) process.exitCode = 130;
