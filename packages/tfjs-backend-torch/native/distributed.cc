@@ -7,25 +7,31 @@
 // fault, every rank runs a heartbeat thread that bumps a counter in the store; after a failure the
 // counters that stopped moving tell which ranks are gone.
 //
-// Availability is decided at compile time with __has_include: a libtorch without the c10d/Gloo
-// headers still builds the addon, and distStatus() then says why distributed is unavailable.
+// Availability is decided at compile time with __has_include: a libtorch without the c10d, Gloo
+// or NCCL headers still builds the addon, and distStatus() then says why distributed is unavailable
+// (TT_NO_DISTRIBUTED forces that, e.g. to test it).
 #include "context.h"
 
-#if !defined(TT_NO_DISTRIBUTED) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && \
-    __has_include(<torch/csrc/distributed/c10d/TCPStore.hpp>) && __has_include(<gloo/algorithm.h>)
-#define TT_HAS_DISTRIBUTED 1
-// Both process-group headers are empty unless the macro PyTorch's own build defines is set.
+#if !defined(TT_NO_DISTRIBUTED) && __has_include(<torch/csrc/distributed/c10d/TCPStore.hpp>) && \
+    __has_include(<torch/csrc/distributed/c10d/ProcessGroup.hpp>)
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// The process-group headers are empty unless the macro PyTorch's own build defines is set.
+#if __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && __has_include(<gloo/algorithm.h>)
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#if defined(TT_CUDA) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
+#define TT_HAS_GLOO 1
+#endif
+#if defined(TT_CUDA) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>) && __has_include(<nccl.h>)
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define TT_HAS_NCCL 1
+#endif
+#if defined(TT_HAS_GLOO) || defined(TT_HAS_NCCL)
+#define TT_HAS_DISTRIBUTED 1
 #endif
 #endif
 
@@ -226,6 +232,17 @@ void Unflatten(const at::Tensor& bucket, const std::vector<at::Tensor>& ts, cons
   }
 }
 
+std::string BackendList() {
+  std::string out;
+#ifdef TT_HAS_GLOO
+  out += " gloo";
+#endif
+#ifdef TT_HAS_NCCL
+  out += " nccl";
+#endif
+  return out;
+}
+
 // distInit({rank, worldSize, masterAddr, masterPort, timeoutMs, backend}) -> {rank, worldSize, backend}
 TT_FN(DistInit) {
   TT_GUARD_BEGIN
@@ -249,6 +266,7 @@ TT_FN(DistInit) {
     throw std::runtime_error("distributed: rank " + std::to_string(s->rank) + " could not reach the TCPStore at " + s->host + ":" +
                              std::to_string(s->port) + (s->rank == 0 ? " (as its host)" : "") + ": " + e.what());
   }
+#ifdef TT_HAS_GLOO
   if (s->backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(s->timeout);
     // GLOO_SOCKET_IFNAME picks the network interface as in PyTorch; a loopback master means a
@@ -263,22 +281,19 @@ TT_FN(DistInit) {
     }
     s->group = std::make_unique<Group<c10d::ProcessGroupGloo>>(
         c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, s->rank, s->world, opts));
+  }
+#endif
 #ifdef TT_HAS_NCCL
-  } else if (s->backend == "nccl") {
+  if (s->backend == "nccl") {
     // Unverified on this project's machines (no GPU build has run it yet); see docs/distributed.md.
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = s->timeout;
     s->group = std::make_unique<Group<c10d::ProcessGroupNCCL>>(
         c10::make_intrusive<c10d::ProcessGroupNCCL>(s->store, s->rank, s->world, opts));
+  }
 #endif
-  } else {
-    throw std::runtime_error("distributed: backend '" + s->backend + "' is not in this build (available: " +
-#ifdef TT_HAS_NCCL
-                             "gloo, nccl"
-#else
-                             "gloo"
-#endif
-                             ")");
+  if (!s->group) {
+    throw std::runtime_error("distributed: backend '" + s->backend + "' is not in this build (available:" + BackendList() + ")");
   }
   StartHeartbeat(*s);
   g_dist = s.release();
@@ -410,15 +425,19 @@ TT_FN(DistStatus) {
   Napi::Array backends = Napi::Array::New(env);
 #ifdef TT_HAS_DISTRIBUTED
   r.Set("available", true);
-  backends.Set(0u, Napi::String::New(env, "gloo"));
+  uint32_t n = 0;
+#ifdef TT_HAS_GLOO
+  backends.Set(n++, Napi::String::New(env, "gloo"));
+#endif
 #ifdef TT_HAS_NCCL
-  backends.Set(1u, Napi::String::New(env, "nccl"));
+  backends.Set(n++, Napi::String::New(env, "nccl"));
 #endif
 #else
   r.Set("available", false);
   r.Set("reason",
-        "the addon was built without c10d: the libtorch at build time lacks "
-        "torch/csrc/distributed/c10d/ProcessGroupGloo.hpp, TCPStore.hpp or Gloo's headers "
+        "the addon was built without c10d process groups: the libtorch at build time lacks "
+        "torch/csrc/distributed/c10d/TCPStore.hpp, or has neither Gloo (ProcessGroupGloo.hpp and "
+        "Gloo's own headers) nor, in a CUDA build, NCCL (ProcessGroupNCCL.hpp and nccl.h) "
         "(Debian: apt-get install libgloo-dev, then npm run build:native)");
 #endif
   r.Set("backends", backends);

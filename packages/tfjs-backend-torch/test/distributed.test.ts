@@ -4,7 +4,7 @@
  * it, well within the timeout. Skips (saying why) when the addon has no distributed support.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,27 @@ function launch(scenario: string, rank: number, world: number, port: number, ext
   const done = new Promise<number>((res) => proc.on('close', (code) => res(code ?? -1)));
   return { proc, lines, done, stderr: () => err };
 }
+
+test('without a loadable addon, distributedStatus() says why and initProcessGroup() throws it', () => {
+  const index = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+  const script = `
+    const m = await import(${JSON.stringify(index)});
+    let thrown = null;
+    try { m.initProcessGroup({ rank: 0, worldSize: 1 }); } catch (e) { thrown = e.message; }
+    console.log(JSON.stringify({ status: m.distributedStatus(), thrown }));
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...process.env, TFJS_TORCH_ADDON: '/nonexistent/tfjs_backend_torch.node' },
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+  assert.equal(out.status.available, false);
+  assert.deepEqual(out.status.backends, []);
+  assert.match(out.status.reason, /torch' backend is unavailable: native addon not found at \/nonexistent/);
+  assert.match(out.thrown, /^distributed unavailable: /);
+});
 
 test('distributedStatus() reports Gloo (or explains why not)', () => {
   assert.equal(typeof status.available, 'boolean');

@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { distributedStatus } from 'tfjs-backend-torch';
 import { readSafetensors } from '../../src/training/checkpoint-io.js';
 import { latestCheckpoint } from '../../src/training/loop.js';
+import { shardRange } from '../../src/training/distributed.js';
+import { argvWithoutNproc } from '../../src/cli/distributed.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 const worker = fileURLToPath(new URL('./fixtures/ddp-run.ts', import.meta.url));
@@ -120,4 +122,21 @@ test('2 ranks x 12 steps (sync BN) = 1 process on the whole batch; resume exact;
     delete process.env.TINY_RUN_RECIPE;
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('shardRange splits a batch into disjoint contiguous slices covering it', () => {
+  for (const [n, world] of [[4, 2], [5, 2], [7, 3], [16, 16]] as const) {
+    const seen: number[] = [];
+    for (let r = 0; r < world; r++) {
+      const [lo, hi] = shardRange(n, r, world);
+      assert.ok(hi - lo >= Math.floor(n / world) && hi - lo <= Math.ceil(n / world), `${n}/${world} rank ${r}: ${lo}..${hi}`);
+      for (let i = lo; i < hi; i++) seen.push(i);
+    }
+    assert.deepEqual(seen, Array.from({ length: n }, (_, i) => i));
+  }
+});
+
+test('--nproc is removed from the command line the workers re-run, in both spellings', () => {
+  assert.deepEqual(argvWithoutNproc(['main.ts', 'train-target', '--nproc', '2', '--out', 'x']), ['main.ts', 'train-target', '--out', 'x']);
+  assert.deepEqual(argvWithoutNproc(['main.ts', '--nproc=4', '--sync-bn']), ['main.ts', '--sync-bn']);
 });
