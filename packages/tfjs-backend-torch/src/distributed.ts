@@ -36,7 +36,10 @@ export interface ProcessGroupOptions {
   masterAddr?: string;
   /** Default: $MASTER_PORT, else 29500. */
   masterPort?: number;
-  /** Limit on rendezvous and on every collective, ms. Default: $JATP_DIST_TIMEOUT_MS, else 600 000. */
+  /**
+   * Limit on rendezvous and on every collective, ms. Default: $JATP_DIST_TIMEOUT_MS, else 1 800 000
+   * (PyTorch's 30 minutes: ranks also wait there while rank 0 alone evaluates or writes).
+   */
   timeoutMs?: number;
   /** 'auto' (default): NCCL when tensors live on CUDA, else Gloo. */
   backend?: DistributedBackendName | 'auto';
@@ -124,7 +127,7 @@ export class ProcessGroup {
     const localRank = opts.localRank ?? envInt('LOCAL_RANK', rank);
     const masterAddr = opts.masterAddr ?? (process.env.MASTER_ADDR || '127.0.0.1');
     const masterPort = opts.masterPort ?? envInt('MASTER_PORT', 29500);
-    const timeoutMs = opts.timeoutMs ?? envInt('JATP_DIST_TIMEOUT_MS', 600_000);
+    const timeoutMs = opts.timeoutMs ?? envInt('JATP_DIST_TIMEOUT_MS', 1_800_000);
     if (!Number.isInteger(worldSize) || worldSize < 1) throw new Error(`distributed: worldSize must be a positive integer, got ${worldSize}`);
     if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new Error(`distributed: rank ${rank} is not in [0, ${worldSize})`);
     if (!(timeoutMs > 0)) throw new Error(`distributed: timeoutMs must be positive, got ${timeoutMs}`);

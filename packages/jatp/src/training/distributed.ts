@@ -196,8 +196,8 @@ function averageGradientsBeforeStep(optimizer: tf.Optimizer, c: Context): void {
     const named: Array<[string, tf.Tensor]> = Array.isArray(grads)
       ? grads.map((g) => [g.name, g.tensor] as [string, tf.Tensor])
       : Object.entries(grads).filter((e): e is [string, tf.Tensor] => e[1] != null);
-    // Sorted by name so every rank packs its buckets in the same order.
-    named.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    // In the recipe's own order (its variable list, the same on every rank): names are not used to
+    // pair tensors, since auto-generated layer names could differ between processes.
     const averaged = c.group.allReduce(
       named.map(([, t]) => t),
       { op: 'sum', preScale: c.weight, ...(c.opts.bucketBytes !== undefined ? { bucketBytes: c.opts.bucketBytes } : {}) },
