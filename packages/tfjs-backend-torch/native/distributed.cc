@@ -187,8 +187,8 @@ void WaitAll(DistState& s, const char* op, std::vector<c10::intrusive_ptr<c10d::
     if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) what = ce->what_without_backtrace();
     const std::string diag = DiagnosePeers(s);
     throw std::runtime_error("distributed: " + std::string(op) + " failed on rank " + std::to_string(s.rank) + " of " +
-                             std::to_string(s.world) + " (timeout " + std::to_string(s.timeout.count() / 1000.0) +
-                             " s): " + diag + ". Cause: " + what);
+                             std::to_string(s.world) + " (timeout " + std::to_string(s.timeout.count()) +
+                             " ms): " + diag + ". Cause: " + what);
   }
   s.commSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.payloadBytes += bytes;
