@@ -37,9 +37,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -167,6 +171,32 @@ std::string DiagnosePeers(DistState& s) {
   } catch (const std::exception&) {
     return "rank 0 is dead or unreachable (its TCPStore at " + s.host + ":" + std::to_string(s.port) + " does not answer)";
   }
+}
+
+// libtorch 1.13's TCPStore client runs a background thread that throws (so std::terminate()s the
+// process) when the store's host closes the connection, i.e. when rank 0 dies. That race cannot be
+// caught where it happens, so while a group exists a terminate caused by a socket error exits with
+// a message naming the rank that is gone instead of a bare abort. Anything else still aborts.
+std::terminate_handler g_prevTerminate = nullptr;
+
+[[noreturn]] void OnTerminate() {
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::system_error& err) {
+      if (g_dist != nullptr) {
+        std::fprintf(stderr,
+                     "tfjs-backend-torch: distributed: rank %d of %d lost its connection to the TCPStore at %s:%d (%s): "
+                     "rank 0 is dead or unreachable; exiting\n",
+                     g_dist->rank, g_dist->world, g_dist->host.c_str(), g_dist->port, err.what());
+        std::fflush(stderr);
+        std::_Exit(1);
+      }
+    } catch (...) {
+    }
+  }
+  if (g_prevTerminate != nullptr) g_prevTerminate();
+  std::abort();
 }
 
 DistState& Require(const char* op) {
@@ -297,6 +327,7 @@ TT_FN(DistInit) {
   }
   StartHeartbeat(*s);
   g_dist = s.release();
+  if (g_prevTerminate == nullptr) g_prevTerminate = std::set_terminate(OnTerminate);
   Napi::Object r = Napi::Object::New(env);
   r.Set("rank", g_dist->rank);
   r.Set("worldSize", g_dist->world);
