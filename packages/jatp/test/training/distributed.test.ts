@@ -1,7 +1,8 @@
 /**
  * Data-parallel training over c10d/Gloo on 127.0.0.1 (training/distributed.ts): two ranks, each
- * training half of every global batch, end with the weights one process gets on the whole batch
- * (synchronized batch norm: the tiny run's small-cnn has BN); a run stopped and resumed with the
+ * training half of every global batch with a recipe that steps two optimizers (SGD, Adam) per step
+ * like the GAN defenses, end with the weights one process gets on the whole batch (synchronized
+ * batch norm: the tiny run's small-cnn has BN); a run stopped and resumed with the
  * same world size ends bitwise equal to the uninterrupted one; without batch-norm sync the ranks'
  * per-shard statistics make the result differ (so the comparison can fail). Only rank 0 writes.
  * Skips, saying why, where the engine has no distributed support.
@@ -79,12 +80,12 @@ function maxRelDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
   return worst;
 }
 
-test('2 ranks x 12 steps (sync BN) = 1 process on the whole batch; resume exact; per-rank BN differs', { skip, timeout: 240_000 }, async () => {
+test('2 ranks x 12 steps of a two-optimizer recipe (sync BN) = 1 process on the whole batch; resume exact; per-rank BN differs', { skip, timeout: 240_000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-ddp-'));
   try {
     // The reference: one process on the engine, global batch 4.
     process.env.TINY_RUN_BACKEND = 'torch';
-    process.env.TINY_RUN_RECIPE = 'natural'; // inherited by the ranks
+    process.env.TINY_RUN_RECIPE = 'two-groups'; // two optimizers per step, like the GAN defenses; inherited by the ranks
     const single = path.join(root, 'single');
     await tinyRun(single);
     const ref = stateOf(single);
@@ -103,7 +104,7 @@ test('2 ranks x 12 steps (sync BN) = 1 process on the whole batch; resume exact;
     console.log(`# 2 ranks vs 1 process: max relative weight difference ${diff.toExponential(2)}`);
     assert.ok(diff < 1e-4, `2-rank weights differ from 1 process by ${diff} (relative to each tensor's max)`);
     // Metrics are the global batch's, not rank 0's half.
-    const last = (s: string): number => (JSON.parse(s) as { loss: number }).loss;
+    const last = (s: string): number => (JSON.parse(s) as { loss_b: number }).loss_b;
     const refMetrics = fs.readFileSync(path.join(single, 'metrics.jsonl'), 'utf8').trim().split('\n').filter((l) => l.includes('"type":"step"'));
     const ddpSteps = metrics.filter((l) => l.includes('"type":"step"'));
     assert.ok(Math.abs(last(ddpSteps.at(-1)!) - last(refMetrics.at(-1)!)) < 1e-4 * Math.max(1, Math.abs(last(refMetrics.at(-1)!))));
