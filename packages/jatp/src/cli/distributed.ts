@@ -95,12 +95,17 @@ export async function launchLocalWorkers(flags: DistributedFlags): Promise<boole
         process.stderr.write(`jatp: rank ${rank} could not start: ${err.message}\n`);
         resolve(1);
       });
-      child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+      child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1)));
     });
   });
-  // Ctrl-C reaches every worker through the terminal; they checkpoint and stop together.
+  // Ctrl-C reaches every worker through the terminal; they checkpoint and stop together. A SIGTERM
+  // sent to this process alone (a job scheduler) is passed on, so no worker is left behind.
   const onSigint = (): void => {};
+  const onSigterm = (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  };
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
   let failed = 0;
   try {
     await Promise.all(
@@ -108,13 +113,15 @@ export async function launchLocalWorkers(flags: DistributedFlags): Promise<boole
         const code = await p;
         if (code !== 0 && failed === 0) {
           failed = code;
-          if (code !== 130) process.stderr.write(`jatp: rank ${rank} of ${n} exited with status ${code}; stopping the other ranks\n`);
+          // 130/143: stopped by a signal after a checkpoint (the loop's exit codes), not a failure.
+          if (code !== 130 && code !== 143) process.stderr.write(`jatp: rank ${rank} of ${n} exited with status ${code}; stopping the other ranks\n`);
           for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
         }
       }),
     );
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
   process.exitCode = failed;
   return true;

@@ -18,8 +18,7 @@
  * batch is taken, because tensors must be created on the thread that owns the backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Split } from './types.js';
-import type { Batch } from '../training/types.js';
+import type { Batch, Split } from './types.js';
 import { STREAM, drawBelow, permutation, streamKey } from './rng.js';
 import { CROP_FLIP_DEFAULTS, cropFlip, type CropFlipMethod, type CropFlipParams } from './augment.js';
 

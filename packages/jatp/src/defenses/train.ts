@@ -20,7 +20,7 @@ import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
 import { Pgd } from '../attacks/pgd.js';
-import { piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
+import { checkRunFolder, piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
 import type { Recipe } from '../training/types.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
 import { JatpRecipe } from './jatp.js';
@@ -172,6 +172,8 @@ export function evaluateFullModel(
 export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefenseResult> {
   const config = defenseRunConfig(opts);
   const d = config.defense;
+  // Before the dataset, the target and (for baselines) minutes of oblivious examples.
+  checkRunFolder(opts.out, opts.resume === true);
   const dataset = await loadDataset(config.dataset, config.dataDir !== undefined ? { dataDir: config.dataDir } : {});
   const targetNet = await loadRunNetwork(config.target, '--target');
   if (!isClassifier(targetNet)) {

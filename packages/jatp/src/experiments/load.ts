@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Network } from '../models/types.js';
 import { loadNetwork, sidecarPath } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
-import { isClassifier } from '../models/registry.js';
+import { archInfo, isClassifier } from '../models/registry.js';
 import { bpdaModel } from '../attacks/bpda.js';
 import { clip01 } from '../attacks/common.js';
 import { ensureGradients } from '../gradients.js';
@@ -86,15 +86,76 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
       const dir = path.dirname(modelJsonPath);
       const weightSpecs: tf.io.WeightsManifestEntry[] = [];
       const buffers: Buffer[] = [];
+      const shards: ShardBytes[] = [];
       for (const group of json.weightsManifest) {
         weightSpecs.push(...group.weights);
-        for (const shard of group.paths) buffers.push(await fs.promises.readFile(path.join(dir, shard)));
+        for (const shard of group.paths) {
+          const file = path.join(dir, shard);
+          let bytes: Buffer;
+          try {
+            bytes = await fs.promises.readFile(file);
+          } catch (err) {
+            const e = err as NodeJS.ErrnoException;
+            throw new Error(`${modelJsonPath}: weight shard '${shard}' ${e.code === 'ENOENT' ? 'is missing' : 'cannot be read'} (${file}${e.code === 'ENOENT' ? '' : `: ${e.message}`})`);
+          }
+          buffers.push(bytes);
+          shards.push({ name: shard, bytes: bytes.length });
+        }
       }
+      checkWeightBytes(modelJsonPath, weightSpecs, shards);
       const all = Buffer.concat(buffers);
       const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
       return tf.io.getModelArtifactsForJSONSync(json, weightSpecs, weightData as ArrayBuffer);
     },
   };
+}
+
+/** A weight shard of a tfjs model and its size. */
+interface ShardBytes {
+  name: string;
+  bytes: number;
+}
+
+const TFJS_DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * Checks that the shards hold exactly the bytes the manifest's tensors take, in order, naming the
+ * tensor that runs past the end (a short shard) or the surplus (an oversized or foreign shard);
+ * tfjs itself would read garbage or fail without saying where.
+ */
+function checkWeightBytes(modelJsonPath: string, specs: readonly tf.io.WeightsManifestEntry[], shards: readonly ShardBytes[]): void {
+  const sizeOf = (spec: tf.io.WeightsManifestEntry): number | undefined => {
+    const per = TFJS_DTYPE_BYTES[spec.quantization?.dtype ?? spec.dtype];
+    return per === undefined ? undefined : spec.shape.reduce((a, b) => a * b, 1) * per;
+  };
+  const sizes = specs.map(sizeOf);
+  if (sizes.some((n) => n === undefined)) return; // string tensors: sizes are in the data itself
+  const expected = sizes.reduce<number>((a, b) => a + b!, 0);
+  const total = shards.reduce((a, s) => a + s.bytes, 0);
+  const shardList = shards.map((s) => `${s.name} ${s.bytes} bytes`).join(', ');
+  let pos = 0;
+  for (const [i, spec] of specs.entries()) {
+    const n = sizes[i]!;
+    if (pos + n > total) {
+      // The shard the tensor starts in (or the last one when it starts past them all).
+      let shard = shards[shards.length - 1];
+      let end = 0;
+      for (const s of shards) {
+        end += s.bytes;
+        if (end > pos) {
+          shard = s;
+          break;
+        }
+      }
+      throw new Error(
+        `${modelJsonPath}: weight shard '${shard?.name ?? '(none)'}' is too short: tensor '${spec.name}' (${spec.dtype} [${spec.shape.join(', ')}], ${n} bytes) needs bytes ${pos}-${pos + n} of the weight data, but the shards hold ${total} bytes; expected ${expected} bytes (shards: ${shardList || 'none'})`,
+      );
+    }
+    pos += n;
+  }
+  if (total > expected) {
+    throw new Error(`${modelJsonPath}: the weight shards hold ${total} bytes but the manifest's ${specs.length} tensors take ${expected}; a shard is oversized or belongs to another model (shards: ${shardList})`);
+  }
 }
 
 interface Predictor {
@@ -153,6 +214,11 @@ export async function loadPipeline(opts: {
   if (opts.preprocessor) {
     const file = resolveWeightsFile(opts.preprocessor, '--preprocessor');
     preprocessor = await loadNetwork(file);
+    const kind = archInfo(preprocessor.arch).kind;
+    if (kind !== 'preprocessor') {
+      preprocessor.dispose();
+      throw new Error(`--preprocessor: '${file}' holds a ${kind} ('${preprocessor.arch}'), not a pre-processor (a classifier goes to --model)`);
+    }
     preDescribe = `${preprocessor.arch} (${file})`;
   }
   const preprocess = preprocessor

@@ -7,16 +7,20 @@
  *
  * so `loadNetwork` can rebuild the architecture through the registry and fill it. arch and options
  * are also stored in the safetensors `__metadata__`, which makes a lone .safetensors file loadable.
- * Both files are written atomically. Loading checks the weight names and shapes against the
- * architecture and reports the first mismatches of each kind in one error.
+ * Both files are written atomically. The sidecar records the SHA-256 of the .safetensors file
+ * ("sha256"), verified on load, so flipped bytes are caught instead of silently evaluating a
+ * damaged network; weights that are not finite (NaN, ±Inf) are refused too. Loading checks the
+ * weight names and shapes against the architecture and reports the first mismatches of each kind
+ * in one error.
  * PyTorch checkpoints (OIHW layout, PyTorch names) go through models/pytorch.ts instead.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildNetwork } from './registry.js';
 import type { Network } from './types.js';
-import { asFloat32, readSafetensors, writeFileAtomic, writeSafetensors, type SafeFile, type TensorToWrite } from './safetensors.js';
+import { asFloat32, decodeSafetensors, encodeSafetensors, writeFileAtomic, type SafeFile, type TensorToWrite } from './safetensors.js';
 
 // The conversions named in the models API, re-exported so `models/weights.js` is the one entry point.
 export { importPytorchResnet18, exportPytorch, exportPytorchResnet18, PYTORCH_TO_SAFETENSORS } from './pytorch.js';
@@ -36,6 +40,41 @@ export interface Sidecar extends WeightsMeta {
   options: Record<string, unknown>;
   weights: string;
   params: number;
+  /** SHA-256 (hex) of the weights file's bytes; absent in sidecars written before it was recorded. */
+  sha256?: string;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Reads a weights file's bytes, naming the file when it cannot. */
+async function readWeightsBytes(weightsPath: string): Promise<Uint8Array> {
+  try {
+    return await fs.readFile(weightsPath);
+  } catch (err) {
+    throw new Error(`${weightsPath}: cannot read safetensors file (${(err as Error).message})`);
+  }
+}
+
+/** Throws when the sidecar records a checksum that `bytes` do not have. */
+export function verifyWeightsChecksum(bytes: Uint8Array, sidecar: Pick<Sidecar, 'sha256'>, weightsPath: string): void {
+  if (sidecar.sha256 === undefined) return;
+  const actual = sha256(bytes);
+  if (actual !== sidecar.sha256) {
+    throw new Error(
+      `${weightsPath}: checksum mismatch: the file's SHA-256 is ${actual} but ${sidecarPath(weightsPath)} records ${sidecar.sha256} (the weights were damaged or replaced after they were saved)`,
+    );
+  }
+}
+
+/** Reads, checksums (against the sidecar) and decodes a weights file and its sidecar. */
+export async function readVerifiedWeights(weightsPath: string): Promise<{ file: SafeFile; sidecar: Sidecar }> {
+  const bytes = await readWeightsBytes(weightsPath);
+  const file = decodeSafetensors(bytes, weightsPath);
+  const sidecar = await readSidecar(weightsPath, file);
+  verifyWeightsChecksum(bytes, sidecar, weightsPath);
+  return { file, sidecar };
 }
 
 /** `run/model.safetensors` -> `run/model.json`; any other name gets `.json` appended. */
@@ -51,6 +90,12 @@ export function weightsToHost(net: Network): Map<string, TensorToWrite> {
 }
 
 export async function saveNetwork(net: Network, weightsPath: string, meta: WeightsMeta = {}): Promise<Sidecar> {
+  const bytes = encodeSafetensors(weightsToHost(net), {
+    format: WEIGHTS_FORMAT,
+    layout: 'tfjs',
+    arch: net.arch,
+    options: JSON.stringify(net.options),
+  });
   const sidecar: Sidecar = {
     ...meta,
     format: WEIGHTS_FORMAT,
@@ -58,40 +103,41 @@ export async function saveNetwork(net: Network, weightsPath: string, meta: Weigh
     options: { ...net.options },
     weights: path.basename(weightsPath),
     params: net.countParams(),
+    sha256: sha256(bytes),
   };
-  await writeSafetensors(weightsPath, weightsToHost(net), {
-    format: WEIGHTS_FORMAT,
-    layout: 'tfjs',
-    arch: net.arch,
-    options: JSON.stringify(net.options),
-  });
+  await writeFileAtomic(weightsPath, bytes);
   await writeFileAtomic(sidecarPath(weightsPath), `${JSON.stringify(sidecar, null, 2)}\n`);
   return sidecar;
 }
 
-/** Reads the sidecar (or, without one, the safetensors metadata) describing the architecture. */
-export async function readSidecar(weightsPath: string, file?: SafeFile): Promise<Sidecar> {
+/** The sidecar beside `weightsPath`, checked to describe an architecture; undefined when there is none. */
+async function readSidecarFile(weightsPath: string): Promise<Sidecar | undefined> {
   const jsonPath = sidecarPath(weightsPath);
-  let text: string | undefined;
+  let text: string;
   try {
     text = await fs.readFile(jsonPath, 'utf8');
   } catch {
-    text = undefined;
+    return undefined;
   }
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${jsonPath}: not valid JSON (${(err as Error).message})`);
-    }
-    const s = parsed as Partial<Sidecar>;
-    if (typeof s !== 'object' || s === null || typeof s.arch !== 'string' || typeof s.options !== 'object' || s.options === null) {
-      throw new Error(`${jsonPath}: expected an object with "arch" (string) and "options" (object)`);
-    }
-    return s as Sidecar;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${jsonPath}: not valid JSON (${(err as Error).message})`);
   }
-  const f = file ?? (await readSafetensors(weightsPath));
+  const s = parsed as Partial<Sidecar>;
+  if (typeof s !== 'object' || s === null || typeof s.arch !== 'string' || typeof s.options !== 'object' || s.options === null) {
+    throw new Error(`${jsonPath}: expected an object with "arch" (string) and "options" (object)`);
+  }
+  return s as Sidecar;
+}
+
+/** Reads the sidecar (or, without one, the safetensors metadata) describing the architecture. */
+export async function readSidecar(weightsPath: string, file?: SafeFile): Promise<Sidecar> {
+  const sidecar = await readSidecarFile(weightsPath);
+  if (sidecar !== undefined) return sidecar;
+  const jsonPath = sidecarPath(weightsPath);
+  const f = file ?? decodeSafetensors(await readWeightsBytes(weightsPath), weightsPath);
   const arch = f.metadata['arch'];
   if (arch === undefined) {
     throw new Error(`${weightsPath}: no sidecar ${jsonPath} and no "arch" in the safetensors metadata; cannot tell which architecture to build`);
@@ -107,8 +153,7 @@ export async function readSidecar(weightsPath: string, file?: SafeFile): Promise
 
 /** Rebuilds the network named in the sidecar and loads its weights. */
 export async function loadNetwork(weightsPath: string): Promise<Network> {
-  const file = await readSafetensors(weightsPath);
-  const sidecar = await readSidecar(weightsPath, file);
+  const { file, sidecar } = await readVerifiedWeights(weightsPath);
   const net = buildNetwork(sidecar.arch, sidecar.options);
   try {
     assignWeights(net, file, weightsPath);
@@ -121,14 +166,19 @@ export async function loadNetwork(weightsPath: string): Promise<Network> {
 
 /** Loads a safetensors file (our tfjs layout) into an existing network of the same architecture. */
 export async function loadWeightsInto(net: Network, weightsPath: string): Promise<void> {
-  assignWeights(net, await readSafetensors(weightsPath), weightsPath);
+  const bytes = await readWeightsBytes(weightsPath);
+  const file = decodeSafetensors(bytes, weightsPath);
+  // The architecture is given, so a sidecar is optional here; when there is one, its checksum counts.
+  const sidecar = await readSidecarFile(weightsPath);
+  if (sidecar !== undefined) verifyWeightsChecksum(bytes, sidecar, weightsPath);
+  assignWeights(net, file, weightsPath);
 }
 
 const FIRST = 8;
 
 /**
- * Checks `file` against `net.namedWeights()` (names, shapes, dtype) and assigns every variable.
- * Nothing is assigned unless everything matches.
+ * Checks `file` against `net.namedWeights()` (names, shapes, dtype, finite values) and assigns
+ * every variable. Nothing is assigned unless everything matches.
  */
 export function assignWeights(net: Network, file: SafeFile, source: string): void {
   const expected = net.namedWeights();
@@ -152,6 +202,17 @@ export function assignWeights(net: Network, file: SafeFile, source: string): voi
   list('unexpected in the file', extra);
   list('with the wrong shape', badShape);
   list('not F32', badDtype);
+  if (problems.length === 0) {
+    // A NaN or Inf weight gives chance accuracy without any other symptom: refuse it.
+    const nonFinite: string[] = [];
+    for (const name of expected.keys()) {
+      const values = asFloat32(file.tensors.get(name)!, name, source);
+      let bad = 0;
+      for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) bad++;
+      if (bad > 0) nonFinite.push(`${name} (${bad} of ${values.length})`);
+    }
+    list('holding non-finite values (NaN or ±Inf; the weights are damaged)', nonFinite);
+  }
   if (problems.length > 0) {
     const hint = file.metadata['layout'] !== 'tfjs' ? ' (PyTorch checkpoints load with `importPytorchResnet18` / `jatp models import-pytorch`)' : '';
     throw new Error(`${source}: weights do not match architecture '${net.arch}' ${JSON.stringify(net.options)}: ${problems.join(' | ')}${hint}`);

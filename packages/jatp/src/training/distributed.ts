@@ -14,7 +14,8 @@
  * - batch-norm statistics are per rank by default (rank 0's running statistics are the ones
  *   saved); with `syncBatchNorm` they are computed over the global batch in the forward pass and
  *   the backward pass carries the other ranks' share (then N ranks equal one process);
- * - only rank 0 writes: ranks > 0 run the loop in a private scratch folder that is removed after;
+ * - only rank 0 writes and evaluates: ranks > 0 run the loop in a private scratch folder that is
+ *   removed after;
  * - metrics are averaged over ranks (batch-weighted) before they are logged;
  * - a stop request (Ctrl-C, --stop-after-steps) on any rank stops every rank at the same step.
  */
@@ -87,17 +88,17 @@ export function shardRange(n: number, rank: number, world: number): [number, num
 
 // --- hooks called by training/loop.ts ---------------------------------------------------------------
 
-/** The folder this rank's loop writes to: the run folder on rank 0, a scratch folder elsewhere. */
-export function ddpOutDir(outDir: string): string {
-  if (ctx === undefined || ctx.group.rank === 0) return outDir;
+/**
+ * The run options this rank trains with: unchanged on rank 0; on ranks > 0 a private scratch
+ * folder (removed by ddpCleanup), no progress output, and no per-epoch evaluation (rank 0's alone
+ * decides best/, and evaluating N times would only slow the others down).
+ */
+export function ddpRunOptions<O extends { outDir: string; progress?: ProgressSink; evaluate?: unknown; bestMetric?: string }>(opts: O): O {
+  if (ctx === undefined || ctx.group.rank === 0) return opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `jatp-rank${ctx.group.rank}-`));
   ctx.scratchDirs.push(dir);
-  return dir;
-}
-
-/** Progress of rank 0 only (N progress bars on one terminal help nobody). */
-export function ddpProgress(progress: ProgressSink): ProgressSink {
-  return ddpIsWriter() ? progress : silentProgress;
+  const { evaluate: _evaluate, bestMetric: _bestMetric, ...rest } = opts;
+  return { ...rest, outDir: path.join(dir, 'run'), progress: silentProgress } as O;
 }
 
 /**
