@@ -91,6 +91,7 @@ for (let t = 1; t <= trials; t++) {
   const slowest = Math.max(...b.map((r) => r.secondsPerStep));
   const two = batch / slowest;
   const r0 = b.find((r) => r.rank === 0)!;
+  if (!(r0.payloadBytesPerStep > 0)) throw new Error('the 2-worker run moved no gradients: it did not run data-parallel (is training/loop.ts missing its [distributed] hooks?)');
   rows.push({ trial: t, one, two, speedup: two / one, ceiling, commSecondsPerStep: r0.commSecondsPerStep, payloadBytesPerStep: r0.payloadBytesPerStep });
   log(`trial ${t}: 1 worker ${one.toFixed(2)} img/s | 2 workers ${two.toFixed(2)} img/s | x${(two / one).toFixed(2)} (ceiling now: 2 independent workers x${ceiling.toFixed(2)}) | rank 0 blocked in collectives ${(r0.commSecondsPerStep * 1000).toFixed(0)} ms/step (of ${(slowest * 1000).toFixed(0)}), ${(r0.payloadBytesPerStep / 2 ** 20).toFixed(1)} MiB/step handed to all-reduce (ring: ~${(r0.payloadBytesPerStep / 2 ** 20).toFixed(1)} MiB sent per rank at n=2)`);
 }
