@@ -198,6 +198,7 @@ function isTfjsModelJson(file: string): boolean {
   }
 }
 
+/** A loaded evaluation pipeline: the classifier, the optional pre-processor and the full model built from them. */
 export interface LoadedPipeline {
   readonly model: EvaluatedModel;
   readonly classifier?: Classifier;
