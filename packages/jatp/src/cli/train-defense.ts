@@ -10,13 +10,14 @@ import type { Command } from 'commander';
 import { readRunConfig } from '../training/loop.js';
 import type { DefenseRunConfig } from '../defenses/train.js';
 import { initBackend } from '../backend.js';
+import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
 import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
 import { stoppedExitCode } from '../training/stop-signal.js';
 import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
 import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
-export interface TrainDefenseFlags {
+export interface TrainDefenseFlags extends DistributedFlags { // [distributed]
   method?: string;
   target?: string;
   /** Default: the dataset of the --target run (its config.json), else cifar10. */
@@ -183,6 +184,7 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
   const preset = parsePreset(flags.preset);
   const seed = parseInteger('--seed', flags.seed);
   await initBackend();
+  await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return trainDefense({
     method,
     preset,
@@ -234,8 +236,11 @@ export function register(program: Command): void {
     .option('--resume [dir]', 'continue the run in <dir> (or --out) from its newest checkpoint; its stored settings win')
     .option('--seed <n>', 'seed of initialisation, data order and attacks', '0')
     .option('--json', 'print the result as JSON on stdout')
+    .option(...NPROC_OPTION) // [distributed]
+    .option(...SYNC_BN_OPTION) // [distributed]
     .addHelpText('after', '\nExample:\n  jatp train-defense --method jatp --target runs/trades --dataset cifar10 --out runs/jatp --preset cpu\n')
     .action(async (flags: TrainDefenseFlags) => {
+      if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const result = await runTrainDefense(flags);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ summary: result.summary, config: result.config, weights: result.weights, exampleCache: result.exampleCache ?? null }, null, 2)}\n`);

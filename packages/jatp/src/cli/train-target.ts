@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
+import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
 import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
 import { stoppedExitCode } from '../training/stop-signal.js';
@@ -27,7 +28,7 @@ import {
   type TrainTargetResult,
 } from '../training/targets.js';
 
-export interface TrainTargetFlags {
+export interface TrainTargetFlags extends DistributedFlags { // [distributed]
   recipe?: string;
   preset: string;
   arch?: string;
@@ -111,7 +112,7 @@ export function targetConfigFromFlags(f: TrainTargetFlags): { config: TargetConf
     const stored = readTargetConfig(f.resume);
     if (f.out !== undefined && f.out !== f.resume) throw new Error(`--out ${f.out} and --resume ${f.resume} differ; --resume continues the run in its own folder`);
     // Only flags that do not change what the run computes may accompany --resume.
-    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs']);
+    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs', ...DISTRIBUTED_FLAG_NAMES]); // [distributed]
     const extra = Object.entries(f).filter(([k, v]) => v !== undefined && !allowed.has(k));
     if (extra.length > 0) throw new Error(`--resume uses the run's stored settings; drop ${extra.map(([k]) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`).join(', ')}`);
     const config = { ...stored };
@@ -155,6 +156,7 @@ export function trainTargetText(r: TrainTargetResult): string {
 export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
   const { config, out, resume } = targetConfigFromFlags(flags);
   await initBackend();
+  await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return trainTarget({
     config,
     out,
@@ -195,6 +197,8 @@ export function register(program: Command): void {
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and attack starts (0)')
     .option('--json', 'print the result as JSON on stdout')
+    .option(...NPROC_OPTION) // [distributed]
+    .option(...SYNC_BN_OPTION) // [distributed]
     .addHelpText(
       'after',
       `
@@ -207,6 +211,7 @@ Progress goes to stderr (a bar on a terminal); Ctrl-C or SIGTERM writes a checkp
 status 130 (SIGTERM: 143); continue with --resume.`,
     )
     .action(async (flags: TrainTargetFlags) => {
+      if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const r = await runTrainTarget(flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);
       // 130 after Ctrl-C or --stop-after-steps, 143 after SIGTERM: scripts chaining with && stop here.

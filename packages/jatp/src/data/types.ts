@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 
+/** One split of a dataset (train or test): uint8 NHWC pixels and int labels, as read from disk. */
 export interface Split {
   /** Pixel bytes, NHWC, row-major: count * height * width * channels values in 0..255. */
   readonly images: Uint8Array;
@@ -18,6 +19,7 @@ export interface Split {
   readonly imageShape?: readonly [number, number, number];
 }
 
+/** A loaded dataset: name, image shape, classes and the train / test splits (uint8 NHWC images, labels). */
 export interface Dataset {
   /** Canonical name: 'cifar10' | 'svhn' | 'mnist' | 'fashion-mnist' | a folder name. */
   readonly name: string;

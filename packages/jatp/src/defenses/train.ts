@@ -44,6 +44,7 @@ export interface DefenseRunConfig {
   readonly cacheDir: string;
 }
 
+/** Options of `trainDefense`: method, preset, target run folder, dataset, output folder (seed default 0). */
 export interface TrainDefenseOptions {
   readonly method: DefenseMethod;
   readonly preset: PresetName;
@@ -63,6 +64,7 @@ export interface TrainDefenseOptions {
   readonly handleSigint?: boolean;
 }
 
+/** What `trainDefense` returns: the loop's summary, the run config and where the pre-processor was saved. */
 export interface TrainDefenseResult {
   readonly summary: RunSummary;
   readonly config: DefenseRunConfig;
@@ -169,6 +171,7 @@ export function evaluateFullModel(
   return { cleanAcc: (100 * clean) / split.count, pgdAcc: (100 * robust) / split.count };
 }
 
+/** Trains a pre-processing defense against a target, end to end (what `jatp train-defense` runs). Example: `await trainDefense({ method: 'jatp', preset: 'cpu', target: 'runs/trades', dataset: 'fashion-mnist', out: 'runs/jatp' })`. */
 export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefenseResult> {
   const config = defenseRunConfig(opts);
   const d = config.defense;

@@ -4,6 +4,7 @@
  * ResNet-18), or someone else's tfjs `model.json` (LayersModel or GraphModel) with a pixel range.
  */
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Network } from '../models/types.js';
@@ -14,6 +15,11 @@ import { bpdaModel } from '../attacks/bpda.js';
 import { clip01 } from '../attacks/common.js';
 import { ensureGradients } from '../gradients.js';
 import type { EvaluatedModel } from './evaluate.js';
+
+/** sha256 of a file's bytes, 'sha256:<hex>'. */
+export function fileDigest(file: string): string {
+  return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+}
 
 /** Where a run folder may keep its network, most specific first. */
 const RUN_WEIGHT_CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
@@ -192,11 +198,14 @@ function isTfjsModelJson(file: string): boolean {
   }
 }
 
+/** A loaded evaluation pipeline: the classifier, the optional pre-processor and the full model built from them. */
 export interface LoadedPipeline {
   readonly model: EvaluatedModel;
   readonly classifier?: Classifier;
   readonly preprocessor?: Network;
   readonly describe: { model: string; preprocessor?: string };
+  /** Architecture and sha256 of each network's file: what an evaluation state is keyed by. */
+  readonly identity: Readonly<Record<string, string>>;
   dispose(): void;
 }
 
@@ -211,6 +220,7 @@ export async function loadPipeline(opts: {
 }): Promise<LoadedPipeline> {
   let preprocessor: Network | undefined;
   let preDescribe: string | undefined;
+  const identity: Record<string, string> = {};
   if (opts.preprocessor) {
     const file = resolveWeightsFile(opts.preprocessor, '--preprocessor');
     preprocessor = await loadNetwork(file);
@@ -220,6 +230,7 @@ export async function loadPipeline(opts: {
       throw new Error(`--preprocessor: '${file}' holds a ${kind} ('${preprocessor.arch}'), not a pre-processor (a classifier goes to --model)`);
     }
     preDescribe = `${preprocessor.arch} (${file})`;
+    identity.preprocessor = `${preprocessor.arch} ${fileDigest(file)}`;
   }
   const preprocess = preprocessor
     ? (x: tf.Tensor4D) => tf.tidy(() => clip01(preprocessor!.apply(x, false) as tf.Tensor4D))
@@ -227,11 +238,13 @@ export async function loadPipeline(opts: {
 
   if (isTfjsModelJson(opts.model)) {
     const classifierLogits = await loadTfjsClassifier(opts.model, opts.pixelRange ?? '0-1');
+    identity.model = `tfjs ${fileDigest(opts.model)} pixels ${opts.pixelRange ?? '0-1'}`;
     const logits: LogitsFn = preprocess ? (x) => tf.tidy(() => classifierLogits(preprocess(x))) : classifierLogits;
     return {
       model: { logits, bpdaLogits: preprocess ? bpdaModel(classifierLogits, (x) => preprocessor!.apply(x, false) as tf.Tensor4D) : logits, preprocess },
       preprocessor,
       describe: { model: `tfjs model ${opts.model} (pixels ${opts.pixelRange ?? '0-1'})`, preprocessor: preDescribe },
+      identity,
       dispose: () => preprocessor?.dispose(),
     };
   }
@@ -242,6 +255,7 @@ export async function loadPipeline(opts: {
     preprocessor?.dispose();
     throw new Error(`--model: '${file}' holds a '${net.arch}', not a classifier`);
   }
+  identity.model = `${net.arch} ${fileDigest(file)}`;
   const exact = fullModel(net, preprocessor, { clamp: true });
   const bpda = fullModel(net, preprocessor, { clamp: true, bpda: true });
   return {
@@ -249,6 +263,7 @@ export async function loadPipeline(opts: {
     classifier: net,
     preprocessor,
     describe: { model: `${net.arch} (${file})`, preprocessor: preDescribe },
+    identity,
     dispose: () => {
       net.dispose();
       preprocessor?.dispose();

@@ -15,6 +15,7 @@ import { deriveSeed, SEED_PURPOSE } from './rng.js';
 import type { RunFolder } from './run-folder.js';
 import { yieldToSignals, type StopSignal, type StopSignalName } from './stop-signal.js';
 import type { Recipe } from './types.js';
+import { ddpAnyRank } from './distributed.js'; // [distributed]
 
 /** Learning-rate multiplier for `group` during `epoch` (1-based). */
 export type LrSchedule = (epoch: number, group: string) => number;
@@ -54,7 +55,8 @@ export interface EpochResult {
 
 /** Why the run should stop now, if it should. */
 export function stopReason(ctx: EpochContext): StopReason | undefined {
-  if (ctx.stop.received !== undefined) return ctx.stop.received;
+  // [distributed] a signal on any rank stops every rank at this same step
+  if (ddpAnyRank(ctx.stop.received !== undefined)) return ctx.stop.received ?? 'SIGINT';
   if (ctx.stopAfterSteps !== undefined && ctx.state.globalStep >= ctx.stopAfterSteps) return 'stop-after-steps';
   return undefined;
 }

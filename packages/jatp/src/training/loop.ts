@@ -44,6 +44,7 @@ import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochRe
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
+import { ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
@@ -250,6 +251,7 @@ function startOrResume(recipe: Recipe, opts: TrainingRunOptions, folder: RunFold
  * there without `resume`, a live process in it), for callers that do slow work before they call it.
  */
 export function checkRunFolder(outDir: string, resume: boolean): void {
+  if (!ddpIsWriter()) return; // [distributed] ranks > 0 never use the run folder
   const folder = new RunFolder(outDir);
   folder.refuseIfNotFolder();
   if (!resume && (listCheckpoints(outDir).length > 0 || folder.hasMetrics())) refuseToClobber(outDir);
@@ -280,6 +282,8 @@ function epochContext(recipe: Recipe, opts: TrainingRunOptions, parts: Pick<Epoc
 export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   validateOptions(recipe, opts);
+  recipe = ddpRecipe(recipe); // [distributed] shard each batch, average gradients over ranks
+  opts = ddpRunOptions(opts); // [distributed] ranks > 0: scratch folder, no progress, no evaluation
   const progress = opts.progress ?? stderrProgress();
   const folder = new RunFolder(opts.outDir);
   folder.create();
@@ -293,7 +297,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     const tensors: CheckpointedTensors = { state: recipe.stateTensors(), optimizers };
     const start = startOrResume(recipe, opts, folder, identity, tensors, progress);
     const alreadyFinished = start.resumedFrom !== undefined && start.state.epoch >= opts.epochs;
-    const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: start.state });
+    const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: ddpSyncStart(start.state, tensors.state.values(), optimizers) }); // [distributed] rank 0's state everywhere
     let lastEpoch: EpochResult | undefined;
     let stoppedBy: StopReason | undefined;
     while (ctx.state.epoch < opts.epochs && stoppedBy === undefined) {
@@ -304,6 +308,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       lastEpoch = await finishEpoch(ctx, started, lrs);
       if (ctx.state.epoch < opts.epochs) stoppedBy = stopReason(ctx);
     }
+    ddpFinish(); // [distributed] every rank reaches the end before rank 0's store goes away
     const s = ctx.state;
     if (stoppedBy !== undefined) progress.message(`stopped (${stoppedBy}) at epoch ${s.epoch + 1}, step ${s.stepInEpoch}/${stepsPerEpoch}; continue with --resume ${opts.outDir}`);
     return {
@@ -323,6 +328,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     stop.dispose();
     for (const o of Object.values(optimizers)) o.dispose();
     releaseLock();
+    ddpCleanup(); // [distributed]
   }
 }
 
