@@ -13,18 +13,43 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
-import { firstN } from '../data/subset.js';
-import { parseAttackList, validAttackForms, type AttackSpec } from '../attacks/registry.js';
-import type { BallNorm } from '../attacks/common.js';
-import { assembleReport, evaluate, EVALUATION_DEFAULTS, mergeStates, type EvaluationReport } from '../experiments/evaluate.js';
-import { parseShard, readState, writeFileAtomicSync, type EvaluationState, type ShardSpec } from '../experiments/eval-state.js';
-import { loadPipeline, PIXEL_RANGES, type PixelRange } from '../experiments/load.js';
-import { loadTestSplit } from '../experiments/test-split.js';
-import { formatSanityCard, sanityCard, sweepSvg, type SanityCard } from '../experiments/sanity.js';
-import { attackLabel, type AttackBatch, type EvaluatedModel } from '../experiments/evaluate.js';
-import { EXAMPLES_FORMAT, evaluateExamples, examplesWriter, prepareExamplesDir, readManifest, writeContactSheets, type ExamplesManifest } from '../experiments/examples.js';
-import type { Split } from '../data/types.js';
+import {
+  initBackend,
+  firstN,
+  parseAttackList,
+  validAttackForms,
+  assembleReport,
+  evaluate,
+  EVALUATION_DEFAULTS,
+  mergeStates,
+  readState,
+  loadPipeline,
+  PIXEL_RANGES,
+  loadTestSplit,
+  formatSanityCard,
+  sanityCard,
+  sweepSvg,
+  attackLabel,
+  EXAMPLES_FORMAT,
+  evaluateExamples,
+  examplesWriter,
+  prepareExamplesDir,
+  readManifest,
+  writeContactSheets,
+  type AttackSpec,
+  type BallNorm,
+  type EvaluationReport,
+  type EvaluationState,
+  type ShardSpec,
+  type PixelRange,
+  type SanityCard,
+  type AttackBatch,
+  type EvaluatedModel,
+  type ExamplesManifest,
+  type Split,
+} from '../index.js';
+// CLI-only helpers: the --shard text parser and the atomic writer of output files.
+import { parseShard, writeFileAtomicSync } from '../experiments/eval-state.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
