@@ -32,7 +32,9 @@ export async function initBackend(preferred: string | undefined = process.env.JA
   return tf.getBackend();
 }
 
+/** The values of `--precision` (conv/matmul arithmetic of a training run on the torch engine). */
 export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const;
+/** One of PRECISIONS: 'fp32' strict, 'tf32' GPU tensor cores, 'bf16' bfloat16 products of fp32 operands. */
 export type TrainingPrecision = (typeof PRECISIONS)[number];
 
 /**
