@@ -61,6 +61,15 @@ export interface AttackEvaluation {
   readonly meanL1AdvVsNatural: number;
   /** Mean |clip01(P(x_adv)) - x| x 255; undefined without a pre-processor. */
   readonly meanL1PurifiedVsNatural?: number;
+  /**
+   * Points the attack actually perturbed (x_adv != x). Attacks such as AutoAttack return misclassified
+   * points unchanged; averaging their zero distance in would understate Fig. 2(b)'s distances.
+   */
+  readonly attackedCount: number;
+  /** `meanL1AdvVsNatural` over the attacked points only (0 when none was attacked). */
+  readonly meanL1AdvVsNaturalAttacked: number;
+  /** `meanL1PurifiedVsNatural` over the attacked points only; undefined without a pre-processor. */
+  readonly meanL1PurifiedVsNaturalAttacked?: number;
   readonly seconds: number;
 }
 
@@ -84,6 +93,14 @@ function correctMask(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): boolean[]
 function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
   const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b))), 255));
   const v = m.dataSync()[0]!;
+  m.dispose();
+  return v;
+}
+
+/** Per example: mean |a - b| x 255 over its elements. */
+function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
+  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b)), [1, 2, 3]), 255));
+  const v = m.dataSync() as Float32Array;
   m.dispose();
   return v;
 }
@@ -122,6 +139,9 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
     const robust: boolean[] = [];
     let l1Adv = 0;
     let l1Purified = 0;
+    let attackedCount = 0;
+    let l1AdvAttacked = 0;
+    let l1PurifiedAttacked = 0;
     let stageCorrect: number[] | undefined;
     let stageNames: string[] | undefined;
     const started = Date.now();
@@ -132,9 +152,20 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
       const stillCorrect = correctMask(model.logits, result.xAdv, y);
       indices.forEach((index, i) => robust.push(clean[index]! && stillCorrect[i]!));
       l1Adv += meanAbsDiff255(result.xAdv, x) * indices.length;
+      const advL1 = perExampleAbsDiff255(result.xAdv, x);
+      const attackedHere = Array.from(advL1, (d) => d > 0);
+      advL1.forEach((d, i) => {
+        if (attackedHere[i]) {
+          attackedCount++;
+          l1AdvAttacked += d;
+        }
+      });
       if (model.preprocess) {
         const purified = tf.tidy(() => model.preprocess!(result.xAdv));
         l1Purified += meanAbsDiff255(purified, x) * indices.length;
+        perExampleAbsDiff255(purified, x).forEach((d, i) => {
+          if (attackedHere[i]) l1PurifiedAttacked += d;
+        });
         purified.dispose();
       }
       const report = result as Partial<AutoAttackReport>;
@@ -157,6 +188,9 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
       stages: stageNames?.map((name, k) => ({ name, robustAccuracy: stageCorrect![k]! / n })),
       meanL1AdvVsNatural: l1Adv / n,
       meanL1PurifiedVsNatural: model.preprocess ? l1Purified / n : undefined,
+      attackedCount,
+      meanL1AdvVsNaturalAttacked: attackedCount > 0 ? l1AdvAttacked / attackedCount : 0,
+      meanL1PurifiedVsNaturalAttacked: model.preprocess ? (attackedCount > 0 ? l1PurifiedAttacked / attackedCount : 0) : undefined,
       seconds: (Date.now() - started) / 1000,
     });
   });
