@@ -13,7 +13,10 @@ function constantOf(z: tf.Tensor2D, f: (z: tf.Tensor2D) => tf.Tensor): tf.Tensor
   // customGrad's callback receives tensors and a save function in one rest list; we take the tensor.
   const op = tf.customGrad((...args) => {
     const t = args[0] as tf.Tensor2D;
-    return { value: f(t), gradFunc: () => tf.zerosLike(t) };
+    // Only the shape is kept: z may be disposed by the time the backward pass runs (it is on the
+    // torch backend, where zerosLike(t) then fails on a released handle).
+    const shape = t.shape;
+    return { value: f(t), gradFunc: () => tf.zeros(shape) };
   });
   return op(z);
 }
