@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
 import { stderrProgress } from '../training/progress.js';
-import { EXPERIMENT_NAMES, parseExperimentNames } from '../experiments/suite/declarations/index.js';
+import { EXPERIMENT_NAMES, EXTRA_EXPERIMENT_NAMES, parseExperimentNames } from '../experiments/suite/declarations/index.js';
 import { planGrid, runSuite, type PlanLine } from '../experiments/suite/scheduler.js';
 import { parseScale, SCALES } from '../experiments/suite/scales.js';
 import { writeReport } from '../experiments/suite/report.js';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
   program
     .command('experiment')
     .description("run the paper's tables and figures (cells shared and resumable), then write the HTML report; 'plan' lists the cells first")
-    .argument('<name>', `${EXPERIMENT_NAMES.join(' | ')} | all | plan`)
+    .argument('<name>', `${[...EXPERIMENT_NAMES, ...EXTRA_EXPERIMENT_NAMES].join(' | ')} | all | plan`)
     .argument('[planned]', "with 'plan': the experiment to plan")
     .option('--scale <scale>', `${SCALES.join(' | ')} (smoke: tiny nets, seconds; cpu: ~1 h per table on 2 cores; paper: the paper's settings, for a GPU)`, 'cpu')
     .option('--dataset <name>', 'fashion-mnist | cifar10 | svhn | folder:<path>', 'fashion-mnist')

@@ -36,7 +36,8 @@ export const PAPER_FIG2B = { adversarialVsNatural: 7.51, purifiedVsNatural: 18.6
 
 /** The paper's value for a table cell, if it reports one (`group` = target for Table 2). */
 export function paperValue(experiment: string, row: string, group: string | undefined, column: string): PaperValue | undefined {
-  if (experiment === 'table1') return PAPER_TABLE1[row]?.[column];
+  // The quick start is Table 1 in small: same rows and columns where it has them.
+  if (experiment === 'table1' || experiment === 'quickstart') return PAPER_TABLE1[row]?.[column];
   if (experiment === 'table2' && group !== undefined) {
     const v = (PAPER_TABLE2[row] as Record<string, Record<string, number>> | undefined)?.[group]?.[column];
     return v === undefined ? undefined : { mean: v };

@@ -254,14 +254,14 @@ function versions(): Record<string, string> {
 const CSS = `body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.paper{color:#666}td.neg{color:#b00}td.pos{color:#070}.claim{color:#444;font-style:italic}.gallery{display:inline-block;vertical-align:top;margin:0 18px 18px 0}
-.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}details{margin:6px 0}`;
+.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}details{margin:6px 0}.scroll{overflow-x:auto}`;
 
 export function reportHtml(out: string, data: ReportData): string {
   const m = data.manifest;
   const ctx = gridContext(m);
   const grid = buildGrid(ctx, m.experiments, m.seeds);
   const panelsHtml = data.panels
-    .map((p) => `<section id="${p.panel.id}"><h2>${escapeXml(p.panel.title)}</h2><p class="claim">Paper: ${escapeXml(p.panel.paperClaim)}</p>${p.panel.note ? `<p>${escapeXml(p.panel.note)}</p>` : ''}${htmlTable(p)}<div>${chartFor(p)}</div></section>`)
+    .map((p) => `<section id="${p.panel.id}"><h2>${escapeXml(p.panel.title)}</h2><p class="claim">Paper: ${escapeXml(p.panel.paperClaim)}</p>${p.panel.note ? `<p>${escapeXml(p.panel.note)}</p>` : ''}<div class="scroll">${htmlTable(p)}</div><div class="scroll">${chartFor(p)}</div></section>`)
     .join('');
   const total = (xs: { wallSeconds?: number }[]) => xs.reduce((a, x) => a + (x.wallSeconds ?? 0), 0);
   const cellRows = [...data.trainings.map((t) => ({ ...t, n: undefined as number | undefined })), ...data.evaluations.map((e) => ({ ...e, kind: 'eval' }))]
