@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .option('--dataset <name>', 'fashion-mnist | cifar10 | svhn | folder:<path>', 'fashion-mnist')
     .option('--data-dir <dir>', 'folder holding the dataset files (e.g. the JPEG-derived CIFAR-10 copy)')
     .option('--seeds <n>', 'repeat training and attack randomness n times (tables show mean ± std)', '1')
-    .option('--n <count>', "evaluate the first N test images (default: the scale's: smoke 6, cpu 500, paper all)")
+    .option('--n <count>', "evaluate the first N test images (default: the scale's: smoke 6, cpu 200, paper all)")
     .option('--out <dir>', 'experiment folder (default runs/exp-<scale>-<dataset>)')
     .option('--quiet', 'no progress on stderr')
     .addHelpText(

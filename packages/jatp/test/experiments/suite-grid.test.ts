@@ -40,7 +40,7 @@ test('grid: keys change with every setting that changes the result, and only the
   assert.notEqual(resolveTarget(ctx, t).key, resolveTarget({ ...ctx, scale: SCALE_SETTINGS.smoke }, t).key);
   const e = { kind: 'eval', target: t, attack: 'PGD', seed: 0 } as const;
   assert.notEqual(resolveEval(ctx, e).key, resolveEval({ ...ctx, evalCount: 100 }, e).key);
-  assert.equal(resolveEval(ctx, e).key, resolveEval({ ...ctx, evalCount: 500 }, e).key, 'the default n spelled out is the same cell');
+  assert.equal(resolveEval(ctx, e).key, resolveEval({ ...ctx, evalCount: 200 }, e).key, 'the default n spelled out is the same cell');
   const grid = buildGrid(ctx, ['table1'], 3);
   assert.equal(grid.trainings.length, 3 * 5);
   assert.throws(() => parseExperimentNames('table3'), /not one of table1/);
@@ -55,9 +55,9 @@ test('plan: a pending cell is estimated from a finished one of its kind, per tes
     const prior = estimateSeconds(out, ctx, pgdJatp, grid.evaluations);
     assert.equal(prior.basis, 'prior');
     fs.mkdirSync(path.join(out, 'cells', pgdNone!.key), { recursive: true });
-    fs.writeFileSync(path.join(out, 'cells', pgdNone!.key, 'eval.json'), JSON.stringify({ n: 500, wallSeconds: 250 }));
+    fs.writeFileSync(path.join(out, 'cells', pgdNone!.key, 'eval.json'), JSON.stringify({ n: 200, wallSeconds: 100 }));
     const measured = estimateSeconds(out, ctx, pgdJatp, grid.evaluations);
-    assert.deepEqual(measured, { seconds: 0.5 * 500, basis: 'measured' });
+    assert.deepEqual(measured, { seconds: 0.5 * 200, basis: 'measured' });
     assert.equal(estimateSeconds(out, ctx, dlrNone!, grid.evaluations).basis, 'prior', 'another attack is not comparable');
   } finally {
     fs.rmSync(out, { recursive: true, force: true });

@@ -5,7 +5,11 @@
  */
 import { EXPERIMENTS, type ExperimentName } from './declarations/index.js';
 import type { Panel } from './declarations/types.js';
-import { resolveEval, type GridContext, type ResolvedCell } from './cells.js';
+import { resolveEval, type EvalCell, type GridContext, type ResolvedCell } from './cells.js';
+import type { AttackColumn } from './scales.js';
+
+/** Evaluation order, by cost on the 2-core machine. */
+const ATTACK_ORDER: readonly AttackColumn[] = ['PGD', 'BPDA', 'DLR', 'TI-BIM', 'FWA', 'AA'];
 
 export interface Grid {
   readonly panels: { experiment: ExperimentName; panel: Panel }[];
@@ -38,5 +42,8 @@ export function buildGrid(ctx: GridContext, experiments: readonly ExperimentName
       }
     }
   }
-  return { panels, trainings: [...targets.values(), ...defenses.values()], evaluations: [...evaluations.values()] };
+  // Cheap attacks first, AutoAttack last: an experiment stopped early has most of its columns.
+  const order = (c: ResolvedCell) => ATTACK_ORDER.indexOf((c.cell as EvalCell).attack);
+  const sorted = [...evaluations.values()].map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i).map((x) => x.c);
+  return { panels, trainings: [...targets.values(), ...defenses.values()], evaluations: sorted };
 }
