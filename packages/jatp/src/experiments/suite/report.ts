@@ -217,9 +217,10 @@ function curvesHtml(out: string, trainings: readonly ResolvedCell[]): string {
         }
       })
       .filter((r): r is Record<string, unknown> => r !== undefined);
-    // Step lines (every few steps); a run too short for them has its per-epoch training means.
-    let steps = records.filter((r) => r['type'] === 'step');
-    if (steps.length < 2) steps = records.filter((r) => r['type'] === 'epoch').map((r) => ({ globalStep: r['globalStep'], ...(r['train'] as Record<string, unknown>) }));
+    // Step lines (every few steps), or the per-epoch training means when a short run has more of those.
+    const stepLines = records.filter((r) => r['type'] === 'step');
+    const epochLines = records.filter((r) => r['type'] === 'epoch').map((r): Record<string, unknown> => ({ globalStep: r['globalStep'], ...(r['train'] as Record<string, unknown>) }));
+    const steps = stepLines.length >= epochLines.length ? stepLines : epochLines;
     if (steps.length === 0) continue;
     const keys = [...new Set(steps.flatMap((s) => Object.keys(s).filter((k) => !BOOKKEEPING.has(k) && typeof s[k] === 'number')))].slice(0, 4);
     const series = Object.fromEntries(keys.map((k) => [k, steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN))]));
