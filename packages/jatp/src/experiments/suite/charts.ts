@@ -35,7 +35,8 @@ export function groupedBarsSvg(opts: {
   const top = 34;
   const plotH = 200;
   const legendW = 170;
-  const width = left + groups.length * groupW + legendW;
+  // Wide enough for the title (about 7.5 px per character at 13 px bold).
+  const width = Math.max(left + groups.length * groupW + legendW, left + Math.ceil(opts.title.length * 7.5));
   const height = top + plotH + 70;
   const y = (v: number) => top + plotH - (plotH * Math.min(v, yMax)) / yMax;
   const p: string[] = [];
