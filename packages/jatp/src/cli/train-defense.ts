@@ -227,7 +227,7 @@ export function register(program: Command): void {
     .option('--lr <x>', 'override the base learning rate of every optimizer group')
     .option('--lr-milestones <list>', "learning-rate multipliers by 1-based epoch, e.g. '15:0.1,25:0.01' ('none' = constant); not rescaled by --epochs")
     .option('--per-class <n>', 'train on the first n images of each class (0 = all)')
-    .option('--examples <kind>', "baselines: 'obl' (oblivious PGD-40 / SSP vs the target, cached) or 'full' (PGD-40 through the current P, spec 4.4)")
+    .option('--examples <kind>', "baselines: 'obl' (oblivious PGD-40 / SSP vs the target, cached) or 'full' (PGD-40 through the current P, spec §4.4)")
     .option('--attack-steps <k>', 'steps of the training attack (JATP Eq. 5: 10; baselines: 40, NRP SSP: 100)')
     .option('--eps <x>', 'L-inf budget (default 8/255; 0.1 for (fashion-)mnist); attack step sizes scale with it')
     .option('--feature-layer <name>', "target feature for JATP/NRP (default: the target's, ResNet-18 'layer3'); HGD: its FGD layer")

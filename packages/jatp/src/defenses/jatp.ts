@@ -29,11 +29,11 @@ import { FeatureAttack } from '../attacks/feature-attack.js';
 export interface JatpOptions {
   /** Internal feature of T for Eq. 5 and Eq. 8; 'default' = the target's declared default (spec §2.3). */
   readonly featureLayer: string;
-  /** L∞ radius of the Eq. 5 attack (spec §4.1). */
+  /** L∞ radius of the Eq. 5 attack (spec §2.4). */
   readonly eps: number;
   /** Sign steps of the Eq. 5 attack (spec A2: 10). */
   readonly attackSteps: number;
-  /** Step size of the Eq. 5 attack (spec §4.1: 0.01). */
+  /** Step size of the Eq. 5 attack (spec §2.4: 0.01). */
   readonly attackStepSize: number;
   /** Uniform U(-eps, eps) start (spec A2). */
   readonly attackRandomStart: boolean;
