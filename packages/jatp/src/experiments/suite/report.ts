@@ -103,7 +103,7 @@ export function reportMarkdown(data: ReportData): string {
       lines.push(`| ${[row, ...cols.map((c) => {
         const r = at(row, c);
         if (!r) return '';
-        return hasPaper && r.paper ? `${ours(r)} (paper ${r.paper.mean}, ${signed(r.diff)})` : ours(r);
+        return hasPaper && r.paper ? `${ours(r)} (paper ${r.paper.mean}${r.diff !== undefined ? `, Δ ${signed(r.diff)}` : ''})` : ours(r);
       })].join(' | ')} |`);
     }
     lines.push('');
