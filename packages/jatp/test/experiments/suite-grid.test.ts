@@ -64,6 +64,26 @@ test('plan: a pending cell is estimated from a finished one of its kind, per tes
   }
 });
 
+test('plan: an attack not yet run on a pre-processor is scaled by how much slower that model was under another attack', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-plan-'));
+  try {
+    const grid = buildGrid(ctx, ['table1'], 1);
+    const find = (attack: string, method: string | undefined) =>
+      grid.evaluations.find((c) => c.cell.kind === 'eval' && c.cell.attack === attack && c.cell.defense?.method === method)!;
+    const write = (cell: { key: string }, seconds: number) => {
+      fs.mkdirSync(path.join(out, 'cells', cell.key), { recursive: true });
+      fs.writeFileSync(path.join(out, 'cells', cell.key, 'eval.json'), JSON.stringify({ n: 200, wallSeconds: seconds }));
+    };
+    write(find('AA', undefined), 100);
+    write(find('PGD', undefined), 10);
+    write(find('PGD', 'jatp'), 50);
+    // AA on None took 10x its PGD; JATP's PGD took 5x None's: AA on JATP ~ 100 s x 5.
+    assert.deepEqual(estimateSeconds(out, ctx, find('AA', 'jatp'), grid.evaluations), { seconds: 500, basis: 'measured' });
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('report statistics: mean and sample std, metrics, dataset labels', () => {
   const { mean, std } = meanStd([1, 2, 4]);
   assert.ok(Math.abs(mean! - 7 / 3) < 1e-12);

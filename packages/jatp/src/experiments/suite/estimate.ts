@@ -35,9 +35,32 @@ function measured(out: string, cell: ResolvedCell): number | undefined {
   return cell.cell.kind === 'eval' ? r.wallSeconds / Math.max(1, r.n ?? 1) : r.wallSeconds;
 }
 
+/**
+ * An attack not yet run on this pre-processor: its per-image time on another model, scaled by how much
+ * slower this model was than that one under an attack both have finished (the pre-processor's cost,
+ * e.g. JATP's purifier, multiplies every attack's).
+ */
+function costRatio(cell: EvalCell, finished: readonly { c: ResolvedCell; s: number }[]): number | undefined {
+  const method = (e: EvalCell) => e.defense?.method ?? 'none';
+  const evals = finished.filter((f) => f.c.cell.kind === 'eval').map((f) => ({ e: f.c.cell as EvalCell, s: f.s }));
+  const time = (attack: string, m: string) => evals.find((x) => x.e.attack === attack && method(x.e) === m)?.s;
+  for (const other of evals.filter((x) => x.e.attack === cell.attack)) {
+    for (const mine of evals.filter((x) => method(x.e) === method(cell))) {
+      const base = time(mine.e.attack, method(other.e));
+      if (base !== undefined && base > 0) return (other.s * mine.s) / base;
+    }
+  }
+  return undefined;
+}
+
 export function estimateSeconds(out: string, ctx: GridContext, cell: ResolvedCell, all: readonly ResolvedCell[]): { seconds: number; basis: 'measured' | 'prior' } {
   const images = cell.cell.kind === 'eval' ? (ctx.evalCount ?? ctx.scale.evalCount ?? 10000) : 1;
   const finished = all.map((c) => ({ c, s: measured(out, c) })).filter((x): x is { c: ResolvedCell; s: number } => x.s !== undefined);
+  const exact = classes(cell)[0]!;
+  if (cell.cell.kind === 'eval' && !finished.some((f) => classes(f.c)[0] === exact)) {
+    const ratio = costRatio(cell.cell as EvalCell, finished);
+    if (ratio !== undefined) return { seconds: images * ratio, basis: 'measured' };
+  }
   for (const cls of classes(cell)) {
     const same = finished.filter((f) => classes(f.c).includes(cls));
     if (same.length > 0) return { seconds: (images * same.reduce((a, f) => a + f.s, 0)) / same.length, basis: 'measured' };
