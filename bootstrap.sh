@@ -9,8 +9,10 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(
   libtorch-dev          # libtorch 1.13 (ATen) headers + libs: the engine's compute library
+  libgloo-dev           # Gloo headers: the engine's c10d process groups (multi-process training) compile against them
   libopenblas0-openmp   # without it Debian's libtorch runs matmul on reference BLAS (~6 GFLOP/s)
   dataset-fashion-mnist # the embedded default dataset (/usr/share/datasets/fashion-mnist)
+  chromium              # headless browser for the browser tests (packages/demo-web), driven by playwright-core
 )
 use_apt=1
 for arg in "$@"; do

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== type-check + build"
 npx tsc -b packages/tfjs-backend-torch packages/jatp
+npx tsc -p packages/demo-web   # the browser demo is bundled by esbuild, which does not type-check
 echo "== unit tests"
 mapfile -t files < <(find packages/*/test -name '*.test.ts' | sort)
 node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"

@@ -7,6 +7,10 @@
 #include <string>
 #include <thread>
 
+namespace tt {
+void RegisterDistributed(Napi::Env env, Napi::Object exports);  // distributed.cc (c10d process groups)
+}  // namespace tt
+
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -29,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tt::RegisterCpuAllocatorOps(env, exports);
   tt::RegisterCoreOps(env, exports);
   tt::RegisterCudaOps(env, exports);
+  tt::RegisterDistributed(env, exports);
 #ifndef TT_NO_NN_OPS
   tt::RegisterNnOps(env, exports);
   exports.Set("hasNnOps", Napi::Boolean::New(env, true));

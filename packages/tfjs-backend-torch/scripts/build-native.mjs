@@ -143,6 +143,9 @@ async function main() {
   if (torch.cuda) defines.push('-DTT_CUDA');
   // ops_cuda.cc's allocator stats include c10/cuda headers, which include the CUDA runtime's.
   const cudaInc = torch.cuda ? findCudaIncludes(torch.libDir) : [];
+  // nccl.h, for distributed.cc's NCCL process group: the nvidia-nccl wheel beside a pip PyTorch.
+  const ncclInc = torch.cuda && torch.libDir ? path.resolve(torch.libDir, '..', '..', 'nvidia', 'nccl', 'include') : null;
+  if (ncclInc && fs.existsSync(path.join(ncclInc, 'nccl.h'))) cudaInc.push(ncclInc);
   if (torch.cuda && cudaInc.length === 0) {
     say('CUDA runtime headers (cuda_runtime_api.h) not found (set CUDA_HOME): building without GPU allocator stats');
     defines.push('-DTT_NO_CUDA_STATS');

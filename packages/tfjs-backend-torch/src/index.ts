@@ -14,6 +14,8 @@ export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
 export type { CpuCacheStats, CudaMemoryInfo } from './native.js';
 export { nativeKernelNames } from './register.js';
+// Process groups over c10d (Gloo/NCCL): distributed.ts
+export * from './distributed.js';
 
 export const TORCH_PRIORITY = 4;
 

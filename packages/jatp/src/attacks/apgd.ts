@@ -37,6 +37,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import {
   type BallNorm,
   SeedStream,
@@ -51,7 +52,9 @@ import {
   project,
   steepestAscentDirection,
 } from './common.js';
+import { attackRemaining } from './remaining.js';
 
+/** Options of APGD (defaults: APGD_DEFAULTS, APGD-T: APGD_T_DEFAULTS; see the file comment). Example: `apgdCe({ eps: 8 / 255, nIter: 100 })`. */
 export interface ApgdOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -104,6 +107,7 @@ interface SingleRunResult {
   robust: tf.Tensor1D;
 }
 
+/** APGD-CE / APGD-T / APGD-DLR as one Attack; build it with `apgdCe(options)` or `apgdT(options)`. Example: `new Apgd({ loss: 'dlr' }).run(model, x, y, 0)`. */
 export class Apgd implements Attack {
   readonly name: string;
   readonly options: ApgdOptions;
@@ -119,7 +123,8 @@ export class Apgd implements Attack {
     this.name = o.loss === 'dlr-targeted' ? 'apgd-t' : `apgd-${o.loss}`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AttackResult {
+  run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+    const { model, seed } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const rng = new SeedStream(seed);
@@ -139,39 +144,16 @@ export class Apgd implements Attack {
 
     for (const rank of targetRanks) {
       for (let restart = 0; restart < o.nRestarts; restart++) {
-        const todo = fooled.flatMap((f, i) => (f ? [] : [i]));
-        const runSeed = rng.nextSeed();
-        if (todo.length === 0) continue;
-        const idx = tf.tensor1d(todo, 'int32');
-        const xs = tf.gather(x, idx) as tf.Tensor4D;
-        const ys = tf.gather(y, idx) as tf.Tensor1D;
-        const target = targeted
-          ? tf.tidy(() => tf.reshape(tf.slice(tf.topk(model(xs), rank).indices, [0, rank - 1], [-1, 1]), [-1]) as tf.Tensor1D)
-          : undefined;
-        const { xBestAdv, robust } = this.singleRun(model, xs, ys, target, runSeed);
-        const robustFlags = robust.dataSync();
-        const newlyFooled: number[] = [];
-        const rows: number[] = [];
-        todo.forEach((globalIndex, j) => {
-          if (robustFlags[j] === 0) {
-            newlyFooled.push(globalIndex);
-            rows.push(j);
-            fooled[globalIndex] = true;
-          }
-        });
-        if (newlyFooled.length > 0) {
-          const next = tf.tidy(() => {
-            const updates = tf.gather(xBestAdv, tf.tensor1d(rows, 'int32'));
-            const scattered = tf.scatterND(tf.tensor2d(newlyFooled, [newlyFooled.length, 1], 'int32'), updates, x.shape);
-            const maskFlags = new Array<boolean>(n).fill(false);
-            for (const i of newlyFooled) maskFlags[i] = true;
-            return tf.where(imageMask(tf.tensor1d(maskFlags, 'bool'), x), scattered, xAdv) as tf.Tensor4D;
-          });
-          xAdv.dispose();
-          xAdv = next;
-        }
-        tf.dispose([idx, xs, ys, xBestAdv, robust]);
-        if (target) target.dispose();
+        const runSeed = rng.nextSeed(); // one seed per (target, restart), drawn whether or not it runs
+        xAdv = attackRemaining(x, y, xAdv, fooled, (xs, ys) => {
+          const target = targeted
+            ? tf.tidy(() => tf.reshape(tf.slice(tf.topk(model(xs), rank).indices, [0, rank - 1], [-1, 1]), [-1]) as tf.Tensor1D)
+            : undefined;
+          const { xBestAdv, robust } = this.singleRun(model, xs, ys, target, runSeed);
+          const robustFlags = robust.dataSync();
+          tf.dispose([robust, ...(target ? [target] : [])]);
+          return { xAdv: xBestAdv, fooled: Array.from(robustFlags, (r) => r === 0) };
+        }).xAdv;
       }
     }
     return { xAdv, success: fooled };

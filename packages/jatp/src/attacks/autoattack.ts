@@ -29,14 +29,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { square } from './square.js';
 import { fabT } from './fab.js';
-import { type BallNorm, checkInputs, imageMask } from './common.js';
+import { type BallNorm, checkInputs } from './common.js';
+import { attackRemaining } from './remaining.js';
 
+/** Stage names AutoAttack understands (also its custom stage lists). */
 export const STAGE_NAMES = ['apgd-ce', 'apgd-t', 'fab-t', 'square', 'apgd-dlr'] as const;
+/** One of STAGE_NAMES. */
 export type StageName = (typeof STAGE_NAMES)[number];
 
+/** One stage of a custom AutoAttack: the attack and its options. Example: `{ attack: 'apgd-ce', options: { nIter: 20 } }`. */
 export interface StageConfig {
   readonly attack: StageName;
   /** Options passed to the stage's factory on top of { eps } (and norm where the attack has one). */
@@ -51,6 +56,7 @@ export const STANDARD_STAGES: readonly StageConfig[] = [
   { attack: 'square', options: { nQueries: 5000, pInit: 0.8, restarts: 1 } },
 ];
 
+/** What AutoAttack reports after each stage (robust accuracy so far, points fooled, time). */
 export interface StageReport {
   readonly name: StageName;
   /** Robust accuracy over all N points after this stage (fraction). */
@@ -61,12 +67,14 @@ export interface StageReport {
   readonly seconds: number;
 }
 
+/** AutoAttack's result: the AttackResult plus clean accuracy, per-stage reports and the final robust accuracy. */
 export interface AutoAttackReport extends AttackResult {
   readonly cleanAccuracy: number;
   readonly stages: readonly StageReport[];
   readonly robustAccuracy: number;
 }
 
+/** Options of AutoAttack (defaults: AUTOATTACK_DEFAULTS: L∞, ε = 8/255, version 'standard'). */
 export interface AutoAttackOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -75,6 +83,7 @@ export interface AutoAttackOptions {
   readonly onStage?: (report: StageReport) => void;
 }
 
+/** Defaults of AutoAttack: L∞, ε = 8/255, the standard stage list (spec §5.3). */
 export const AUTOATTACK_DEFAULTS: AutoAttackOptions = { norm: 'Linf', eps: 8 / 255, version: 'standard', stages: [] };
 
 type StageFactory = (norm: BallNorm, eps: number, options: Readonly<Record<string, unknown>>) => Attack | undefined;
@@ -88,6 +97,7 @@ const STAGE_FACTORIES: Record<StageName, StageFactory> = {
   square: (norm, eps, options) => (norm === 'Linf' ? square({ ...options, eps }) : undefined),
 };
 
+/** AutoAttack as an Attack whose `run` returns the full report. Example: `autoAttack({ eps: 8 / 255 }).run(model, x, y).robustAccuracy`. */
 export class AutoAttack implements Attack {
   readonly name: string;
   readonly options: AutoAttackOptions;
@@ -109,64 +119,48 @@ export class AutoAttack implements Attack {
   }
 
   /** The full report (an AttackResult with the per-stage accuracies), so callers can show the stages. */
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AutoAttackReport {
-    return this.evaluate(model, x, y, seed);
+  run(model: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AutoAttackReport {
+    return this.evaluate(model, x, y, options);
   }
 
   /** Run every stage on the still-robust points; report robust accuracy after each stage. */
-  evaluate(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AutoAttackReport {
+  evaluate(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AutoAttackReport {
+    // Normalised (and EOT-wrapped) once; every stage then receives the same x -> logits function.
+    const { model, seed } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const n = x.shape[0];
     const cleanMask = tf.tidy(() => tf.equal(tf.argMax(model(x), 1), tf.cast(y, 'int32')));
-    const robust = Array.from(cleanMask.dataSync(), (v) => v !== 0);
+    // Host flags shared with attackRemaining: a point is fooled once any stage (or the clean check) fools it.
+    const fooled = Array.from(cleanMask.dataSync(), (v) => v === 0);
     cleanMask.dispose();
-    const cleanAccuracy = robust.filter(Boolean).length / n;
+    const robustCount = (): number => fooled.filter((f) => !f).length;
+    const cleanAccuracy = robustCount() / n;
     let xAdv = tf.clone(x);
     const stages: StageReport[] = [];
 
     this.stageList.forEach((stage, stageIndex) => {
       const started = Date.now();
       const attack = STAGE_FACTORIES[stage.attack](o.norm, o.eps, stage.options ?? {});
-      const todo = robust.flatMap((r, i) => (r ? [i] : []));
       let newlyFooled = 0;
       if (!attack) {
         process.emitWarning(`autoattack: stage '${stage.attack}' is unavailable for norm ${o.norm}; skipped (robust accuracy is an upper bound)`);
-      } else if (todo.length > 0) {
-        const idx = tf.tensor1d(todo, 'int32');
-        const xs = tf.gather(x, idx) as tf.Tensor4D;
-        const ys = tf.gather(y, idx) as tf.Tensor1D;
-        // A distinct, reproducible seed per stage.
-        const result = attack.run(model, xs, ys, (seed + 7919 * (stageIndex + 1)) >>> 0);
-        // Trust but verify: a stage's claim counts only if the model really misclassifies its output.
-        const verified = tf.tidy(() => tf.notEqual(tf.argMax(model(result.xAdv), 1), tf.cast(ys, 'int32')));
-        const flags = verified.dataSync();
-        const rows: number[] = [];
-        const globals: number[] = [];
-        todo.forEach((g, j) => {
-          if (flags[j] !== 0 && result.success[j]) {
-            rows.push(j);
-            globals.push(g);
-            robust[g] = false;
-          }
+      } else {
+        const merged = attackRemaining(x, y, xAdv, fooled, (xs, ys) => {
+          // A distinct, reproducible seed per stage.
+          const result = attack.run(model, xs, ys, (seed + 7919 * (stageIndex + 1)) >>> 0);
+          // Trust but verify: a stage's claim counts only if the model really misclassifies its output.
+          const verified = tf.tidy(() => tf.notEqual(tf.argMax(model(result.xAdv), 1), tf.cast(ys, 'int32')));
+          const flags = verified.dataSync();
+          verified.dispose();
+          return { xAdv: result.xAdv, fooled: result.success.map((s, j) => s && flags[j] !== 0) };
         });
-        newlyFooled = rows.length;
-        if (rows.length > 0) {
-          const next = tf.tidy(() => {
-            const updates = tf.gather(result.xAdv, tf.tensor1d(rows, 'int32'));
-            const scattered = tf.scatterND(tf.tensor2d(globals, [globals.length, 1], 'int32'), updates, x.shape);
-            const maskFlags = new Array<boolean>(n).fill(false);
-            for (const g of globals) maskFlags[g] = true;
-            return tf.where(imageMask(tf.tensor1d(maskFlags, 'bool'), x), scattered, xAdv) as tf.Tensor4D;
-          });
-          xAdv.dispose();
-          xAdv = next;
-        }
-        tf.dispose([idx, xs, ys, result.xAdv, verified]);
+        xAdv = merged.xAdv;
+        newlyFooled = merged.newlyFooled.length;
       }
       const report: StageReport = {
         name: stage.attack,
-        robustAccuracy: robust.filter(Boolean).length / n,
+        robustAccuracy: robustCount() / n,
         newlyFooled,
         skipped: !attack,
         seconds: (Date.now() - started) / 1000,
@@ -177,10 +171,10 @@ export class AutoAttack implements Attack {
 
     return {
       xAdv,
-      success: robust.map((r) => !r),
+      success: fooled.slice(),
       cleanAccuracy,
       stages,
-      robustAccuracy: robust.filter(Boolean).length / n,
+      robustAccuracy: robustCount() / n,
     };
   }
 }
@@ -190,6 +184,7 @@ export function autoAttack(options: Partial<AutoAttackOptions> = {}): AutoAttack
   return new AutoAttack(options);
 }
 
+/** A custom AutoAttack from stage names or configs. Example: `autoAttackCustom(['apgd-ce', 'square'], { eps: 0.1 })`. */
 export function autoAttackCustom(stages: readonly (StageName | StageConfig)[], options: Partial<AutoAttackOptions> = {}): AutoAttack {
   const list = stages.map((s) => (typeof s === 'string' ? { attack: s } : s));
   return new AutoAttack({ ...options, version: 'custom', stages: list });

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import { ensureGradients } from '../gradients.js';
+import { crossEntropyPerExample, cwMarginPerExample, dlrPerExample, targetedDlrPerExample } from '../losses.js';
 
 // Every attack differentiates; the toolkit-wide helper registers tfjs' gradient functions once.
 // Re-exported so attack files import their helpers from one place.
@@ -62,8 +63,10 @@ export function projectL2(xAdv: tf.Tensor4D, x: tf.Tensor4D, eps: number): tf.Te
   });
 }
 
+/** The norms of the gradient attacks' balls. */
 export type BallNorm = 'Linf' | 'L2';
 
+/** Projection onto the L∞ or L2 ball of radius eps around x, then onto [0, 1]. Example: `project(xAdv, x, 'Linf', 8 / 255)`. */
 export function project(xAdv: tf.Tensor4D, x: tf.Tensor4D, norm: BallNorm, eps: number): tf.Tensor4D {
   return norm === 'Linf' ? projectLinf(xAdv, x, eps) : projectL2(xAdv, x, eps);
 }
@@ -122,85 +125,12 @@ export function randomStart(x: tf.Tensor4D, norm: BallNorm, eps: number, seed: n
 // Losses (all per-example, shape [N], to be MAXIMISED by an untargeted attacker)
 // ---------------------------------------------------------------------------------------------------
 
+/** Loss names of PGD / APGD (`lossPerExample`): cross-entropy, CW margin, DLR, targeted DLR. */
 export type LossName = 'ce' | 'cw' | 'dlr' | 'dlr-targeted';
 
-/** Per-example cross-entropy -log softmax(z)_y. */
-export function crossEntropyPerExample(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const onehot = tf.oneHot(tf.cast(y, 'int32'), logits.shape[1]);
-    return tf.neg(tf.sum(tf.mul(logp, onehot), 1)) as tf.Tensor1D;
-  });
-}
-
-/**
- * The k largest logits per example, sorted descending, as k tensors [N], differentiable in the logits
- * (like torch's sort values). tfjs registers no gradient for TopK, so this is a custom op whose backward
- * pass routes each value's gradient back to the logit it came from.
- */
-function sortedLogits(logits: tf.Tensor2D, k: number): tf.Tensor1D[] {
-  const numClasses = logits.shape[1];
-  const topValues = tf.customGrad((...inputs: Array<tf.Tensor | ((save: tf.Tensor[]) => void)>) => {
-    const z = inputs[0] as tf.Tensor2D;
-    const save = inputs[1] as (save: tf.Tensor[]) => void;
-    const { values, indices } = tf.topk(z, k);
-    save([indices]);
-    return {
-      value: values as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        // [N,k,1] * [N,k,K] summed over k -> [N,K]
-        tf.sum(tf.mul(tf.expandDims(dy, 2), tf.oneHot(saved[0] as tf.Tensor2D, numClasses)), 1),
-    };
-  });
-  return tf.unstack(topValues(logits), 1) as tf.Tensor1D[];
-}
-
-/** z_y per example. */
-function trueLogit(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  const onehot = tf.oneHot(tf.cast(y, 'int32'), logits.shape[1]);
-  return tf.sum(tf.mul(logits, onehot), 1) as tf.Tensor1D;
-}
-
-/** max_{i != y} z_i per example (the true class masked by -inf). */
-function maxOtherLogit(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  const onehot = tf.oneHot(tf.cast(y, 'int32'), logits.shape[1]);
-  // -1e9 rather than -inf: keeps the gradient finite (0 * inf = NaN) while never winning the max.
-  return tf.max(tf.sub(logits, tf.mul(onehot, 1e9)), 1) as tf.Tensor1D;
-}
-
-/**
- * Carlini–Wagner margin, untargeted: max_{i != y} z_i - z_y (positive iff misclassified).
- */
-export function cwMarginPerExample(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => tf.sub(maxOtherLogit(logits, y), trueLogit(logits, y)) as tf.Tensor1D);
-}
-
-/**
- * Difference of Logits Ratio, untargeted (spec §5.2, Croce & Hein 2020):
- * DLR = -(z_y - max_{i != y} z_i) / (z_pi1 - z_pi3 + 1e-12), z_pi sorted descending.
- * In [-1, 0] when y is the top logit, >= 0 when misclassified (spec §5c). Needs >= 3 classes.
- */
-export function dlrPerExample(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  if (logits.shape[1] < 3) throw new Error(`DLR loss needs at least 3 classes, got ${logits.shape[1]}`);
-  return tf.tidy(() => {
-    const [z1, , z3] = sortedLogits(logits, 3);
-    const numerator = tf.sub(trueLogit(logits, y), maxOtherLogit(logits, y));
-    return tf.div(tf.neg(numerator), tf.add(tf.sub(z1!, z3!), 1e-12)) as tf.Tensor1D;
-  });
-}
-
-/**
- * Targeted DLR (spec §5.3, APGD-T): -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4)/2 + 1e-12). Needs >= 4 classes.
- */
-export function targetedDlrPerExample(logits: tf.Tensor2D, y: tf.Tensor1D, target: tf.Tensor1D): tf.Tensor1D {
-  if (logits.shape[1] < 4) throw new Error(`targeted DLR loss needs at least 4 classes, got ${logits.shape[1]}`);
-  return tf.tidy(() => {
-    const [z1, , z3, z4] = sortedLogits(logits, 4);
-    const numerator = tf.sub(trueLogit(logits, y), trueLogit(logits, target));
-    const denominator = tf.add(tf.sub(z1!, tf.mul(tf.add(z3!, z4!), 0.5)), 1e-12);
-    return tf.div(tf.neg(numerator), denominator) as tf.Tensor1D;
-  });
-}
+// The losses live in the shared losses module (also used by training and defenses); re-exported so
+// attack files and users of the attacks module find them here.
+export { crossEntropyPerExample, cwMarginPerExample, dlrPerExample, targetedDlrPerExample };
 
 /** Evaluate the named per-example loss. `target` is required for 'dlr-targeted' only. */
 export function lossPerExample(name: LossName, logits: tf.Tensor2D, y: tf.Tensor1D, target?: tf.Tensor1D): tf.Tensor1D {
@@ -256,10 +186,12 @@ export interface EotLogitsFn extends LogitsFn {
   };
 }
 
+/** Whether `model` is an EOT model (an EotLogitsFn from eot.ts), whose losses are averaged over draws. */
 export function isEot(model: LogitsFn): model is EotLogitsFn {
   return typeof (model as Partial<EotLogitsFn>).eot === 'object';
 }
 
+/** What `lossAndGrad` returns; the caller disposes the three tensors. */
 export interface LossAndGrad {
   /** d(sum_i loss_i)/dx, shape of x. */
   grad: tf.Tensor4D;
@@ -302,6 +234,20 @@ export function lossAndGrad(
   };
   const grad = tf.grad(f)(x) as tf.Tensor4D;
   return { grad, loss: loss!, logits: logits! };
+}
+
+/**
+ * Per-example loss [N] at x without a gradient, averaged over the draws of an EOT model (its plain call
+ * would average the logits instead): what a score-based attack (Square) compares when it accepts a step.
+ */
+export function averagedLoss(model: LogitsFn, x: tf.Tensor4D, lossFn: (logits: tf.Tensor2D) => tf.Tensor1D): tf.Tensor1D {
+  if (!isEot(model)) return tf.tidy(() => lossFn(model(x)));
+  const { samples, sample } = model.eot;
+  return tf.tidy(() => {
+    let sum = lossFn(sample(x, 0));
+    for (let i = 1; i < samples; i++) sum = tf.add(sum, lossFn(sample(x, i)));
+    return tf.div(sum, samples) as tf.Tensor1D;
+  });
 }
 
 /** Per-example sign step for L∞, normalised step for L2 (grad / ||grad||_2). */

@@ -3,6 +3,8 @@ import type { LogitsFn } from '../models/types.js';
 import { checkInputs, ensureGradients, linfNormPerExample, lossAndGrad, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './common.js';
 import { projectLinfBox } from './fab-projection.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
+import { attackRemaining } from './remaining.js';
 
 /**
  * FAB-T: targeted Fast Adaptive Boundary attack, L-inf version (Croce & Hein, "Minimally distorted
@@ -48,6 +50,7 @@ export interface FabOptions {
   readonly seed: number;
 }
 
+/** Defaults of FAB-T (spec §5.3): ε = 8/255, 100 iterations, 9 targets, 1 restart, alphaMax 0.1, eta 1.05, beta 0.9, seed 0. */
 export const FAB_DEFAULTS: FabOptions = Object.freeze({
   eps: 8 / 255,
   nIter: 100,
@@ -74,6 +77,7 @@ function misclassified(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): tf.Tens
   return tf.tidy(() => misclassifiedLogits(model(x), y));
 }
 
+/** What `fabTargetedRun` returns: the smallest adversarial points and their L∞ norms. */
 export interface FabRunResult {
   /** Smallest misclassified point found per example (x itself where none was found). */
   readonly xBest: tf.Tensor4D;
@@ -184,7 +188,8 @@ export function fabT(options: Partial<FabOptions> = {}): Attack {
   checkOptions(o);
   return {
     name: 'fab-t',
-    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
+    run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+      const { model, seed } = prepareRun(attacked, options, o.seed);
       checkInputs('fabT', x, y, o.eps);
       const n = x.shape[0];
       const rng = new SeedStream(seed);
@@ -197,36 +202,19 @@ export function fabT(options: Partial<FabOptions> = {}): Attack {
       const nTargets = Math.min(o.nTargetClasses, numClasses - 1);
       for (let t = 1; t <= nTargets; t++) {
         for (let r = 0; r < o.restarts; r++) {
-          const todo: number[] = [];
-          for (let i = 0; i < n; i++) if (!broken[i]) todo.push(i);
-          if (todo.length === 0) break;
-          const startRadius = r === 0 ? undefined : Float32Array.from(todo, (i) => 0.5 * Math.min(best[i]!, o.eps));
-          const targets = Int32Array.from(todo, (i) => order[i * numClasses + t]!);
-          const idx = tf.tensor1d(Int32Array.from(todo), 'int32');
-          const xSub = tf.gather(x, idx) as tf.Tensor4D;
-          const ySub = tf.gather(y, idx) as tf.Tensor1D;
-          const tSub = tf.tensor1d(targets, 'int32');
-          const { xBest, normBest } = fabTargetedRun(model, xSub, ySub, tSub, o, startRadius, rng);
-          const found: number[] = [];
-          todo.forEach((i, a) => {
-            best[i] = Math.min(best[i]!, normBest[a]!);
-            if (normBest[a]! <= o.eps) {
-              broken[i] = true;
-              found.push(a);
-            }
-          });
-          if (found.length > 0) {
-            const merged = tf.tidy(() => {
-              const fIdx = tf.tensor1d(Int32Array.from(found), 'int32');
-              // Guard the ball against float rounding in the norm bookkeeping.
-              const xFound = tf.gather(x, tf.tensor1d(Int32Array.from(found, (a) => todo[a]!), 'int32'));
-              const rows = projectLinf(tf.gather(xBest, fIdx) as tf.Tensor4D, xFound as tf.Tensor4D, o.eps);
-              return replaceRowsByGather(xAdv, found.map((a) => todo[a]!), rows);
+          xAdv = attackRemaining(x, y, xAdv, broken, (xSub, ySub, todo) => {
+            const startRadius = r === 0 ? undefined : Float32Array.from(todo, (i) => 0.5 * Math.min(best[i]!, o.eps));
+            const tSub = tf.tensor1d(Int32Array.from(todo, (i) => order[i * numClasses + t]!), 'int32');
+            const { xBest, normBest } = fabTargetedRun(model, xSub, ySub, tSub, o, startRadius, rng);
+            tSub.dispose();
+            todo.forEach((i, a) => {
+              best[i] = Math.min(best[i]!, normBest[a]!);
             });
-            xAdv.dispose();
-            xAdv = merged;
-          }
-          tf.dispose([idx, xSub, ySub, tSub, xBest]);
+            // Guard the ball against float rounding in the norm bookkeeping.
+            const inBall = projectLinf(xBest, xSub, o.eps);
+            xBest.dispose();
+            return { xAdv: inBall, fooled: Array.from(normBest, (d) => d <= o.eps) };
+          }).xAdv;
         }
       }
       // Success is what the model says about the returned points (contract of AttackResult).
@@ -236,17 +224,4 @@ export function fabT(options: Partial<FabOptions> = {}): Attack {
       return { xAdv, success };
     },
   };
-}
-
-/** `base` with rows `positions[a]` replaced by `rows[a]` (one gather over [base; rows]; no in-place scatter). */
-function replaceRowsByGather<T extends tf.Tensor>(base: T, positions: readonly number[], rows: tf.Tensor): T {
-  return tf.tidy(() => {
-    const n = base.shape[0]!;
-    const map = new Int32Array(n);
-    for (let i = 0; i < n; i++) map[i] = i;
-    positions.forEach((p, a) => {
-      map[p] = n + a;
-    });
-    return tf.gather(tf.concat([base, rows], 0), tf.tensor1d(map, 'int32')) as T;
-  });
 }

@@ -12,6 +12,7 @@ import {
   type BisectionOptions,
 } from './fwa-transport.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 
 /**
  * FWA: Wasserstein adversarial attack (Wu, Wang, Yu, "Stronger and faster Wasserstein adversarial
@@ -65,6 +66,7 @@ export interface FwaOptions {
   readonly seed: number;
 }
 
+/** Defaults of FWA (spec §5.4, A17): ε = 8/255 of the mass, 20 steps, lr 0.01, 5x5 kernel, dual projection. */
 export const FWA_DEFAULTS: FwaOptions = Object.freeze({
   eps: 8 / 255,
   steps: 20,
@@ -87,6 +89,7 @@ function checkOptions(o: FwaOptions): void {
   if (!Number.isInteger(o.dualMaxIter) || o.dualMaxIter < 1) throw new Error(`fwa: dualMaxIter must be an integer >= 1, got ${o.dualMaxIter}`);
 }
 
+/** What `fwaRun` returns: the clipped and unclipped transported images, the plans and success. */
 export interface FwaRunResult {
   /** clip01 of the transported image, [N, H, W, C]. */
   readonly xAdv: tf.Tensor4D;
@@ -173,7 +176,9 @@ export function fwa(options: Partial<FwaOptions> = {}): Attack {
   checkOptions(o);
   return {
     name: `fwa${o.steps}`,
-    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): AttackResult {
+    /** Deterministic: the seed is accepted for the common interface and unused. */
+    run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+      const { model } = prepareRun(attacked, options, o.seed);
       const { xAdv, transported, plan, success } = fwaRun(model, x, y, o);
       tf.dispose([transported, plan]);
       return { xAdv, success };

@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import {
   type BallNorm,
   SeedStream,
@@ -39,6 +40,7 @@ import {
   untargetedSuccess,
 } from './common.js';
 
+/** Options of PGD (defaults: PGD_DEFAULTS, PGD-DLR: PGD_DLR_DEFAULTS; see the file comment). Example: `pgd({ steps: 40, stepSize: 0.01 })`. */
 export interface PgdOptions {
   readonly norm: BallNorm;
   readonly eps: number;
@@ -63,6 +65,7 @@ export const PGD_DEFAULTS: PgdOptions = {
 /** spec §5.2: the same loop with the DLR loss and step 0.007 (random start: A16). */
 export const PGD_DLR_DEFAULTS: PgdOptions = { ...PGD_DEFAULTS, stepSize: 0.007, loss: 'dlr' };
 
+/** PGD (L∞ / L2; CE, CW or DLR loss) as an Attack; build it with `pgd(options)` or `pgdDlr(options)`. */
 export class Pgd implements Attack {
   readonly name: string;
   readonly options: PgdOptions;
@@ -75,7 +78,8 @@ export class Pgd implements Attack {
     this.name = `pgd-${o.loss}-${o.norm}-${o.steps}`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed = 0): AttackResult {
+  run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+    const { model, seed } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const rng = new SeedStream(seed);

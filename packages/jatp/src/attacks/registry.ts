@@ -29,6 +29,7 @@ import { fabT } from './fab.js';
 import { fwa } from './fwa.js';
 import { tiBim } from './tibim.js';
 
+/** Attack families that the attack names of the CLI (`--attacks`) and `parseAttackSpec` know. */
 export type AttackFamily = 'pgd' | 'dlr' | 'apgd-ce' | 'apgd-t' | 'aa' | 'fab-t' | 'square' | 'fwa' | 'tibim' | 'bpda';
 
 interface FamilyInfo {
@@ -39,6 +40,7 @@ interface FamilyInfo {
   readonly example: string;
 }
 
+/** Each family's budget (what its number counts) and default budget: the table behind parsing, building and help. */
 export const ATTACK_FAMILIES: Readonly<Record<AttackFamily, FamilyInfo>> = {
   pgd: { budget: 'steps', example: 'pgd40' },
   dlr: { budget: 'steps', example: 'dlr40' },
@@ -52,6 +54,7 @@ export const ATTACK_FAMILIES: Readonly<Record<AttackFamily, FamilyInfo>> = {
   bpda: { budget: 'steps', defaultBudget: 40, example: 'bpda' },
 };
 
+/** A parsed attack name such as `pgd40` (family, budget, BPDA flag); `buildAttack(spec, { eps })` makes the Attack. */
 export interface AttackSpec {
   /** As written, e.g. 'pgd40'. */
   readonly text: string;
@@ -125,6 +128,7 @@ export function parseEps(text: string, flag = '--eps'): number {
   return value;
 }
 
+/** What `buildAttack` needs besides the spec: ε and the norm (default L∞). */
 export interface BuildContext {
   readonly eps: number;
   /** Norm of the ball for the gradient attacks (default 'Linf'). */

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { checkInputs, projectLinf, SeedStream } from './common.js';
+import { averagedLoss, checkInputs, cwMarginPerExample, projectLinf, SeedStream } from './common.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
+import { attackRemaining, replaceRows } from './remaining.js';
 
 /**
  * Square attack, L-inf version (Andriushchenko, Croce, Flammarion, Hein, "Square Attack: a
@@ -16,7 +18,8 @@ import type { Attack, AttackResult } from './types.js';
  * column); then, for every example not yet misclassified, propose a random square window whose
  * pixels are set to the opposite corner of the eps-box (+-2 eps from the current point, one random
  * sign per channel), project back into the ball, and keep the proposal if the margin loss
- * z_y - max_{k != y} z_k decreases or the example becomes misclassified.
+ * z_y - max_{k != y} z_k decreases or the example becomes misclassified. For a randomised model run
+ * with EOT draws (`run(..., { eot: k })`, eot.ts) the margin compared is the mean over the k draws.
  *
  * Options (defaults in {@link SQUARE_DEFAULTS}):
  * - `eps` = 8/255: L-inf radius in [0, 1] pixel units.
@@ -42,6 +45,7 @@ export interface SquareOptions {
   readonly seed: number;
 }
 
+/** Defaults of Square (spec §5.3): ε = 8/255, 5000 queries, p_init 0.8, 1 restart, seed 0. */
 export const SQUARE_DEFAULTS: SquareOptions = Object.freeze({
   eps: 8 / 255,
   nQueries: 5000,
@@ -68,32 +72,9 @@ export function squareSide(p: number, height: number, width: number): number {
   return Math.min(Math.max(side, 1), Math.min(height, width));
 }
 
-/**
- * New tensor equal to `base` with rows `positions[a]` replaced by `rows[a]`, as one gather over
- * [base; rows]. (tf.tensorScatterUpdate is avoided: the cpu backend writes into its input's buffer.)
- */
-export function replaceRows<T extends tf.Tensor>(base: T, positions: readonly number[], rows: tf.Tensor): T {
-  return tf.tidy(() => {
-    const n = base.shape[0]!;
-    const map = new Int32Array(n);
-    for (let i = 0; i < n; i++) map[i] = i;
-    positions.forEach((p, a) => {
-      map[p] = n + a;
-    });
-    return tf.gather(tf.concat([base, rows], 0), tf.tensor1d(map, 'int32')) as T;
-  });
-}
-
-/** Margin z_y - max_{k != y} z_k per example (<= 0 means misclassified). */
+/** Margin z_y - max_{k != y} z_k per example (<= 0 means misclassified): the CW margin, negated. */
 function marginLoss(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const numClasses = logits.shape[1];
-    const onehot = tf.oneHot(y, numClasses);
-    const zTrue = tf.sum(tf.mul(logits, onehot), 1);
-    // Push the true class far down so that max picks the best other class.
-    const zOther = tf.max(tf.sub(logits, tf.mul(onehot, 1e10)), 1);
-    return tf.sub(zTrue, zOther) as tf.Tensor1D;
-  });
+  return tf.tidy(() => tf.neg(cwMarginPerExample(logits, y)) as tf.Tensor1D);
 }
 
 function checkOptions(o: SquareOptions): void {
@@ -120,7 +101,7 @@ function squareSingleRun(
   let xBest = tf.tidy(() =>
     tf.clipByValue(tf.add(x, tf.mul(tf.tensor4d(stripeSigns, [n, 1, width, channels]), eps)), 0, 1),
   ) as tf.Tensor4D;
-  const marginT = tf.tidy(() => marginLoss(model(xBest), y));
+  const marginT = averagedLoss(model, xBest, (z) => marginLoss(z, y));
   const margin = marginT.dataSync() as Float32Array;
   marginT.dispose();
 
@@ -154,7 +135,7 @@ function squareSingleRun(
       const window = tf.cast(tf.logicalAnd(inRows, inCols), 'float32'); // [m, H, W, 1]
       const step = tf.mul(window, tf.mul(tf.tensor4d(signs, [m, 1, 1, channels]), 2 * eps));
       const proposal = projectLinf(tf.add(bestCur, step) as tf.Tensor4D, xCur as tf.Tensor4D, eps);
-      const newMargin = marginLoss(model(proposal as tf.Tensor4D), yCur);
+      const newMargin = averagedLoss(model, proposal as tf.Tensor4D, (z) => marginLoss(z, yCur as tf.Tensor1D));
       const oldMargin = tf.tensor1d(Float32Array.from(active, (i) => margin[i]));
       // Accept if the loss decreased or the point is now misclassified (spec §5.3).
       const accept = tf.logicalOr(tf.less(newMargin, oldMargin), tf.lessEqual(newMargin, 0));
@@ -180,40 +161,21 @@ export function square(options: Partial<SquareOptions> = {}): Attack {
   checkOptions(o);
   return {
     name: 'square',
-    run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, seed: number = o.seed): AttackResult {
+    run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+      const { model, seed } = prepareRun(attacked, options, o.seed);
       checkInputs('square', x, y, o.eps);
-      const n = x.shape[0];
       const rng = new SeedStream(seed);
       // Examples already misclassified need no query beyond the clean check.
-      const cleanMarginT = tf.tidy(() => marginLoss(model(x), y));
+      const cleanMarginT = averagedLoss(model, x, (z) => marginLoss(z, y));
       const cleanMargin = cleanMarginT.dataSync();
       cleanMarginT.dispose();
       const success = Array.from(cleanMargin, (mv) => mv <= 0);
       let xAdv: tf.Tensor4D = tf.clone(x);
       for (let r = 0; r < o.restarts; r++) {
-        const todo: number[] = [];
-        for (let i = 0; i < n; i++) if (!success[i]) todo.push(i);
-        if (todo.length === 0) break;
-        const idx = tf.tensor1d(Int32Array.from(todo), 'int32');
-        const xSub = tf.gather(x, idx) as tf.Tensor4D;
-        const ySub = tf.gather(y, idx) as tf.Tensor1D;
-        const { xBest, margin } = squareSingleRun(model, xSub, ySub, o, rng);
-        const fooled: number[] = [];
-        for (let a = 0; a < todo.length; a++) {
-          if (margin[a]! <= 0) {
-            success[todo[a]!] = true;
-            fooled.push(a);
-          }
-        }
-        if (fooled.length > 0) {
-          const merged = tf.tidy(() => {
-            const fIdx = tf.tensor1d(Int32Array.from(fooled), 'int32');
-            return replaceRows(xAdv, fooled.map((a) => todo[a]!), tf.gather(xBest, fIdx));
-          });
-          xAdv.dispose();
-          xAdv = merged;
-        }
-        tf.dispose([idx, xSub, ySub, xBest]);
+        xAdv = attackRemaining(x, y, xAdv, success, (xSub, ySub) => {
+          const { xBest, margin } = squareSingleRun(model, xSub, ySub, o, rng);
+          return { xAdv: xBest, fooled: Array.from(margin, (mv) => mv <= 0) };
+        }).xAdv;
       }
       return { xAdv: xAdv as tf.Tensor4D, success };
     },

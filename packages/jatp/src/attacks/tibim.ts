@@ -22,8 +22,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
+import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './common.js';
 
+/** Options of TI-BIM (defaults: TIBIM_DEFAULTS: ε = 8/255, 40 steps of 0.007, 15x15 kernel, nsig 3). */
 export interface TiBimOptions {
   readonly eps: number;
   readonly steps: number;
@@ -32,6 +34,7 @@ export interface TiBimOptions {
   readonly nsig: number;
 }
 
+/** Defaults of TI-BIM (spec §5.5): ε = 8/255, 40 steps of 0.007, 15x15 Gaussian kernel over ±3σ. */
 export const TIBIM_DEFAULTS: TiBimOptions = { eps: 8 / 255, steps: 40, stepSize: 0.007, kernelSize: 15, nsig: 3 };
 
 /**
@@ -59,6 +62,7 @@ export function gaussianKernel(kernelSize: number, nsig: number): Float64Array {
   return kernel;
 }
 
+/** TI-BIM as an Attack; build it with `tiBim(options)`. */
 export class TiBim implements Attack {
   readonly name: string;
   readonly options: TiBimOptions;
@@ -71,7 +75,9 @@ export class TiBim implements Attack {
     this.name = `tibim-${o.steps}`;
   }
 
-  run(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, _seed = 0): AttackResult {
+  /** Deterministic (no random start): the seed is accepted for the common interface and unused. */
+  run(attacked: AttackModel, x: tf.Tensor4D, y: tf.Tensor1D, options?: SeedOrOptions): AttackResult {
+    const { model } = prepareRun(attacked, options);
     const o = this.options;
     checkInputs(this.name, x, y, o.eps);
     const channels = x.shape[3];
@@ -96,6 +102,7 @@ export class TiBim implements Attack {
   }
 }
 
+/** TI-BIM factory. Example: `tiBim({ steps: 40 }).run(model, x, y)`. */
 export function tiBim(options: Partial<TiBimOptions> = {}): TiBim {
   return new TiBim(options);
 }

@@ -1,16 +1,35 @@
+/**
+ * `jatp eval`: attack the full model and report clean / robust accuracy (spec §5.7).
+ *
+ * Every flag is checked, and the output paths probed, before any data or network is loaded, so a
+ * typo fails in a second instead of after hours of AutoAttack (issue 12). With `--json out.json` the
+ * run records each finished (attack, batch) in `out.json.state.json`; the same command again, or
+ * `jatp eval --resume out.json.state.json`, continues from there. `--shard i/n` evaluates one
+ * contiguous block of batches, `jatp eval merge` combines shard outputs into the report one process
+ * would have written, and `--nproc N` does both with N local processes.
+ */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
-import { loadDataset } from '../data/index.js';
 import { firstN } from '../data/subset.js';
-import { parseAttackList, parseEps, validAttackForms, type AttackSpec } from '../attacks/registry.js';
-import { evaluate, EVALUATION_DEFAULTS, type EvaluationReport } from '../experiments/evaluate.js';
-import { loadPipeline, parsePixelRange, PIXEL_RANGES } from '../experiments/load.js';
-import { writeFileAtomic } from '../models/safetensors.js';
+import { parseAttackList, validAttackForms, type AttackSpec } from '../attacks/registry.js';
+import type { BallNorm } from '../attacks/common.js';
+import { assembleReport, evaluate, EVALUATION_DEFAULTS, mergeStates, type EvaluationReport } from '../experiments/evaluate.js';
+import { parseShard, readState, writeFileAtomicSync, type EvaluationState, type ShardSpec } from '../experiments/eval-state.js';
+import { loadPipeline, PIXEL_RANGES, type PixelRange } from '../experiments/load.js';
+import { loadTestSplit } from '../experiments/test-split.js';
+import { formatSanityCard, sanityCard, sweepSvg, type SanityCard } from '../experiments/sanity.js';
+import { attackLabel, type AttackBatch, type EvaluatedModel } from '../experiments/evaluate.js';
+import { EXAMPLES_FORMAT, evaluateExamples, examplesWriter, prepareExamplesDir, readManifest, writeContactSheets, type ExamplesManifest } from '../experiments/examples.js';
+import type { Split } from '../data/types.js';
+import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
-interface EvalFlags {
-  model: string;
+/** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
+export interface EvalFlags {
+  model?: string;
   weights?: string;
   preprocessor?: string;
   preprocessorWeights?: string;
@@ -24,18 +43,104 @@ interface EvalFlags {
   bpda?: boolean;
   batchSize: string;
   seed: string;
+  repeat: string;
   json?: string;
+  state?: string;
+  resume?: string;
+  shard?: string;
+  nproc?: string;
+  saveExamples?: string;
+  fromExamples?: string;
+  sanity?: boolean;
+  sanitySteps?: string;
+  sanityQueries?: string;
 }
 
-/** Paper budget on 32x32 colour data; Fashion-MNIST/MNIST use the customary 0.1 (issue 6). */
-function defaultEps(dataset: string): number {
-  return /mnist/.test(dataset) ? 0.1 : 8 / 255;
+/** Flags that describe the evaluation itself (kept in the state; --resume and --nproc re-create a run from them). */
+const RUN_FLAGS = ['model', 'weights', 'preprocessor', 'preprocessorWeights', 'pixelRange', 'dataset', 'dataDir', 'n', 'attacks', 'eps', 'norm', 'bpda', 'batchSize', 'seed', 'repeat', 'json', 'state', 'shard', 'saveExamples'] as const;
+
+export interface EvalSettings {
+  readonly attacks: AttackSpec[];
+  readonly eps: number;
+  readonly norm: BallNorm;
+  readonly n: number;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly repeat: number;
+  readonly pixelRange: PixelRange;
+  readonly shard?: ShardSpec;
+  readonly nproc: number;
+  readonly json?: string;
+  readonly statePath?: string;
+  readonly sanity?: { steps: number; queries: number };
 }
 
-function positiveInt(text: string, flag: string): number {
-  const v = Number(text);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${flag}: '${text}' is not a positive integer`);
-  return v;
+/** Where `--json out.json` keeps its state. */
+export function statePathFor(json: string): string {
+  return `${json}.state.json`;
+}
+
+/** Where `--sanity --json out.json` writes its eps-sweep plot. */
+export function sweepSvgPath(json: string): string {
+  return `${json.replace(/\.json$/, '')}.sweep.svg`;
+}
+
+/**
+ * Refuses an output path that cannot be written (a directory, a parent that is a file or read-only)
+ * before any work is done.
+ */
+export function checkOutputPath(file: string, flag: string): void {
+  const resolved = path.resolve(file);
+  if (fs.existsSync(resolved)) {
+    const stat = fs.statSync(resolved);
+    if (stat.isDirectory()) throw new Error(`${flag}: '${file}' is a directory; expected the path of a file to write`);
+    try {
+      fs.accessSync(resolved, fs.constants.W_OK);
+    } catch {
+      throw new Error(`${flag}: '${file}' exists and is not writable`);
+    }
+  }
+  let dir = path.dirname(resolved);
+  while (!fs.existsSync(dir)) dir = path.dirname(dir);
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`${flag}: cannot create '${file}': '${dir}' is a file, not a folder`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new Error(`${flag}: cannot create '${file}': folder '${dir}' is not writable`);
+  }
+}
+
+/** Parses and checks every flag; throws naming the flag. Touches no data and no network. */
+export function parseEvalFlags(flags: EvalFlags): EvalSettings {
+  if (!flags.model && !flags.weights) throw new Error(`--model: required (a run folder, a .safetensors weights file or a tfjs model.json), or --resume <state file>`);
+  const attacks = parseAttackList(flags.attacks).map((s) => (flags.bpda ? { ...s, bpda: true } : s));
+  const eps = flags.eps === undefined ? defaultEps(flags.dataset) : parseEps('--eps', flags.eps);
+  const norm = parseChoice('--norm', flags.norm, ['Linf', 'L2'] as const);
+  const n = parseInteger('--n', flags.n, { min: 1 });
+  const batchSize = parseInteger('--batch-size', flags.batchSize, { min: 1 });
+  const seed = parseInteger('--seed', flags.seed, { min: 0 });
+  const repeat = parseInteger('--repeat', flags.repeat, { min: 1 });
+  const pixelRange = parseChoice('--pixel-range', flags.pixelRange, PIXEL_RANGES);
+  const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
+  const nproc = flags.nproc === undefined ? 1 : parseInteger('--nproc', flags.nproc, { min: 1, max: 256 });
+  if (shard && nproc > 1) throw new Error(`--nproc: cannot be combined with --shard (--nproc ${nproc} runs shards 1..${nproc} itself)`);
+  if (shard && !flags.json && !flags.state) throw new Error(`--shard: needs --json <file> (or --state <file>) so that 'jatp eval merge' can combine the shards`);
+  const sanity = flags.sanity
+    ? { steps: parseInteger('--sanity-steps', flags.sanitySteps ?? '20', { min: 1 }), queries: parseInteger('--sanity-queries', flags.sanityQueries ?? '500', { min: 1 }) }
+    : undefined;
+  if (sanity && (shard || nproc > 1)) throw new Error('--sanity: runs in one process; drop --shard / --nproc');
+  if (flags.saveExamples !== undefined && fs.existsSync(flags.saveExamples) && !fs.statSync(flags.saveExamples).isDirectory()) {
+    throw new Error(`--save-examples: '${flags.saveExamples}' is a file; expected a folder for the examples`);
+  }
+  if (flags.fromExamples !== undefined) {
+    readManifest(flags.fromExamples);
+    if (shard || nproc > 1 || sanity || flags.saveExamples) throw new Error('--from-examples: scores saved examples in one process; drop --shard / --nproc / --sanity / --save-examples');
+  }
+  if (flags.json !== undefined) checkOutputPath(flags.json, '--json');
+  if (sanity && flags.json !== undefined) checkOutputPath(sweepSvgPath(flags.json), '--json (its sweep plot)');
+  const statePath = flags.state ?? (flags.json !== undefined ? statePathFor(flags.json) : undefined);
+  if (statePath !== undefined) checkOutputPath(statePath, flags.state !== undefined ? '--state' : '--json (its state file)');
+  return { attacks, eps, norm, n, batchSize, seed, repeat, pixelRange, shard, nproc, json: flags.json, statePath: sanity ? undefined : statePath, sanity };
 }
 
 function pct(v: number): string {
@@ -48,6 +153,8 @@ export function formatReport(report: EvaluationReport, describe: { model: string
   lines.push(`model:        ${describe.model}`);
   if (describe.preprocessor) lines.push(`preprocessor: ${describe.preprocessor}`);
   lines.push(`data:         ${describe.dataset}, n = ${report.n}, ${report.norm} eps = ${report.eps.toFixed(5)}`);
+  if (report.shard) lines.push(`shard:        ${report.shard.index + 1}/${report.shard.count} (test images from index ${report.shard.firstIndex})`);
+  if (report.randomized) lines.push(`randomized:   yes; each decision is the worst case of ${report.decisionPasses} forward passes`);
   lines.push('');
   const rows: string[][] = [['attack', 'accuracy', 'L1 adv-nat', 'L1 purified-nat', 'seconds']];
   rows.push(['natural', pct(report.cleanAccuracy), '', '', '']);
@@ -61,82 +168,259 @@ export function formatReport(report: EvaluationReport, describe: { model: string
     ]);
     for (const s of a.stages ?? []) rows.push([`  after ${s.name}`, pct(s.robustAccuracy), '', '', '']);
   }
+  if (report.attacks.length > 1) rows.push(['union of attacks', pct(report.unionRobustAccuracy), '', '', '']);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) lines.push(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
   lines.push('');
   lines.push('L1 columns: mean |x_adv - x| and mean |clip01(P(x_adv)) - x| per element, 0-255 scale (paper Fig. 2b).');
+  if (report.attacks.length > 1) lines.push('union of attacks: an example counts as robust only if no attack fooled it (the headline number).');
   return lines.join('\n');
 }
 
-export async function runEval(flags: EvalFlags): Promise<EvaluationReport> {
-  const attacks: AttackSpec[] = parseAttackList(flags.attacks).map((s) => (flags.bpda ? { ...s, bpda: true } : s));
-  const eps = flags.eps === undefined ? defaultEps(flags.dataset) : parseEps(flags.eps);
-  if (flags.norm !== 'Linf' && flags.norm !== 'L2') throw new Error(`--norm: '${flags.norm}' is not one of Linf, L2`);
-  const n = positiveInt(flags.n, '--n');
-  const batchSize = positiveInt(flags.batchSize, '--batch-size');
-  const seed = Number(flags.seed);
-  if (!Number.isSafeInteger(seed)) throw new Error(`--seed: '${flags.seed}' is not an integer`);
-  const pixelRange = parsePixelRange(flags.pixelRange);
+/** What the CLI keeps in the state beside the numbers, so merge and resume can write the same JSON. */
+interface EvalMeta {
+  flags: Partial<EvalFlags>;
+  describe: { model: string; preprocessor?: string; dataset: string };
+  backend: string;
+}
 
-  const backend = await initBackend();
-  const dataset = await loadDataset(flags.dataset, { dataDir: flags.dataDir });
-  const split = firstN(dataset.test, Math.min(n, dataset.test.count));
-  const pipeline = await loadPipeline({
-    model: flags.weights ?? flags.model,
-    preprocessor: flags.preprocessorWeights ?? flags.preprocessor,
-    pixelRange,
-  });
-  if (flags.weights && pipeline.classifier && flags.model !== flags.weights && pipeline.classifier.arch !== flags.model && !fs.existsSync(flags.model)) {
-    pipeline.dispose();
-    throw new Error(`--model: '${flags.model}' does not match the architecture '${pipeline.classifier.arch}' stored with --weights ${flags.weights}`);
-  }
-  process.stderr.write(`eval on backend '${backend}': ${split.count} ${dataset.name} test images, attacks ${attacks.map((a) => a.text).join(', ')}\n`);
+/**
+ * The leaderboard-style block (RobustBench's fields) plus what a purification defense needs said:
+ * which pre-processor, which gradient each attack used, EOT draws, randomization.
+ */
+export function leaderboardEntry(report: EvaluationReport, meta: EvalMeta, identity: Readonly<Record<string, string>>): Record<string, unknown> {
+  const aa = report.attacks.find((a) => a.attack === 'aa');
+  return {
+    dataset: meta.describe.dataset,
+    threat_model: report.norm,
+    eps: report.eps,
+    n_examples: report.n,
+    clean_acc: report.cleanAccuracy,
+    autoattack_acc: aa ? aa.robustAccuracy : null,
+    union_acc: report.unionRobustAccuracy,
+    architecture: (identity.model ?? meta.describe.model).split(' ')[0],
+    forward_passes: report.forwardPasses,
+    preprocessor: meta.describe.preprocessor ?? null,
+    gradient_mode: Object.fromEntries(report.attacks.map((a) => [a.attack, a.bpda ? 'bpda' : 'full'])),
+    eot_draws: 1,
+    randomized: report.randomized,
+    decision_passes: report.decisionPasses,
+  };
+}
+
+/** The `--json` document: the same for an unsharded run, a resumed one and merged shards. */
+export function reportPayload(report: EvaluationReport, meta: EvalMeta, identity: Readonly<Record<string, string>>): string {
+  const payload = {
+    ...meta.describe,
+    backend: meta.backend,
+    attacksRequested: meta.flags.attacks,
+    ...report,
+    leaderboard: leaderboardEntry(report, meta, identity),
+  };
+  return `${JSON.stringify(payload)}\n`;
+}
+
+function progressPrinter(): (attack: string, done: number, total: number) => void {
   const tty = process.stderr.isTTY === true;
   let lastLine = 0;
-  try {
-    const report = evaluate(pipeline.model, split, {
-      attacks,
-      eps,
-      norm: flags.norm,
-      batchSize,
-      seed,
-      onProgress: (attack, done, total) => {
-        if (tty) {
-          const width = 24;
-          const filled = Math.round((width * done) / total);
-          process.stderr.write(`\r${attack.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}\x1b[K`);
-          if (done === total) process.stderr.write('\n');
-        } else if (done === total || Date.now() - lastLine > 10_000) {
-          lastLine = Date.now();
-          process.stderr.write(`${attack}: ${done}/${total}\n`);
-        }
-      },
-    });
-    const describe = { ...pipeline.describe, dataset: dataset.name };
-    if (flags.json) {
-      const payload = { ...describe, backend, attacksRequested: flags.attacks, ...report };
-      fs.mkdirSync(path.dirname(path.resolve(flags.json)), { recursive: true });
-      await writeFileAtomic(flags.json, `${JSON.stringify(payload)}\n`);
+  return (attack, done, total) => {
+    if (tty) {
+      const width = 24;
+      const filled = Math.round((width * done) / total);
+      process.stderr.write(`\r${attack.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}\x1b[K`);
+      if (done === total) process.stderr.write('\n');
+    } else if (done === total || Date.now() - lastLine > 10_000) {
+      lastLine = Date.now();
+      process.stderr.write(`${attack}: ${done}/${total}\n`);
     }
-    process.stdout.write(`${formatReport(report, describe)}\n`);
+  };
+}
+
+/** The flags to keep (or pass on): only those that describe the run, without undefined ones. */
+function runFlags(flags: EvalFlags): Partial<EvalFlags> {
+  const out: Record<string, unknown> = {};
+  for (const k of RUN_FLAGS) if (flags[k] !== undefined) out[k] = flags[k];
+  return out as Partial<EvalFlags>;
+}
+
+/** Command-line arguments that recreate `flags`. */
+function toArgv(flags: Partial<EvalFlags>): string[] {
+  const argv: string[] = [];
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined || v === false) continue;
+    const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (v === true) argv.push(flag);
+    else argv.push(flag, String(v));
+  }
+  return argv;
+}
+
+/** `--resume <state>`: the flags the state was made with (its own path as the state). */
+function flagsFromState(file: string): EvalFlags {
+  if (!fs.existsSync(file)) throw new Error(`--resume: '${file}' does not exist (expected the .state.json file beside a --json output)`);
+  const state = readState(file, '--resume');
+  const meta = state.meta as Partial<EvalMeta> | undefined;
+  if (!meta?.flags) throw new Error(`--resume: '${file}' does not record the command it belongs to (written by a library caller, not 'jatp eval')`);
+  return { ...(meta.flags as EvalFlags), state: file };
+}
+
+export async function runEval(given: EvalFlags): Promise<EvaluationReport | SanityCard> {
+  const flags = given.resume !== undefined ? flagsFromState(given.resume) : given;
+  const settings = parseEvalFlags(flags);
+  if (settings.nproc > 1) return runParallel(flags, settings);
+
+  const backend = await initBackend();
+  if (flags.fromExamples !== undefined) return evaluateSplit(flags, settings, backend, flags.dataset, { images: new Uint8Array(0), labels: new Int32Array(0), count: 0 });
+  const data = await loadTestSplit(flags.dataset, { dataDir: flags.dataDir });
+  if (settings.n > data.test.count) {
+    process.stderr.write(`warning: --n ${settings.n} is more than the ${data.test.count} test images of ${data.name}; evaluating all ${data.test.count}\n`);
+  }
+  const split = firstN(data.test, Math.min(settings.n, data.test.count));
+  return evaluateSplit(flags, settings, backend, data.name, split);
+}
+
+async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: string, datasetName: string, split: Split): Promise<EvaluationReport | SanityCard> {
+  const data = { name: datasetName };
+  const pipeline = await loadPipeline({
+    model: flags.weights ?? flags.model!,
+    preprocessor: flags.preprocessorWeights ?? flags.preprocessor,
+    pixelRange: settings.pixelRange,
+  });
+  try {
+    if (flags.weights && flags.model && pipeline.classifier && flags.model !== flags.weights && pipeline.classifier.arch !== flags.model && !fs.existsSync(flags.model)) {
+      throw new Error(`--model: '${flags.model}' does not match the architecture '${pipeline.classifier.arch}' stored with --weights ${flags.weights}`);
+    }
+    const meta: EvalMeta = { flags: runFlags(flags), describe: { ...pipeline.describe, dataset: data.name }, backend };
+    const identity = { ...pipeline.identity, dataset: data.name };
+    if (flags.fromExamples !== undefined) {
+      const report = evaluateExamples(pipeline.model, flags.fromExamples);
+      const fromMeta = { ...meta, describe: { ...meta.describe, dataset: `examples ${flags.fromExamples}` } };
+      if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, fromMeta, identity));
+      process.stdout.write(`${formatReport(report, fromMeta.describe)}\n`);
+      return report;
+    }
+    if (settings.sanity) {
+      return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
+    }
+    if (settings.statePath && fs.existsSync(settings.statePath)) process.stderr.write(`resuming from ${settings.statePath}\n`);
+    process.stderr.write(`eval on backend '${backend}': ${split.count} ${data.name} test images, attacks ${settings.attacks.map((a) => a.text).join(', ')}${settings.shard ? `, shard ${flags.shard}` : ''}\n`);
+    let onAttackBatch: ((b: AttackBatch) => void) | undefined;
+    if (flags.saveExamples !== undefined) {
+      const manifest: ExamplesManifest = {
+        format: EXAMPLES_FORMAT,
+        attacks: settings.attacks.map(attackLabel),
+        eps: settings.eps,
+        norm: settings.norm,
+        n: split.count,
+        batchSize: settings.batchSize,
+        source: { ...meta.describe, identity },
+      };
+      prepareExamplesDir(flags.saveExamples, manifest);
+      onAttackBatch = examplesWriter(flags.saveExamples, manifest);
+    }
+    const report = evaluate(pipeline.model, split, {
+      onAttackBatch,
+      attacks: settings.attacks,
+      eps: settings.eps,
+      norm: settings.norm,
+      batchSize: settings.batchSize,
+      seed: settings.seed,
+      repeat: settings.repeat,
+      shard: settings.shard,
+      statePath: settings.statePath,
+      identity,
+      meta: meta as unknown as Record<string, unknown>,
+      onProgress: progressPrinter(),
+    });
+    if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
+    if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, meta, identity));
+    process.stdout.write(`${formatReport(report, meta.describe)}\n`);
     return report;
   } finally {
     pipeline.dispose();
   }
 }
 
+/** `--sanity`: the gradient-masking checks instead of the attack list (no state: it is short by design). */
+function runSanity(model: EvaluatedModel, split: Split, settings: EvalSettings, meta: EvalMeta, hasPreprocessor: boolean): SanityCard {
+  const card = sanityCard(model, split, {
+    eps: settings.eps,
+    norm: settings.norm,
+    batchSize: settings.batchSize,
+    seed: settings.seed,
+    steps: settings.sanity!.steps,
+    squareQueries: settings.sanity!.queries,
+    hasPreprocessor,
+    onProgress: (stage) => process.stderr.write(`sanity: ${stage}\n`),
+  });
+  const title = meta.describe.preprocessor ? `${meta.describe.preprocessor} + ${meta.describe.model}` : meta.describe.model;
+  if (settings.json) {
+    writeFileAtomicSync(settings.json, `${JSON.stringify({ ...meta.describe, backend: meta.backend, sanity: card })}\n`);
+    writeFileAtomicSync(sweepSvgPath(settings.json), sweepSvg([{ label: 'PGD', sweep: card.sweep }], `robust accuracy vs eps: ${meta.describe.dataset}`));
+  }
+  process.stdout.write(`${formatSanityCard(card, title)}\n`);
+  return card;
+}
+
+/** A state from a merge argument: a state file itself, or the shard's --json output with its state beside it. */
+function stateOf(file: string): { file: string; state: EvaluationState } {
+  if (!fs.existsSync(file)) throw new Error(`eval merge: '${file}' does not exist`);
+  const beside = statePathFor(file);
+  const stateFile = fs.existsSync(beside) ? beside : file;
+  return { file: stateFile, state: readState(stateFile, 'eval merge') };
+}
+
+/** `jatp eval merge`: the unsharded report from shard outputs; returns it and writes `--json`. */
+export function runMerge(files: readonly string[], opts: { json?: string }): EvaluationReport {
+  if (opts.json !== undefined) checkOutputPath(opts.json, '--json');
+  const merged = mergeStates(files.map(stateOf));
+  const meta = merged.meta as unknown as EvalMeta | undefined;
+  if (!meta?.describe) throw new Error(`eval merge: '${files[0]}' was not written by 'jatp eval --shard' (no command recorded)`);
+  const report = assembleReport(merged);
+  if (opts.json !== undefined) writeFileAtomicSync(opts.json, reportPayload(report, meta, merged.key.identity));
+  process.stdout.write(`${formatReport(report, meta.describe)}\n`);
+  return report;
+}
+
+/** `--nproc N`: shards 1..N as child processes, then merged into `--json`. */
+async function runParallel(flags: EvalFlags, settings: EvalSettings): Promise<EvaluationReport> {
+  const base = settings.json ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-eval-')), 'eval.json');
+  // Each shard gets its own --json (and the state beside it); the rest of the command is the same.
+  const rest = Object.fromEntries(Object.entries(runFlags(flags)).filter(([k]) => k !== 'json' && k !== 'state')) as Partial<EvalFlags>;
+  const shardFiles = Array.from({ length: settings.nproc }, (_, i) => `${base}.shard-${i + 1}-of-${settings.nproc}.json`);
+  const threads = process.env.TFJS_TORCH_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / settings.nproc)));
+  process.stderr.write(`eval: ${settings.nproc} shard processes, ${threads} thread(s) each; shard outputs ${shardFiles[0]} ...\n`);
+  const script = process.argv[1]!;
+  const results = await Promise.all(
+    shardFiles.map(
+      (file, i) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(process.execPath, [...process.execArgv, script, 'eval', ...toArgv(rest), '--shard', `${i + 1}/${settings.nproc}`, '--json', file], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: { ...process.env, TFJS_TORCH_NUM_THREADS: threads },
+          });
+          child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+          child.on('error', () => resolve(1));
+        }),
+    ),
+  );
+  const failed = results.flatMap((code, i) => (code === 0 ? [] : [`${i + 1}/${settings.nproc} (exit ${code})`]));
+  if (failed.length > 0) throw new Error(`--nproc: shard(s) ${failed.join(', ')} failed; run the same command again to resume them`);
+  return runMerge(shardFiles, { json: settings.json });
+}
+
 export function register(program: Command): void {
-  program
+  const evalCommand = program
     .command('eval')
     .description(
       'Attack the full model (pre-processor + classifier) with adaptive white-box attacks and report clean and robust accuracy',
     )
-    .requiredOption('--model <path>', 'classifier: a run folder, a .safetensors weights file (with its .json sidecar), or a tfjs model.json')
+    .option('--model <path>', 'classifier: a run folder, a .safetensors weights file (with its .json sidecar), or a tfjs model.json (required unless --resume)')
     .option('--weights <file>', 'classifier weights file (then --model may name the architecture, checked against the file)')
     .option('--preprocessor <path>', 'pre-processor run folder or weights file (e.g. runs/jatp); omitted: no pre-processing')
     .option('--preprocessor-weights <file>', 'pre-processor weights file (alternative to --preprocessor)')
     .option('--pixel-range <range>', `input range a foreign tfjs model expects: ${PIXEL_RANGES.join(', ')}`, '0-1')
-    .option('--dataset <name>', 'fashion-mnist | mnist | cifar10 | svhn | folder:<path>', 'fashion-mnist')
+    .option('--dataset <name>', 'fashion-mnist | mnist | cifar10 | svhn | folder:<path> (only the test split is read)', 'fashion-mnist')
     .option('--data-dir <dir>', 'where the dataset files are (default: the usual locations and the cache)')
     .option('--n <count>', 'evaluate the first N test images', '1000')
     .option('--attacks <list>', `comma-separated attacks with budgets; valid: ${validAttackForms()}`, 'pgd40')
@@ -145,8 +429,27 @@ export function register(program: Command): void {
     .option('--bpda', 'run every attack with the identity as the pre-processor\'s backward pass (BPDA)')
     .option('--batch-size <n>', 'images per attack batch', String(EVALUATION_DEFAULTS.batchSize))
     .option('--seed <n>', 'seed of every random start', String(EVALUATION_DEFAULTS.seed))
-    .option('--json <file>', 'write the full report with per-example outcomes to this JSON file')
+    .option('--repeat <k>', 'forward passes per final decision for a randomized model (worst case); a deterministic model runs once', '1')
+    .option('--json <file>', 'write the full report with per-example outcomes to this JSON file (progress is kept in <file>.state.json)')
+    .option('--state <file>', 'keep the resumable state here instead of beside --json')
+    .option('--resume <state>', 'continue the evaluation recorded in this state file (the same command again also resumes)')
+    .option('--shard <i/n>', 'evaluate only the i-th of n contiguous slices of the batches (combine with `jatp eval merge`)')
+    .option('--nproc <N>', 'run N shards as local processes and merge them')
+    .option('--save-examples <dir>', 'archive x_adv and clip01(P(x_adv)) per attack (safetensors with test indices and outcomes, plus a PNG contact sheet)')
+    .option('--from-examples <dir>', 'score examples saved with --save-examples against --model / --preprocessor (transfer, oblivious evaluation)')
+    .option('--sanity', 'run the gradient-masking sanity card (FGSM, PGD-K, PGD-2K, Square, BPDA, eps sweep, gradient and output checks) instead of --attacks')
+    .option('--sanity-steps <K>', 'PGD steps K of the sanity card', '20')
+    .option('--sanity-queries <q>', 'Square queries of the sanity card', '500')
     .action(async (flags: EvalFlags) => {
       await runEval(flags);
+    });
+  evalCommand
+    .command('merge')
+    .description('combine the outputs of `jatp eval --shard i/n` runs into the report one process would have written')
+    .argument('<shards...>', 'shard --json outputs (their .state.json beside them) or state files')
+    .option('--json <file>', 'write the merged report here')
+    .action((files: string[], opts: { json?: string }) => {
+      // commander hands `--json` after `merge` to the parent `eval` command, which has the same option.
+      runMerge(files, { json: opts.json ?? (evalCommand.opts() as { json?: string }).json });
     });
 }

@@ -12,6 +12,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
+import { parseInteger } from './flags.js';
 import { listArchInfo, isClassifier, type ArchKind } from '../models/registry.js';
 import { loadNetwork, saveNetwork } from '../models/weights.js';
 import { exportPytorch, importPytorchResnet18, PYTORCH_TO_SAFETENSORS } from '../models/pytorch.js';
@@ -118,14 +119,6 @@ export async function modelsExportTfjs(o: { model?: string; preprocessor?: strin
   }
 }
 
-function positiveInt(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got '${v}'`);
-    return n;
-  };
-}
-
 export function register(program: Command): void {
   const models = program.command('models').description('model registry, weight import/export (PyTorch safetensors, tfjs model.json)');
 
@@ -143,7 +136,7 @@ export function register(program: Command): void {
     .description('import a PyTorch ResNet-18 (TRADES/MART naming, safetensors) as our weights + sidecar')
     .requiredOption('--in <file>', 'PyTorch state dict as .safetensors (conv1.weight, layer1.0.bn1.running_mean, ..., linear.weight)')
     .requiredOption('--out <dir>', 'run folder to write model.safetensors and model.json into')
-    .option('--input-size <n>', 'image side the network will see (32 for CIFAR-10/SVHN, 28 for (Fashion-)MNIST)', positiveInt('--input-size'), 32)
+    .option('--input-size <n>', 'image side the network will see (32 for CIFAR-10/SVHN, 28 for (Fashion-)MNIST)', (v: string) => parseInteger('--input-size', v, { min: 1 }), 32)
     .option('--dataset <name>', 'dataset the checkpoint was trained on, recorded in the sidecar')
     .option('--json', 'machine-readable output')
     .addHelpText(

@@ -10,14 +10,18 @@ import type { Command } from 'commander';
 import { readRunConfig } from '../training/loop.js';
 import type { DefenseRunConfig } from '../defenses/train.js';
 import { initBackend } from '../backend.js';
+import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
+import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
+import { stoppedExitCode } from '../training/stop-signal.js';
 import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
 import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
-export interface TrainDefenseFlags {
+export interface TrainDefenseFlags extends DistributedFlags { // [distributed]
   method?: string;
   target?: string;
-  dataset: string;
+  /** Default: the dataset of the --target run (its config.json), else cifar10. */
+  dataset?: string;
   dataDir?: string;
   out?: string;
   preset: string;
@@ -48,53 +52,24 @@ export interface TrainDefenseFlags {
   stopAfterSteps?: string;
 }
 
-function num(text: string, flag: string, opts: { int?: boolean; min?: number; positive?: boolean } = {}): number {
-  const v = Number(text);
-  const bad =
-    text.trim() === '' || !Number.isFinite(v) || (opts.int === true && !Number.isSafeInteger(v)) ||
-    (opts.min !== undefined && v < opts.min) || (opts.positive === true && !(v > 0));
-  if (bad) {
-    const what = `${opts.int ? 'an integer' : 'a number'}${opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : ''}`;
-    throw new Error(`${flag}: '${text}' is not ${what}`);
-  }
-  return v;
-}
-
-/** '15:0.1,25:0.01' -> [[15, 0.1], [25, 0.01]] (1-based epochs, multiplier from that epoch on); 'none' -> []. */
-export function parseMilestones(text: string): Array<[number, number]> {
-  if (text.trim() === 'none') return [];
-  return text.split(',').map((part) => {
-    const m = /^\s*(\d+)\s*:\s*([0-9.eE+-]+)\s*$/.exec(part);
-    const epoch = m ? Number(m[1]) : NaN;
-    const factor = m ? Number(m[2]) : NaN;
-    if (!m || !(epoch >= 1) || !(factor > 0)) throw new Error(`--lr-milestones: '${part}' is not <epoch>:<multiplier>, e.g. '15:0.1,25:0.01' (or 'none')`);
-    return [epoch, factor] as [number, number];
-  });
-}
-
-/** L∞ budget: the paper's 8/255 on colour 32x32 data; 0.1 on (Fashion-)MNIST, as `jatp eval` uses. */
-export function defaultEps(dataset: string): number {
-  return /mnist/.test(dataset) ? 0.1 : 8 / 255;
-}
-
 /** Apply the flags on top of a preset's config. Attack step sizes scale with eps (they were set for 8/255). */
 export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): DefenseConfig {
   let c: DefenseConfig = { ...base };
-  if (flags.epochs !== undefined) c = { ...c, epochs: num(flags.epochs, '--epochs', { int: true, min: 1 }) };
-  if (flags.batchSize !== undefined) c = { ...c, batchSize: num(flags.batchSize, '--batch-size', { int: true, min: 1 }) };
+  if (flags.epochs !== undefined) c = { ...c, epochs: parseInteger('--epochs', flags.epochs, { min: 1 }) };
+  if (flags.batchSize !== undefined) c = { ...c, batchSize: parseInteger('--batch-size', flags.batchSize, { min: 1 }) };
   if (flags.perClass !== undefined) {
-    const v = num(flags.perClass, '--per-class', { int: true, min: 0 });
+    const v = parseInteger('--per-class', flags.perClass);
     const { perClass: _drop, ...rest } = c;
     void _drop;
     c = v === 0 ? rest : { ...rest, perClass: v };
   }
   if (flags.lr !== undefined) {
-    const lr = num(flags.lr, '--lr', { positive: true });
+    const lr = parseFraction('--lr', flags.lr, { above: 0 });
     c = { ...c, optimizers: Object.fromEntries(Object.entries(c.optimizers).map(([g, o]) => [g, { ...o, lr }])) };
   }
   if (flags.lrMilestones !== undefined) c = { ...c, lrMilestones: parseMilestones(flags.lrMilestones) };
-  if (flags.evalCount !== undefined) c = { ...c, evaluation: { ...c.evaluation, count: num(flags.evalCount, '--eval-count', { int: true, min: 0 }) } };
-  if (flags.evalSteps !== undefined) c = { ...c, evaluation: { ...c.evaluation, pgdSteps: num(flags.evalSteps, '--eval-steps', { int: true, min: 0 }) } };
+  if (flags.evalCount !== undefined) c = { ...c, evaluation: { ...c.evaluation, count: parseInteger('--eval-count', flags.evalCount) } };
+  if (flags.evalSteps !== undefined) c = { ...c, evaluation: { ...c.evaluation, pgdSteps: parseInteger('--eval-steps', flags.evalSteps) } };
   if (flags.purifierOptions !== undefined) {
     let parsed: unknown;
     try {
@@ -105,15 +80,15 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`--purifier-options: expected a JSON object such as '{"nf":16,"gc":8}'`);
     c = { ...c, purifier: { arch: c.purifier.arch, options: { ...c.purifier.options, ...(parsed as Record<string, unknown>) } } };
   }
-  const eps = flags.eps !== undefined ? num(flags.eps.includes('/') ? String(Number(flags.eps.split('/')[0]) / Number(flags.eps.split('/')[1])) : flags.eps, '--eps', { positive: true }) : defaultEps(flags.dataset);
+  const eps = flags.eps !== undefined ? parseEps('--eps', flags.eps, { positive: true }) : defaultEps(flags.dataset ?? 'cifar10');
   const scale = eps / (8 / 255);
   if (c.jatp) {
     let j = { ...c.jatp, eps, attackStepSize: c.jatp.attackStepSize * scale };
-    if (flags.attackSteps !== undefined) j = { ...j, attackSteps: num(flags.attackSteps, '--attack-steps', { int: true, min: 0 }) };
+    if (flags.attackSteps !== undefined) j = { ...j, attackSteps: parseInteger('--attack-steps', flags.attackSteps) };
     if (flags.featureLayer !== undefined) j = { ...j, featureLayer: flags.featureLayer };
     const loss = { ...j.loss };
-    if (flags.alpha !== undefined) loss.alpha = num(flags.alpha, '--alpha', { min: 0 });
-    if (flags.beta !== undefined) loss.beta = num(flags.beta, '--beta', { min: 0 });
+    if (flags.alpha !== undefined) loss.alpha = parseFraction('--alpha', flags.alpha, { min: 0 });
+    if (flags.beta !== undefined) loss.beta = parseFraction('--beta', flags.beta, { min: 0 });
     if (flags.pixel === false) loss.noPixel = true;
     if (flags.bce === false) loss.noBce = true;
     if (flags.fsm === false) loss.noFsm = true;
@@ -123,7 +98,7 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
   }
   if (c.baseline) {
     let b = { ...c.baseline, eps, attackStepSize: c.baseline.attackStepSize * scale };
-    if (flags.attackSteps !== undefined) b = { ...b, attackSteps: num(flags.attackSteps, '--attack-steps', { int: true, min: 0 }) };
+    if (flags.attackSteps !== undefined) b = { ...b, attackSteps: parseInteger('--attack-steps', flags.attackSteps) };
     if (flags.examples !== undefined) {
       const e = flags.examples === 'obl' ? 'oblivious' : flags.examples;
       if (e !== 'oblivious' && e !== 'full') throw new Error(`--examples: '${flags.examples}' is not one of obl, oblivious, full`);
@@ -131,8 +106,7 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
     }
     if (flags.guidance !== undefined) {
       if (c.method !== 'hgd') throw new Error(`--guidance applies to --method hgd only`);
-      if (flags.guidance !== 'logits' && flags.guidance !== 'features') throw new Error(`--guidance: '${flags.guidance}' is not one of logits, features`);
-      b = { ...b, guidance: flags.guidance };
+      b = { ...b, guidance: parseChoice('--guidance', flags.guidance, ['logits', 'features'] as const) };
     }
     if (flags.featureLayer !== undefined) b = c.method === 'hgd' ? { ...b, guidanceFeature: flags.featureLayer } : { ...b, featureLayer: flags.featureLayer };
     c = { ...c, baseline: b };
@@ -142,14 +116,15 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
   return c;
 }
 
-function summaryText(r: TrainDefenseResult): string {
+export function summaryText(r: TrainDefenseResult): string {
   const s = r.summary;
   const lines = [
     `method:   ${r.config.defense.method} (preset ${r.config.defense.preset})`,
     `target:   ${r.config.target}`,
     `dataset:  ${r.config.dataset}${r.config.defense.perClass ? `, ${r.config.defense.perClass} images per class` : ''}`,
-    `run:      ${s.outDir}  (${s.epochsCompleted}/${r.config.defense.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: resume with --resume' : ''})`,
-    `weights:  ${r.weights}`,
+    `run:      ${s.outDir}  (${s.epochsCompleted}/${r.config.defense.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? `, interrupted: continue with --resume ${s.outDir}` : ''}${s.alreadyFinished ? ', already finished: nothing trained' : ''})`,
+    // An interrupted first epoch has written no weights yet: do not print a path that does not exist.
+    fs.existsSync(r.weights) ? `weights:  ${r.weights}` : 'weights:  none yet (written at the end of each epoch)',
   ];
   if (r.exampleCache) lines.push(`examples: ${r.exampleCache.file} (${r.exampleCache.fromCache ? 'reused' : 'generated'})`);
   if (s.lastEpoch) {
@@ -164,14 +139,23 @@ function summaryText(r: TrainDefenseResult): string {
  * `--resume <dir>` alone continues a run with its stored settings (as `train-target --resume`):
  * fill --out, --method, --target and --preset from the run's config.json.
  */
-type ResolvedFlags = TrainDefenseFlags & { method: string; target: string; out: string };
+type ResolvedFlags = TrainDefenseFlags & { method: string; target: string; out: string; dataset: string };
+
+/** The dataset a train-target run folder was trained on (its config.json), if `target` is one. */
+export function targetRunDataset(target: string): string | undefined {
+  if (!fs.existsSync(path.join(target, 'config.json'))) return undefined;
+  const stored = readRunConfig(target).config as { dataset?: unknown } | null;
+  return typeof stored?.dataset === 'string' ? stored.dataset : undefined;
+}
 
 function withResumeDefaults(flags: TrainDefenseFlags): ResolvedFlags {
   if (flags.resume === undefined || flags.resume === false) {
     for (const [name, value] of [['--method', flags.method], ['--target', flags.target], ['--out', flags.out]] as const) {
       if (value === undefined) throw new Error(`${name} is required (unless continuing a run with --resume <dir>)`);
     }
-    return flags as ResolvedFlags;
+    // A Fashion-MNIST target must not silently get a CIFAR-10 defense: take the target run's dataset.
+    const dataset = flags.dataset ?? targetRunDataset(flags.target!) ?? 'cifar10';
+    return { ...flags, dataset } as ResolvedFlags;
   }
   const out = typeof flags.resume === 'string' ? flags.resume : flags.out;
   if (out === undefined) throw new Error('--resume: name the run folder (--resume <dir>, or --out <dir> --resume)');
@@ -185,16 +169,22 @@ function withResumeDefaults(flags: TrainDefenseFlags): ResolvedFlags {
     method: flags.method ?? String(stored.defense.method),
     target: flags.target ?? stored.target ?? '',
     preset: stored.defense.preset ?? flags.preset,
-    dataset: stored.dataset ?? flags.dataset,
+    dataset: stored.dataset ?? flags.dataset ?? 'cifar10',
   };
+}
+
+/** Exit status of the command: 130 (143 after SIGTERM) when the run stopped before its last epoch, as `train-target`. */
+export function trainDefenseExitCode(result: TrainDefenseResult): number {
+  return result.summary.interrupted ? stoppedExitCode(result.summary.stoppedBy) : 0;
 }
 
 export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<TrainDefenseResult> {
   const flags = withResumeDefaults(givenFlags);
   const method = parseMethod(flags.method);
   const preset = parsePreset(flags.preset);
-  const seed = num(flags.seed, '--seed', { int: true });
+  const seed = parseInteger('--seed', flags.seed);
   await initBackend();
+  await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return trainDefense({
     method,
     preset,
@@ -207,8 +197,8 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
     ...(flags.resume !== undefined && flags.resume !== false ? { resume: true } : {}),
     progress: stderrProgress(),
-    ...(flags.checkpointEvery !== undefined ? { checkpointEverySteps: num(flags.checkpointEvery, '--checkpoint-every', { int: true, min: 0 }) } : {}),
-    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
+    ...(flags.checkpointEvery !== undefined ? { checkpointEverySteps: parseInteger('--checkpoint-every', flags.checkpointEvery) } : {}),
+    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: parseInteger('--stop-after-steps', flags.stopAfterSteps, { min: 1 }) } : {}),
   });
 }
 
@@ -219,7 +209,7 @@ export function register(program: Command): void {
     .option('--method <name>', `defense: ${DEFENSE_METHODS.join(' | ')}`)
     .option('--target <run>', 'target run folder (from train-target) or its .safetensors weights')
     .option('--out <dir>', 'run folder to create')
-    .option('--dataset <name>', 'cifar10 | svhn | mnist | fashion-mnist | folder:<path>', 'cifar10')
+    .option('--dataset <name>', 'cifar10 | svhn | mnist | fashion-mnist | folder:<path> (default: the --target run\'s dataset, else cifar10)')
     .option('--data-dir <dir>', 'folder holding the dataset files')
     .option('--preset <name>', `defaults: ${PRESET_NAMES.join(' | ')} (paper = spec schedules and networks; cpu = narrow nets, 100 images/class, K=5, 5 epochs)`, 'paper')
     .option('--epochs <n>', 'override the preset epochs')
@@ -246,13 +236,18 @@ export function register(program: Command): void {
     .option('--resume [dir]', 'continue the run in <dir> (or --out) from its newest checkpoint; its stored settings win')
     .option('--seed <n>', 'seed of initialisation, data order and attacks', '0')
     .option('--json', 'print the result as JSON on stdout')
+    .option(...NPROC_OPTION) // [distributed]
+    .option(...SYNC_BN_OPTION) // [distributed]
     .addHelpText('after', '\nExample:\n  jatp train-defense --method jatp --target runs/trades --dataset cifar10 --out runs/jatp --preset cpu\n')
     .action(async (flags: TrainDefenseFlags) => {
+      if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const result = await runTrainDefense(flags);
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ summary: result.summary, config: result.config, weights: result.weights, exampleCache: result.exampleCache ?? null }, null, 2)}\n`);
       } else {
         process.stdout.write(`${summaryText(result)}\n`);
       }
+      // Stopped early (Ctrl-C, SIGTERM, --stop-after-steps): non-zero as train-target, so `&&` chains stop here.
+      process.exitCode = trainDefenseExitCode(result);
     });
 }

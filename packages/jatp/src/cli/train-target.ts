@@ -12,7 +12,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
+import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
+import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 import { stderrProgress } from '../training/progress.js';
+import { stoppedExitCode } from '../training/stop-signal.js';
 import {
   TARGET_PRESETS,
   TARGET_RECIPES,
@@ -25,7 +28,7 @@ import {
   type TrainTargetResult,
 } from '../training/targets.js';
 
-export interface TrainTargetFlags {
+export interface TrainTargetFlags extends DistributedFlags { // [distributed]
   recipe?: string;
   preset: string;
   arch?: string;
@@ -55,76 +58,51 @@ export interface TrainTargetFlags {
   json?: boolean;
 }
 
-function num(text: string, flag: string, opts: { int?: boolean; min?: number; positive?: boolean } = {}): number {
-  const t = text.trim();
-  // Fractions like 8/255 are accepted wherever a number is.
-  const frac = /^([0-9.eE+-]+)\/([0-9.eE+-]+)$/.exec(t);
-  const v = frac ? Number(frac[1]) / Number(frac[2]) : Number(t);
-  const bad =
-    t === '' || !Number.isFinite(v) || (opts.int === true && !Number.isSafeInteger(v)) || (opts.min !== undefined && v < opts.min) || (opts.positive === true && !(v > 0));
-  if (bad) {
-    const what = `${opts.int ? 'an integer' : 'a number'}${opts.positive ? ' > 0' : opts.min !== undefined ? ` >= ${opts.min}` : ''}`;
-    throw new Error(`${flag}: '${text}' is not ${what}`);
-  }
-  return v;
-}
-
-/** "75:0.1,90:0.01" -> [[75, 0.1], [90, 0.01]]; "none" or "" -> []. */
-export function parseMilestones(text: string): Array<[number, number]> {
-  if (text.trim() === '' || text.trim() === 'none') return [];
-  return text.split(',').map((part) => {
-    const m = /^\s*(\d+)\s*:\s*([0-9.eE+-]+)\s*$/.exec(part);
-    if (!m) throw new Error(`--lr-milestones: '${part}' is not <epoch>:<factor> (e.g. 75:0.1,90:0.01)`);
-    return [num(m[1]!, '--lr-milestones epoch', { int: true, min: 1 }), num(m[2]!, '--lr-milestones factor', { positive: true })];
-  });
-}
-
 /** Flags on top of a preset. The eval PGD step scales with eps when only --eps is given. */
 export function applyTargetFlags(base: TargetConfig, f: TrainTargetFlags): TargetConfig {
   const c: TargetConfig = { ...base, archOptions: { ...base.archOptions }, optimizer: { ...base.optimizer }, attack: { ...base.attack }, evaluation: { ...base.evaluation } };
   if (f.arch !== undefined) {
-    if (f.arch !== 'resnet18' && f.arch !== 'small-cnn') throw new Error(`--arch: '${f.arch}' is not one of resnet18, small-cnn`);
-    if (f.arch !== c.arch) c.archOptions = {};
-    c.arch = f.arch;
+    const arch = parseChoice('--arch', f.arch, ['resnet18', 'small-cnn'] as const);
+    if (arch !== c.arch) c.archOptions = {};
+    c.arch = arch;
   }
-  if (f.width !== undefined) c.archOptions.width = num(f.width, '--width', { int: true, min: 1 });
+  if (f.width !== undefined) c.archOptions.width = parseInteger('--width', f.width, { min: 1 });
   if (f.dataDir !== undefined) c.dataDir = f.dataDir;
-  if (f.epochs !== undefined) c.epochs = num(f.epochs, '--epochs', { int: true, min: 1 });
-  if (f.batchSize !== undefined) c.batchSize = num(f.batchSize, '--batch-size', { int: true, min: 1 });
-  if (f.lr !== undefined) c.optimizer.lr = num(f.lr, '--lr', { positive: true });
-  if (f.momentum !== undefined) c.optimizer.momentum = num(f.momentum, '--momentum', { min: 0 });
-  if (f.weightDecay !== undefined) c.optimizer.weightDecay = num(f.weightDecay, '--weight-decay', { min: 0 });
+  if (f.epochs !== undefined) c.epochs = parseInteger('--epochs', f.epochs, { min: 1 });
+  if (f.batchSize !== undefined) c.batchSize = parseInteger('--batch-size', f.batchSize, { min: 1 });
+  if (f.lr !== undefined) c.optimizer.lr = parseFraction('--lr', f.lr, { above: 0 });
+  if (f.momentum !== undefined) c.optimizer.momentum = parseFraction('--momentum', f.momentum, { min: 0 });
+  if (f.weightDecay !== undefined) c.optimizer.weightDecay = parseFraction('--weight-decay', f.weightDecay, { min: 0 });
   if (f.lrMilestones !== undefined) c.lrMilestones = parseMilestones(f.lrMilestones);
   if (f.eps !== undefined) {
-    const eps = num(f.eps, '--eps', { min: 0 });
+    const eps = parseEps('--eps', f.eps);
     const scale = c.attack.eps > 0 ? eps / c.attack.eps : 1;
     c.attack.eps = eps;
     if (f.stepSize === undefined) c.attack.stepSize *= scale;
     c.evaluation.pgdStepSize *= scale;
   }
-  if (f.stepSize !== undefined) c.attack.stepSize = num(f.stepSize, '--step-size', { positive: true });
-  if (f.attackSteps !== undefined) c.attack.steps = num(f.attackSteps, '--attack-steps', { int: true, min: 0 });
+  if (f.stepSize !== undefined) c.attack.stepSize = parseFraction('--step-size', f.stepSize, { above: 0 });
+  if (f.attackSteps !== undefined) c.attack.steps = parseInteger('--attack-steps', f.attackSteps);
   if (f.beta !== undefined) {
     if (c.recipe !== 'trades' && c.recipe !== 'mart') throw new Error(`--beta applies to --recipe trades|mart only, not '${c.recipe}'`);
-    c.beta = num(f.beta, '--beta', { min: 0 });
+    c.beta = parseFraction('--beta', f.beta, { min: 0 });
   }
   if (f.dMax !== undefined) {
     if (c.recipe !== 'mma-original') throw new Error(`--d-max applies to --recipe mma-original only, not '${c.recipe}'`);
-    c.dMax = num(f.dMax, '--d-max', { positive: true });
+    c.dMax = parseFraction('--d-max', f.dMax, { above: 0 });
   }
   if (f.perClass !== undefined) {
-    const v = num(f.perClass, '--per-class', { int: true, min: 0 });
+    const v = parseInteger('--per-class', f.perClass);
     if (v === 0) delete c.perClass;
     else c.perClass = v;
   }
   if (f.augment !== undefined) {
-    if (f.augment !== 'none' && f.augment !== 'crop-flip') throw new Error(`--augment: '${f.augment}' is not one of none, crop-flip`);
-    c.augment = f.augment;
+    c.augment = parseChoice('--augment', f.augment, ['none', 'crop-flip'] as const);
   }
-  if (f.evalPerClass !== undefined) c.evaluation.perClass = num(f.evalPerClass, '--eval-per-class', { int: true, min: 0 });
-  if (f.evalSteps !== undefined) c.evaluation.pgdSteps = num(f.evalSteps, '--eval-steps', { int: true, min: 0 });
-  if (f.checkpointEvery !== undefined) c.checkpointEverySteps = num(f.checkpointEvery, '--checkpoint-every', { int: true, min: 0 });
-  if (f.seed !== undefined) c.seed = num(f.seed, '--seed', { int: true, min: 0 });
+  if (f.evalPerClass !== undefined) c.evaluation.perClass = parseInteger('--eval-per-class', f.evalPerClass);
+  if (f.evalSteps !== undefined) c.evaluation.pgdSteps = parseInteger('--eval-steps', f.evalSteps);
+  if (f.checkpointEvery !== undefined) c.checkpointEverySteps = parseInteger('--checkpoint-every', f.checkpointEvery);
+  if (f.seed !== undefined) c.seed = parseInteger('--seed', f.seed);
   return c;
 }
 
@@ -134,12 +112,12 @@ export function targetConfigFromFlags(f: TrainTargetFlags): { config: TargetConf
     const stored = readTargetConfig(f.resume);
     if (f.out !== undefined && f.out !== f.resume) throw new Error(`--out ${f.out} and --resume ${f.resume} differ; --resume continues the run in its own folder`);
     // Only flags that do not change what the run computes may accompany --resume.
-    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs']);
+    const allowed = new Set(['resume', 'out', 'preset', 'json', 'dataDir', 'stopAfterSteps', 'epochs', ...DISTRIBUTED_FLAG_NAMES]); // [distributed]
     const extra = Object.entries(f).filter(([k, v]) => v !== undefined && !allowed.has(k));
     if (extra.length > 0) throw new Error(`--resume uses the run's stored settings; drop ${extra.map(([k]) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`).join(', ')}`);
     const config = { ...stored };
     if (f.dataDir !== undefined) config.dataDir = f.dataDir;
-    if (f.epochs !== undefined) config.epochs = num(f.epochs, '--epochs', { int: true, min: 1 }); // extend a finished run
+    if (f.epochs !== undefined) config.epochs = parseInteger('--epochs', f.epochs, { min: 1 }); // extend a finished run
     return { config, out: f.resume, resume: true };
   }
   if (f.out === undefined) throw new Error('--out <dir> is required (or --resume <dir>)');
@@ -164,7 +142,7 @@ export function trainTargetText(r: TrainTargetResult): string {
     `run:      ${s.outDir}  (${s.epochsCompleted}/${c.epochs} epochs, ${s.globalStep} steps, ${s.wallSeconds.toFixed(1)} s${s.interrupted ? ', interrupted: continue with --resume ' + s.outDir : ''})`,
     existsSync(r.weights) ? `weights:  ${r.weights}` : `weights:  none yet (written at the end of each epoch)`,
   ];
-  if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}`);
+  if (s.resumedFrom) lines.push(`resumed:  ${s.resumedFrom}${s.alreadyFinished ? ' (the run had already finished: nothing trained; give a larger --epochs to extend it)' : ''}`);
   for (const k of s.skippedCheckpoints) lines.push(`skipped:  ${k.file}: ${k.reason}`);
   if (s.lastEpoch) {
     lines.push(`epoch ${s.lastEpoch.epoch}: train ${fmt(s.lastEpoch.train)}`);
@@ -178,12 +156,13 @@ export function trainTargetText(r: TrainTargetResult): string {
 export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
   const { config, out, resume } = targetConfigFromFlags(flags);
   await initBackend();
+  await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return trainTarget({
     config,
     out,
     resume,
     progress: stderrProgress(),
-    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: num(flags.stopAfterSteps, '--stop-after-steps', { int: true, min: 1 }) } : {}),
+    ...(flags.stopAfterSteps !== undefined ? { stopAfterSteps: parseInteger('--stop-after-steps', flags.stopAfterSteps, { min: 1 }) } : {}),
   });
 }
 
@@ -218,6 +197,8 @@ export function register(program: Command): void {
     .option('--stop-after-steps <n>', 'stop (with a checkpoint) after n steps in total; continue later with --resume')
     .option('--seed <n>', 'seed of initialisation, data order, augmentation and attack starts (0)')
     .option('--json', 'print the result as JSON on stdout')
+    .option(...NPROC_OPTION) // [distributed]
+    .option(...SYNC_BN_OPTION) // [distributed]
     .addHelpText(
       'after',
       `
@@ -226,11 +207,14 @@ Examples:
   jatp train-target --recipe trades --arch resnet18 --dataset cifar10 --epochs 100 --out runs/x
   jatp train-target --resume runs/x
 
-Progress goes to stderr (a bar on a terminal); Ctrl-C writes a checkpoint and exits with status 130.`,
+Progress goes to stderr (a bar on a terminal); Ctrl-C or SIGTERM writes a checkpoint and exits with
+status 130 (SIGTERM: 143); continue with --resume.`,
     )
     .action(async (flags: TrainTargetFlags) => {
+      if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const r = await runTrainTarget(flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);
-      if (r.summary.interrupted) process.exitCode = 130;
+      // 130 after Ctrl-C or --stop-after-steps, 143 after SIGTERM: scripts chaining with && stop here.
+      if (r.summary.interrupted) process.exitCode = stoppedExitCode(r.summary.stoppedBy);
     });
 }

@@ -28,8 +28,10 @@ export interface CropFlipParams {
   readonly flip: Uint8Array;
 }
 
+/** How the random crop + flip is computed: 'auto' picks the fastest for the backend. */
 export type CropFlipMethod = 'auto' | 'matmul' | 'crop-and-resize';
 
+/** Defaults of the crop + flip augmentation (spec §1): 4 pixels of zero padding, method 'auto'. */
 export const CROP_FLIP_DEFAULTS = { padding: 4, method: 'auto' as CropFlipMethod } as const;
 
 /**

@@ -14,6 +14,7 @@ import type { Dataset, Split } from './types.js';
 import { DataFormatError, DatasetNotFoundError } from './errors.js';
 import { isGzip, readMaybeCompressed } from './io.js';
 
+/** CIFAR-10 class names, in label order. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 const SIDE = 32;
 const PLANE = SIDE * SIDE;

@@ -2,7 +2,7 @@
  * The data module's public API: readers for CIFAR-10, SVHN, MNIST, Fashion-MNIST and image
  * folders (`loadDataset`), subsets, and the input pipeline (`BatchIterator`, `toFloatBatch`).
  */
-export type { Dataset, Split } from './types.js';
+export type { Batch, Dataset, Split } from './types.js';
 export { DataFormatError, DatasetNotFoundError } from './errors.js';
 export { loadDataset, canonicalName, searchDirs, type LoadOptions } from './load.js';
 export { stratifiedSubset, firstPerClass, firstN, selectIndices, classCounts } from './subset.js';

@@ -12,6 +12,7 @@ import { readSvhn } from './svhn.js';
 import { readImageFolder } from './folder.js';
 import { DATASET_NAMES, datasetCacheDir, getSpec } from './registry.js';
 
+/** Options of `loadDataset` (default: the standard search locations, see `searchDirs`). */
 export interface LoadOptions {
   /** Folder (or, for cifar10, the tar.gz) to read instead of the default locations. */
   readonly dataDir?: string;

@@ -8,7 +8,9 @@ import type { Dataset } from './types.js';
 import { DatasetNotFoundError } from './errors.js';
 import { readIdxSplit } from './idx.js';
 
+/** Fashion-MNIST class names, in label order. */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+/** MNIST class names (the digits), in label order. */
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
 /** Finds `<prefix>-<kind>-ubyte` in any accepted spelling; undefined when absent. */

@@ -18,13 +18,14 @@
  * batch is taken, because tensors must be created on the thread that owns the backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Split } from './types.js';
-import type { Batch } from '../training/types.js';
+import type { Batch, Split } from './types.js';
 import { STREAM, drawBelow, permutation, streamKey } from './rng.js';
 import { CROP_FLIP_DEFAULTS, cropFlip, type CropFlipMethod, type CropFlipParams } from './augment.js';
 
+/** Training-time augmentation of the input pipeline: none, or random crop + horizontal flip (spec §1). */
 export type Augment = 'none' | 'crop-flip';
 
+/** Options of the input pipeline (`BatchIterator`); defaults in PIPELINE_DEFAULTS and on each field. */
 export interface PipelineOptions {
   readonly batchSize: number;
   /** Shuffle the order each epoch (default true). */

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+/** One file of a dataset's official download (URL, name, checksum). */
 export interface RemoteFile {
   /** File name in the dataset folder. */
   readonly file: string;
@@ -21,6 +22,7 @@ export interface RemoteFile {
   readonly extract?: boolean;
 }
 
+/** A known dataset: its files, image shape, classes and reader. */
 export interface DatasetSpec {
   readonly name: string;
   readonly files: readonly RemoteFile[];
@@ -35,6 +37,7 @@ const FASHION_BASE = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com
 const MNIST_BASE = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
 const SVHN_BASE = 'http://ufldl.stanford.edu/housenumbers/';
 
+/** The datasets `loadDataset` and `jatp data download` know (cifar10, svhn, mnist, fashion-mnist). */
 export const DATASETS: Readonly<Record<string, DatasetSpec>> = {
   'fashion-mnist': {
     name: 'fashion-mnist',
@@ -93,6 +96,7 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(xdg, 'jatp');
 }
 
+/** The cache folder of a dataset (`$JATP_DATA_DIR` or ~/.cache/jatp/<name>). */
 export function datasetCacheDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheRoot(env), 'datasets', name);
 }

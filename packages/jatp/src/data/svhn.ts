@@ -11,6 +11,7 @@ import { DataFormatError, DatasetNotFoundError } from './errors.js';
 import { parseMat } from './mat.js';
 
 export const SVHN_FILES = { train: 'train_32x32.mat', test: 'test_32x32.mat', extra: 'extra_32x32.mat' } as const;
+/** SVHN class names (the digits), in label order. */
 export const SVHN_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 const SIDE = 32;
 

@@ -21,6 +21,7 @@ import { optimizeGroup, prefixedWeights } from './common.js';
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
+/** Options of the APE-G recipe (defaults: APEG_DEFAULTS, spec §4.1). */
 export interface ApegOptions {
   /** Oblivious (cached, spec §4) or full (spec §4.4) adversarial examples. Default 'oblivious'. */
   readonly examples: ExampleMode;
@@ -32,6 +33,7 @@ export interface ApegOptions {
   readonly generatorSteps: number;
 }
 
+/** Defaults of APE-G training (spec §4.1). */
 export const APEG_DEFAULTS: ApegOptions = {
   examples: 'oblivious',
   pgd: BASELINE_PGD_DEFAULTS,
@@ -39,6 +41,7 @@ export const APEG_DEFAULTS: ApegOptions = {
   generatorSteps: 2,
 };
 
+/** APE-G (APE-GAN generator + discriminator) as a training recipe for `runTraining`. */
 export class ApegRecipe implements Recipe {
   readonly name = 'apeg';
   readonly options: ApegOptions;

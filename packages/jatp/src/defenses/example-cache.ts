@@ -30,6 +30,7 @@ import { writeFileAtomic } from '../training/checkpoint-io.js';
 import { checkFeatureName, defaultFeatureOf } from './common.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 
+/** The attack that crafts the cached oblivious training examples of the baselines (PGD or the feature attack). */
 export type ObliviousAttackSpec =
   | { readonly kind: 'pgd'; readonly eps: number; readonly steps: number; readonly stepSize: number; readonly randomStart: boolean }
   | { readonly kind: 'ssp'; readonly eps: number; readonly steps: number; readonly stepSize: number; readonly featureLayer: string };
@@ -89,7 +90,7 @@ function craftBatch(target: Classifier, spec: ObliviousAttackSpec, x: tf.Tensor4
     output.dispose();
     return features[layer]!;
   };
-  return new FeatureAttack({ eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true }).run(phi, x, seed);
+  return new FeatureAttack({ eps: spec.eps, steps: spec.steps, stepSize: spec.stepSize, randomStart: true }).craft(phi, x, seed);
 }
 
 /**

@@ -20,6 +20,7 @@ import { checkFeatureName, optimizeGroup, prefixedWeights, accuracy } from './co
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
+/** Options of the HGD recipe (defaults: HGD_DEFAULTS, spec §4.2). */
 export interface HgdOptions {
   /** LGD ('logits', default) or FGD ('features'). */
   readonly guidance: HgdGuidance;
@@ -31,6 +32,7 @@ export interface HgdOptions {
   readonly pgd: BaselinePgdOptions;
 }
 
+/** Defaults of HGD training (spec §4.2). */
 export const HGD_DEFAULTS: HgdOptions = {
   guidance: 'logits',
   guidanceFeature: 'layer4',
@@ -38,6 +40,7 @@ export const HGD_DEFAULTS: HgdOptions = {
   pgd: BASELINE_PGD_DEFAULTS,
 };
 
+/** HGD (high-level representation guided denoiser) as a training recipe for `runTraining`. */
 export class HgdRecipe implements Recipe {
   readonly name = 'hgd';
   readonly options: HgdOptions;

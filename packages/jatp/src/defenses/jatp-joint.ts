@@ -9,6 +9,7 @@
  */
 import { JatpRecipe } from './jatp.js';
 
+/** JATP′: JATP with the target classifier updated jointly with the pre-processor. */
 export class JatpJointRecipe extends JatpRecipe {
   override readonly name: string = 'jatp-joint';
   protected override readonly updateTarget: boolean = true;

@@ -26,6 +26,7 @@ import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWe
 import { ensureGradients } from '../gradients.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 
+/** Options of the JATP recipe (defaults: JATP_DEFAULTS, spec §2.5–2.6). */
 export interface JatpOptions {
   /** Internal feature of T for Eq. 5 and Eq. 8; 'default' = the target's declared default (spec §2.3). */
   readonly featureLayer: string;
@@ -41,6 +42,7 @@ export interface JatpOptions {
   readonly loss: JatpLossOptions;
 }
 
+/** Defaults of JATP training (spec §2.5–2.6): ε = 8/255, feature attack K = 10 of step 0.01, α = 5, β = 3. */
 export const JATP_DEFAULTS: JatpOptions = {
   featureLayer: 'default',
   eps: 8 / 255,
@@ -50,10 +52,12 @@ export const JATP_DEFAULTS: JatpOptions = {
   loss: DEFAULT_JATP_LOSS_OPTIONS,
 };
 
+/** Full JATP options from partial ones (nested loss options merged with DEFAULT_JATP_LOSS_OPTIONS). */
 export function resolveJatpOptions(options: Partial<Omit<JatpOptions, 'loss'>> & { loss?: Partial<JatpLossOptions> } = {}): JatpOptions {
   return { ...JATP_DEFAULTS, ...options, loss: { ...DEFAULT_JATP_LOSS_OPTIONS, ...(options.loss ?? {}) } };
 }
 
+/** JATP (Algorithm 1) as a training recipe for `runTraining`: full adversarial examples in feature space, then the JATP loss on P. */
 export class JatpRecipe implements Recipe {
   readonly name: string = 'jatp';
   readonly options: JatpOptions;
@@ -94,7 +98,7 @@ export class JatpRecipe implements Recipe {
       output.dispose();
       return features[this.featureName]!;
     };
-    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).run(featureOf, x, seed);
+    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).craft(featureOf, x, seed);
   }
 
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {

@@ -8,10 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Network, Preprocessor } from '../models/types.js';
-import { loadNetwork } from '../models/weights.js';
+import { RUN_WEIGHT_CANDIDATES, loadNetwork } from '../models/weights.js';
 import { archInfo } from '../models/registry.js';
-
-const CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
 
 /** The weights file for a run folder or file `given`; `flag` names the option in errors. */
 export function runWeightsFile(given: string, flag: string): string {
@@ -22,13 +20,14 @@ export function runWeightsFile(given: string, flag: string): string {
     throw new Error(`${flag}: '${given}' does not exist (expected a run folder or a .safetensors weights file)`);
   }
   if (stat.isFile()) return given;
-  for (const c of CANDIDATES) {
+  for (const c of RUN_WEIGHT_CANDIDATES) {
     const file = path.join(given, c);
     if (fs.existsSync(file)) return file;
   }
-  throw new Error(`${flag}: no network in run folder '${given}' (looked for ${CANDIDATES.join(', ')})`);
+  throw new Error(`${flag}: no network in run folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')})`);
 }
 
+/** The network of a run folder (or weights file); `flag` names the option in errors. Example: `await loadRunNetwork('runs/trades', '--target')`. */
 export async function loadRunNetwork(given: string, flag: string): Promise<Network> {
   return loadNetwork(runWeightsFile(given, flag));
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { boostedCrossEntropy, detach } from '../losses.js';
 
 /**
  * Losses of the pre-processing defenses: JATP (paper Eqs. 6–10, spec §2.5) and the three baselines
@@ -6,49 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
  *
  * Conventions: images NHWC float32; logits [N, K]; labels int32 [N]. Functions whose name ends in
  * `PerExample` return a [N] tensor; the others return a scalar. None of them disposes its inputs, and
- * all are differentiable so they can be used inside `tf.variableGrads`.
+ * all are differentiable so they can be used inside `tf.variableGrads`. The boosted cross-entropy
+ * (Eq. 7) and the stop-gradient are shared with target training and come from the losses module.
  */
-
-/**
- * Identity in the forward pass, zero gradient in the backward pass (tfjs has no stopGradient op).
- */
-export function detach<T extends tf.Tensor>(x: T): T {
-  // customGrad's callback receives (...inputs, save); we only use the first input.
-  const identityNoGrad = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-    value: tf.clone(args[0] as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-  }));
-  return identityNoGrad(x) as T;
-}
-
-/** MART's constants for the "largest wrong class" term (spec §2.5, mirrors MART's mart.py). */
-export const BOOSTED_CE_OFFSET = 1.0001;
-export const BOOSTED_CE_TINY = 1e-12;
-
-/**
- * Boosted cross-entropy (paper Eq. 7, from MART), per example:
- * `-log q[y] - log(1.0001 - max_{k != y} q[k] + 1e-12)` with `q = softmax(logits)`.
- */
-export function boostedCrossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const numClasses = logits.shape[1];
-    const oneHot = tf.cast(tf.oneHot(tf.cast(labels, 'int32'), numClasses), 'float32');
-    const logProbs = tf.logSoftmax(logits);
-    const crossEntropy = tf.neg(tf.sum(tf.mul(logProbs, oneHot), 1));
-    const probs = tf.softmax(logits);
-    // Probabilities lie in [0, 1]: pushing the true class to -1 makes the max pick the strongest
-    // wrong class (MART's "top class unless it is y, else the runner-up").
-    const wrongProbs = tf.sub(tf.mul(probs, tf.sub(1, oneHot)), oneHot);
-    const strongestWrong = tf.max(wrongProbs, 1);
-    const marginTerm = tf.neg(tf.log(tf.add(tf.sub(BOOSTED_CE_OFFSET, strongestWrong), BOOSTED_CE_TINY)));
-    return tf.add(crossEntropy, marginTerm) as tf.Tensor1D;
-  });
-}
-
-/** Mean of `boostedCrossEntropyPerExample` over the batch. */
-export function boostedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => tf.mean(boostedCrossEntropyPerExample(logits, labels)) as tf.Scalar);
-}
 
 /**
  * Feature similarity metric (paper Eq. 8): per-example mean squared difference over every
@@ -101,6 +62,7 @@ export interface JatpLossOptions {
   readonly detachNatural: boolean;
 }
 
+/** Defaults of the JATP loss (spec §2.5): α = 5, β = 3, no ablation, MSE pixel loss, natural branch not detached. */
 export const DEFAULT_JATP_LOSS_OPTIONS: JatpLossOptions = {
   alpha: 5,
   beta: 3,
@@ -128,6 +90,7 @@ export interface JatpLossInputs {
   readonly labels: tf.Tensor1D;
 }
 
+/** The JATP loss and its parts, each a scalar the caller disposes. */
 export interface JatpLossTerms {
   /** L_JATP = L_adv + β L_pix (Eq. 10), the quantity minimised. */
   readonly total: tf.Scalar;
@@ -206,6 +169,7 @@ export interface ApegGeneratorWeights {
   readonly mse: number;
   readonly adversarial: number;
 }
+/** APE-GAN generator loss weights (spec §4.1): ξ1 = 0.7 (MSE), ξ2 = 0.3 (adversarial). */
 export const DEFAULT_APEG_GENERATOR_WEIGHTS: ApegGeneratorWeights = { mse: 0.7, adversarial: 0.3 };
 
 /** APE-GAN generator loss (spec §4.1): `0.7 MSE(G(x_adv), x) + 0.3 BCE(D(G(x_adv)), 1)`. */
@@ -252,6 +216,7 @@ export interface NrpLossWeights {
   readonly pixel: number;
   readonly feature: number;
 }
+/** NRP purifier loss weights (spec §4.3, A15): α_n = 5e-3, γ_n = 1e-2, λ_n = 1. */
 export const DEFAULT_NRP_LOSS_WEIGHTS: NrpLossWeights = { adversarial: 5e-3, pixel: 1e-2, feature: 1 };
 
 /**

@@ -21,6 +21,7 @@ import { checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } fr
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 
+/** Options of the NRP recipe (defaults: NRP_DEFAULTS, spec §4.3). */
 export interface NrpOptions {
   /** Φ: the target's feature map used by SSP and the feature loss; 'default' = target's JATP feature (A15). */
   readonly featureLayer: string;
@@ -32,6 +33,7 @@ export interface NrpOptions {
   readonly weights: NrpLossWeights;
 }
 
+/** Defaults of NRP training (spec §4.3). */
 export const NRP_DEFAULTS: NrpOptions = {
   featureLayer: 'default',
   examples: 'oblivious',
@@ -39,6 +41,7 @@ export const NRP_DEFAULTS: NrpOptions = {
   weights: DEFAULT_NRP_LOSS_WEIGHTS,
 };
 
+/** NRP (purifier + relativistic discriminator, self-supervised perturbations) as a training recipe for `runTraining`. */
 export class NrpRecipe implements Recipe {
   readonly name = 'nrp';
   readonly options: NrpOptions;

@@ -9,16 +9,22 @@ import type { ExampleMode } from './training-examples.js';
 import type { HgdGuidance, JatpLossOptions } from './losses.js';
 import { DEFAULT_JATP_LOSS_OPTIONS } from './losses.js';
 
+/** The defenses `trainDefense` / `jatp train-defense --method` can train. */
 export const DEFENSE_METHODS = ['jatp', 'jatp-joint', 'apeg', 'hgd', 'nrp'] as const;
+/** One of DEFENSE_METHODS. */
 export type DefenseMethod = (typeof DEFENSE_METHODS)[number];
+/** Hyper-parameter presets: the paper's, or a CPU-scale one. */
 export const PRESET_NAMES = ['paper', 'cpu'] as const;
+/** One of PRESET_NAMES. */
 export type PresetName = (typeof PRESET_NAMES)[number];
 
+/** Parses a defense method name, with an error listing the valid ones. */
 export function parseMethod(text: string): DefenseMethod {
   if ((DEFENSE_METHODS as readonly string[]).includes(text)) return text as DefenseMethod;
   throw new Error(`--method: '${text}' is not one of ${DEFENSE_METHODS.join(', ')}`);
 }
 
+/** Parses a preset name, with an error listing the valid ones. */
 export function parsePreset(text: string): PresetName {
   if ((PRESET_NAMES as readonly string[]).includes(text)) return text as PresetName;
   throw new Error(`--preset: '${text}' is not one of ${PRESET_NAMES.join(', ')}`);
@@ -178,6 +184,7 @@ function cpuVersion(paper: DefenseConfig): DefenseConfig {
   };
 }
 
+/** The full configuration of a defense for a preset. Example: `defenseDefaults('jatp', 'cpu')`. */
 export function defenseDefaults(method: DefenseMethod, preset: PresetName): DefenseConfig {
   const paper = PAPER[method];
   return preset === 'paper' ? paper : cpuVersion(paper);

@@ -20,7 +20,7 @@ import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
 import { Pgd } from '../attacks/pgd.js';
-import { piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
+import { checkRunFolder, piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
 import type { Recipe } from '../training/types.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
 import { JatpRecipe } from './jatp.js';
@@ -44,6 +44,7 @@ export interface DefenseRunConfig {
   readonly cacheDir: string;
 }
 
+/** Options of `trainDefense`: method, preset, target run folder, dataset, output folder (seed default 0). */
 export interface TrainDefenseOptions {
   readonly method: DefenseMethod;
   readonly preset: PresetName;
@@ -63,6 +64,7 @@ export interface TrainDefenseOptions {
   readonly handleSigint?: boolean;
 }
 
+/** What `trainDefense` returns: the loop's summary, the run config and where the pre-processor was saved. */
 export interface TrainDefenseResult {
   readonly summary: RunSummary;
   readonly config: DefenseRunConfig;
@@ -169,9 +171,12 @@ export function evaluateFullModel(
   return { cleanAcc: (100 * clean) / split.count, pgdAcc: (100 * robust) / split.count };
 }
 
+/** Trains a pre-processing defense against a target, end to end (what `jatp train-defense` runs). Example: `await trainDefense({ method: 'jatp', preset: 'cpu', target: 'runs/trades', dataset: 'fashion-mnist', out: 'runs/jatp' })`. */
 export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefenseResult> {
   const config = defenseRunConfig(opts);
   const d = config.defense;
+  // Before the dataset, the target and (for baselines) minutes of oblivious examples.
+  checkRunFolder(opts.out, opts.resume === true);
   const dataset = await loadDataset(config.dataset, config.dataDir !== undefined ? { dataDir: config.dataDir } : {});
   const targetNet = await loadRunNetwork(config.target, '--target');
   if (!isClassifier(targetNet)) {

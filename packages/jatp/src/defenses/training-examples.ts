@@ -15,6 +15,7 @@ import { Pgd } from '../attacks/pgd.js';
 import type { Batch } from '../training/types.js';
 import { splitPairedBatch } from './common.js';
 
+/** Which adversarial examples a baseline trains on: oblivious (against T alone, cached) or full (against T ∘ P). */
 export type ExampleMode = 'oblivious' | 'full';
 
 /** PGD settings of the baselines' training examples (spec §4: PGD-40, step 0.007, eps 8/255). */
@@ -25,6 +26,7 @@ export interface BaselinePgdOptions {
   readonly randomStart: boolean;
 }
 
+/** Defaults of the baselines' PGD (spec §4): ε = 8/255, 40 steps of 0.007, random start. */
 export const BASELINE_PGD_DEFAULTS: BaselinePgdOptions = { eps: 8 / 255, steps: 40, stepSize: 0.007, randomStart: true };
 
 /** PGD-40 through the current pre-processor (spec §4.4); P and T in eval mode; gradients through P. */

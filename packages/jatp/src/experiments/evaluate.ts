@@ -7,6 +7,8 @@
  * Every attack is evaluated against the *true* full model: a BPDA attack only changes the gradient
  * the attacker uses, never the model that is scored.
  */
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
@@ -17,6 +19,17 @@ import { buildAttack } from '../attacks/registry.js';
 import type { AutoAttackReport } from '../attacks/autoattack.js';
 import type { BallNorm } from '../attacks/common.js';
 import { ensureGradients } from '../gradients.js';
+import {
+  type EvaluationKey,
+  type EvaluationState,
+  type ShardSpec,
+  checkStateMatches,
+  emptyState,
+  keyDifferences,
+  readState,
+  shardBatches,
+  writeState,
+} from './eval-state.js';
 
 /** What is attacked: exact logits, BPDA logits (identity backward through P) and T's input. */
 export interface EvaluatedModel {
@@ -38,6 +51,44 @@ export interface EvaluationOptions {
   readonly onProgress?: (attack: string, done: number, total: number) => void;
   /** Build an attack from its spec; defaults to the registry's `buildAttack` (tests inject small budgets). */
   readonly build?: (spec: AttackSpec, eps: number, norm: BallNorm) => Attack;
+  /**
+   * A file where each finished (attack, batch) is recorded as it goes (atomically). When it exists and
+   * its key (identity, data, attack settings, seed, n, batch size, repeat) matches, the evaluation
+   * resumes from it and ends with the report an uninterrupted run gives; a mismatch is refused with
+   * a message naming what changed.
+   */
+  readonly statePath?: string;
+  /** Identity of the model, pre-processor and data source (e.g. weight checksums), part of the state key. */
+  readonly identity?: Readonly<Record<string, string>>;
+  /** Evaluate only this shard's contiguous block of batches (see `shardBatches`); merge with `mergeStates`. */
+  readonly shard?: ShardSpec;
+  /**
+   * Forward passes per final decision (default 1): a randomized model counts an example as correct only
+   * if all k passes classify it correctly (worst case). A model found deterministic is run once.
+   */
+  readonly repeat?: number;
+  /**
+   * Called with each finished (attack, batch) before it is recorded in the state (so that what it
+   * writes, e.g. archived examples, exists whenever the state says the batch is done).
+   */
+  readonly onAttackBatch?: (batch: AttackBatch) => void;
+  /** Extra description stored with the state (the CLI keeps its report header there). */
+  readonly meta?: Record<string, unknown>;
+}
+
+/** One finished (attack, batch), as `onAttackBatch` sees it (tensors are disposed after the call). */
+export interface AttackBatch {
+  readonly attackIndex: number;
+  readonly attack: string;
+  readonly batch: number;
+  /** Test-set positions (within the evaluated split) of the batch's examples. */
+  readonly indices: readonly number[];
+  readonly x: tf.Tensor4D;
+  readonly y: tf.Tensor1D;
+  readonly xAdv: tf.Tensor4D;
+  /** clip01(P(x_adv)); undefined without a pre-processor. */
+  readonly purified?: tf.Tensor4D;
+  readonly robust: readonly boolean[];
 }
 
 export const EVALUATION_DEFAULTS = { eps: 8 / 255, norm: 'Linf' as BallNorm, batchSize: 100, seed: 0 };
@@ -65,9 +116,9 @@ export interface AttackEvaluation {
    * Points the attack actually perturbed (x_adv != x). Attacks such as AutoAttack return misclassified
    * points unchanged; averaging their zero distance in would understate Fig. 2(b)'s distances.
    */
-  readonly attackedCount: number;
+  readonly attackedCount?: number;
   /** `meanL1AdvVsNatural` over the attacked points only (0 when none was attacked). */
-  readonly meanL1AdvVsNaturalAttacked: number;
+  readonly meanL1AdvVsNaturalAttacked?: number;
   /** `meanL1PurifiedVsNatural` over the attacked points only; undefined without a pre-processor. */
   readonly meanL1PurifiedVsNaturalAttacked?: number;
   readonly seconds: number;
@@ -81,6 +132,19 @@ export interface EvaluationReport {
   readonly clean: boolean[];
   readonly labels: number[];
   readonly attacks: AttackEvaluation[];
+  /**
+   * Worst case per example over every attack run: correct under none of them fooled it ("robust
+   * accuracy under the union of attacks"), the headline number; equals cleanAccuracy without attacks.
+   */
+  readonly unionRobustAccuracy: number;
+  /** The model gave different logits for the same input (first clean batch, two passes). */
+  readonly randomized: boolean;
+  /** Forward passes behind each final decision (repeat for a randomized model, else 1). */
+  readonly decisionPasses: number;
+  /** Images the attacks pushed through the model (queries and gradient passes), summed over attacks. */
+  readonly forwardPasses: number;
+  /** Only for a shard's report: which shard, and the test index of its first example. */
+  readonly shard?: ShardSpec & { readonly firstIndex: number };
 }
 
 function correctMask(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): boolean[] {
@@ -88,6 +152,25 @@ function correctMask(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): boolean[]
   const values = correct.dataSync();
   correct.dispose();
   return Array.from(values, (v) => v === 1);
+}
+
+/** Correct in every one of `passes` forward passes (the worst case for a randomized model). */
+function worstCaseCorrect(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, passes: number): boolean[] {
+  const mask = correctMask(model, x, y);
+  for (let p = 1; p < passes; p++) correctMask(model, x, y).forEach((c, i) => (mask[i] = mask[i]! && c));
+  return mask;
+}
+
+/** Two forward passes on the same input that differ anywhere: the model is randomized. */
+function isRandomized(model: LogitsFn, x: tf.Tensor4D): boolean {
+  const a = tf.tidy(() => model(x));
+  const b = tf.tidy(() => model(x));
+  const va = a.dataSync();
+  const vb = b.dataSync();
+  let differs = false;
+  for (let i = 0; i < va.length && !differs; i++) differs = !Object.is(va[i], vb[i]);
+  tf.dispose([a, b]);
+  return differs;
 }
 
 function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
@@ -105,102 +188,282 @@ function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
   return v;
 }
 
+/** How many points x_adv changed, and the L1 sums (adversarial, purified) over those points. */
+function attackedL1(xAdv: tf.Tensor4D, x: tf.Tensor4D, purified: tf.Tensor4D | undefined): { attacked: number; l1AdvAttacked: number; l1PurifiedAttacked?: number } {
+  const adv = perExampleAbsDiff255(xAdv, x);
+  const pur = purified ? perExampleAbsDiff255(purified, x) : undefined;
+  let attacked = 0;
+  let l1AdvAttacked = 0;
+  let l1PurifiedAttacked = 0;
+  adv.forEach((d, i) => {
+    if (d > 0) {
+      attacked++;
+      l1AdvAttacked += d;
+      l1PurifiedAttacked += pur ? pur[i]! : 0;
+    }
+  });
+  return { attacked, l1AdvAttacked, ...(pur ? { l1PurifiedAttacked } : {}) };
+}
+
 function defaultBuild(spec: AttackSpec, eps: number, norm: BallNorm): Attack {
   return buildAttack(spec, { eps, norm });
 }
 
-/**
- * Evaluates `model` on `split` (all of it: subset the split before calling) under every attack.
- * Deterministic given `options.seed`: batch b of attack a uses seed + 1000 * a + b.
- */
-export function evaluate(model: EvaluatedModel, split: Split, options: EvaluationOptions): EvaluationReport {
-  ensureGradients();
-  const n = split.count;
-  const batchSize = Math.max(1, options.batchSize);
+/** Counts images forwarded through `model`, keeping its own properties (an EOT model's `eot`). */
+function counting(model: LogitsFn, counter: { images: number }): LogitsFn {
+  const wrapped = (x: tf.Tensor4D): tf.Tensor2D => {
+    counter.images += x.shape[0];
+    return model(x);
+  };
+  return Object.assign(wrapped, model);
+}
+
+/** sha256 of a split's pixels, labels and shape: the "data" part of the state key. */
+export function splitFingerprint(split: Split): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ count: split.count, shape: split.imageShape ?? null }));
+  h.update(split.images.subarray(0, split.images.length));
+  h.update(new Uint8Array(split.labels.buffer, split.labels.byteOffset, split.count * 4));
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** Batch b holds examples [b*batchSize, min(n, (b+1)*batchSize)). */
+export function batchRanges(n: number, batchSize: number): number[][] {
   const batches: number[][] = [];
   for (let start = 0; start < n; start += batchSize) {
     batches.push(Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i));
   }
-  const clean: boolean[] = [];
-  let done = 0;
-  for (const indices of batches) {
-    const { x, y } = toFloatBatch(split, indices);
-    clean.push(...correctMask(model.logits, x, y));
-    x.dispose();
-    y.dispose();
-    done += indices.length;
-    options.onProgress?.('clean', done, n);
+  return batches;
+}
+
+/** How an attack is written in the key and the report: its text, marked when run through BPDA. */
+export function attackLabel(spec: AttackSpec): string {
+  return spec.bpda && spec.family !== 'bpda' ? `${spec.text} (bpda)` : spec.text;
+}
+
+export function evaluationKey(split: Split, options: EvaluationOptions): EvaluationKey {
+  return {
+    identity: { ...(options.identity ?? {}) },
+    data: splitFingerprint(split),
+    n: split.count,
+    batchSize: Math.max(1, options.batchSize),
+    seed: options.seed,
+    eps: options.eps,
+    norm: options.norm,
+    attacks: options.attacks.map(attackLabel),
+    repeat: options.repeat ?? 1,
+  };
+}
+
+/**
+ * Evaluates `model` on `split` (all of it: subset the split before calling) under every attack.
+ * Deterministic given `options.seed`: batch b of attack a uses seed + 1000 * a + b, whatever shard
+ * or restart computes it.
+ */
+export function evaluate(model: EvaluatedModel, split: Split, options: EvaluationOptions): EvaluationReport {
+  ensureGradients();
+  const key = evaluationKey(split, options);
+  const batches = batchRanges(key.n, key.batchSize);
+  const mine = shardBatches(batches.length, options.shard);
+  let state: EvaluationState;
+  if (options.statePath && fs.existsSync(options.statePath)) {
+    state = readState(options.statePath);
+    checkStateMatches(options.statePath, state, key, options.shard);
+  } else {
+    state = emptyState(key, options.shard);
   }
+  if (options.meta) state.meta = options.meta;
+  const save = (): void => {
+    if (options.statePath) writeState(options.statePath, state);
+  };
+  const counter = { images: 0 };
+  const exact = counting(model.logits, counter);
+  const bpda = counting(model.bpdaLogits, counter);
+  const shardCount = mine.reduce((acc, b) => acc + batches[b]!.length, 0);
+
+  let done = 0;
+  let changed = false;
+  for (const b of mine) {
+    const indices = batches[b]!;
+    if (!state.clean[b]) {
+      const { x, y } = toFloatBatch(split, indices);
+      if (state.randomized === undefined) state.randomized = isRandomized(model.logits, x);
+      const passes = state.randomized ? key.repeat : 1;
+      counter.images = 0;
+      state.clean[b] = { correct: worstCaseCorrect(exact, x, y, passes), labels: indices.map((i) => split.labels[i]!) };
+      tf.dispose([x, y]);
+      changed = true;
+    }
+    done += indices.length;
+    options.onProgress?.('clean', done, shardCount);
+  }
+  if (changed) save();
+  const passes = state.randomized ? key.repeat : 1;
+
   const build = options.build ?? defaultBuild;
-  const attacks: AttackEvaluation[] = [];
   options.attacks.forEach((spec, attackIndex) => {
-    const attack = build(spec, options.eps, options.norm);
-    const attacked = spec.bpda ? model.bpdaLogits : model.logits;
+    const records = state.attacks[attackIndex]!;
+    let attack: Attack | undefined;
+    const attacked = spec.bpda ? bpda : exact;
+    let seen = 0;
+    for (const b of mine) {
+      const indices = batches[b]!;
+      if (!records[b]) {
+        attack ??= build(spec, options.eps, options.norm);
+        const started = Date.now();
+        counter.images = 0;
+        const { x, y } = toFloatBatch(split, indices);
+        const result = attack.run(attacked, x, y, options.seed + 1000 * attackIndex + b);
+        const forwarded = counter.images;
+        const stillCorrect = worstCaseCorrect(exact, result.xAdv, y, passes);
+        const clean = state.clean[b]!.correct;
+        const l1Adv = meanAbsDiff255(result.xAdv, x) * indices.length;
+        let l1Purified: number | undefined;
+        const purified = model.preprocess ? tf.tidy(() => model.preprocess!(result.xAdv)) : undefined;
+        if (purified) l1Purified = meanAbsDiff255(purified, x) * indices.length;
+        const onAttacked = attackedL1(result.xAdv, x, purified);
+        const robust = indices.map((_, i) => clean[i]! && stillCorrect[i]!);
+        options.onAttackBatch?.({ attackIndex, attack: attackLabel(spec), batch: b, indices, x, y, xAdv: result.xAdv, purified, robust });
+        purified?.dispose();
+        const report = result as Partial<AutoAttackReport>;
+        records[b] = {
+          robust,
+          l1Adv,
+          l1Purified,
+          ...onAttacked,
+          stageNames: report.stages?.map((s) => s.name),
+          stageCorrect: report.stages?.map((s) => Math.round(s.robustAccuracy * indices.length)),
+          seconds: (Date.now() - started) / 1000,
+          forwarded,
+        };
+        tf.dispose([result.xAdv, x, y]);
+        save();
+      }
+      seen += indices.length;
+      options.onProgress?.(attackLabel(spec), seen, shardCount);
+    }
+  });
+  return assembleReport(state, mine, options.shard);
+}
+
+/**
+ * The report from per-batch records, summed in batch order (so that an uninterrupted run, a resumed
+ * one and merged shards agree bit for bit). `batchIndices` are the batches to include (default all).
+ */
+export function assembleReport(state: EvaluationState, batchIndices?: readonly number[], shard?: ShardSpec): EvaluationReport {
+  const key = state.key;
+  const batches = batchRanges(key.n, key.batchSize);
+  batchIndices ??= shardBatches(batches.length);
+  const examples = batchIndices.flatMap((b) => batches[b]!);
+  const count = examples.length;
+  const clean: boolean[] = [];
+  const labels: number[] = [];
+  for (const b of batchIndices) {
+    const record = state.clean[b];
+    if (!record) throw new Error(`evaluation state: clean batch ${b} is missing`);
+    clean.push(...record.correct);
+    labels.push(...record.labels);
+  }
+  let forwardPasses = 0;
+  const attacks: AttackEvaluation[] = key.attacks.map((label, a) => {
+    const list = batchIndices!;
     const robust: boolean[] = [];
     let l1Adv = 0;
     let l1Purified = 0;
     let attackedCount = 0;
     let l1AdvAttacked = 0;
     let l1PurifiedAttacked = 0;
-    let stageCorrect: number[] | undefined;
+    let hasPurified = false;
+    let seconds = 0;
     let stageNames: string[] | undefined;
-    const started = Date.now();
-    let seen = 0;
-    batches.forEach((indices, b) => {
-      const { x, y } = toFloatBatch(split, indices);
-      const result = attack.run(attacked, x, y, options.seed + 1000 * attackIndex + b);
-      const stillCorrect = correctMask(model.logits, result.xAdv, y);
-      indices.forEach((index, i) => robust.push(clean[index]! && stillCorrect[i]!));
-      l1Adv += meanAbsDiff255(result.xAdv, x) * indices.length;
-      const advL1 = perExampleAbsDiff255(result.xAdv, x);
-      const attackedHere = Array.from(advL1, (d) => d > 0);
-      advL1.forEach((d, i) => {
-        if (attackedHere[i]) {
-          attackedCount++;
-          l1AdvAttacked += d;
-        }
-      });
-      if (model.preprocess) {
-        const purified = tf.tidy(() => model.preprocess!(result.xAdv));
-        l1Purified += meanAbsDiff255(purified, x) * indices.length;
-        perExampleAbsDiff255(purified, x).forEach((d, i) => {
-          if (attackedHere[i]) l1PurifiedAttacked += d;
-        });
-        purified.dispose();
+    let stageCorrect: number[] | undefined;
+    for (const b of list) {
+      const r = state.attacks[a]![b];
+      if (!r) throw new Error(`evaluation state: attack '${label}' batch ${b} is missing`);
+      robust.push(...r.robust);
+      l1Adv += r.l1Adv;
+      attackedCount += r.attacked ?? 0;
+      l1AdvAttacked += r.l1AdvAttacked ?? 0;
+      l1PurifiedAttacked += r.l1PurifiedAttacked ?? 0;
+      if (r.l1Purified !== undefined) {
+        l1Purified += r.l1Purified;
+        hasPurified = true;
       }
-      const report = result as Partial<AutoAttackReport>;
-      if (report.stages) {
-        stageNames ??= report.stages.map((s) => s.name);
-        stageCorrect ??= report.stages.map(() => 0);
-        report.stages.forEach((s, k) => (stageCorrect![k]! += Math.round(s.robustAccuracy * indices.length)));
+      seconds += r.seconds;
+      forwardPasses += r.forwarded ?? 0;
+      if (r.stageNames && r.stageCorrect) {
+        stageNames ??= r.stageNames;
+        stageCorrect ??= r.stageNames.map(() => 0);
+        r.stageCorrect.forEach((c, k) => (stageCorrect![k]! += c));
       }
-      result.xAdv.dispose();
-      x.dispose();
-      y.dispose();
-      seen += indices.length;
-      options.onProgress?.(spec.text, seen, n);
-    });
-    attacks.push({
-      attack: spec.text,
-      bpda: spec.bpda,
-      robustAccuracy: robust.filter(Boolean).length / n,
+    }
+    return {
+      attack: label.replace(/ \(bpda\)$/, ''),
+      bpda: label.endsWith(' (bpda)') || /^bpda/i.test(label),
+      robustAccuracy: robust.filter(Boolean).length / count,
       robust,
-      stages: stageNames?.map((name, k) => ({ name, robustAccuracy: stageCorrect![k]! / n })),
-      meanL1AdvVsNatural: l1Adv / n,
-      meanL1PurifiedVsNatural: model.preprocess ? l1Purified / n : undefined,
+      stages: stageNames?.map((name, k) => ({ name, robustAccuracy: stageCorrect![k]! / count })),
+      meanL1AdvVsNatural: l1Adv / count,
+      meanL1PurifiedVsNatural: hasPurified ? l1Purified / count : undefined,
       attackedCount,
       meanL1AdvVsNaturalAttacked: attackedCount > 0 ? l1AdvAttacked / attackedCount : 0,
-      meanL1PurifiedVsNaturalAttacked: model.preprocess ? (attackedCount > 0 ? l1PurifiedAttacked / attackedCount : 0) : undefined,
-      seconds: (Date.now() - started) / 1000,
-    });
+      meanL1PurifiedVsNaturalAttacked: hasPurified ? (attackedCount > 0 ? l1PurifiedAttacked / attackedCount : 0) : undefined,
+      seconds,
+    };
   });
+  const union = clean.map((c, i) => c && attacks.every((a) => a.robust[i]!));
   return {
-    n,
-    eps: options.eps,
-    norm: options.norm,
-    cleanAccuracy: clean.filter(Boolean).length / n,
+    n: count,
+    eps: key.eps,
+    norm: key.norm as BallNorm,
+    cleanAccuracy: clean.filter(Boolean).length / count,
     clean,
-    labels: Array.from(split.labels.subarray(0, n)),
+    labels,
     attacks,
+    unionRobustAccuracy: union.filter(Boolean).length / count,
+    randomized: state.randomized === true,
+    decisionPasses: state.randomized ? key.repeat : 1,
+    forwardPasses,
+    ...(shard ? { shard: { ...shard, firstIndex: examples[0] ?? 0 } } : {}),
   };
+}
+
+/**
+ * Combines the states of shards 1..n of one evaluation into the state an unsharded run would have
+ * kept. Refuses shards of different evaluations, duplicates and gaps, naming the files.
+ */
+export function mergeStates(states: readonly { file: string; state: EvaluationState }[]): EvaluationState {
+  if (states.length === 0) throw new Error('eval merge: no shard files given');
+  const first = states[0]!;
+  const count = first.state.shard?.count ?? 1;
+  const seen = new Map<number, string>();
+  for (const { file, state } of states) {
+    const diffs = keyDifferences(first.state.key, state.key);
+    if (diffs.length > 0) throw new Error(`eval merge: '${file}' is from a different evaluation than '${first.file}'; changed: ${diffs.join('; ')}`);
+    const c = state.shard?.count ?? 1;
+    if (c !== count) throw new Error(`eval merge: '${file}' is shard of ${c}, '${first.file}' of ${count}`);
+    const index = state.shard?.index ?? 0;
+    if (seen.has(index)) throw new Error(`eval merge: '${file}' and '${seen.get(index)}' are both shard ${index + 1}/${count}`);
+    seen.set(index, file);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  if (missing.length > 0) throw new Error(`eval merge: shard(s) ${missing.map((i) => `${i + 1}/${count}`).join(', ')} missing`);
+  const merged = emptyState(first.state.key);
+  const batchCount = batchRanges(first.state.key.n, first.state.key.batchSize).length;
+  for (const { file, state } of states) {
+    for (const b of shardBatches(batchCount, state.shard)) {
+      const clean = state.clean[b];
+      if (!clean) throw new Error(`eval merge: '${file}' is unfinished (clean batch ${b} missing); run its shard to the end first`);
+      merged.clean[b] = clean;
+      state.key.attacks.forEach((label, a) => {
+        const r = state.attacks[a]![b];
+        if (!r) throw new Error(`eval merge: '${file}' is unfinished (attack '${label}' batch ${b} missing); run its shard to the end first`);
+        merged.attacks[a]![b] = r;
+      });
+    }
+    if (state.randomized) merged.randomized = true;
+    else merged.randomized ??= state.randomized;
+  }
+  merged.meta = first.state.meta;
+  return merged;
 }

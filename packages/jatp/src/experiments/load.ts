@@ -4,16 +4,22 @@
  * ResNet-18), or someone else's tfjs `model.json` (LayersModel or GraphModel) with a pixel range.
  */
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Network } from '../models/types.js';
 import { loadNetwork, sidecarPath } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
-import { isClassifier } from '../models/registry.js';
+import { archInfo, isClassifier } from '../models/registry.js';
 import { bpdaModel } from '../attacks/bpda.js';
 import { clip01 } from '../attacks/common.js';
 import { ensureGradients } from '../gradients.js';
 import type { EvaluatedModel } from './evaluate.js';
+
+/** sha256 of a file's bytes, 'sha256:<hex>'. */
+export function fileDigest(file: string): string {
+  return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
+}
 
 /** Where a run folder may keep its network, most specific first. */
 const RUN_WEIGHT_CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
@@ -86,15 +92,76 @@ export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {
       const dir = path.dirname(modelJsonPath);
       const weightSpecs: tf.io.WeightsManifestEntry[] = [];
       const buffers: Buffer[] = [];
+      const shards: ShardBytes[] = [];
       for (const group of json.weightsManifest) {
         weightSpecs.push(...group.weights);
-        for (const shard of group.paths) buffers.push(await fs.promises.readFile(path.join(dir, shard)));
+        for (const shard of group.paths) {
+          const file = path.join(dir, shard);
+          let bytes: Buffer;
+          try {
+            bytes = await fs.promises.readFile(file);
+          } catch (err) {
+            const e = err as NodeJS.ErrnoException;
+            throw new Error(`${modelJsonPath}: weight shard '${shard}' ${e.code === 'ENOENT' ? 'is missing' : 'cannot be read'} (${file}${e.code === 'ENOENT' ? '' : `: ${e.message}`})`);
+          }
+          buffers.push(bytes);
+          shards.push({ name: shard, bytes: bytes.length });
+        }
       }
+      checkWeightBytes(modelJsonPath, weightSpecs, shards);
       const all = Buffer.concat(buffers);
       const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
       return tf.io.getModelArtifactsForJSONSync(json, weightSpecs, weightData as ArrayBuffer);
     },
   };
+}
+
+/** A weight shard of a tfjs model and its size. */
+interface ShardBytes {
+  name: string;
+  bytes: number;
+}
+
+const TFJS_DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * Checks that the shards hold exactly the bytes the manifest's tensors take, in order, naming the
+ * tensor that runs past the end (a short shard) or the surplus (an oversized or foreign shard);
+ * tfjs itself would read garbage or fail without saying where.
+ */
+function checkWeightBytes(modelJsonPath: string, specs: readonly tf.io.WeightsManifestEntry[], shards: readonly ShardBytes[]): void {
+  const sizeOf = (spec: tf.io.WeightsManifestEntry): number | undefined => {
+    const per = TFJS_DTYPE_BYTES[spec.quantization?.dtype ?? spec.dtype];
+    return per === undefined ? undefined : spec.shape.reduce((a, b) => a * b, 1) * per;
+  };
+  const sizes = specs.map(sizeOf);
+  if (sizes.some((n) => n === undefined)) return; // string tensors: sizes are in the data itself
+  const expected = sizes.reduce<number>((a, b) => a + b!, 0);
+  const total = shards.reduce((a, s) => a + s.bytes, 0);
+  const shardList = shards.map((s) => `${s.name} ${s.bytes} bytes`).join(', ');
+  let pos = 0;
+  for (const [i, spec] of specs.entries()) {
+    const n = sizes[i]!;
+    if (pos + n > total) {
+      // The shard the tensor starts in (or the last one when it starts past them all).
+      let shard = shards[shards.length - 1];
+      let end = 0;
+      for (const s of shards) {
+        end += s.bytes;
+        if (end > pos) {
+          shard = s;
+          break;
+        }
+      }
+      throw new Error(
+        `${modelJsonPath}: weight shard '${shard?.name ?? '(none)'}' is too short: tensor '${spec.name}' (${spec.dtype} [${spec.shape.join(', ')}], ${n} bytes) needs bytes ${pos}-${pos + n} of the weight data, but the shards hold ${total} bytes; expected ${expected} bytes (shards: ${shardList || 'none'})`,
+      );
+    }
+    pos += n;
+  }
+  if (total > expected) {
+    throw new Error(`${modelJsonPath}: the weight shards hold ${total} bytes but the manifest's ${specs.length} tensors take ${expected}; a shard is oversized or belongs to another model (shards: ${shardList})`);
+  }
 }
 
 interface Predictor {
@@ -131,11 +198,14 @@ function isTfjsModelJson(file: string): boolean {
   }
 }
 
+/** A loaded evaluation pipeline: the classifier, the optional pre-processor and the full model built from them. */
 export interface LoadedPipeline {
   readonly model: EvaluatedModel;
   readonly classifier?: Classifier;
   readonly preprocessor?: Network;
   readonly describe: { model: string; preprocessor?: string };
+  /** Architecture and sha256 of each network's file: what an evaluation state is keyed by. */
+  readonly identity: Readonly<Record<string, string>>;
   dispose(): void;
 }
 
@@ -150,10 +220,17 @@ export async function loadPipeline(opts: {
 }): Promise<LoadedPipeline> {
   let preprocessor: Network | undefined;
   let preDescribe: string | undefined;
+  const identity: Record<string, string> = {};
   if (opts.preprocessor) {
     const file = resolveWeightsFile(opts.preprocessor, '--preprocessor');
     preprocessor = await loadNetwork(file);
+    const kind = archInfo(preprocessor.arch).kind;
+    if (kind !== 'preprocessor') {
+      preprocessor.dispose();
+      throw new Error(`--preprocessor: '${file}' holds a ${kind} ('${preprocessor.arch}'), not a pre-processor (a classifier goes to --model)`);
+    }
     preDescribe = `${preprocessor.arch} (${file})`;
+    identity.preprocessor = `${preprocessor.arch} ${fileDigest(file)}`;
   }
   const preprocess = preprocessor
     ? (x: tf.Tensor4D) => tf.tidy(() => clip01(preprocessor!.apply(x, false) as tf.Tensor4D))
@@ -161,11 +238,13 @@ export async function loadPipeline(opts: {
 
   if (isTfjsModelJson(opts.model)) {
     const classifierLogits = await loadTfjsClassifier(opts.model, opts.pixelRange ?? '0-1');
+    identity.model = `tfjs ${fileDigest(opts.model)} pixels ${opts.pixelRange ?? '0-1'}`;
     const logits: LogitsFn = preprocess ? (x) => tf.tidy(() => classifierLogits(preprocess(x))) : classifierLogits;
     return {
       model: { logits, bpdaLogits: preprocess ? bpdaModel(classifierLogits, (x) => preprocessor!.apply(x, false) as tf.Tensor4D) : logits, preprocess },
       preprocessor,
       describe: { model: `tfjs model ${opts.model} (pixels ${opts.pixelRange ?? '0-1'})`, preprocessor: preDescribe },
+      identity,
       dispose: () => preprocessor?.dispose(),
     };
   }
@@ -176,6 +255,7 @@ export async function loadPipeline(opts: {
     preprocessor?.dispose();
     throw new Error(`--model: '${file}' holds a '${net.arch}', not a classifier`);
   }
+  identity.model = `${net.arch} ${fileDigest(file)}`;
   const exact = fullModel(net, preprocessor, { clamp: true });
   const bpda = fullModel(net, preprocessor, { clamp: true, bpda: true });
   return {
@@ -183,6 +263,7 @@ export async function loadPipeline(opts: {
     classifier: net,
     preprocessor,
     describe: { model: `${net.arch} (${file})`, preprocessor: preDescribe },
+    identity,
     dispose: () => {
       net.dispose();
       preprocessor?.dispose();

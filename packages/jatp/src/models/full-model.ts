@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Preprocessor } from './types.js';
 import { ensureGradients } from '../gradients.js';
 
+/** Options of `fullModel`: BPDA (default false) and clamping P's output to [0, 1] (default true). */
 export interface FullModelOptions {
   /** Identity backward through P (BPDA, spec §5.6). Default false: exact gradients. */
   bpda?: boolean;
@@ -33,6 +34,7 @@ export type TrainingMode = boolean | { preprocessor: boolean; classifier: boolea
 /** Feature name under which `logitsAndFeatures` returns T's input (clip01(P(x)) or P(x)). */
 export const PREPROCESSED = 'preprocessed';
 
+/** The full model F = T ∘ clip01 ∘ P; attacks take it as it is (its `logits` are attacked). */
 export interface FullModel {
   readonly classifier: Classifier;
   readonly preprocessor?: Preprocessor;
@@ -56,6 +58,7 @@ function modes(training: TrainingMode): { preprocessor: boolean; classifier: boo
   return typeof training === 'boolean' ? { preprocessor: training, classifier: training } : training;
 }
 
+/** Builds the full model T(clip01(P(x))) (see the file comment). Example: `apgdCe().run(fullModel(target, purifier), x, y)`. */
 export function fullModel(classifier: Classifier, preprocessor?: Preprocessor, opts: FullModelOptions = {}): FullModel {
   const options = { bpda: opts.bpda ?? false, clamp: opts.clamp ?? true };
   // F must be differentiable; under plain Node tfjs-core registers no gradients by itself.

@@ -21,8 +21,10 @@ import { buildApegGenerator, buildApegDiscriminator } from './apeg.js';
 import { buildHgd } from './hgd.js';
 import { buildIdentity } from './identity.js';
 
+/** What an architecture is: a classifier, a pre-processor or a GAN discriminator. */
 export type ArchKind = 'classifier' | 'preprocessor' | 'discriminator';
 
+/** One registry architecture: name, kind, description and its options with defaults. */
 export interface ArchInfo {
   readonly name: string;
   readonly kind: ArchKind;
@@ -98,20 +100,24 @@ const ARCHS: readonly ArchInfo[] = [
   },
 ];
 
+/** Names of every registered architecture. */
 export function listArchs(): readonly string[] {
   return ARCHS.map((a) => a.name);
 }
 
+/** The registry entry of `arch`, with an error listing the valid names. */
 export function archInfo(arch: string): ArchInfo {
   const info = ARCHS.find((a) => a.name === arch);
   if (info === undefined) throw new Error(`unknown architecture '${arch}'; expected one of ${listArchs().join(', ')}`);
   return info;
 }
 
+/** Every registry entry (for `jatp models list`). */
 export function listArchInfo(): readonly ArchInfo[] {
   return ARCHS;
 }
 
+/** Builds an architecture by name with options (defaults in `archInfo(arch).options`). Example: `buildNetwork('small-cnn', { inChannels: 1, inputSize: 28, width: 8 })`. */
 export function buildNetwork(arch: string, options: Record<string, unknown> = {}): Network {
   return archInfo(arch).build(options);
 }
@@ -123,6 +129,7 @@ export function buildClassifier(arch: string, options: Record<string, unknown> =
   return info.build(options) as Classifier;
 }
 
+/** Whether a network is a classifier (returns logits). */
 export function isClassifier(net: Network): net is Classifier {
   return typeof (net as Partial<Classifier>).numClasses === 'number';
 }

@@ -23,9 +23,35 @@ function layersOf(net: Network): LayersNetwork {
   return net;
 }
 
+/**
+ * Refuses to overwrite `<dir>/model.json` or the shard unless they are an earlier tfjs export of
+ * ours: a run folder's `last/model.json` is the weights sidecar, and losing it breaks the run.
+ */
+async function checkExportTarget(dir: string): Promise<void> {
+  const modelJson = path.join(dir, 'model.json');
+  const text = await fs.readFile(modelJson, 'utf8').catch(() => undefined);
+  if (text !== undefined) {
+    let json: { convertedBy?: unknown; modelTopology?: unknown; format?: unknown } | undefined;
+    try {
+      json = JSON.parse(text) as typeof json;
+    } catch {
+      json = undefined;
+    }
+    if (json?.convertedBy === 'jatp' && json.modelTopology !== undefined) return; // an earlier export: replace it
+    const sidecar = typeof json?.format === 'string' && json.format.startsWith('jatp-weights/');
+    const what = sidecar ? 'the weights sidecar of a network (its run would no longer load)' : 'a file this export did not make';
+    throw new Error(`${modelJson}: exists and is ${what}; export the tfjs model into another folder (--out)`);
+  }
+  const shard = path.join(dir, TFJS_WEIGHTS_FILE);
+  if ((await fs.stat(shard).catch(() => undefined)) !== undefined) {
+    throw new Error(`${shard}: exists without a tfjs model.json of ours beside it; export the tfjs model into another folder (--out)`);
+  }
+}
+
 /** Saves a tfjs-layers model as `<dir>/model.json` + `<dir>/group1-shard1of1.bin` (each file atomic). */
 export async function saveLayersModel(model: tfl.LayersModel, dir: string, userDefinedMetadata?: Record<string, unknown>): Promise<{ modelJson: string; bytes: number }> {
   await fs.mkdir(dir, { recursive: true });
+  await checkExportTarget(dir);
   const modelJson = path.join(dir, 'model.json');
   let bytes = 0;
   await model.save(

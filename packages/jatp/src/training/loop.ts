@@ -2,7 +2,7 @@
  * THE training loop, shared by every recipe (target models: natural, Standard AT, TRADES, MART,
  * MMA; defenses: JATP, APE-G, HGD, NRP). A recipe says what one step does (`Recipe.step`); this
  * file does the rest once: epochs, data order and augmentation, per-group optimizers and learning
- * rate schedules, checkpoint/resume, metrics, best/last weights, progress and Ctrl-C.
+ * rate schedules, checkpoint/resume, metrics, best/last weights, progress and Ctrl-C / SIGTERM.
  *
  * Public API (stable; other modules build on it):
  *
@@ -10,19 +10,20 @@
  *   piecewiseSchedule(milestones): LrSchedule         // spec §3.2 "lr x0.1 at epoch 75, x0.01 at 90"
  *   readRunConfig(outDir): RunConfigFile                // what config.json of a run folder holds
  *   latestCheckpoint(outDir): string | undefined
+ *   checkRunFolder(outDir, resume): void                // runTraining's folder checks, done early
  *
  * Run folder (`opts.outDir`):
  *   config.json      { recipe, loop: {epochs, batchSize, seed, optimizers, ...}, config: opts.config }
  *   metrics.jsonl    one JSON object per line: {type:'step', ...} every `logEverySteps` steps (means
  *                    since the previous line), {type:'epoch', epoch, train:{..}, eval:{..}, lr} per epoch,
  *                    {type:'resume', ...} when a run is continued
- *   checkpoints/     step-<globalStep>.safetensors: every tensor of `recipe.stateTensors()` ('state/<name>'),
- *                    every optimizer slot ('opt/<group>/<varIndex>/<slot>'), and in the metadata the
- *                    position (epoch, step in epoch, global step), the seed (= the whole RNG state,
- *                    see rng.ts), optimizer step counts and the epoch's running metric sums. The newest
- *                    two are kept; a damaged newest one is reported and the previous one is used.
+ *   run.lock         the process training in the folder (a second one is refused)   -> run-folder.ts
+ *   checkpoints/     step-<globalStep>.safetensors, the newest two                     -> checkpoint.ts
  *   last/, best/     network weights after the latest epoch / at the best `bestMetric` so far, written
  *                    by `opts.saveWeights` (default: every state tensor in `state.safetensors`).
+ *
+ * Modules: run-folder.ts (config, metrics log, weights folders, lock), checkpoint.ts (TrainingState
+ * save/load), stop-signal.ts (SIGINT/SIGTERM), epoch.ts (the steps of one epoch and its end).
  *
  * Determinism: all randomness is derived from (seed, epoch, step) (rng.ts) and recipes must draw only
  * from the `seed` argument of `step`, so on the CPU backend a run killed at any point and resumed
@@ -32,24 +33,27 @@
  * reference repos' `adjust_learning_rate(optimizer, epoch)` (spec A8); checkpoints store 0-based
  * counters internally.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import type { Recipe } from './types.js';
 import { BatchIterator, splitImageShape, type Augment } from '../data/pipeline.js';
 import { firstPerClass } from '../data/subset.js';
-import { readSafetensors, writeFileAtomic, writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { freshTrainingState, listCheckpoints, loadNewestCheckpoint, toHost, type BestResult, type CheckpointIdentity, type CheckpointedTensors, type TrainingState } from './checkpoint.js';
+import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochResult, type LrSchedule, type StopReason } from './epoch.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
-import { deriveSeed, SEED_PURPOSE } from './rng.js';
+import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
+import { ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
+import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
 export type { Augment } from '../data/pipeline.js';
 export type { ProgressSink, StepProgress } from './progress.js';
-
-/** Learning-rate multiplier for `group` during `epoch` (1-based). */
-export type LrSchedule = (epoch: number, group: string) => number;
+export type { LrSchedule, StopReason } from './epoch.js';
+export type { RunConfigFile } from './run-folder.js';
+export { readRunConfig } from './run-folder.js';
+export { listCheckpoints, latestCheckpoint } from './checkpoint.js';
 
 export interface TrainingData {
   train: Split;
@@ -90,7 +94,7 @@ export interface TrainingRunOptions {
   logEverySteps?: number;
   /** Default: `stderrProgress()` (a bar on a TTY, plain lines otherwise). */
   progress?: ProgressSink;
-  /** Install a SIGINT handler that checkpoints and stops after the current step. Default true. */
+  /** Install SIGINT and SIGTERM handlers that checkpoint and stop after the current step. Default true. */
   handleSigint?: boolean;
   /** Stop (after checkpointing) once this many global steps are done, as if interrupted. For tests and time-boxed runs. */
   stopAfterSteps?: number;
@@ -105,33 +109,20 @@ export interface RunSummary {
   /** Completed epochs. */
   epochsCompleted: number;
   globalStep: number;
-  /** Stopped by SIGINT or `stopAfterSteps` before the last epoch finished (a checkpoint was written). */
+  /** Stopped by SIGINT, SIGTERM or `stopAfterSteps` before the last epoch finished (a checkpoint was written). */
   interrupted: boolean;
+  /** What stopped an interrupted run. */
+  stoppedBy?: StopReason;
+  /** Resumed a run that had already done all its epochs: nothing was trained. */
+  alreadyFinished?: boolean;
   /** The checkpoint the run continued from, if any. */
   resumedFrom?: string;
   /** Checkpoints that could not be read on resume, with the reason. */
   skippedCheckpoints: Array<{ file: string; reason: string }>;
   /** Train means and eval metrics of the last completed epoch. */
   lastEpoch?: { epoch: number; train: Record<string, number>; eval: Record<string, number> };
-  best?: { metric: string; value: number; epoch: number };
+  best?: BestResult;
   wallSeconds: number;
-}
-
-export interface RunConfigFile {
-  recipe: string;
-  loop: {
-    epochs: number;
-    batchSize: number;
-    seed: number;
-    optimizers: Record<string, OptimizerSpec>;
-    perClass?: number;
-    augment: Augment;
-    padding?: number;
-    dropLast: boolean;
-    checkpointEverySteps: number;
-  };
-  config: unknown;
-  createdAt: string;
 }
 
 /** Piecewise-constant multiplier: `[[75, 0.1], [90, 0.01]]` = x0.1 from epoch 75, x0.01 from 90 (1-based). */
@@ -144,73 +135,8 @@ export function piecewiseSchedule(milestones: ReadonlyArray<readonly [number, nu
   };
 }
 
-export function readRunConfig(outDir: string): RunConfigFile {
-  const file = path.join(outDir, 'config.json');
-  if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${outDir} a training run folder?)`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfigFile;
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-}
-
-const CKPT_DIR = 'checkpoints';
-const CKPT_RE = /^step-(\d+)\.safetensors$/;
-const KEEP_CHECKPOINTS = 2;
-
-/** Checkpoint files of a run, newest first. */
-export function listCheckpoints(outDir: string): string[] {
-  const dir = path.join(outDir, CKPT_DIR);
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .map((f) => CKPT_RE.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]))
-    .map((m) => path.join(dir, m[0]));
-}
-
-export function latestCheckpoint(outDir: string): string | undefined {
-  return listCheckpoints(outDir)[0];
-}
-
-/** What a checkpoint's metadata records besides tensors. */
-interface CheckpointMeta {
-  version: 1;
-  recipe: string;
-  /** 0-based epoch to run next / currently running. */
-  epoch: number;
-  /** Steps of `epoch` already done. */
-  stepInEpoch: number;
-  globalStep: number;
-  seed: number;
-  batchSize: number;
-  stepsPerEpoch: number;
-  optimizerSteps: Record<string, number>;
-  epochAccum: { sums: Record<string, number>; steps: number; images: number };
-  best: { metric: string; value: number; epoch: number } | null;
-}
 
 type LoopOptimizer = SgdMomentum | Adam;
-
-function toHost(v: tf.Tensor): HostTensor {
-  const shape = [...v.shape];
-  if (v.dtype === 'int32') return { dtype: 'I32', shape, data: v.dataSync() as Int32Array };
-  if (v.dtype === 'float32') return { dtype: 'F32', shape, data: v.dataSync() as Float32Array };
-  throw new Error(`checkpoint: cannot store dtype ${v.dtype}`);
-}
-
-function assignHost(target: tf.Variable, t: HostTensor, name: string, file: string): void {
-  const wantDtype = target.dtype === 'int32' ? 'I32' : 'F32';
-  if (t.dtype !== wantDtype || t.shape.length !== target.shape.length || t.shape.some((d, i) => d !== target.shape[i])) {
-    throw new Error(`${file}: tensor '${name}' is ${t.dtype}[${t.shape}] but the run expects ${wantDtype}[${target.shape}] (different model or options?)`);
-  }
-  tf.tidy(() => target.assign(tf.tensor(t.data, t.shape, target.dtype)));
-}
-
-function appendJsonl(file: string, obj: unknown): void {
-  fs.appendFileSync(file, `${JSON.stringify(obj)}\n`);
-}
 
 /** Default weight writer for last/ and best/: every state tensor of the recipe. */
 function defaultSaveWeights(recipe: Recipe): (dir: string) => void {
@@ -219,18 +145,6 @@ function defaultSaveWeights(recipe: Recipe): (dir: string) => void {
     for (const [name, v] of recipe.stateTensors()) tensors.set(name, toHost(v));
     writeSafetensors(path.join(dir, 'state.safetensors'), tensors, { recipe: recipe.name, format: 'jatp-state' });
   };
-}
-
-/** Replace `dir` with what `write` produces, via a temp folder, so a crash never leaves a half-written dir. */
-async function replaceDir(dir: string, write: (d: string) => void | Promise<void>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await write(tmp);
-  const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(tmp, dir);
-  fs.rmSync(old, { recursive: true, force: true });
 }
 
 function validateOptions(recipe: Recipe, opts: TrainingRunOptions): void {
@@ -251,312 +165,171 @@ function validateOptions(recipe: Recipe, opts: TrainingRunOptions): void {
   }
 }
 
-export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
-  const t0 = Date.now();
-  validateOptions(recipe, opts);
-  const progress = opts.progress ?? stderrProgress();
-  const outDir = opts.outDir;
-  const ckptEvery = opts.checkpointEverySteps ?? 0;
-  const logEvery = opts.logEverySteps ?? 50;
-  const schedule = opts.lrSchedule ?? (() => 1);
-  const augment: Augment = opts.data.augment ?? 'none';
-  const dropLast = opts.data.dropLast ?? false;
-  const metricsFile = path.join(outDir, 'metrics.jsonl');
-  const configFile = path.join(outDir, 'config.json');
-
-  fs.mkdirSync(outDir, { recursive: true });
-  const existing = listCheckpoints(outDir);
-  if (!opts.resume && (existing.length > 0 || fs.existsSync(metricsFile))) {
-    throw new Error(`${outDir}: already holds a training run; resume it (--resume ${outDir}) or choose another --out`);
-  }
-
-  // Data: a deterministic subset; order and augmentation are a function of (seed, epoch, batch) in
-  // the data pipeline, so an epoch can be entered at any batch on resume.
+/**
+ * The epoch's batches: a deterministic subset, order and augmentation a function of (seed, epoch,
+ * batch) in the data pipeline, so an epoch can be entered at any batch on resume. (A sharded
+ * distributed run changes what this returns, nothing else.)
+ */
+function batchSource(opts: TrainingRunOptions): { batches: EpochContext['batches']; stepsPerEpoch: number } {
   const split = opts.data.perClass !== undefined ? firstPerClass(opts.data.train, opts.data.perClass) : opts.data.train;
   const imageShape = splitImageShape(split, opts.data.imageShape);
-  const epochBatches = (epoch: number, startBatch: number): BatchIterator =>
+  const batches = (epoch: number, startBatch: number): BatchIterator =>
     new BatchIterator(split, {
       batchSize: opts.batchSize,
       seed: opts.seed,
       epoch,
       startBatch,
-      augment,
-      dropLast,
+      augment: opts.data.augment ?? 'none',
+      dropLast: opts.data.dropLast ?? false,
       imageShape,
       ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
     });
-  const stepsPerEpoch = epochBatches(0, 0).numBatches;
+  const stepsPerEpoch = batches(0, 0).numBatches;
   if (stepsPerEpoch === 0) throw new Error(`training data: ${split.count} examples give no batch of ${opts.batchSize} (dropLast)`);
+  return { batches, stepsPerEpoch };
+}
 
-  // Optimizers, one per variable group.
-  const groups = recipe.variableGroups();
-  const optimizers: Record<string, LoopOptimizer> = {};
-  for (const [g, vars] of Object.entries(groups)) optimizers[g] = createOptimizer(opts.optimizers[g]!, vars);
-
-  const state = recipe.stateTensors();
-  let epoch = 0;
-  let stepInEpoch = 0;
-  let globalStep = 0;
-  let accum: CheckpointMeta['epochAccum'] = { sums: {}, steps: 0, images: 0 };
-  let best: CheckpointMeta['best'] = null;
-  const skipped: RunSummary['skippedCheckpoints'] = [];
-  let resumedFrom: string | undefined;
-
-  const checkpointTensors = (): Map<string, HostTensor> => {
-    const m = new Map<string, HostTensor>();
-    for (const [name, v] of state) m.set(`state/${name}`, toHost(v));
-    for (const [g, o] of Object.entries(optimizers)) for (const [k, v] of o.slots()) m.set(`opt/${g}/${k}`, toHost(v));
-    return m;
-  };
-
-  const loadCheckpoint = (file: string): CheckpointMeta => {
-    const { tensors, metadata } = readSafetensors(file);
-    const metaJson = metadata['jatp_checkpoint'];
-    if (metaJson === undefined) throw new Error(`${file}: no 'jatp_checkpoint' metadata (not a training checkpoint)`);
-    const meta = JSON.parse(metaJson) as CheckpointMeta;
-    if (meta.recipe !== recipe.name) throw new Error(`${file}: written by recipe '${meta.recipe}', this run is '${recipe.name}'`);
-    if (meta.seed !== opts.seed || meta.batchSize !== opts.batchSize || meta.stepsPerEpoch !== stepsPerEpoch) {
-      throw new Error(
-        `${file}: seed/batch size/steps per epoch ${meta.seed}/${meta.batchSize}/${meta.stepsPerEpoch} differ from this run's ${opts.seed}/${opts.batchSize}/${stepsPerEpoch}; an exact resume needs the same`,
-      );
-    }
-    // Validate everything before assigning anything, so a bad file leaves the model untouched.
-    const targets: Array<[tf.Variable, HostTensor, string]> = [];
-    const want = new Map<string, tf.Variable>();
-    for (const [name, v] of state) want.set(`state/${name}`, v);
-    for (const [g, o] of Object.entries(optimizers)) for (const [k, v] of o.slots()) want.set(`opt/${g}/${k}`, v);
-    for (const [key, v] of want) {
-      const t = tensors.get(key);
-      if (!t) throw new Error(`${file}: missing tensor '${key}'`);
-      const wantDtype = v.dtype === 'int32' ? 'I32' : 'F32';
-      if (t.dtype !== wantDtype || t.shape.join(',') !== v.shape.join(',')) {
-        throw new Error(`${file}: tensor '${key}' is ${t.dtype}[${t.shape}] but the run expects ${wantDtype}[${v.shape}] (different model or options?)`);
-      }
-      targets.push([v, t, key]);
-    }
-    for (const [v, t, key] of targets) assignHost(v, t, key, file);
-    for (const [g, o] of Object.entries(optimizers)) o.restoreStepCount(meta.optimizerSteps[g] ?? 0);
-    return meta;
-  };
-
-  const saveCheckpoint = (): string => {
-    const meta: CheckpointMeta = {
-      version: 1,
-      recipe: recipe.name,
-      epoch,
-      stepInEpoch,
-      globalStep,
-      seed: opts.seed,
-      batchSize: opts.batchSize,
-      stepsPerEpoch,
-      optimizerSteps: Object.fromEntries(Object.entries(optimizers).map(([g, o]) => [g, o.stepCount])),
-      epochAccum: accum,
-      best,
-    };
-    const file = path.join(outDir, CKPT_DIR, `step-${String(globalStep).padStart(9, '0')}.safetensors`);
-    writeSafetensors(file, checkpointTensors(), { jatp_checkpoint: JSON.stringify(meta) });
-    // Keep the newest two: if the newest is later found damaged, the previous one is still there.
-    for (const old of listCheckpoints(outDir).slice(KEEP_CHECKPOINTS)) fs.rmSync(old, { force: true });
-    return file;
-  };
-
-  if (opts.resume && existing.length > 0) {
-    for (const file of existing) {
-      try {
-        const meta = loadCheckpoint(file);
-        epoch = meta.epoch;
-        stepInEpoch = meta.stepInEpoch;
-        globalStep = meta.globalStep;
-        accum = meta.epochAccum;
-        best = meta.best;
-        resumedFrom = file;
-        break;
-      } catch (err) {
-        const reason = (err as Error).message;
-        skipped.push({ file, reason });
-        progress.message(`warning: cannot use checkpoint ${file}: ${reason}; trying the previous one`);
-      }
-    }
-    if (resumedFrom === undefined) {
-      throw new Error(`${outDir}: no usable checkpoint (${skipped.map((s) => s.reason).join('; ')})`);
-    }
-    // Drop metric lines written after the checkpoint (the resumed run writes them again).
-    if (fs.existsSync(metricsFile)) {
-      const kept = fs
-        .readFileSync(metricsFile, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .filter((l) => {
-          try {
-            const o = JSON.parse(l) as { type?: string; globalStep?: number; epoch?: number };
-            if (o.type === 'step') return (o.globalStep ?? 0) <= globalStep;
-            if (o.type === 'epoch') return (o.epoch ?? 0) <= epoch;
-            return true;
-          } catch {
-            return false; // a line cut by the kill
-          }
-        });
-      writeFileAtomic(metricsFile, kept.map((l) => `${l}\n`).join(''));
-    }
-    // Keep config.json in step with the continued run (e.g. --epochs extended on resume).
-    if (fs.existsSync(configFile)) {
-      const stored = readRunConfig(outDir);
-      if (stored.loop.epochs !== opts.epochs || JSON.stringify(stored.config) !== JSON.stringify(opts.config ?? null)) {
-        const updated: RunConfigFile = { ...stored, loop: { ...stored.loop, epochs: opts.epochs }, config: opts.config ?? null };
-        writeFileAtomic(configFile, `${JSON.stringify(updated, null, 2)}\n`);
-      }
-    }
-    appendJsonl(metricsFile, { type: 'resume', globalStep, epoch: epoch + 1, stepInEpoch, checkpoint: path.basename(resumedFrom), time: new Date().toISOString() });
-    progress.message(`resuming ${recipe.name} from ${resumedFrom} (epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch})`);
-  } else {
-    if (opts.resume) progress.message(`no checkpoint in ${outDir}; starting a fresh run`);
-    const cfg: RunConfigFile = {
-      recipe: recipe.name,
-      loop: {
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        seed: opts.seed,
-        optimizers: opts.optimizers,
-        ...(opts.data.perClass !== undefined ? { perClass: opts.data.perClass } : {}),
-        augment,
-        ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
-        dropLast,
-        checkpointEverySteps: ckptEvery,
-      },
-      config: opts.config ?? null,
-      createdAt: new Date().toISOString(),
-    };
-    writeFileAtomic(configFile, `${JSON.stringify(cfg, null, 2)}\n`);
-  }
-
-  // Ctrl-C: finish the current step, checkpoint, return `interrupted`; a second Ctrl-C exits at once.
-  let stopRequested = false;
-  const onSigint = (): void => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    progress.message('interrupt: writing a checkpoint after this step (Ctrl-C again to quit without it)');
-  };
-  if (opts.handleSigint ?? true) process.on('SIGINT', onSigint);
-
-  const saveWeights = opts.saveWeights ?? defaultSaveWeights(recipe);
-  let lastEpoch: RunSummary['lastEpoch'];
-  let interrupted = false;
-  let windowSums: Record<string, number> = {};
-  let windowSteps = 0;
-
-  try {
-    while (epoch < opts.epochs) {
-      const epoch1 = epoch + 1;
-      const lrs: Record<string, number> = {};
-      for (const [g, o] of Object.entries(optimizers)) {
-        o.learningRate = o.baseLr * schedule(epoch1, g);
-        lrs[g] = o.learningRate;
-      }
-      const epochStart = Date.now();
-      const firstStep = stepInEpoch;
-      let imagesThisSession = 0;
-      const iterator = epochBatches(epoch, stepInEpoch);
-      for (const plain of iterator) {
-        const batch = { ...plain, indices: iterator.batchIndices(stepInEpoch) };
-        const n = batch.x.shape[0];
-        let m: Record<string, number>;
-        try {
-          m = recipe.step(batch, optimizers as Record<string, tf.Optimizer>, deriveSeed(opts.seed, SEED_PURPOSE.recipeStep, epoch, stepInEpoch));
-        } finally {
-          batch.x.dispose();
-          batch.y.dispose();
-        }
-        stepInEpoch++;
-        globalStep++;
-        imagesThisSession += n;
-        accum.steps++;
-        accum.images += n;
-        windowSteps++;
-        for (const [k, v] of Object.entries(m)) {
-          accum.sums[k] = (accum.sums[k] ?? 0) + v;
-          windowSums[k] = (windowSums[k] ?? 0) + v;
-        }
-        const elapsed = (Date.now() - epochStart) / 1000;
-        const done = stepInEpoch - firstStep;
-        const means = Object.fromEntries(Object.entries(accum.sums).map(([k, v]) => [k, v / accum.steps]));
-        progress.step({
-          epoch: epoch1,
-          epochs: opts.epochs,
-          step: stepInEpoch,
-          stepsPerEpoch,
-          imagesPerSecond: elapsed > 0 ? imagesThisSession / elapsed : 0,
-          metrics: means,
-          etaSeconds: (elapsed / done) * (stepsPerEpoch - stepInEpoch),
-        });
-        if (globalStep % logEvery === 0) {
-          appendJsonl(metricsFile, {
-            type: 'step',
-            epoch: epoch1,
-            step: stepInEpoch,
-            globalStep,
-            lr: lrs,
-            ...Object.fromEntries(Object.entries(windowSums).map(([k, v]) => [k, v / windowSteps])),
-            imagesPerSecond: elapsed > 0 ? imagesThisSession / elapsed : 0,
-          });
-          windowSums = {};
-          windowSteps = 0;
-        }
-        if (opts.afterStep) await opts.afterStep(globalStep);
-        // Yield to the event loop so a pending SIGINT handler can run.
-        await new Promise<void>((r) => setImmediate(r));
-        const lastOfEpoch = stepInEpoch === stepsPerEpoch;
-        const stopNow = stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps);
-        if (!lastOfEpoch && (stopNow || (ckptEvery > 0 && globalStep % ckptEvery === 0))) saveCheckpoint();
-        if (stopNow && !lastOfEpoch) {
-          interrupted = true;
-          break;
-        }
-      }
-      if (interrupted) break;
-
-      // End of epoch: evaluate, record, write weights, then checkpoint at the epoch boundary.
-      const train = Object.fromEntries(Object.entries(accum.sums).map(([k, v]) => [k, v / Math.max(1, accum.steps)]));
-      const evalMetrics = opts.evaluate ? await opts.evaluate(epoch1) : {};
-      const seconds = (Date.now() - epochStart) / 1000;
-      appendJsonl(metricsFile, { type: 'epoch', epoch: epoch1, globalStep, seconds, lr: lrs, train, eval: evalMetrics, time: new Date().toISOString() });
-      progress.epochEnd(epoch1, opts.epochs, { ...train, ...evalMetrics }, seconds);
-      lastEpoch = { epoch: epoch1, train, eval: evalMetrics };
-      await replaceDir(path.join(outDir, 'last'), saveWeights);
-      if (opts.bestMetric !== undefined) {
-        const v = evalMetrics[opts.bestMetric];
-        if (v === undefined) {
-          progress.message(`warning: evaluate() returned no '${opts.bestMetric}'; best/ not updated`);
-        } else if (best === null || v > best.value) {
-          best = { metric: opts.bestMetric, value: v, epoch: epoch1 };
-          await replaceDir(path.join(outDir, 'best'), saveWeights);
-        }
-      }
-      epoch++;
-      stepInEpoch = 0;
-      accum = { sums: {}, steps: 0, images: 0 };
-      saveCheckpoint();
-      if (epoch < opts.epochs && (stopRequested || (opts.stopAfterSteps !== undefined && globalStep >= opts.stopAfterSteps))) {
-        interrupted = true;
-        break;
-      }
-    }
-  } finally {
-    if (opts.handleSigint ?? true) process.off('SIGINT', onSigint);
-    for (const o of Object.values(optimizers)) o.dispose();
-  }
-  if (interrupted) progress.message(`stopped at epoch ${epoch + 1}, step ${stepInEpoch}/${stepsPerEpoch}; continue with --resume ${outDir}`);
-
+function freshConfig(recipe: Recipe, opts: TrainingRunOptions): RunConfigFile {
   return {
-    outDir,
-    epochsCompleted: epoch,
-    globalStep,
-    interrupted,
-    ...(resumedFrom !== undefined ? { resumedFrom } : {}),
-    skippedCheckpoints: skipped,
-    ...(lastEpoch !== undefined ? { lastEpoch } : {}),
-    ...(best !== null ? { best } : {}),
-    wallSeconds: (Date.now() - t0) / 1000,
+    recipe: recipe.name,
+    loop: {
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      seed: opts.seed,
+      optimizers: opts.optimizers,
+      ...(opts.data.perClass !== undefined ? { perClass: opts.data.perClass } : {}),
+      augment: opts.data.augment ?? 'none',
+      ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
+      dropLast: opts.data.dropLast ?? false,
+      checkpointEverySteps: opts.checkpointEverySteps ?? 0,
+    },
+    config: opts.config ?? null,
+    createdAt: new Date().toISOString(),
   };
+}
+
+interface Start {
+  state: TrainingState;
+  resumedFrom?: string;
+  skipped: RunSummary['skippedCheckpoints'];
+}
+
+/**
+ * Where the run begins: a fresh run (refused over an existing one unless resuming), or the newest
+ * usable checkpoint. Brings config.json and metrics.jsonl in line with that starting point.
+ */
+function startOrResume(recipe: Recipe, opts: TrainingRunOptions, folder: RunFolder, id: CheckpointIdentity, tensors: CheckpointedTensors, progress: ProgressSink): Start {
+  const dir = opts.outDir;
+  if (!opts.resume && (listCheckpoints(dir).length > 0 || folder.hasMetrics())) refuseToClobber(dir);
+  const skipped: Start['skipped'] = [];
+  const point = opts.resume
+    ? loadNewestCheckpoint(dir, id, tensors, skipped, (file, reason) => progress.message(`warning: cannot use checkpoint ${file}: ${reason}; trying the previous one`))
+    : undefined;
+  if (point === undefined) {
+    if (opts.resume) progress.message(`no checkpoint in ${dir}; starting a fresh run${folder.hasMetrics() ? ' (the records of the earlier attempt are dropped from metrics.jsonl)' : ''}`);
+    folder.truncateMetrics(undefined); // a fresh start writes every record again
+    folder.writeConfig(freshConfig(recipe, opts));
+    return { state: freshTrainingState(), skipped };
+  }
+  const { state, file } = point;
+  if (state.epoch > opts.epochs) {
+    throw new Error(`${dir}: the run has already completed ${state.epoch} epochs; ${opts.epochs} epochs would shorten it (to train longer, resume with more epochs than ${state.epoch})`);
+  }
+  folder.truncateMetrics({ globalStep: state.globalStep, epochsDone: state.epoch });
+  folder.updateConfig(opts.epochs, opts.config ?? null);
+  if (state.epoch === opts.epochs) {
+    progress.message(`${dir}: already finished (${state.epoch}/${opts.epochs} epochs); nothing to train (to train longer, resume with more epochs)`);
+  } else {
+    folder.append({ type: 'resume', globalStep: state.globalStep, epoch: state.epoch + 1, stepInEpoch: state.stepInEpoch, checkpoint: path.basename(file), time: new Date().toISOString() });
+    progress.message(`resuming ${recipe.name} from ${file} (epoch ${state.epoch + 1}, step ${state.stepInEpoch}/${id.stepsPerEpoch})`);
+  }
+  return { state, resumedFrom: file, skipped };
+}
+
+/**
+ * The checks `runTraining` makes on its folder before it trains (a file in the way, a run already
+ * there without `resume`, a live process in it), for callers that do slow work before they call it.
+ */
+export function checkRunFolder(outDir: string, resume: boolean): void {
+  if (!ddpIsWriter()) return; // [distributed] ranks > 0 never use the run folder
+  const folder = new RunFolder(outDir);
+  folder.refuseIfNotFolder();
+  if (!resume && (listCheckpoints(outDir).length > 0 || folder.hasMetrics())) refuseToClobber(outDir);
+  refuseIfLocked(outDir);
+}
+
+function refuseToClobber(dir: string): never {
+  throw new Error(`${dir}: already holds a training run; resume it (--resume ${dir}) or choose another --out`);
+}
+
+function epochContext(recipe: Recipe, opts: TrainingRunOptions, parts: Pick<EpochContext, 'folder' | 'progress' | 'stop' | 'optimizers' | 'identity' | 'tensors' | 'batches' | 'stepsPerEpoch' | 'state'>): EpochContext {
+  return {
+    ...parts,
+    recipe,
+    epochs: opts.epochs,
+    seed: opts.seed,
+    schedule: opts.lrSchedule ?? (() => 1),
+    checkpointEverySteps: opts.checkpointEverySteps ?? 0,
+    logEverySteps: opts.logEverySteps ?? 50,
+    stopAfterSteps: opts.stopAfterSteps,
+    evaluate: opts.evaluate,
+    bestMetric: opts.bestMetric,
+    saveWeights: opts.saveWeights ?? defaultSaveWeights(recipe),
+    afterStep: opts.afterStep,
+  };
+}
+
+export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
+  const t0 = Date.now();
+  validateOptions(recipe, opts);
+  recipe = ddpRecipe(recipe); // [distributed] shard each batch, average gradients over ranks
+  opts = ddpRunOptions(opts); // [distributed] ranks > 0: scratch folder, no progress, no evaluation
+  const progress = opts.progress ?? stderrProgress();
+  const folder = new RunFolder(opts.outDir);
+  folder.create();
+  const releaseLock = acquireRunLock(opts.outDir);
+  const optimizers: Record<string, LoopOptimizer> = {};
+  const stop = new StopSignal(opts.handleSigint ?? true, (m) => progress.message(m));
+  try {
+    const { batches, stepsPerEpoch } = batchSource(opts);
+    for (const [g, vars] of Object.entries(recipe.variableGroups())) optimizers[g] = createOptimizer(opts.optimizers[g]!, vars);
+    const identity: CheckpointIdentity = { recipe: recipe.name, seed: opts.seed, batchSize: opts.batchSize, stepsPerEpoch };
+    const tensors: CheckpointedTensors = { state: recipe.stateTensors(), optimizers };
+    const start = startOrResume(recipe, opts, folder, identity, tensors, progress);
+    const alreadyFinished = start.resumedFrom !== undefined && start.state.epoch >= opts.epochs;
+    const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: ddpSyncStart(start.state, tensors.state.values(), optimizers) }); // [distributed] rank 0's state everywhere
+    let lastEpoch: EpochResult | undefined;
+    let stoppedBy: StopReason | undefined;
+    while (ctx.state.epoch < opts.epochs && stoppedBy === undefined) {
+      const started = Date.now();
+      const { stopped, lrs } = await runEpochSteps(ctx, started);
+      stoppedBy = stopped;
+      if (stoppedBy !== undefined) break;
+      lastEpoch = await finishEpoch(ctx, started, lrs);
+      if (ctx.state.epoch < opts.epochs) stoppedBy = stopReason(ctx);
+    }
+    ddpFinish(); // [distributed] every rank reaches the end before rank 0's store goes away
+    const s = ctx.state;
+    if (stoppedBy !== undefined) progress.message(`stopped (${stoppedBy}) at epoch ${s.epoch + 1}, step ${s.stepInEpoch}/${stepsPerEpoch}; continue with --resume ${opts.outDir}`);
+    return {
+      outDir: opts.outDir,
+      epochsCompleted: s.epoch,
+      globalStep: s.globalStep,
+      interrupted: stoppedBy !== undefined,
+      ...(stoppedBy !== undefined ? { stoppedBy } : {}),
+      ...(alreadyFinished ? { alreadyFinished } : {}),
+      ...(start.resumedFrom !== undefined ? { resumedFrom: start.resumedFrom } : {}),
+      skippedCheckpoints: start.skipped,
+      ...(lastEpoch !== undefined ? { lastEpoch } : {}),
+      ...(s.best !== null ? { best: s.best } : {}),
+      wallSeconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    stop.dispose();
+    for (const o of Object.values(optimizers)) o.dispose();
+    releaseLock();
+    ddpCleanup(); // [distributed]
+  }
 }
 
 export { silentProgress, stderrProgress };

@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 /** What `tf.Optimizer.applyGradients` accepts: a name->gradient map or a list of named tensors. */
 type GradientsArg = Parameters<tf.Optimizer['applyGradients']>[0];
 
+/** An optimizer by kind and hyper-parameters (defaults: OPTIMIZER_DEFAULTS). Example: `{ kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }`. */
 export type OptimizerSpec =
   | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number }
   | { kind: 'adam'; lr: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number };
@@ -91,6 +92,7 @@ abstract class SlotOptimizer extends tf.Optimizer implements InspectableOptimize
   }
 }
 
+/** SGD with momentum and weight decay, PyTorch semantics, with inspectable slots for checkpoints. */
 export class SgdMomentum extends SlotOptimizer {
   static get className(): string {
     return 'JatpSgdMomentum';
@@ -127,6 +129,7 @@ export class SgdMomentum extends SlotOptimizer {
   }
 }
 
+/** Adam (optionally with weight decay), PyTorch semantics, with inspectable slots for checkpoints. */
 export class Adam extends SlotOptimizer {
   static get className(): string {
     return 'JatpAdam';

@@ -15,12 +15,14 @@ export interface StepProgress {
   etaSeconds: number;
 }
 
+/** Where the training loop reports progress (per step, per epoch, messages). */
 export interface ProgressSink {
   step(p: StepProgress): void;
   epochEnd(epoch: number, epochs: number, metrics: Record<string, number>, seconds: number): void;
   message(text: string): void;
 }
 
+/** A ProgressSink that reports nothing. */
 export const silentProgress: ProgressSink = { step() {}, epochEnd() {}, message() {} };
 
 function fmtNum(v: number): string {

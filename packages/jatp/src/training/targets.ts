@@ -48,9 +48,13 @@ import { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS } from './recipes/mma-original
 import { piecewiseSchedule, readRunConfig, runTraining, type RunSummary } from './loop.js';
 import type { ProgressSink } from './progress.js';
 
+/** Target-model recipes `trainTarget` / `jatp train-target --recipe` know. */
 export const TARGET_RECIPES = ['natural', 'standard', 'trades', 'mart', 'mma', 'mma-original'] as const;
+/** One of TARGET_RECIPES. */
 export type TargetRecipeName = (typeof TARGET_RECIPES)[number];
+/** Target-training presets: the paper's, or a CPU-scale one. */
 export const TARGET_PRESETS = ['paper', 'cpu'] as const;
+/** One of TARGET_PRESETS. */
 export type TargetPresetName = (typeof TARGET_PRESETS)[number];
 
 /** Everything that defines a target training run; stored in the run's config.json (`config`). */
@@ -220,6 +224,7 @@ export function evaluateTarget(
   return { cleanAcc: pct(clean), pgdAcc: opts.pgdSteps > 0 ? pct(robust) : Number.NaN };
 }
 
+/** Options of `trainTarget`: the config (from `targetPreset`), the output folder, resume and progress. */
 export interface TrainTargetOptions {
   config: TargetConfig;
   out: string;
@@ -230,6 +235,7 @@ export interface TrainTargetOptions {
   dataset?: Dataset;
 }
 
+/** What `trainTarget` returns: the config, the loop summary and the weights file. */
 export interface TrainTargetResult {
   config: TargetConfig;
   summary: RunSummary;
@@ -244,6 +250,7 @@ export function readTargetConfig(outDir: string): TargetConfig {
   return c;
 }
 
+/** Trains a target classifier end to end (what `jatp train-target` runs). Example: `await trainTarget({ config: targetPreset('trades', 'cpu', 'fashion-mnist'), out: 'runs/trades' })`. */
 export async function trainTarget(opts: TrainTargetOptions): Promise<TrainTargetResult> {
   const config = opts.config;
   const ds = opts.dataset ?? (await loadDataset(config.dataset, config.dataDir !== undefined ? { dataDir: config.dataDir } : {}));

@@ -1,16 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from '../data/types.js';
 
-/** One augmented mini-batch from the input pipeline: x float32 NHWC in [0,1], y int32 labels. */
-export interface Batch {
-  readonly x: tf.Tensor4D;
-  readonly y: tf.Tensor1D;
-  /**
-   * Optional extension: positions of the batch's examples in the training split the loop iterates
-   * (after any per-class subset). Set by training/loop.ts; used by recipes that keep per-example
-   * state across epochs (the original MMA's margin estimates, spec §3.3(b)).
-   */
-  readonly indices?: Int32Array;
-}
+// The batch type belongs to the data pipeline that makes it; re-exported for recipes.
+export type { Batch } from '../data/types.js';
 
 /**
  * A training recipe = what differs between Standard AT, TRADES, MART, MMA, JATP, APE-G, HGD, NRP:

@@ -87,9 +87,9 @@ test('feature attack (Eq. 5): stays in the ball and box, increases the feature M
   const full = featureAttack({}); // spec defaults: K = 10, step 0.01
   assert.deepEqual(full.options, { eps, stepSize: 0.01, steps: 10, randomStart: true });
   const before = tf.memory().numTensors;
-  const x0 = start.run(features, x, 3);
-  const xa = full.run(features, x, 3);
-  const again = full.run(features, x, 3);
+  const x0 = start.craft(features, x, 3);
+  const xa = full.craft(features, x, 3);
+  const again = full.craft(features, x, 3);
   assert.equal(tf.memory().numTensors, before + 3);
   assert.deepEqual(Array.from(again.dataSync()), Array.from(xa.dataSync()));
   const a = xa.dataSync();

@@ -2,9 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { boostedCrossEntropyPerExample, boostedCrossEntropy } from '../../src/losses.js';
 import {
-  boostedCrossEntropyPerExample,
-  boostedCrossEntropy,
   featureSimilarityPerExample,
   pixelLoss,
   jatpLoss,

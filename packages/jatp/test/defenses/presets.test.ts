@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defenseDefaults, parseMethod, parsePreset, DEFENSE_METHODS } from '../../src/defenses/presets.js';
-import { applyFlags, defaultEps, parseMilestones, type TrainDefenseFlags } from '../../src/cli/train-defense.js';
+import { applyFlags, type TrainDefenseFlags } from '../../src/cli/train-defense.js';
+import { defaultEps, parseMilestones } from '../../src/cli/flags.js';
 import { piecewiseSchedule } from '../../src/training/loop.js';
 
 const flags = (extra: Partial<TrainDefenseFlags>): TrainDefenseFlags => ({

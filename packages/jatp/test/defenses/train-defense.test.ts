@@ -7,9 +7,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { buildClassifier } from '../../src/models/registry.js';
@@ -173,4 +175,30 @@ test('train-defense --resume <dir> alone continues a stopped run with its stored
   assert.equal(resumed.summary.globalStep, 4);
   await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, resume: path.join(root, 'nope') }), /--resume: .*config\.json does not exist/);
   await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, target: targetDir, out }), /--method is required/);
+});
+
+test('issue 12 defect 1: Ctrl-C on train-defense exits 130 and prints no weights path before one exists; --dataset comes from the target run', async () => {
+  // A train-target run folder: its config.json names the dataset the target was trained on.
+  const targetRun = path.join(root, 'target-run');
+  fs.cpSync(targetDir, targetRun, { recursive: true });
+  fs.writeFileSync(path.join(targetRun, 'config.json'), JSON.stringify({ recipe: 'trades', loop: {}, config: { dataset: data8 } }));
+  const out = path.join(root, 'jatp-cli-sigint');
+  const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+  // No --dataset; 4 steps per epoch, so a Ctrl-C after step 1 stops inside the first epoch.
+  const p = spawn(process.execPath, ['--import', 'tsx', main, 'train-defense', '--method', 'jatp', '--target', targetRun, '--out', out, '--preset', 'cpu',
+    '--epochs', '1', '--per-class', '4', '--batch-size', '3', '--attack-steps', '1', '--eval-count', '0', '--purifier-options', '{"nf":4,"gc":2}'],
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JATP_BACKEND: 'cpu' } });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  p.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (/step 1\/4/.test(stderr) && p.exitCode === null && !p.killed) p.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+  assert.equal(code, 130, `exit code; stdout: ${stdout} stderr: ${stderr}`);
+  assert.match(stdout, /interrupted: continue with --resume/);
+  assert.match(stdout, /weights: {2}none yet/);
+  assert.ok(!fs.existsSync(path.join(out, 'last')), 'no last/ inside the first epoch');
+  assert.ok(stdout.includes(`dataset:  ${data8}`), `the target run's dataset, not cifar10: ${stdout}`);
 });

@@ -128,9 +128,9 @@ test('evaluate: the attacked-only L1 (Fig. 2b) ignores points the attack returne
   }
   const a = report.attacks[0]!;
   assert.equal(a.attackedCount, attacked);
-  assert.ok(Math.abs(a.meanL1AdvVsNaturalAttacked - (255 * adv) / (attacked * per)) < 1e-3);
+  assert.ok(Math.abs(a.meanL1AdvVsNaturalAttacked! - (255 * adv) / (attacked * per)) < 1e-3);
   assert.ok(Math.abs(a.meanL1PurifiedVsNaturalAttacked! - (255 * purified) / (attacked * per)) < 1e-3);
-  assert.ok(a.meanL1AdvVsNatural < a.meanL1AdvVsNaturalAttacked, 'the all-points mean is diluted by untouched points');
+  assert.ok(a.meanL1AdvVsNatural < a.meanL1AdvVsNaturalAttacked!, 'the all-points mean is diluted by untouched points');
 });
 
 test('evaluate: a bpda attack gets the BPDA logits, the others the exact ones; scoring always uses the exact model', () => {
@@ -147,8 +147,13 @@ test('evaluate: a bpda attack gets the BPDA logits, the others the exact ones; s
     seed: 0,
     build: () => constantImageAttack(0.3, seen),
   });
-  assert.equal(seen[0], bpda);
-  assert.equal(seen[1], exact);
+  // The harness wraps the models (to count forward passes): compare what they compute.
+  const probe = tf.fill([1, SIDE, SIDE, 1], 0.3) as tf.Tensor4D;
+  const outputs = tf.tidy(() => [seen[0]!(probe), seen[1]!(probe), bpda(probe), exact(probe)].map((t) => Array.from(t.dataSync())));
+  assert.deepEqual(outputs[0], outputs[2]);
+  assert.deepEqual(outputs[1], outputs[3]);
+  assert.notDeepEqual(outputs[0], outputs[1]);
+  probe.dispose();
   assert.deepEqual(report.attacks[0]!.robust, report.attacks[1]!.robust);
   assert.equal(report.attacks[0]!.bpda, true);
   assert.equal(report.attacks[0]!.meanL1PurifiedVsNatural, undefined);
@@ -257,4 +262,27 @@ test('evaluate: AutoAttack-style stage reports are summed over batches into accu
     { name: 'apgd-ce', robustAccuracy: 0.6 },
     { name: 'apgd-t', robustAccuracy: 0.4 },
   ]);
+});
+
+test('evaluate with statePath: a finished state is reused, one from another model or data is refused naming the change', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-state-'));
+  const statePath = path.join(dir, 'state.json');
+  const split = makeSplit(12);
+  const logits = linearModel();
+  let calls = 0;
+  const build = (): Attack => {
+    const inner = constantImageAttack(0.4, []);
+    return { name: 'counted', run: (m, x, y) => (calls++, inner.run(m, x, y)) };
+  };
+  const options = { attacks: [parseAttackSpec('pgd5')], eps: 0.1, norm: 'Linf' as const, batchSize: 5, seed: 0, build, statePath, identity: { model: 'linear a' } };
+  const first = evaluate({ logits, bpdaLogits: logits }, split, options);
+  assert.equal(calls, 3);
+  const second = evaluate({ logits, bpdaLogits: logits }, split, options);
+  assert.equal(calls, 3, 'nothing recomputed from a finished state');
+  assert.deepEqual(second, first);
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, split, { ...options, identity: { model: 'linear b' } }), /changed: model \('linear a' -> 'linear b'\)/);
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, makeSplit(11), options), /changed: data \(test images\/labels\).*n \(12 -> 11\)/);
+  fs.writeFileSync(statePath, '{"truncated": ');
+  assert.throws(() => evaluate({ logits, bpdaLogits: logits }, split, options), /state file '.*state\.json': not a readable JSON file/);
+  fs.rmSync(dir, { recursive: true });
 });

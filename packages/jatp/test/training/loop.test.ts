@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { listCheckpoints, readRunConfig } from '../../src/training/loop.js';
+import { checkRunFolder, listCheckpoints, readRunConfig } from '../../src/training/loop.js';
 import { readSafetensors } from '../../src/training/checkpoint-io.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
@@ -112,4 +113,100 @@ test('rejects optimizers that do not match the recipe variable groups', async ()
     tinyRun(path.join(root, 'bad-groups'), { optimizers: { generator: { kind: 'adam', lr: 1e-3 } } }),
     /variable groups \[main\]/,
   );
+});
+
+type MetricsRecord = Record<string, unknown>;
+
+function records(dir: string): MetricsRecord[] {
+  return fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
+}
+
+/** The step and epoch records without the fields that measure time. */
+function deterministicRecords(dir: string): MetricsRecord[] {
+  return records(dir)
+    .filter((r) => r['type'] === 'step' || r['type'] === 'epoch')
+    .map(({ imagesPerSecond: _i, seconds: _s, time: _t, ...rest }) => rest);
+}
+
+test('issue 12 defect 2: a resume that finds no checkpoint starts fresh and drops the records of the crashed attempt', async () => {
+  const ref = await referenceWeights();
+  const dir = path.join(root, 'crash-no-checkpoint');
+  // A crash in epoch 1 with epoch-end checkpoints only: 3 step records, no checkpoint.
+  await assert.rejects(
+    tinyRun(dir, { checkpointEverySteps: 0, afterStep: (step) => { if (step === 3) throw new Error('simulated crash'); } }),
+    /simulated crash/,
+  );
+  assert.equal(listCheckpoints(dir).length, 0);
+  assert.equal(records(dir).filter((r) => r['type'] === 'step').length, 3);
+  const messages: string[] = [];
+  const s = await tinyRun(dir, { resume: true, checkpointEverySteps: 0, progress: { step() {}, epochEnd() {}, message: (m) => messages.push(m) } });
+  assert.equal(s.resumedFrom, undefined);
+  assert.ok(messages.some((m) => /starting a fresh run/.test(m) && /dropped/.test(m)), messages.join('\n'));
+  const steps = records(dir).filter((r) => r['type'] === 'step');
+  assert.deepEqual(steps.map((r) => r['globalStep']), Array.from({ length: 12 }, (_, i) => i + 1), 'every step recorded once');
+  assertBitwiseEqual(finalWeights(dir), ref);
+  assert.deepEqual(deterministicRecords(dir), deterministicRecords(path.join(root, 'uninterrupted')));
+});
+
+test('the per-step metrics window survives a resume: the records equal an uninterrupted run\'s', async () => {
+  // logEverySteps 3 and a stop at step 5: the record at step 6 averages steps 4-6 across the stop.
+  const full = path.join(root, 'window-full');
+  await tinyRun(full, { logEverySteps: 3 });
+  const dir = path.join(root, 'window-resumed');
+  await tinyRun(dir, { logEverySteps: 3, stopAfterSteps: 5 });
+  await tinyRun(dir, { logEverySteps: 3, resume: true });
+  assert.equal(deterministicRecords(full).filter((r) => r['type'] === 'step').length, 4);
+  assert.deepEqual(deterministicRecords(dir), deterministicRecords(full));
+});
+
+test('issue 12 defect 3: a second run into the same folder is refused naming the process; a stale lock does not block', async () => {
+  const dir = path.join(root, 'locked');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let reached!: () => void;
+  const atStep1 = new Promise<void>((r) => (reached = r));
+  const first = tinyRun(dir, { afterStep: async (step) => { if (step === 1) { reached(); await gate; } } });
+  await atStep1;
+  await assert.rejects(tinyRun(dir, { resume: true }), (err: Error) => err.message.includes(dir) && err.message.includes(`in use by process ${process.pid}`));
+  await assert.rejects(tinyRun(path.join(dir), {}), /in use by process/);
+  release();
+  const s = await first;
+  assert.equal(s.globalStep, 12, 'the first run was not disturbed');
+  assert.ok(!fs.existsSync(path.join(dir, 'run.lock')), 'the lock is released at the end');
+  // A lock left by a process that no longer runs (SIGKILL) is taken over.
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const stale = path.join(root, 'stale-lock');
+  fs.mkdirSync(stale, { recursive: true });
+  fs.writeFileSync(path.join(stale, 'run.lock'), JSON.stringify({ pid: Number(dead.stdout), hostname: os.hostname(), startedAt: 'then' }));
+  assert.equal((await tinyRun(stale)).globalStep, 12);
+});
+
+test('resuming a finished run says so and appends nothing; fewer epochs than done and an --out that is a file are refused', async () => {
+  await referenceWeights();
+  const dir = path.join(root, 'uninterrupted');
+  const before = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
+  const messages: string[] = [];
+  const s = await tinyRun(dir, { resume: true, progress: { step() {}, epochEnd() {}, message: (m) => messages.push(m) } });
+  assert.equal(s.alreadyFinished, true);
+  assert.equal(s.globalStep, 12);
+  assert.ok(messages.some((m) => m.includes('already finished (3/3 epochs)')), messages.join('\n'));
+  assert.equal(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8'), before, 'no resume record for a run with nothing to do');
+  await assert.rejects(tinyRun(dir, { resume: true, epochs: 1 }), /already completed 3 epochs; 1 epochs would shorten it/);
+  const file = path.join(root, 'a-file');
+  fs.writeFileSync(file, 'x');
+  await assert.rejects(tinyRun(file), new RegExp(`${file}: exists and is not a folder`));
+});
+
+test('checkRunFolder makes the folder checks early, for callers with slow work before runTraining', async () => {
+  await referenceWeights();
+  const file = path.join(root, 'a-file-2');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => checkRunFolder(file, false), /exists and is not a folder/);
+  const run = path.join(root, 'uninterrupted');
+  assert.throws(() => checkRunFolder(run, false), /already holds a training run; resume it/);
+  checkRunFolder(run, true);
+  checkRunFolder(path.join(root, 'not-yet'), false);
+  fs.writeFileSync(path.join(run, 'run.lock'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: 'now' }));
+  assert.throws(() => checkRunFolder(run, true), new RegExp(`in use by process ${process.pid}`));
+  fs.rmSync(path.join(run, 'run.lock'));
 });

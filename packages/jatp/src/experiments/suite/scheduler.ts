@@ -220,7 +220,8 @@ async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<Eva
       batchSize: ctx.scale.evalBatchSize,
       seed: c.seed,
       build: ctx.scale.buildAttack,
-      // statePath: path.join(dir, 'eval-state.json'),
+      // Finished (attack, batch) results: a killed evaluation resumes from here.
+      statePath: path.join(dir, 'eval-state.json'),
     });
     if (c.attack === 'PGD') {
       writeGallery(dir, pipeline.model, firstN(dataset.test, ctx.scale.galleryCount), dataset.classNames, ctx.scale.buildAttack(spec, eps, 'Linf'), c.seed);

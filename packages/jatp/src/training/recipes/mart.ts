@@ -12,14 +12,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { boostedCrossEntropy, martWeightedKl } from '../losses.js';
+import { boostedCrossEntropy, martWeightedKl } from '../../losses.js';
 
+/** Options of the MART recipe (defaults: MART_DEFAULTS, β = 6). */
 export interface MartOptions extends ClassifierRecipeOptions {
   beta: number;
 }
 
+/** Defaults of MART (spec §3.2): β = 6. */
 export const MART_DEFAULTS = { beta: 6 } as const;
 
+/** MART adversarial training (spec §3.2) as a recipe for `runTraining`. */
 export class MartRecipe extends ClassifierRecipe {
   readonly name = 'mart';
   readonly options: MartOptions;

@@ -27,8 +27,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe } from '../adversarial.js';
-import { crossEntropyPerExample } from '../losses.js';
+import { crossEntropyPerExample } from '../../losses.js';
 
+/** Options of the original MMA recipe (defaults: MMA_ORIGINAL_DEFAULTS, spec §3.3(b)). */
 export interface MmaOriginalOptions {
   dMax: number;
   minEps: number;
@@ -38,6 +39,7 @@ export interface MmaOriginalOptions {
   numExamples: number;
 }
 
+/** Defaults of the original MMA (spec §3.3(b)). */
 export const MMA_ORIGINAL_DEFAULTS = { dMax: 32 / 255, minEps: 0.005, attackSteps: 10, searchSteps: 10, cleanLossCoeff: 1 / 3 } as const;
 
 /** Soft logit margin per example: logsumexp over wrong classes minus the true logit. */
@@ -51,6 +53,7 @@ export function softLogitMargin(logits: tf.Tensor2D, y: tf.Tensor1D): tf.Tensor1
   });
 }
 
+/** The original MMA training (per-example margins, spec §3.3(b)) as a recipe for `runTraining`. */
 export class MmaOriginalRecipe extends ClassifierRecipe {
   readonly name = 'mma-original';
   readonly options: MmaOriginalOptions;

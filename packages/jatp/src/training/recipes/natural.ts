@@ -6,8 +6,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe } from '../adversarial.js';
-import { crossEntropy } from '../losses.js';
+import { crossEntropy } from '../../losses.js';
 
+/** Natural (non-adversarial) training as a recipe for `runTraining`. */
 export class NaturalRecipe extends ClassifierRecipe {
   readonly name = 'natural';
 

@@ -11,14 +11,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
-import { crossEntropy, tradesKl } from '../losses.js';
+import { crossEntropy, tradesKl } from '../../losses.js';
 
+/** Options of the TRADES recipe (defaults: TRADES_DEFAULTS, β = 6). */
 export interface TradesOptions extends ClassifierRecipeOptions {
   beta: number;
 }
 
+/** Defaults of TRADES (spec §3.2): β = 6. */
 export const TRADES_DEFAULTS = { beta: 6 } as const;
 
+/** TRADES adversarial training (spec §3.2) as a recipe for `runTraining`. */
 export class TradesRecipe extends ClassifierRecipe {
   readonly name = 'trades';
   readonly options: TradesOptions;
