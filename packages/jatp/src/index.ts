@@ -12,7 +12,9 @@
  * - Losses: the shared loss module (CE, CW, DLR, TRADES/MART terms, boosted CE, `detach`).
  * - Training: `runTraining(recipe, options)` with the target recipes, `trainTarget`.
  * - Defenses: the JATP / JATP′ / APE-G / HGD / NRP recipes and losses, `trainDefense`, `loadPreprocessor`.
- * - Evaluation: `evaluate` (the harness behind `jatp eval`) and `loadPipeline`.
+ * - Evaluation: `evaluate` (the harness behind `jatp eval`; resume, shards and `mergeStates`), `loadPipeline`,
+ *   `loadTestSplit`, the gradient-masking `sanityCard`, saved examples (`examplesWriter`,
+ *   `evaluateExamples`) and comparison tables (`markdownTable`, `barChartSvg`).
  *
  * Usage (Node, `cpu` backend, a model of your own):
  *
@@ -34,6 +36,14 @@ export { ensureGradients } from './gradients.js';
 // Data and the input pipeline --------------------------------------------------------------------------
 export * from './data/index.js';
 
+// Dataset download (what `jatp data download` does) ---------------------------------------------------
+import * as download from './data/download.js';
+export { downloadDataset, OfflineError, DownloadError } from './data/download.js';
+/** Options of `downloadDataset`: target folder (default: the dataset's cache folder), mirror, idle timeout, progress lines. */
+export type DownloadOptions = download.DownloadOptions;
+/** One file `downloadDataset` fetched: where it lies, where it came from, its verified md5. */
+export type DownloadedFile = download.DownloadedFile;
+
 // Models, full model, weight I/O -----------------------------------------------------------------------
 export type { Network, Classifier, Preprocessor, LogitsFn } from './models/types.js';
 export { buildNetwork, buildClassifier, listArchs, listArchInfo, archInfo, isClassifier, type ArchInfo, type ArchKind } from './models/registry.js';
@@ -53,6 +63,7 @@ export {
   exportPytorchResnet18,
   exportTfjsModel,
   exportTfjsPipeline,
+  PYTORCH_TO_SAFETENSORS,
   type Sidecar,
   type WeightsMeta,
 } from './models/weights.js';
@@ -124,6 +135,25 @@ export {
   type TrainTargetOptions,
   type TrainTargetResult,
 } from './training/targets.js';
+import * as targets from './training/targets.js';
+/** A target recipe name from text (`natural`, `standard`, `trades`, ...); throws naming `--recipe` and the valid names otherwise. */
+export const parseTargetRecipe: typeof targets.parseTargetRecipe = targets.parseTargetRecipe;
+/** A target preset name from text (`paper`, `cpu`, ...); throws naming `--preset` and the valid names otherwise. */
+export const parseTargetPreset: typeof targets.parseTargetPreset = targets.parseTargetPreset;
+// Data-parallel training (training/distributed.ts belongs to the data-parallel work; documented aliases here).
+import * as dataParallel from './training/distributed.js';
+/**
+ * Makes `runTraining` in this process data-parallel over an engine process group (one call per rank,
+ * before training; DDP semantics: N ranks compute what one process does with the same global batch).
+ * Returns a function that ends it. Example, under torchrun-style RANK/WORLD_SIZE variables:
+ * `const stop = enableDataParallel(group, { syncBatchNorm: true }); await runTraining(recipe, opts); stop();`.
+ * Defaults: per-rank batch-norm statistics, the engine's 25 MiB all-reduce buckets.
+ */
+export const enableDataParallel: typeof dataParallel.enableDataParallel = dataParallel.enableDataParallel;
+/** The engine's process group as data-parallel training uses it: rank, world size, all-reduce, broadcast, barrier. */
+export type DataParallelGroup = dataParallel.DataParallelGroup;
+/** Options of `enableDataParallel`: `syncBatchNorm` (default false), `bucketBytes` (default the engine's 25 MiB). */
+export type DataParallelOptions = dataParallel.DataParallelOptions;
 
 // Defenses ---------------------------------------------------------------------------------------------
 export * from './defenses/index.js';
@@ -142,4 +172,48 @@ export type EvaluationReport = evaluation.EvaluationReport;
 export type AttackEvaluation = evaluation.AttackEvaluation;
 /** AutoAttack's accuracy after one stage, in an EvaluationReport. */
 export type StageAccuracy = evaluation.StageAccuracy;
-export { loadPipeline, loadTfjsClassifier, type LoadedPipeline, type PixelRange } from './experiments/load.js';
+export { loadPipeline, loadTfjsClassifier, resolveWeightsFile, type LoadedPipeline, type PixelRange } from './experiments/load.js';
+import * as loading from './experiments/load.js';
+/** The input ranges a foreign tfjs classifier may expect (`loadPipeline`'s `pixelRange`): '0-1', '0-255', '-1-1'. */
+export const PIXEL_RANGES: typeof loading.PIXEL_RANGES = loading.PIXEL_RANGES;
+export { assembleReport, mergeStates, attackLabel, type AttackBatch } from './experiments/evaluate.js';
+export { readState, type EvaluationKey } from './experiments/eval-state.js';
+import * as evalState from './experiments/eval-state.js';
+/** The resumable record of an evaluation (`evaluate`'s `statePath`): its key, shard, and per-batch outcomes. */
+export type EvaluationState = evalState.EvaluationState;
+/** One shard of an evaluation (`evaluate`'s `shard` option): 0-based `index` of `count` contiguous blocks of batches. */
+export type ShardSpec = evalState.ShardSpec;
+import * as testSplit from './experiments/test-split.js';
+/**
+ * Only the test split of a dataset (the training files are never read), e.g. for evaluation:
+ * `const { test } = await loadTestSplit('fashion-mnist', { dataDir: 'data' })`. Default: the usual locations and the cache.
+ */
+export const loadTestSplit: typeof testSplit.loadTestSplit = testSplit.loadTestSplit;
+/** What `loadTestSplit` returns: the dataset's canonical name, its test split and where it was read from. */
+export type TestSplit = testSplit.TestSplit;
+export { sanityCard, formatSanityCard, sweepSvg } from './experiments/sanity.js';
+import * as sanity from './experiments/sanity.js';
+/** What `sanityCard` returns: clean and per-attack robust accuracy at eps, the eps sweep, input-gradient statistics and the judged checks. */
+export type SanityCard = sanity.SanityCard;
+/** One judged line of a sanity card: id, title, pass / warn / skip, a sentence and the numbers behind it. */
+export type SanityCheck = sanity.SanityCheck;
+/** A check's verdict. */
+export type CheckStatus = sanity.CheckStatus;
+/** One point of the sanity card's eps sweep: the radius and the PGD robust accuracy there. */
+export type SweepPoint = sanity.SweepPoint;
+/** Options of `sanityCard`: eps, norm, batch size, seed; PGD steps (default 20), Square queries (default 500), sweep multiples, tolerance. */
+export type SanityOptions = sanity.SanityOptions;
+export { prepareExamplesDir, examplesWriter, evaluateExamples, writeContactSheets } from './experiments/examples.js';
+import * as examples from './experiments/examples.js';
+/** The `format` of a saved-examples folder's manifest.json. */
+export const EXAMPLES_FORMAT: typeof examples.EXAMPLES_FORMAT = examples.EXAMPLES_FORMAT;
+/** A saved-examples folder's manifest.json (`jatp eval --save-examples`): attacks, eps, norm, n, batch size, EOT draws, source. */
+export type ExamplesManifest = examples.ExamplesManifest;
+/** Reads and checks a saved-examples folder's manifest.json; `flag` (default '--from-examples') names the folder in errors. */
+export const readManifest: typeof examples.readManifest = examples.readManifest;
+export { markdownTable, barChartSvg, type EvalJson } from './experiments/report.js';
+import * as comparison from './experiments/report.js';
+/** Reads a `jatp eval --json` file for a comparison table; throws naming the file when it is not one. */
+export const readEvalJson: typeof comparison.readEvalJson = comparison.readEvalJson;
+/** One row of a comparison table (`markdownTable`, `barChartSvg`): a label and its eval JSON. */
+export type ReportRow = comparison.ReportRow;

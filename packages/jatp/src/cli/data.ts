@@ -8,18 +8,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Command } from 'commander';
-import {
-  DATASET_NAMES,
-  DATASETS,
-  canonicalName,
-  classCounts,
-  loadDataset,
-  type Dataset,
-} from '../data/index.js';
+import { DATASET_NAMES, DATASETS, canonicalName, classCounts, loadDataset, downloadDataset, OfflineError, type Dataset, type DownloadedFile } from '../index.js';
+// The readers' file layouts, only for the file list of `jatp data info` (not part of the public API).
 import { CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH } from '../data/cifar10.js';
 import { findIdxFile } from '../data/mnist.js';
 import { SVHN_FILES } from '../data/svhn.js';
-import { downloadDataset, OfflineError, type DownloadedFile } from '../data/download.js';
 
 export interface FileReport {
   readonly file: string;

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { enableDataParallel } from '../training/distributed.js';
+import { enableDataParallel } from '../index.js';
 
 export interface DistributedFlags {
   nproc?: string;

@@ -13,18 +13,43 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
-import { firstN } from '../data/subset.js';
-import { parseAttackList, validAttackForms, type AttackSpec } from '../attacks/registry.js';
-import type { BallNorm } from '../attacks/common.js';
-import { assembleReport, evaluate, EVALUATION_DEFAULTS, mergeStates, type EvaluationReport } from '../experiments/evaluate.js';
-import { parseShard, readState, writeFileAtomicSync, type EvaluationState, type ShardSpec } from '../experiments/eval-state.js';
-import { loadPipeline, PIXEL_RANGES, type PixelRange } from '../experiments/load.js';
-import { loadTestSplit } from '../experiments/test-split.js';
-import { formatSanityCard, sanityCard, sweepSvg, type SanityCard } from '../experiments/sanity.js';
-import { attackLabel, type AttackBatch, type EvaluatedModel } from '../experiments/evaluate.js';
-import { EXAMPLES_FORMAT, evaluateExamples, examplesWriter, prepareExamplesDir, readManifest, writeContactSheets, type ExamplesManifest } from '../experiments/examples.js';
-import type { Split } from '../data/types.js';
+import {
+  initBackend,
+  firstN,
+  parseAttackList,
+  validAttackForms,
+  assembleReport,
+  evaluate,
+  EVALUATION_DEFAULTS,
+  mergeStates,
+  readState,
+  loadPipeline,
+  PIXEL_RANGES,
+  loadTestSplit,
+  formatSanityCard,
+  sanityCard,
+  sweepSvg,
+  attackLabel,
+  EXAMPLES_FORMAT,
+  evaluateExamples,
+  examplesWriter,
+  prepareExamplesDir,
+  readManifest,
+  writeContactSheets,
+  type AttackSpec,
+  type BallNorm,
+  type EvaluationReport,
+  type EvaluationState,
+  type ShardSpec,
+  type PixelRange,
+  type SanityCard,
+  type AttackBatch,
+  type EvaluatedModel,
+  type ExamplesManifest,
+  type Split,
+} from '../index.js';
+// CLI-only helpers: the --shard text parser and the atomic writer of output files.
+import { parseShard, writeFileAtomicSync } from '../experiments/eval-state.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
@@ -44,6 +69,7 @@ export interface EvalFlags {
   batchSize: string;
   seed: string;
   repeat: string;
+  eot?: string;
   json?: string;
   state?: string;
   resume?: string;
@@ -57,7 +83,7 @@ export interface EvalFlags {
 }
 
 /** Flags that describe the evaluation itself (kept in the state; --resume and --nproc re-create a run from them). */
-const RUN_FLAGS = ['model', 'weights', 'preprocessor', 'preprocessorWeights', 'pixelRange', 'dataset', 'dataDir', 'n', 'attacks', 'eps', 'norm', 'bpda', 'batchSize', 'seed', 'repeat', 'json', 'state', 'shard', 'saveExamples'] as const;
+const RUN_FLAGS = ['model', 'weights', 'preprocessor', 'preprocessorWeights', 'pixelRange', 'dataset', 'dataDir', 'n', 'attacks', 'eps', 'norm', 'bpda', 'batchSize', 'seed', 'repeat', 'eot', 'json', 'state', 'shard', 'saveExamples'] as const;
 
 export interface EvalSettings {
   readonly attacks: AttackSpec[];
@@ -67,6 +93,8 @@ export interface EvalSettings {
   readonly batchSize: number;
   readonly seed: number;
   readonly repeat: number;
+  /** EOT draws per attack loss / gradient; undefined: none (one pass). */
+  readonly eot?: number;
   readonly pixelRange: PixelRange;
   readonly shard?: ShardSpec;
   readonly nproc: number;
@@ -120,6 +148,7 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   const batchSize = parseInteger('--batch-size', flags.batchSize, { min: 1 });
   const seed = parseInteger('--seed', flags.seed, { min: 0 });
   const repeat = parseInteger('--repeat', flags.repeat, { min: 1 });
+  const eot = flags.eot === undefined ? undefined : parseInteger('--eot', flags.eot, { min: 1 });
   const pixelRange = parseChoice('--pixel-range', flags.pixelRange, PIXEL_RANGES);
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
   const nproc = flags.nproc === undefined ? 1 : parseInteger('--nproc', flags.nproc, { min: 1, max: 256 });
@@ -129,6 +158,8 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
     ? { steps: parseInteger('--sanity-steps', flags.sanitySteps ?? '20', { min: 1 }), queries: parseInteger('--sanity-queries', flags.sanityQueries ?? '500', { min: 1 }) }
     : undefined;
   if (sanity && (shard || nproc > 1)) throw new Error('--sanity: runs in one process; drop --shard / --nproc');
+  if (eot !== undefined && sanity) throw new Error('--eot: the sanity card runs its own attacks without EOT; drop --eot or --sanity');
+  if (eot !== undefined && flags.fromExamples !== undefined) throw new Error('--eot: --from-examples runs no attacks (the saved examples record their own EOT draws); drop --eot');
   if (flags.saveExamples !== undefined && fs.existsSync(flags.saveExamples) && !fs.statSync(flags.saveExamples).isDirectory()) {
     throw new Error(`--save-examples: '${flags.saveExamples}' is a file; expected a folder for the examples`);
   }
@@ -140,7 +171,7 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   if (sanity && flags.json !== undefined) checkOutputPath(sweepSvgPath(flags.json), '--json (its sweep plot)');
   const statePath = flags.state ?? (flags.json !== undefined ? statePathFor(flags.json) : undefined);
   if (statePath !== undefined) checkOutputPath(statePath, flags.state !== undefined ? '--state' : '--json (its state file)');
-  return { attacks, eps, norm, n, batchSize, seed, repeat, pixelRange, shard, nproc, json: flags.json, statePath: sanity ? undefined : statePath, sanity };
+  return { attacks, eps, norm, n, batchSize, seed, repeat, eot, pixelRange, shard, nproc, json: flags.json, statePath: sanity ? undefined : statePath, sanity };
 }
 
 function pct(v: number): string {
@@ -155,6 +186,7 @@ export function formatReport(report: EvaluationReport, describe: { model: string
   lines.push(`data:         ${describe.dataset}, n = ${report.n}, ${report.norm} eps = ${report.eps.toFixed(5)}`);
   if (report.shard) lines.push(`shard:        ${report.shard.index + 1}/${report.shard.count} (test images from index ${report.shard.firstIndex})`);
   if (report.randomized) lines.push(`randomized:   yes; each decision is the worst case of ${report.decisionPasses} forward passes`);
+  if (report.eotDraws > 1) lines.push(`eot:          every attack loss / gradient averaged over ${report.eotDraws} draws`);
   lines.push('');
   const rows: string[][] = [['attack', 'accuracy', 'L1 adv-nat', 'L1 purified-nat', 'seconds']];
   rows.push(['natural', pct(report.cleanAccuracy), '', '', '']);
@@ -202,7 +234,7 @@ export function leaderboardEntry(report: EvaluationReport, meta: EvalMeta, ident
     forward_passes: report.forwardPasses,
     preprocessor: meta.describe.preprocessor ?? null,
     gradient_mode: Object.fromEntries(report.attacks.map((a) => [a.attack, a.bpda ? 'bpda' : 'full'])),
-    eot_draws: 1,
+    eot_draws: report.eotDraws,
     randomized: report.randomized,
     decision_passes: report.decisionPasses,
   };
@@ -256,16 +288,20 @@ function toArgv(flags: Partial<EvalFlags>): string[] {
 }
 
 /** `--resume <state>`: the flags the state was made with (its own path as the state). */
-function flagsFromState(file: string): EvalFlags {
+function flagsFromState(file: string, given: Pick<EvalFlags, 'eot'>): EvalFlags {
   if (!fs.existsSync(file)) throw new Error(`--resume: '${file}' does not exist (expected the .state.json file beside a --json output)`);
   const state = readState(file, '--resume');
   const meta = state.meta as Partial<EvalMeta> | undefined;
   if (!meta?.flags) throw new Error(`--resume: '${file}' does not record the command it belongs to (written by a library caller, not 'jatp eval')`);
+  // --resume takes the recorded command; an --eot given beside it that disagrees would be silently lost.
+  if (given.eot !== undefined && parseInteger('--eot', given.eot, { min: 1 }) !== (state.key.eot ?? 1)) {
+    throw new Error(`--resume: '${file}' was run with --eot ${state.key.eot ?? 1}, not --eot ${given.eot}; drop --eot to resume it, or start a new evaluation`);
+  }
   return { ...(meta.flags as EvalFlags), state: file };
 }
 
 export async function runEval(given: EvalFlags): Promise<EvaluationReport | SanityCard> {
-  const flags = given.resume !== undefined ? flagsFromState(given.resume) : given;
+  const flags = given.resume !== undefined ? flagsFromState(given.resume, given) : given;
   const settings = parseEvalFlags(flags);
   if (settings.nproc > 1) return runParallel(flags, settings);
 
@@ -313,6 +349,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
         norm: settings.norm,
         n: split.count,
         batchSize: settings.batchSize,
+        ...(settings.eot !== undefined && settings.eot > 1 ? { eot: settings.eot } : {}),
         source: { ...meta.describe, identity },
       };
       prepareExamplesDir(flags.saveExamples, manifest);
@@ -326,6 +363,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       batchSize: settings.batchSize,
       seed: settings.seed,
       repeat: settings.repeat,
+      eot: settings.eot,
       shard: settings.shard,
       statePath: settings.statePath,
       identity,
@@ -430,6 +468,10 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'images per attack batch', String(EVALUATION_DEFAULTS.batchSize))
     .option('--seed <n>', 'seed of every random start', String(EVALUATION_DEFAULTS.seed))
     .option('--repeat <k>', 'forward passes per final decision for a randomized model (worst case); a deterministic model runs once', '1')
+    .option(
+      '--eot <k>',
+      'EOT: every attack averages each loss / gradient over k forward passes (default: one). Matters only for a randomized pre-processor; the final outcome is still decided by --repeat',
+    )
     .option('--json <file>', 'write the full report with per-example outcomes to this JSON file (progress is kept in <file>.state.json)')
     .option('--state <file>', 'keep the resumable state here instead of beside --json')
     .option('--resume <state>', 'continue the evaluation recorded in this state file (the same command again also resumes)')

@@ -11,14 +11,22 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
+import {
+  initBackend,
+  listArchInfo,
+  isClassifier,
+  loadNetwork,
+  saveNetwork,
+  exportPytorch,
+  importPytorchResnet18,
+  PYTORCH_TO_SAFETENSORS,
+  exportTfjsModel,
+  exportTfjsPipeline,
+  resolveWeightsFile,
+  type ArchKind,
+  type Network,
+} from '../index.js';
 import { parseInteger } from './flags.js';
-import { listArchInfo, isClassifier, type ArchKind } from '../models/registry.js';
-import { loadNetwork, saveNetwork } from '../models/weights.js';
-import { exportPytorch, importPytorchResnet18, PYTORCH_TO_SAFETENSORS } from '../models/pytorch.js';
-import { exportTfjsModel, exportTfjsPipeline } from '../models/tfjs-export.js';
-import type { Network } from '../models/types.js';
-import { resolveWeightsFile } from '../experiments/load.js';
 
 export interface ArchRow {
   readonly arch: string;

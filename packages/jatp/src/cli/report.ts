@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { barChartSvg, markdownTable, parseRowArgs, readEvalJson } from '../experiments/report.js';
+import { barChartSvg, markdownTable, readEvalJson } from '../index.js';
+// CLI-only helpers: the LABEL=file argument parser and the atomic writer of output files.
+import { parseRowArgs } from '../experiments/report.js';
 import { writeFileAtomic } from '../models/safetensors.js';
 import { writeReport } from '../experiments/suite/report.js';
 

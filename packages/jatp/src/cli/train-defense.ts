@@ -7,15 +7,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { readRunConfig } from '../training/loop.js';
-import type { DefenseRunConfig } from '../defenses/train.js';
-import { initBackend } from '../backend.js';
+import {
+  initBackend,
+  readRunConfig,
+  stderrProgress,
+  trainDefense,
+  parseMethod,
+  parsePreset,
+  DEFENSE_METHODS,
+  PRESET_NAMES,
+  type DefenseConfig,
+  type DefenseRunConfig,
+  type TrainDefenseResult,
+} from '../index.js';
 import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
 import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
-import { stderrProgress } from '../training/progress.js';
+// CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
 import { stoppedExitCode } from '../training/stop-signal.js';
-import { trainDefense, type TrainDefenseResult } from '../defenses/train.js';
-import { parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig } from '../defenses/presets.js';
 
 export interface TrainDefenseFlags extends DistributedFlags { // [distributed]
   method?: string;

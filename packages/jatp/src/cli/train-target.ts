@@ -11,12 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
-import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
-import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
-import { stderrProgress } from '../training/progress.js';
-import { stoppedExitCode } from '../training/stop-signal.js';
 import {
+  initBackend,
+  stderrProgress,
   TARGET_PRESETS,
   TARGET_RECIPES,
   parseTargetPreset,
@@ -26,7 +23,11 @@ import {
   trainTarget,
   type TargetConfig,
   type TrainTargetResult,
-} from '../training/targets.js';
+} from '../index.js';
+import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
+import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
+// CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
+import { stoppedExitCode } from '../training/stop-signal.js';
 
 export interface TrainTargetFlags extends DistributedFlags { // [distributed]
   recipe?: string;

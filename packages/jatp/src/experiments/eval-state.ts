@@ -28,6 +28,8 @@ export interface EvaluationKey {
   /** Attack specs as written, with their BPDA flag, e.g. 'pgd40', 'aa', 'pgd40 (bpda)'. */
   readonly attacks: readonly string[];
   readonly repeat: number;
+  /** EOT draws per attack loss / gradient; absent in states written before it existed, read as 1. */
+  readonly eot?: number;
 }
 
 /** One batch of the clean pass. */
@@ -136,10 +138,14 @@ export function keyDifferences(stored: EvaluationKey, current: EvaluationKey): s
     const b = current.identity[name];
     if (a !== b) out.push(`${name} (${a === undefined ? 'none' : show(a)} -> ${b === undefined ? 'none' : show(b)})`);
   }
-  const fields: (keyof EvaluationKey)[] = ['data', 'n', 'batchSize', 'seed', 'eps', 'norm', 'attacks', 'repeat'];
-  const label: Partial<Record<keyof EvaluationKey, string>> = { data: 'data (test images/labels)', batchSize: 'batch size', attacks: 'attack settings' };
+  const fields: (keyof EvaluationKey)[] = ['data', 'n', 'batchSize', 'seed', 'eps', 'norm', 'attacks', 'repeat', 'eot'];
+  const label: Partial<Record<keyof EvaluationKey, string>> = { data: 'data (test images/labels)', batchSize: 'batch size', attacks: 'attack settings', eot: 'eot (EOT draws)' };
+  // A key written before a field existed holds that field's default.
+  const fallback: Partial<Record<keyof EvaluationKey, unknown>> = { eot: 1 };
   for (const f of fields) {
-    if (JSON.stringify(stored[f]) !== JSON.stringify(current[f])) out.push(`${label[f] ?? f} (${show(stored[f])} -> ${show(current[f])})`);
+    const a = stored[f] ?? fallback[f];
+    const b = current[f] ?? fallback[f];
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${label[f] ?? f} (${show(a)} -> ${show(b)})`);
   }
   return out;
 }

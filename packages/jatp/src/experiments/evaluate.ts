@@ -68,6 +68,13 @@ export interface EvaluationOptions {
    */
   readonly repeat?: number;
   /**
+   * EOT draws (an integer >= 1) for every attack: passed to each `attack.run` as its `eot` run option,
+   * so every loss and gradient is averaged over that many forward passes (attacks/eot.ts). It matters
+   * only for a randomized model; the final decisions are still made by `repeat`. Absent: no `eot`
+   * option (one pass, or an `eotModel`'s own draws); part of the state key as 1.
+   */
+  readonly eot?: number;
+  /**
    * Called with each finished (attack, batch) before it is recorded in the state (so that what it
    * writes, e.g. archived examples, exists whenever the state says the batch is done).
    */
@@ -141,6 +148,8 @@ export interface EvaluationReport {
   readonly randomized: boolean;
   /** Forward passes behind each final decision (repeat for a randomized model, else 1). */
   readonly decisionPasses: number;
+  /** EOT draws each attack averaged its losses and gradients over (the `eot` option; 1 without it). */
+  readonly eotDraws: number;
   /** Images the attacks pushed through the model (queries and gradient passes), summed over attacks. */
   readonly forwardPasses: number;
   /** Only for a shard's report: which shard, and the test index of its first example. */
@@ -252,6 +261,7 @@ export function evaluationKey(split: Split, options: EvaluationOptions): Evaluat
     norm: options.norm,
     attacks: options.attacks.map(attackLabel),
     repeat: options.repeat ?? 1,
+    eot: options.eot ?? 1,
   };
 }
 
@@ -262,6 +272,9 @@ export function evaluationKey(split: Split, options: EvaluationOptions): Evaluat
  */
 export function evaluate(model: EvaluatedModel, split: Split, options: EvaluationOptions): EvaluationReport {
   ensureGradients();
+  if (options.eot !== undefined && (!Number.isSafeInteger(options.eot) || options.eot < 1)) {
+    throw new Error(`evaluate: eot must be an integer >= 1 (EOT draws per loss / gradient), got ${options.eot}`);
+  }
   const key = evaluationKey(split, options);
   const batches = batchRanges(key.n, key.batchSize);
   const mine = shardBatches(batches.length, options.shard);
@@ -313,7 +326,8 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
         const started = Date.now();
         counter.images = 0;
         const { x, y } = toFloatBatch(split, indices);
-        const result = attack.run(attacked, x, y, options.seed + 1000 * attackIndex + b);
+        const seed = options.seed + 1000 * attackIndex + b;
+        const result = attack.run(attacked, x, y, options.eot === undefined ? seed : { seed, eot: options.eot });
         const forwarded = counter.images;
         const stillCorrect = worstCaseCorrect(exact, result.xAdv, y, passes);
         const clean = state.clean[b]!.correct;
@@ -423,6 +437,7 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
     unionRobustAccuracy: union.filter(Boolean).length / count,
     randomized: state.randomized === true,
     decisionPasses: state.randomized ? key.repeat : 1,
+    eotDraws: key.eot ?? 1,
     forwardPasses,
     ...(shard ? { shard: { ...shard, firstIndex: examples[0] ?? 0 } } : {}),
   };

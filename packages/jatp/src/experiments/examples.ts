@@ -27,6 +27,8 @@ export interface ExamplesManifest {
   readonly norm: BallNorm;
   readonly n: number;
   readonly batchSize: number;
+  /** EOT draws the attacks that made them used; absent: 1. */
+  readonly eot?: number;
   /** Who made them: the model and pre-processor the attacks were run against. */
   readonly source: Readonly<Record<string, unknown>>;
 }
@@ -209,6 +211,7 @@ export function evaluateExamples(model: EvaluatedModel, dir: string): Evaluation
     unionRobustAccuracy: union.filter(Boolean).length / manifest.n,
     randomized: false,
     decisionPasses: 1,
+    eotDraws: manifest.eot ?? 1,
     forwardPasses: 0,
     source: manifest.source,
   };

@@ -1,5 +1,6 @@
 /**
- * The package as a user gets it: `npm pack` of jatp and tfjs-backend-torch, the two tarballs
+ * The package as a user gets it: `npm pack` of jatp and tfjs-backend-torch (each from a staged copy
+ * whose dist/ holds only the outputs of the current sources, see stage-package.ts), the two tarballs
  * installed into an empty temporary project OFFLINE (npm ci --offline against a lockfile derived from
  * the monorepo's, so every dependency comes from the npm cache that `npm ci` filled), then a short
  * TypeScript program using only `import ... from 'jatp'` is type-checked and run there (consumer.ts):
@@ -21,6 +22,7 @@ import { apgdCe } from '../../src/attacks/apgd.js';
 import { buildNetwork } from '../../src/models/registry.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { ensureGradients } from '../../src/gradients.js';
+import { orphanOutputs, stagePackage } from './stage-package.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../../..');
@@ -62,9 +64,17 @@ test('npm pack -> offline install into an empty project -> the public API attack
   const started = Date.now();
   const lap = (what: string): void => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const dir = mkdtempSync(join(tmpdir(), 'jatp-pack-'));
+  const staging = mkdtempSync(join(tmpdir(), 'jatp-pack-stage-'));
+  /** Packs a staged copy of `pkgDir` into `dir`; the tarball must hold no compiled module without its source. */
+  const pack = (pkgDir: string, name: string): string => {
+    const staged = stagePackage(pkgDir, join(staging, name));
+    const [report] = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], staged)) as { filename: string; files: { path: string }[] }[];
+    assert.deepEqual(orphanOutputs(report!.files.map((f) => f.path), join(pkgDir, 'src')), [], `${name}'s tarball ships stale dist/ files`);
+    return report!.filename;
+  };
   try {
-    const jatpTgz = run('npm', ['pack', '--silent', '--pack-destination', dir], jatpDir).trim().split('\n').pop()!;
-    const torchTgz = run('npm', ['pack', '--silent', '--pack-destination', dir], torchDir).trim().split('\n').pop()!;
+    const jatpTgz = pack(jatpDir, 'jatp');
+    const torchTgz = pack(torchDir, 'tfjs-backend-torch');
     writeProject(dir, jatpTgz, torchTgz);
     lap('packed');
     run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], dir);
@@ -139,5 +149,6 @@ test('npm pack -> offline install into an empty project -> the public API attack
     tf.dispose([w, b, xt, yt, apgd.xAdv]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(staging, { recursive: true, force: true });
   }
 });

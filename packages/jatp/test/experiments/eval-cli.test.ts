@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { parseEvalFlags, runEval, type EvalFlags } from '../../src/cli/eval.js';
+import { Command } from 'commander';
+import { parseEvalFlags, register, runEval, statePathFor, type EvalFlags } from '../../src/cli/eval.js';
+import { keyDifferences, readState } from '../../src/experiments/eval-state.js';
 import { PNG } from 'pngjs';
 import { evaluate, type EvaluationReport } from '../../src/experiments/evaluate.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
@@ -145,6 +147,45 @@ test('--save-examples archives x_adv per attack; --from-examples on the same mod
   fs.rmSync(victim);
   await assert.rejects(runEval(flags({ fromExamples: examples })), /batch-00001\.safetensors' is missing/);
   await assert.rejects(runEval(flags({ fromExamples: dir })), /--from-examples: '.*' has no manifest\.json/);
+});
+
+test('--eot k: validated; every attack gets k draws (k times the forward passes); in the state key and the leaderboard', async () => {
+  assert.throws(() => parseEvalFlags(flags({ eot: '0' })), /--eot: '0' is not an integer >= 1/);
+  assert.throws(() => parseEvalFlags(flags({ eot: '2.5' })), /--eot: '2\.5' is not an integer >= 1/);
+  assert.throws(() => parseEvalFlags(flags({ eot: '3', sanity: true })), /--eot: the sanity card runs its own attacks without EOT/);
+  assert.equal(parseEvalFlags(flags()).eot, undefined);
+
+  type Payload = EvaluationReport & { leaderboard: { eot_draws: number } };
+  const read = (file: string): Payload => JSON.parse(fs.readFileSync(file, 'utf8')) as Payload;
+  const plain = path.join(dir, 'eot-1.json');
+  const drawn = path.join(dir, 'eot-3.json');
+  await runEval(flags({ attacks: 'pgd2,square5', json: plain }));
+  await runEval(flags({ attacks: 'pgd2,square5', json: drawn, eot: '3' }));
+  assert.equal(read(plain).leaderboard.eot_draws, 1);
+  assert.equal(read(drawn).leaderboard.eot_draws, 3);
+  assert.equal(read(drawn).eotDraws, 3);
+  // The fixture's model is deterministic, so the attacks make the same calls; each call is now 3 passes.
+  assert.ok(read(plain).forwardPasses > 0);
+  assert.equal(read(drawn).forwardPasses, 3 * read(plain).forwardPasses);
+  assert.equal(readState(statePathFor(drawn)).key.eot, 3);
+
+  // The same command with another --eot (or none) finds the state and refuses it, naming eot.
+  await assert.rejects(runEval(flags({ attacks: 'pgd2,square5', json: drawn, eot: '2' })), /different evaluation; changed: eot \(EOT draws\) \(3 -> 2\)/);
+  await assert.rejects(runEval(flags({ attacks: 'pgd2,square5', json: drawn })), /changed: eot \(EOT draws\) \(3 -> 1\)/);
+  await assert.rejects(runEval({ ...flags(), resume: statePathFor(drawn), eot: '2' }), /--resume: '.*' was run with --eot 3, not --eot 2/);
+  const resumed = (await runEval({ ...flags(), resume: statePathFor(drawn) })) as EvaluationReport;
+  assert.equal(resumed.eotDraws, 3);
+  // A state written before --eot existed (no eot in its key) is a run with one draw.
+  const { eot: _eot, ...oldKey } = readState(statePathFor(plain)).key;
+  assert.deepEqual(keyDifferences(oldKey, readState(statePathFor(plain)).key), []);
+  assert.deepEqual(keyDifferences(oldKey, readState(statePathFor(drawn)).key).filter((d) => d.startsWith('eot')), ['eot (EOT draws) (1 -> 3)']);
+});
+
+test('--help says what --eot is for: randomized pre-processors; --repeat decides the outcome', () => {
+  const program = new Command('jatp');
+  register(program);
+  const help = program.commands.find((c) => c.name() === 'eval')!.helpInformation().replace(/\s+/g, ' ');
+  assert.match(help, /--eot <k>.*only for a randomized pre-processor.*decided by --repeat/);
 });
 
 test('cleanup', () => {
