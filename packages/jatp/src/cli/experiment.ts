@@ -7,13 +7,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
-import { stderrProgress } from '../training/progress.js';
-import { EXPERIMENT_NAMES, EXTRA_EXPERIMENT_NAMES, parseExperimentNames } from '../experiments/suite/declarations/index.js';
-import { planGrid, runSuite, type PlanLine } from '../experiments/suite/scheduler.js';
-import { parseScale, SCALES } from '../experiments/suite/scales.js';
-import { writeReport } from '../experiments/suite/report.js';
-import { canonicalName } from '../data/load.js';
+import {
+  EXPERIMENT_NAMES,
+  EXTRA_EXPERIMENT_NAMES,
+  SCALES,
+  canonicalName,
+  initBackend,
+  parseExperimentNames,
+  parseScale,
+  planGrid,
+  runSuite,
+  stderrProgress,
+  writeReport,
+  type PlanLine,
+} from '../index.js';
 
 export interface ExperimentFlags {
   scale: string;
