@@ -1,7 +1,7 @@
 /**
  * Builds the demo site into one folder: the page bundled by esbuild (tfjs and the toolkit's attack
  * code included, nothing from a CDN), the tfjs-backend-wasm binaries, the classifier and the
- * pre-processor as tfjs `model.json` + weights, and `demo.json` with a few test images of the
+ * pre-processor(s) as tfjs `model.json` + weights, and `demo.json` with a few test images of the
  * models' dataset. Used by `npm run demo:web` (scripts/serve.ts) and by the browser tests.
  */
 import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
@@ -25,6 +25,8 @@ export interface SiteOptions {
   /** Run folder, .safetensors weights, or `jatp models export-tfjs` folder / model.json. */
   readonly classifier: string;
   readonly preprocessor?: string;
+  /** The same for an obliviously-trained baseline pre-processor (APE-G, HGD), the page's third pipeline. */
+  readonly baseline?: string;
   /** Dataset of the bundled images; default: the classifier's sidecar, else fashion-mnist. */
   readonly dataset?: string;
   readonly dataDir?: string;
@@ -72,7 +74,8 @@ function findTfjsModelJson(given: string): { file: string; json: TfjsModelJson }
   return json.modelTopology === undefined ? undefined : { file, json };
 }
 
-type Role = 'classifier' | 'preprocessor';
+/** Which model a path is given for; also the flag named in errors (`--baseline`). */
+type Role = 'classifier' | 'preprocessor' | 'baseline';
 
 /** The path as the page shows it: relative to the working folder when inside it, else absolute. */
 function shownPath(given: string): string {
@@ -144,6 +147,7 @@ export async function buildSite(o: SiteOptions): Promise<DemoConfig> {
   try {
     const classifier = await prepareModel(o.classifier, 'classifier', path.join(staging, 'models', 'classifier'));
     const preprocessor = o.preprocessor === undefined ? undefined : await prepareModel(o.preprocessor, 'preprocessor', path.join(staging, 'models', 'preprocessor'));
+    const baseline = o.baseline === undefined ? undefined : await prepareModel(o.baseline, 'baseline', path.join(staging, 'models', 'baseline'));
     const datasetName = o.dataset ?? classifier.dataset ?? 'fashion-mnist';
     const ds = await loadDataset(datasetName, o.dataDir === undefined ? {} : { dataDir: o.dataDir });
     const perClass = o.imagesPerClass ?? 1;
@@ -166,6 +170,7 @@ export async function buildSite(o: SiteOptions): Promise<DemoConfig> {
       images,
       classifier: { url: 'models/classifier/model.json', ...classifier.info },
       ...(preprocessor ? { preprocessor: { url: 'models/preprocessor/model.json', ...preprocessor.info } } : {}),
+      ...(baseline ? { baseline: { url: 'models/baseline/model.json', ...baseline.info } } : {}),
       defaults: defaultsFor(ds.name),
     };
     await fs.writeFile(path.join(staging, 'demo.json'), JSON.stringify(config));

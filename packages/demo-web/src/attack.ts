@@ -89,7 +89,7 @@ export async function attackPipeline(pipeline: Pipeline, x: tf.Tensor4D, label: 
   const attack = makeAttack(s);
   const y = tf.tensor1d([label], 'int32');
   const start = performance.now();
-  const { xAdv, success } = attack.run(pipeline.logits, x, y, s.seed);
+  const { xAdv, success } = attack.run(pipeline.logits, x, y, { seed: s.seed });
   // Backends such as webgl queue work: the clock stops once the adversarial image is on the host.
   await xAdv.data();
   const totalMs = performance.now() - start;

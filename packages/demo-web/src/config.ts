@@ -29,7 +29,13 @@ export interface DemoConfig {
   readonly imageShape: readonly [number, number, number];
   readonly images: readonly DemoImage[];
   readonly classifier: DemoModelInfo;
+  /** The defense under test (JATP in the default demo). */
   readonly preprocessor?: DemoModelInfo;
+  /**
+   * A baseline pre-processor trained on oblivious adversarial examples (APE-G or HGD, spec §4), shown
+   * as a third pipeline so its degradation effect can be compared with the defense.
+   */
+  readonly baseline?: DemoModelInfo;
   /** Attack defaults shown in the form: the paper's budget for the dataset (spec §5). */
   readonly defaults: { readonly eps: number; readonly steps: number; readonly stepSize: number };
 }

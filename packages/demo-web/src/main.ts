@@ -1,7 +1,8 @@
 /**
- * The demo page: loads demo.json and the two tfjs models, lets the user pick a bundled test image or
- * drop one in, attacks the classifier alone and the defended full model with the same attack and
- * budget, and shows the natural, adversarial and purified images side by side.
+ * The demo page: loads demo.json and the tfjs models, lets the user pick a bundled test image or
+ * drop one in, attacks the classifier alone, the classifier behind a baseline pre-processor (when
+ * given) and the defended full model with the same attack and budget, and shows the natural,
+ * adversarial and purified images side by side.
  *
  * `window.jatpDemo` exposes the state and the last results (numbers only) for the browser tests;
  * `document.body.dataset.status` is 'loading' | 'ready' | 'running' | 'done' | 'error'.
@@ -210,8 +211,11 @@ function describeModels(): void {
   };
   const box = $('models');
   box.append(line('Classifier T', config.classifier));
+  if (config.baseline) box.append(line('Baseline pre-processor B', config.baseline));
+  // The note on the degradation effect only makes sense with the baseline row on show.
+  $('rows-note').hidden = !config.baseline;
   if (config.preprocessor) box.append(line('Pre-processor P', config.preprocessor));
-  else box.append(el('div', {}, 'No pre-processor given: only the classifier is attacked.'));
+  if (!config.preprocessor && !config.baseline) box.append(el('div', {}, 'No pre-processor given: only the classifier is attacked.'));
   const skipped = state.backendsSkipped?.length ? ` (not used: ${state.backendsSkipped.join('; ')})` : '';
   box.append(el('div', {}, `Dataset: ${config.dataset} (${config.imageShape.join('×')}); tfjs backend: ${state.backend}${skipped}`));
 }

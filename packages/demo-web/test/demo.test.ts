@@ -2,9 +2,11 @@
  * The demo in a real browser (headless Debian chromium): it loads without console errors, its
  * predictions on the bundled natural images equal Node's for the same weights (the page runs tfjs
  * webgl, Node the toolkit's default backend), an attack started from the page's form runs to
- * completion on both pipelines within its budget, and a screenshot is left in runs/browser-tests/.
- * The models are made here: a random tiny small-CNN saved as a run folder (the export path of
- * `demo:web`) and a tiny JATP purifier exported to tfjs beforehand (the model.json path).
+ * completion on all three pipelines (T, T behind a baseline, T behind JATP) within its budget, and a
+ * screenshot is left in runs/browser-tests/; without a baseline the page shows two rows. The models
+ * are made here: a tiny small-CNN saved as a run folder (the export path of `demo:web`), a tiny JATP
+ * purifier exported to tfjs beforehand (the model.json path) and an APE-G generator as a bare
+ * .safetensors file.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,16 +54,18 @@ async function quickTrain(T: Network): Promise<void> {
   tf.dispose([x, y]);
 }
 
-/** Softmax outputs of T(x) and T(clip01(P(x))) on the bundled images, computed in Node. */
-function nodePredictions(T: Network, P: Network, config: DemoConfig): Record<'classifier' | 'defended', number[][]> {
+type Ids = 'classifier' | 'baseline' | 'defended';
+const IDS: readonly Ids[] = ['classifier', 'baseline', 'defended'];
+
+/** Softmax outputs of T(x), T(clip01(B(x))) and T(clip01(P(x))) on the bundled images, computed in Node. */
+function nodePredictions(T: Network, B: Network, P: Network, config: DemoConfig): Record<Ids, number[][]> {
   const [h, w, c] = config.imageShape;
   return tf.tidy(() => {
     const x = tf.concat(
       config.images.map((img) => tf.div(tf.tensor4d(Uint8Array.from(Buffer.from(img.pixelsBase64, 'base64')), [1, h, w, c], 'float32'), 255)),
     ) as tf.Tensor4D;
-    const plain = tf.softmax(T.apply(x, false)).arraySync() as number[][];
-    const defended = tf.softmax(T.apply(tf.clipByValue(P.apply(x, false), 0, 1) as tf.Tensor4D, false)).arraySync() as number[][];
-    return { classifier: plain, defended };
+    const behind = (pre: Network): number[][] => tf.softmax(T.apply(tf.clipByValue(pre.apply(x, false), 0, 1) as tf.Tensor4D, false)).arraySync() as number[][];
+    return { classifier: tf.softmax(T.apply(x, false)).arraySync() as number[][], baseline: behind(B), defended: behind(P) };
   });
 }
 
@@ -70,7 +74,7 @@ describe('demo-web in headless chromium', { skip }, () => {
   let server: StaticServer;
   let browser: Browser;
   let config: DemoConfig;
-  let want: Record<'classifier' | 'defended', number[][]>;
+  let want: Record<Ids, number[][]>;
 
   before(async () => {
     await initBackend();
@@ -78,13 +82,21 @@ describe('demo-web in headless chromium', { skip }, () => {
     const shape = { inChannels: 1, inputSize: 28 };
     const T = buildNetwork('small-cnn', { ...shape, width: 2, seed: 3 });
     const P = buildNetwork('jatp-purifier', { ...shape, nf: 4, gc: 2, nb: 1, seed: 4 });
+    const B = buildNetwork('apeg-generator', { ...shape, seed: 5 });
     await quickTrain(T);
     await saveNetwork(T, path.join(dir, 'target', 'model.safetensors'), { dataset: 'fashion-mnist' });
     await exportTfjsModel(P, path.join(dir, 'purifier-tfjs'));
-    config = await buildSite({ outDir: path.join(dir, 'site'), classifier: path.join(dir, 'target'), preprocessor: path.join(dir, 'purifier-tfjs') });
-    want = nodePredictions(T, P, config);
+    await saveNetwork(B, path.join(dir, 'apeg.safetensors'), { dataset: 'fashion-mnist' });
+    config = await buildSite({
+      outDir: path.join(dir, 'site'),
+      classifier: path.join(dir, 'target'),
+      preprocessor: path.join(dir, 'purifier-tfjs'),
+      baseline: path.join(dir, 'apeg.safetensors'),
+    });
+    want = nodePredictions(T, B, P, config);
     T.dispose();
     P.dispose();
+    B.dispose();
     server = await serveFolder(path.join(dir, 'site'));
     browser = await launchBrowser();
   });
@@ -105,7 +117,9 @@ describe('demo-web in headless chromium', { skip }, () => {
     assert.equal(await page.locator('#gallery button').count(), 10);
 
     // The same weights give the same predictions in the page as in Node.
-    for (const id of ['classifier', 'defended'] as const) {
+    assert.deepEqual(Object.keys(loaded.bundledPredictions!), [...IDS], 'the page predicts with all three pipelines, in this order');
+    assert.equal(await page.locator('#rows-note').isVisible(), true, 'the note on what the rows mean is shown');
+    for (const id of IDS) {
       const got = loaded.bundledPredictions![id]!;
       assert.equal(got.length, want[id].length);
       const argmax = (p: number[]): number => p.indexOf(Math.max(...p));
@@ -125,7 +139,7 @@ describe('demo-web in headless chromium', { skip }, () => {
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset['status'] ?? ''), null, { timeout: 60_000 });
     const done = (await page.evaluate(() => ({ status: window.jatpDemo.status, error: window.jatpDemo.error, results: window.jatpDemo.results, numTensors: window.jatpDemo.numTensors }))) as DemoState;
     assert.equal(done.status, 'done', `attack: ${done.error ?? ''}`);
-    assert.deepEqual(done.results!.map((r) => r.pipeline), ['classifier', 'defended']);
+    assert.deepEqual(done.results!.map((r) => r.pipeline), [...IDS]);
     for (const r of done.results!) {
       assert.equal(r.attackName, 'apgd-ce');
       assert.equal(r.label, 2);
@@ -135,13 +149,16 @@ describe('demo-web in headless chromium', { skip }, () => {
       // APGD returns the clean image for points it did not fool (spec §5.3), so a failure means x_adv = x.
       assert.equal(r.success, r.adversarial.label !== r.label, `${r.pipeline}: success matches the adversarial prediction`);
     }
-    assert.ok(done.results![1]!.l1PurifiedVsNatural !== undefined);
-    assert.equal(await page.locator('[data-testid=defended-purified-adversarial] canvas').count(), 1);
+    assert.equal(done.results![0]!.l1PurifiedVsNatural, undefined);
+    for (const r of done.results!.slice(1)) {
+      assert.ok(r.l1PurifiedVsNatural !== undefined, `${r.pipeline}: L1 of the purified image`);
+      assert.equal(await page.locator(`[data-testid=${r.pipeline}-purified-adversarial] canvas`).count(), 1);
+    }
     // A second run (from the page's API, PGD this time) replaces the first one's tensors, leaking none.
     await page.evaluate(() => window.jatpDemo.run!({ attack: 'pgd', steps: 3 }));
     const again = (await page.evaluate(() => ({ status: window.jatpDemo.status, numTensors: window.jatpDemo.numTensors, names: window.jatpDemo.results!.map((r) => r.attackName) }))) as DemoState & { names: string[] };
     assert.equal(again.status, 'done');
-    assert.deepEqual(again.names, ['pgd-ce-Linf-3', 'pgd-ce-Linf-3']);
+    assert.deepEqual(again.names, ['pgd-ce-Linf-3', 'pgd-ce-Linf-3', 'pgd-ce-Linf-3']);
     assert.equal(again.numTensors, done.numTensors, 'tf.memory().numTensors is the same after a second attack');
     assert.deepEqual(errors, [], 'no console errors during the attacks');
     const shot = await page.screenshot({ path: path.join(ARTIFACTS, 'demo-web.png'), fullPage: true });
@@ -182,11 +199,34 @@ describe('demo-web in headless chromium', { skip }, () => {
     await page.close();
   });
 
-  test('a classifier in place of the pre-processor is refused with the flag named', async () => {
-    await assert.rejects(
-      buildSite({ outDir: path.join(dir, 'bad-site'), classifier: path.join(dir, 'target'), preprocessor: path.join(dir, 'target') }),
-      /--preprocessor: .* holds a small-cnn \(a classifier\), not a preprocessor/,
-    );
-    assert.ok(!existsSync(path.join(dir, 'bad-site')), 'nothing half-built is left behind');
+  test('without a baseline the page shows two rows, and no note on them', async () => {
+    const outDir = path.join(dir, 'site-no-baseline');
+    const two = await buildSite({ outDir, classifier: path.join(dir, 'target'), preprocessor: path.join(dir, 'purifier-tfjs') });
+    assert.equal(two.baseline, undefined);
+    const local = await serveFolder(outDir);
+    try {
+      const { page, errors } = await browser.open(local.url);
+      await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset['status'] ?? ''), null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => window.jatpDemo.status), 'ready');
+      assert.deepEqual(await page.evaluate(() => Object.keys(window.jatpDemo.bundledPredictions!)), ['classifier', 'defended']);
+      assert.equal(await page.locator('#rows-note').isVisible(), false);
+      await page.evaluate(() => window.jatpDemo.run!({ attack: 'pgd', steps: 1 }));
+      assert.deepEqual(await page.evaluate(() => window.jatpDemo.results!.map((r) => r.pipeline)), ['classifier', 'defended']);
+      assert.equal(await page.locator('[data-testid=result-baseline]').count(), 0);
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('a classifier in place of a pre-processor is refused with the flag named', async () => {
+    for (const role of ['preprocessor', 'baseline'] as const) {
+      await assert.rejects(
+        buildSite({ outDir: path.join(dir, 'bad-site'), classifier: path.join(dir, 'target'), [role]: path.join(dir, 'target') }),
+        new RegExp(`--${role}: .* holds a small-cnn \\(a classifier\\), not a preprocessor`),
+      );
+      assert.ok(!existsSync(path.join(dir, 'bad-site')), 'nothing half-built is left behind');
+    }
   });
 });
