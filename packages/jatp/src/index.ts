@@ -217,3 +217,35 @@ import * as comparison from './experiments/report.js';
 export const readEvalJson: typeof comparison.readEvalJson = comparison.readEvalJson;
 /** One row of a comparison table (`markdownTable`, `barChartSvg`): a label and its eval JSON. */
 export type ReportRow = comparison.ReportRow;
+
+// Experiments (the paper's tables and figures, docs/experiments.md) ---------------------------------------
+import * as suiteScheduler from './experiments/suite/scheduler.js';
+import * as suiteReport from './experiments/suite/report.js';
+import * as suiteDeclarations from './experiments/suite/declarations/index.js';
+import * as suiteScales from './experiments/suite/scales.js';
+/** Runs the cells of the named experiments in `out` (shared cells once, finished ones skipped, interrupted ones continued). */
+export const runSuite: typeof suiteScheduler.runSuite = suiteScheduler.runSuite;
+/** The cells of the named experiments with their state (done / partial / pending) and a time estimate, without running anything. */
+export const planGrid: typeof suiteScheduler.planGrid = suiteScheduler.planGrid;
+/** Options of `runSuite`: folder, scale, dataset, seeds, test-image count, experiments, command line, logging. */
+export type SuiteOptions = suiteScheduler.SuiteOptions;
+/** What `runSuite` did: trainings and evaluations run, cells skipped, whether it was interrupted. */
+export type SuiteResult = suiteScheduler.SuiteResult;
+/** One line of `planGrid`: cell key, kind, state, estimated seconds and where the estimate comes from. */
+export type PlanLine = suiteScheduler.PlanLine;
+/** Rebuilds `<out>/report/` (index.html, report.md, results.csv, results.json) from an experiment folder; returns the index.html path. */
+export const writeReport: typeof suiteReport.writeReport = suiteReport.writeReport;
+/** 'table1' -> ['table1']; 'all' -> the paper's five experiments; a comma list works too; unknown names throw. */
+export const parseExperimentNames: typeof suiteDeclarations.parseExperimentNames = suiteDeclarations.parseExperimentNames;
+/** The paper's experiments: table1, table2, fig1, fig4a, fig4b (what `all` runs). */
+export const EXPERIMENT_NAMES: typeof suiteDeclarations.EXPERIMENT_NAMES = suiteDeclarations.EXPERIMENT_NAMES;
+/** Experiments outside `all`: the README's quick start. */
+export const EXTRA_EXPERIMENT_NAMES: typeof suiteDeclarations.EXTRA_EXPERIMENT_NAMES = suiteDeclarations.EXTRA_EXPERIMENT_NAMES;
+/** The name of an experiment declaration. */
+export type ExperimentName = suiteDeclarations.ExperimentName;
+/** The scales an experiment runs at: smoke (seconds), cpu (2 cores), paper (GPU). */
+export const SCALES: typeof suiteScales.SCALES = suiteScales.SCALES;
+/** One of `SCALES`. */
+export type ScaleName = suiteScales.ScaleName;
+/** Checks a --scale value; throws naming the flag and the valid scales. */
+export const parseScale: typeof suiteScales.parseScale = suiteScales.parseScale;

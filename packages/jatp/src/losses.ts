@@ -36,7 +36,10 @@ export function detach(x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor = tf.clone):
   // customGrad's callback receives (...inputs, save); only the first input is used.
   const constant = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor;
-    return { value: f(input), gradFunc: () => tf.zerosLike(input) };
+    // Only the shape is kept: the input may be released by the time the backward pass runs (it is on
+    // the torch backend, where zerosLike(input) then fails on a freed handle; MMA-lite crashed).
+    const { shape, dtype } = input;
+    return { value: f(input), gradFunc: () => tf.zeros(shape, dtype) };
   });
   return constant(x);
 }

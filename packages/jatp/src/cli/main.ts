@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { register as registerData } from './data.js';
 import { register as registerEval } from './eval.js';
+import { register as registerExperiment } from './experiment.js';
 import { register as registerModels } from './models.js';
 import { register as registerReport } from './report.js';
 import { register as registerTrainDefense } from './train-defense.js';
@@ -19,7 +20,7 @@ program
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 
-for (const register of [registerData, registerModels, registerTrainTarget, registerTrainDefense, registerEval, registerReport]) register(program);
+for (const register of [registerData, registerModels, registerTrainTarget, registerTrainDefense, registerEval, registerExperiment, registerReport]) register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

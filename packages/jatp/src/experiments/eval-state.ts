@@ -44,6 +44,10 @@ export interface AttackBatchRecord {
   /** sum over the batch's examples of mean |x_adv - x| x 255. */
   readonly l1Adv: number;
   readonly l1Purified?: number;
+  /** Points of the batch the attack changed (x_adv != x), and the two L1 sums over those only (Fig. 2(b)). */
+  readonly attacked?: number;
+  readonly l1AdvAttacked?: number;
+  readonly l1PurifiedAttacked?: number;
   /** AutoAttack: per stage, the number of this batch's points still robust after it. */
   readonly stageCorrect?: number[];
   readonly stageNames?: string[];

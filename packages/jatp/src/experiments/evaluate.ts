@@ -119,6 +119,15 @@ export interface AttackEvaluation {
   readonly meanL1AdvVsNatural: number;
   /** Mean |clip01(P(x_adv)) - x| x 255; undefined without a pre-processor. */
   readonly meanL1PurifiedVsNatural?: number;
+  /**
+   * Points the attack actually perturbed (x_adv != x). Attacks such as AutoAttack return misclassified
+   * points unchanged; averaging their zero distance in would understate Fig. 2(b)'s distances.
+   */
+  readonly attackedCount?: number;
+  /** `meanL1AdvVsNatural` over the attacked points only (0 when none was attacked). */
+  readonly meanL1AdvVsNaturalAttacked?: number;
+  /** `meanL1PurifiedVsNatural` over the attacked points only; undefined without a pre-processor. */
+  readonly meanL1PurifiedVsNaturalAttacked?: number;
   readonly seconds: number;
 }
 
@@ -178,6 +187,31 @@ function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
   const v = m.dataSync()[0]!;
   m.dispose();
   return v;
+}
+
+/** Per example: mean |a - b| x 255 over its elements. */
+function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
+  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b)), [1, 2, 3]), 255));
+  const v = m.dataSync() as Float32Array;
+  m.dispose();
+  return v;
+}
+
+/** How many points x_adv changed, and the L1 sums (adversarial, purified) over those points. */
+function attackedL1(xAdv: tf.Tensor4D, x: tf.Tensor4D, purified: tf.Tensor4D | undefined): { attacked: number; l1AdvAttacked: number; l1PurifiedAttacked?: number } {
+  const adv = perExampleAbsDiff255(xAdv, x);
+  const pur = purified ? perExampleAbsDiff255(purified, x) : undefined;
+  let attacked = 0;
+  let l1AdvAttacked = 0;
+  let l1PurifiedAttacked = 0;
+  adv.forEach((d, i) => {
+    if (d > 0) {
+      attacked++;
+      l1AdvAttacked += d;
+      l1PurifiedAttacked += pur ? pur[i]! : 0;
+    }
+  });
+  return { attacked, l1AdvAttacked, ...(pur ? { l1PurifiedAttacked } : {}) };
 }
 
 function defaultBuild(spec: AttackSpec, eps: number, norm: BallNorm): Attack {
@@ -301,6 +335,7 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
         let l1Purified: number | undefined;
         const purified = model.preprocess ? tf.tidy(() => model.preprocess!(result.xAdv)) : undefined;
         if (purified) l1Purified = meanAbsDiff255(purified, x) * indices.length;
+        const onAttacked = attackedL1(result.xAdv, x, purified);
         const robust = indices.map((_, i) => clean[i]! && stillCorrect[i]!);
         options.onAttackBatch?.({ attackIndex, attack: attackLabel(spec), batch: b, indices, x, y, xAdv: result.xAdv, purified, robust });
         purified?.dispose();
@@ -309,6 +344,7 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
           robust,
           l1Adv,
           l1Purified,
+          ...onAttacked,
           stageNames: report.stages?.map((s) => s.name),
           stageCorrect: report.stages?.map((s) => Math.round(s.robustAccuracy * indices.length)),
           seconds: (Date.now() - started) / 1000,
@@ -348,6 +384,9 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
     const robust: boolean[] = [];
     let l1Adv = 0;
     let l1Purified = 0;
+    let attackedCount = 0;
+    let l1AdvAttacked = 0;
+    let l1PurifiedAttacked = 0;
     let hasPurified = false;
     let seconds = 0;
     let stageNames: string[] | undefined;
@@ -357,6 +396,9 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
       if (!r) throw new Error(`evaluation state: attack '${label}' batch ${b} is missing`);
       robust.push(...r.robust);
       l1Adv += r.l1Adv;
+      attackedCount += r.attacked ?? 0;
+      l1AdvAttacked += r.l1AdvAttacked ?? 0;
+      l1PurifiedAttacked += r.l1PurifiedAttacked ?? 0;
       if (r.l1Purified !== undefined) {
         l1Purified += r.l1Purified;
         hasPurified = true;
@@ -377,6 +419,9 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
       stages: stageNames?.map((name, k) => ({ name, robustAccuracy: stageCorrect![k]! / count })),
       meanL1AdvVsNatural: l1Adv / count,
       meanL1PurifiedVsNatural: hasPurified ? l1Purified / count : undefined,
+      attackedCount,
+      meanL1AdvVsNaturalAttacked: attackedCount > 0 ? l1AdvAttacked / attackedCount : 0,
+      meanL1PurifiedVsNaturalAttacked: hasPurified ? (attackedCount > 0 ? l1PurifiedAttacked / attackedCount : 0) : undefined,
       seconds,
     };
   });

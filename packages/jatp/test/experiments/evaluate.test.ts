@@ -97,6 +97,42 @@ test('evaluate: clean/robust accuracy and Fig. 2b L1 distances equal a float64 r
   assert.equal(seen.length, Math.ceil(split.count / 7), 'one attack call per batch');
 });
 
+test('evaluate: the attacked-only L1 (Fig. 2b) ignores points the attack returned unchanged', () => {
+  const split = makeSplit(10);
+  const logits = linearModel();
+  const model: EvaluatedModel = { logits, bpdaLogits: logits, preprocess: (x) => tf.tidy(() => tf.fill(x.shape, 0.5) as tf.Tensor4D) };
+  // Like AutoAttack on already-misclassified points: every other image comes back untouched.
+  const halfAttack: Attack = {
+    name: 'half',
+    run(_model, x) {
+      const xAdv = tf.tidy(() => {
+        const keep = tf.reshape(tf.tensor1d(Array.from({ length: x.shape[0] }, (_, i) => (i % 2 === 0 ? 1 : 0))), [x.shape[0], 1, 1, 1]);
+        return tf.add(tf.mul(x, keep), tf.mul(tf.fill(x.shape, 0.8), tf.sub(1, keep))) as tf.Tensor4D;
+      });
+      return { xAdv, success: [] };
+    },
+  };
+  const report = evaluate(model, split, { attacks: [parseAttackSpec('pgd5')], eps: 0.1, norm: 'Linf', batchSize: 4, seed: 0, build: () => halfAttack });
+  const per = SIDE * SIDE;
+  let adv = 0;
+  let purified = 0;
+  let attacked = 0;
+  for (let i = 0; i < split.count; i++) {
+    // Batches of 4 restart the even/odd pattern: index within the batch decides.
+    if ((i % 4) % 2 === 0) continue;
+    attacked++;
+    for (const v of split.images.subarray(i * per, (i + 1) * per)) {
+      adv += Math.abs(0.8 - v / 255);
+      purified += Math.abs(0.5 - v / 255);
+    }
+  }
+  const a = report.attacks[0]!;
+  assert.equal(a.attackedCount, attacked);
+  assert.ok(Math.abs(a.meanL1AdvVsNaturalAttacked! - (255 * adv) / (attacked * per)) < 1e-3);
+  assert.ok(Math.abs(a.meanL1PurifiedVsNaturalAttacked! - (255 * purified) / (attacked * per)) < 1e-3);
+  assert.ok(a.meanL1AdvVsNatural < a.meanL1AdvVsNaturalAttacked!, 'the all-points mean is diluted by untouched points');
+});
+
 test('evaluate: a bpda attack gets the BPDA logits, the others the exact ones; scoring always uses the exact model', () => {
   const split = makeSplit(9);
   const exact = linearModel();

@@ -1,0 +1,99 @@
+/**
+ * Reads the cells' eval.json files back into the numbers of each panel: one value per seed, their
+ * mean and sample standard deviation, the paper's value and our difference to it. Pure reading: the
+ * report can be rebuilt at any time, also while an experiment is still running (missing cells are
+ * reported as missing).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { paperValue, type PaperValue } from '../paper-numbers.js';
+import type { ExperimentName } from './declarations/index.js';
+import type { Metric, Panel } from './declarations/types.js';
+import { cellDir, resolveEval, type GridContext } from './cells.js';
+import { EVAL_FILE } from './scheduler.js';
+
+/** The part of a cell's eval.json the report reads. */
+export interface CellEval {
+  readonly key: string;
+  readonly n: number;
+  readonly cleanAccuracy: number;
+  readonly wallSeconds: number;
+  readonly attacks: { attack: string; robustAccuracy: number; meanL1AdvVsNaturalAttacked?: number; meanL1PurifiedVsNaturalAttacked?: number; attackedCount?: number }[];
+}
+
+export interface EntryResult {
+  readonly experiment: ExperimentName;
+  readonly panel: string;
+  readonly row: string;
+  readonly group?: string;
+  readonly column: string;
+  readonly metric: Metric;
+  /** Per seed: the value (percent for accuracies and fooling rates, 0–255 L1 otherwise), null while missing. */
+  readonly values: (number | null)[];
+  readonly mean?: number;
+  /** Sample standard deviation over seeds (n − 1); undefined with fewer than 2 seeds. */
+  readonly std?: number;
+  readonly paper?: PaperValue;
+  /** mean − paper.mean. */
+  readonly diff?: number;
+  /** The eval cells, one per seed. */
+  readonly cells: string[];
+}
+
+export function readCellEval(out: string, key: string): CellEval | undefined {
+  const file = path.join(cellDir(out, key), EVAL_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as CellEval;
+}
+
+/** The value an entry's metric takes in one cell's evaluation. */
+export function metricValue(metric: Metric, e: CellEval): number | null {
+  const a = e.attacks[0];
+  switch (metric) {
+    case 'clean':
+      return 100 * e.cleanAccuracy;
+    case 'robust':
+      return a ? 100 * a.robustAccuracy : null;
+    case 'fooling':
+      return a ? 100 * (1 - a.robustAccuracy) : null;
+    case 'l1-adv':
+      return a?.meanL1AdvVsNaturalAttacked ?? null;
+    case 'l1-purified':
+      return a?.meanL1PurifiedVsNaturalAttacked ?? null;
+  }
+}
+
+export function meanStd(values: readonly number[]): { mean?: number; std?: number } {
+  if (values.length === 0) return {};
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  if (values.length < 2) return { mean };
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1);
+  return { mean, std: Math.sqrt(variance) };
+}
+
+export function collectPanel(out: string, ctx: GridContext, experiment: ExperimentName, panel: Panel): EntryResult[] {
+  return panel.entries.map((entry) => {
+    const keys = entry.cells.map((c) => resolveEval(ctx, c).key);
+    const values = keys.map((k) => {
+      const e = readCellEval(out, k);
+      return e ? metricValue(entry.metric, e) : null;
+    });
+    const present = values.filter((v): v is number => v !== null);
+    const { mean, std } = meanStd(present);
+    const paper = paperValue(experiment, entry.row, entry.group, entry.column);
+    return {
+      experiment,
+      panel: panel.id,
+      row: entry.row,
+      ...(entry.group !== undefined ? { group: entry.group } : {}),
+      column: entry.column,
+      metric: entry.metric,
+      values,
+      ...(mean !== undefined ? { mean } : {}),
+      ...(std !== undefined ? { std } : {}),
+      ...(paper ? { paper } : {}),
+      ...(paper && mean !== undefined ? { diff: mean - paper.mean } : {}),
+      cells: keys,
+    };
+  });
+}

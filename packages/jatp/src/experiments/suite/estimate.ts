@@ -1,0 +1,71 @@
+/**
+ * Time estimates for `jatp experiment plan`: a pending cell costs what a finished cell of the same
+ * kind cost in this folder (same recipe; same method and examples; same attack, per test image),
+ * falling back to a coarser match, and to a built-in prior only when nothing comparable has run yet.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
+import type { ScaleName } from './scales.js';
+
+/** Rough seconds on 2 quiet cores with the torch engine; replaced by measurements as cells finish. */
+const PRIORS: Record<ScaleName, { target: number; defense: number; evalPerImage: Record<string, number> }> = {
+  smoke: { target: 1, defense: 1, evalPerImage: { PGD: 0.02, DLR: 0.02, AA: 0.1, FWA: 0.05, 'TI-BIM': 0.02, BPDA: 0.02 } },
+  cpu: { target: 60, defense: 400, evalPerImage: { PGD: 0.05, DLR: 0.05, AA: 0.6, FWA: 0.3, 'TI-BIM': 0.05, BPDA: 0.05 } },
+  paper: { target: 20 * 3600, defense: 30 * 3600, evalPerImage: { PGD: 0.1, DLR: 0.1, AA: 1, FWA: 0.5, 'TI-BIM': 0.1, BPDA: 0.1 } },
+};
+
+function classes(cell: ResolvedCell): string[] {
+  const c = cell.cell;
+  if (c.kind === 'target') return [`target:${(c as TargetCell).recipe}`, 'target'];
+  if (c.kind === 'defense') {
+    const d = c as DefenseCell;
+    return [`defense:${d.method}:${d.examples ?? ''}:${d.ablation}`, `defense:${d.method}`, 'defense'];
+  }
+  const e = c as EvalCell;
+  return [`eval:${e.attack}:${e.defense?.method ?? 'none'}`, `eval:${e.attack}`];
+}
+
+/** Seconds a finished cell took (per test image for evaluations), or undefined. */
+function measured(out: string, cell: ResolvedCell): number | undefined {
+  const file = path.join(cellDir(out, cell.key), cell.cell.kind === 'eval' ? 'eval.json' : 'done.json');
+  if (!fs.existsSync(file)) return undefined;
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { wallSeconds?: number; n?: number };
+  if (typeof r.wallSeconds !== 'number') return undefined;
+  return cell.cell.kind === 'eval' ? r.wallSeconds / Math.max(1, r.n ?? 1) : r.wallSeconds;
+}
+
+/**
+ * An attack not yet run on this pre-processor: its per-image time on another model, scaled by how much
+ * slower this model was than that one under an attack both have finished (the pre-processor's cost,
+ * e.g. JATP's purifier, multiplies every attack's).
+ */
+function costRatio(cell: EvalCell, finished: readonly { c: ResolvedCell; s: number }[]): number | undefined {
+  const method = (e: EvalCell) => e.defense?.method ?? 'none';
+  const evals = finished.filter((f) => f.c.cell.kind === 'eval').map((f) => ({ e: f.c.cell as EvalCell, s: f.s }));
+  const time = (attack: string, m: string) => evals.find((x) => x.e.attack === attack && method(x.e) === m)?.s;
+  for (const other of evals.filter((x) => x.e.attack === cell.attack)) {
+    for (const mine of evals.filter((x) => method(x.e) === method(cell))) {
+      const base = time(mine.e.attack, method(other.e));
+      if (base !== undefined && base > 0) return (other.s * mine.s) / base;
+    }
+  }
+  return undefined;
+}
+
+export function estimateSeconds(out: string, ctx: GridContext, cell: ResolvedCell, all: readonly ResolvedCell[]): { seconds: number; basis: 'measured' | 'prior' } {
+  const images = cell.cell.kind === 'eval' ? (ctx.evalCount ?? ctx.scale.evalCount ?? 10000) : 1;
+  const finished = all.map((c) => ({ c, s: measured(out, c) })).filter((x): x is { c: ResolvedCell; s: number } => x.s !== undefined);
+  const exact = classes(cell)[0]!;
+  if (cell.cell.kind === 'eval' && !finished.some((f) => classes(f.c)[0] === exact)) {
+    const ratio = costRatio(cell.cell as EvalCell, finished);
+    if (ratio !== undefined) return { seconds: images * ratio, basis: 'measured' };
+  }
+  for (const cls of classes(cell)) {
+    const same = finished.filter((f) => classes(f.c).includes(cls));
+    if (same.length > 0) return { seconds: (images * same.reduce((a, f) => a + f.s, 0)) / same.length, basis: 'measured' };
+  }
+  const prior = PRIORS[ctx.scale.name];
+  const seconds = cell.cell.kind === 'target' ? prior.target : cell.cell.kind === 'defense' ? prior.defense : images * (prior.evalPerImage[(cell.cell as EvalCell).attack] ?? 0.1);
+  return { seconds, basis: 'prior' };
+}

@@ -1,0 +1,49 @@
+/**
+ * From experiment names to the deduplicated list of cells, in the order they can run: targets, then
+ * pre-processors (each after its target), then evaluations. A cell two experiments share (the TRADES
+ * target, JATP against it, PGD on None) appears once.
+ */
+import { EXPERIMENTS, type ExperimentName } from './declarations/index.js';
+import type { Panel } from './declarations/types.js';
+import { resolveEval, type EvalCell, type GridContext, type ResolvedCell } from './cells.js';
+import type { AttackColumn } from './scales.js';
+
+/** Evaluation order, by cost on the 2-core machine. */
+const ATTACK_ORDER: readonly AttackColumn[] = ['PGD', 'BPDA', 'DLR', 'TI-BIM', 'FWA', 'AA'];
+
+export interface Grid {
+  readonly panels: { experiment: ExperimentName; panel: Panel }[];
+  /** Training cells (targets first, then pre-processors), each once. */
+  readonly trainings: ResolvedCell[];
+  readonly evaluations: ResolvedCell[];
+}
+
+export function seedList(seeds: number): number[] {
+  return Array.from({ length: seeds }, (_, i) => i);
+}
+
+export function buildGrid(ctx: GridContext, experiments: readonly ExperimentName[], seeds: number): Grid {
+  const panels = experiments.flatMap((name) => EXPERIMENTS[name].panels(seedList(seeds)).map((panel) => ({ experiment: name, panel })));
+  const evaluations = new Map<string, ResolvedCell>();
+  const targets = new Map<string, ResolvedCell>();
+  const defenses = new Map<string, ResolvedCell>();
+  for (const { panel } of panels) {
+    for (const entry of panel.entries) {
+      for (const cell of entry.cells) {
+        const resolved = resolveEval(ctx, cell);
+        if (evaluations.has(resolved.key)) continue;
+        evaluations.set(resolved.key, resolved);
+        for (const need of resolved.needs) {
+          const into = need.cell.kind === 'target' ? targets : defenses;
+          if (!into.has(need.key)) into.set(need.key, need);
+          // A pre-processor's own target (Table 2 trains against TRADES, evaluates on others).
+          for (const inner of need.needs) if (!targets.has(inner.key)) targets.set(inner.key, inner);
+        }
+      }
+    }
+  }
+  // Cheap attacks first, AutoAttack last: an experiment stopped early has most of its columns.
+  const order = (c: ResolvedCell) => ATTACK_ORDER.indexOf((c.cell as EvalCell).attack);
+  const sorted = [...evaluations.values()].map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i).map((x) => x.c);
+  return { panels, trainings: [...targets.values(), ...defenses.values()], evaluations: sorted };
+}

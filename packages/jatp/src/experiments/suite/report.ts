@@ -1,0 +1,309 @@
+/**
+ * `jatp report <exp-dir>`: rebuilds `<exp-dir>/report/` from the run folders alone — a
+ * self-contained `index.html` (inline SVG charts, PNG images as data URIs, inline CSS; opens without
+ * network), `report.md`, `results.csv` and `results.json`.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { writeFileAtomic } from '../../models/safetensors.js';
+import type { ExperimentName } from './declarations/index.js';
+import type { Panel } from './declarations/types.js';
+import { cellDir, defenseLabel, type EvalCell, type ResolvedCell } from './cells.js';
+import { buildGrid } from './grid.js';
+import { collectPanel, readCellEval, type EntryResult } from './collect.js';
+import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js';
+import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
+import type { GalleryJson } from './gallery.js';
+
+export interface PanelResult {
+  readonly experiment: ExperimentName;
+  readonly panel: Panel;
+  readonly results: EntryResult[];
+}
+
+export interface ReportData {
+  readonly manifest: Manifest;
+  readonly datasetLabel: string;
+  readonly panels: PanelResult[];
+  readonly trainings: { key: string; kind: string; wallSeconds?: number; done: boolean }[];
+  readonly evaluations: { key: string; wallSeconds?: number; n?: number; done: boolean }[];
+}
+
+/** CIFAR-10 read from the JPEG-derived copy is lossy: never call its numbers CIFAR-10 accuracy. */
+export function datasetLabel(dataset: string, dataDir: string | undefined): string {
+  if (dataset === 'cifar10' && dataDir !== undefined && /jpe?g/i.test(dataDir)) return 'JPEG-derived CIFAR-10';
+  if (dataset === 'cifar10') return 'CIFAR-10';
+  if (dataset === 'fashion-mnist') return 'Fashion-MNIST';
+  if (dataset === 'svhn') return 'SVHN';
+  return dataset;
+}
+
+export function collectReport(out: string): ReportData {
+  const manifest = readManifest(out);
+  if (!manifest) throw new Error(`report: ${path.join(out, 'experiment.json')} does not exist (not a 'jatp experiment' output folder)`);
+  const ctx = gridContext(manifest);
+  const grid = buildGrid(ctx, manifest.experiments, manifest.seeds);
+  const panels = grid.panels.map(({ experiment, panel }) => ({ experiment, panel, results: collectPanel(out, ctx, experiment, panel) }));
+  const trainings = grid.trainings.map((c) => {
+    const f = path.join(cellDir(out, c.key), TRAINING_DONE);
+    const done = fs.existsSync(f);
+    const wallSeconds = done ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { wallSeconds?: number }).wallSeconds : undefined;
+    return { key: c.key, kind: c.cell.kind, done, ...(wallSeconds !== undefined ? { wallSeconds } : {}) };
+  });
+  const evaluations = grid.evaluations.map((c) => {
+    const e = readCellEval(out, c.key);
+    return { key: c.key, done: e !== undefined, ...(e ? { wallSeconds: e.wallSeconds, n: e.n } : {}) };
+  });
+  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations };
+}
+
+const fmt = (v: number | undefined, digits = 2): string => (v === undefined ? '–' : v.toFixed(digits));
+const signed = (v: number | undefined): string => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+
+function ours(r: EntryResult): string {
+  if (r.mean === undefined) return '–';
+  return r.std !== undefined ? `${fmt(r.mean)} ± ${fmt(r.std)}` : fmt(r.mean);
+}
+
+/** Rows and column headers of a panel's table: columns are 'group · column' when the panel has groups. */
+function tableShape(results: readonly EntryResult[]): { rows: string[]; cols: string[]; at: (row: string, col: string) => EntryResult | undefined } {
+  const rows: string[] = [];
+  const cols: string[] = [];
+  const byKey = new Map<string, EntryResult>();
+  for (const r of results) {
+    const col = r.group !== undefined ? `${r.group} · ${r.column}` : r.column;
+    if (!rows.includes(r.row)) rows.push(r.row);
+    if (!cols.includes(col)) cols.push(col);
+    byKey.set(`${r.row}\u0000${col}`, r);
+  }
+  return { rows, cols, at: (row, col) => byKey.get(`${row}\u0000${col}`) };
+}
+
+function seedNote(m: Manifest): string {
+  return m.seeds > 1
+    ? `mean ± sample std over ${m.seeds} seeds; a seed changes the training randomness (initialisation, data order, augmentation, training-attack starts) of every target and pre-processor and the random starts of the evaluation attacks; the evaluated test images are the same for every seed`
+    : 'one seed (no ± : run with --seeds N for mean ± std over training and attack randomness)';
+}
+
+export function reportMarkdown(data: ReportData): string {
+  const m = data.manifest;
+  const lines: string[] = [];
+  lines.push(`# Experiments on ${data.datasetLabel} (${m.scale} scale)`, '');
+  lines.push(`Experiments: ${m.experiments.join(', ')}. Values: ${seedNote(m)}. Paper values: CIFAR-10, ResNet-18, ε = 8/255 (spec §6); our scale and data differ, so the difference shows the direction, not a reproduction error.`, '');
+  for (const p of data.panels) {
+    lines.push(`## ${p.panel.title}`, '', `Paper: ${p.panel.paperClaim}`, '');
+    if (p.panel.note) lines.push(p.panel.note, '');
+    const { rows, cols, at } = tableShape(p.results);
+    const hasPaper = p.results.some((r) => r.paper !== undefined);
+    lines.push(`| ${['', ...cols].join(' | ')} |`, `|${['---', ...cols.map(() => '---:')].join('|')}|`);
+    for (const row of rows) {
+      lines.push(`| ${[row, ...cols.map((c) => {
+        const r = at(row, c);
+        if (!r) return '';
+        return hasPaper && r.paper ? `${ours(r)} (paper ${r.paper.mean}${r.diff !== undefined ? `, Δ ${signed(r.diff)}` : ''})` : ours(r);
+      })].join(' | ')} |`);
+    }
+    lines.push('');
+  }
+  const commands = m.runs.map((r) => r.command).filter(Boolean);
+  lines.push('## Commands', '', ...[...new Set(commands)].map((c) => `    ${c}`), '');
+  return lines.join('\n');
+}
+
+export function resultsCsv(data: ReportData): string {
+  const header = ['experiment', 'panel', 'row', 'group', 'column', 'metric', 'mean', 'std', 'seeds', 'paper', 'diff', 'cells'];
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const lines = [header.join(',')];
+  for (const p of data.panels) {
+    for (const r of p.results) {
+      lines.push([r.experiment, r.panel, r.row, r.group ?? '', r.column, r.metric, r.mean?.toString() ?? '', r.std?.toString() ?? '', String(r.values.filter((v) => v !== null).length), r.paper?.mean.toString() ?? '', r.diff?.toString() ?? '', r.cells.join(' ')].map(q).join(','));
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function chartFor(p: PanelResult): string {
+  const results = p.results;
+  const value = (r: EntryResult | undefined): BarValue | undefined => (r ? { ...(r.mean !== undefined ? { mean: r.mean } : {}), ...(r.std !== undefined ? { std: r.std } : {}), ...(r.paper ? { paper: r.paper.mean } : {}) } : undefined);
+  const rows = [...new Set(results.map((r) => r.row))];
+  const find = (pred: (r: EntryResult) => boolean) => results.find(pred);
+  if (p.panel.chart === 'l1-bars') {
+    const cols = [...new Set(results.map((r) => r.column))];
+    return groupedBarsSvg({ title: p.panel.title, groups: rows, series: cols, unit: 'L1', value: (g, s) => value(find((r) => r.row === g && r.column === s)) });
+  }
+  if (p.panel.chart === 'ablation-bars') {
+    const groups = [...new Set(results.map((r) => r.group ?? r.column))];
+    return groupedBarsSvg({ title: p.panel.title, groups, series: rows, unit: '%', value: (g, s) => value(find((r) => (r.group ?? r.column) === g && r.row === s)) });
+  }
+  const groups = [...new Set(results.map((r) => (r.group !== undefined ? `${r.group} · ${r.column}` : r.column)))];
+  return groupedBarsSvg({
+    title: p.panel.title,
+    groups,
+    series: rows,
+    unit: '%',
+    value: (g, s) => value(find((r) => (r.group !== undefined ? `${r.group} · ${r.column}` : r.column) === g && r.row === s)),
+  });
+}
+
+function htmlTable(p: PanelResult): string {
+  const { rows, cols, at } = tableShape(p.results);
+  const hasPaper = p.results.some((r) => r.paper !== undefined);
+  const head = cols.map((c) => `<th colspan="${hasPaper ? 3 : 1}">${escapeXml(c)}</th>`).join('');
+  const sub = hasPaper ? `<tr><th></th>${cols.map(() => '<th>ours</th><th>paper</th><th>Δ</th>').join('')}</tr>` : '';
+  const body = rows
+    .map((row) => {
+      const cells = cols
+        .map((c) => {
+          const r = at(row, c);
+          const o = `<td class="num" title="${escapeXml(r?.cells.join(', ') ?? '')}">${r ? escapeXml(ours(r)) : ''}</td>`;
+          if (!hasPaper) return o;
+          const d = r?.diff;
+          return `${o}<td class="num paper">${r?.paper ? r.paper.mean.toFixed(2) : ''}</td><td class="num ${d === undefined ? '' : d < 0 ? 'neg' : 'pos'}">${signed(d)}</td>`;
+        })
+        .join('');
+      return `<tr><th>${escapeXml(row)}</th>${cells}</tr>`;
+    })
+    .join('');
+  return `<table><tr><th></th>${head}</tr>${sub}${body}</table>`;
+}
+
+function dataUri(file: string): string {
+  return `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`;
+}
+
+/** Image grids: the PGD cells on the TRADES target (seed 0), one per defense (Table 1's rows). */
+function galleriesHtml(out: string, evaluations: readonly ResolvedCell[]): string {
+  const cells = evaluations.filter((c) => {
+    const e = c.cell as EvalCell;
+    return e.attack === 'PGD' && e.seed === 0 && e.target.recipe === 'trades' && (e.defense === undefined || (e.defense.ablation === 'none' && e.defense.examples !== 'full'));
+  });
+  const parts: string[] = [];
+  for (const c of cells) {
+    const dir = path.join(cellDir(out, c.key), 'gallery');
+    const jsonFile = path.join(dir, 'gallery.json');
+    if (!fs.existsSync(jsonFile)) continue;
+    const g = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as GalleryJson;
+    const label = defenseLabel((c.cell as EvalCell).defense);
+    const rows = g.images
+      .map((im) => {
+        const img = (f: string, alt: string) => `<td><img src="${dataUri(path.join(dir, f))}" alt="${escapeXml(alt)}"></td>`;
+        return `<tr><td class="lab">#${im.index}<br>true: ${escapeXml(im.label)}</td>${img(im.files.natural, 'natural')}${img(im.files.adversarial, 'adversarial')}${img(im.files.purified, 'purified adversarial')}${img(im.files.difference, 'difference')}<td class="lab">natural → ${escapeXml(im.predictedNatural)}<br>adversarial → ${escapeXml(im.predictedAdversarial)}</td></tr>`;
+      })
+      .join('');
+    parts.push(`<div class="gallery"><h3>${escapeXml(label)}</h3><table><tr><th></th><th>natural</th><th>adversarial (PGD)</th><th>${label === 'None' ? 'input to T' : 'purified adversarial'}</th><th>|purified − natural| × ${g.amplification}</th><th>predicted</th></tr>${rows}</table></div>`);
+  }
+  return parts.join('');
+}
+
+const BOOKKEEPING = new Set(['type', 'epoch', 'step', 'globalStep', 'lr', 'imagesPerSecond', 'time']);
+
+function curvesHtml(out: string, trainings: readonly ResolvedCell[]): string {
+  const parts: string[] = [];
+  for (const c of trainings) {
+    const file = path.join(cellDir(out, c.key), 'metrics.jsonl');
+    if (!fs.existsSync(file)) continue;
+    const records = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((r): r is Record<string, unknown> => r !== undefined);
+    // Step lines (every few steps), or the per-epoch training means when a short run has more of those.
+    const stepLines = records.filter((r) => r['type'] === 'step');
+    const epochLines = records.filter((r) => r['type'] === 'epoch').map((r): Record<string, unknown> => ({ globalStep: r['globalStep'], ...(r['train'] as Record<string, unknown>) }));
+    const steps = stepLines.length >= epochLines.length ? stepLines : epochLines;
+    if (steps.length === 0) continue;
+    const keys = [...new Set(steps.flatMap((s) => Object.keys(s).filter((k) => !BOOKKEEPING.has(k) && typeof s[k] === 'number')))].slice(0, 4);
+    const series = Object.fromEntries(keys.map((k) => [k, steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN))]));
+    parts.push(curvesSvg(c.key, steps.map((s) => Number(s['globalStep'] ?? 0)), series));
+  }
+  return parts.length > 0 ? parts.join('') : '<p>No training curves yet (cells log a step line every few steps).</p>';
+}
+
+function versions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const v: Record<string, string> = { node: process.version };
+  for (const pkg of ['@tensorflow/tfjs-core', 'pngjs']) {
+    try {
+      v[pkg] = (require(`${pkg}/package.json`) as { version: string }).version;
+    } catch {
+      /* not resolvable from here: left out */
+    }
+  }
+  try {
+    v['jatp'] = (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    /* running from an unusual layout */
+  }
+  try {
+    v['git commit'] = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.dirname(new URL(import.meta.url).pathname), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return v;
+}
+
+const CSS = `body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.paper{color:#666}td.neg{color:#b00}td.pos{color:#070}.claim{color:#444;font-style:italic}.gallery{display:inline-block;vertical-align:top;margin:0 18px 18px 0}
+.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}details{margin:6px 0}.scroll{overflow-x:auto}`;
+
+export function reportHtml(out: string, data: ReportData): string {
+  const m = data.manifest;
+  const ctx = gridContext(m);
+  const grid = buildGrid(ctx, m.experiments, m.seeds);
+  const panelsHtml = data.panels
+    .map((p) => `<section id="${p.panel.id}"><h2>${escapeXml(p.panel.title)}</h2><p class="claim">Paper: ${escapeXml(p.panel.paperClaim)}</p>${p.panel.note ? `<p>${escapeXml(p.panel.note)}</p>` : ''}<div class="scroll">${htmlTable(p)}</div><div class="scroll">${chartFor(p)}</div></section>`)
+    .join('');
+  const total = (xs: { wallSeconds?: number }[]) => xs.reduce((a, x) => a + (x.wallSeconds ?? 0), 0);
+  const cellRows = [...data.trainings.map((t) => ({ ...t, n: undefined as number | undefined })), ...data.evaluations.map((e) => ({ ...e, kind: 'eval' }))]
+    .map((c) => `<tr><td>${escapeXml(c.key)}</td><td>${c.kind}</td><td>${c.done ? 'done' : 'not run'}</td><td class="num">${c.wallSeconds !== undefined ? c.wallSeconds.toFixed(1) : ''}</td></tr>`)
+    .join('');
+  const settings = grid.trainings
+    .map((c) => `<details><summary>${escapeXml(c.key)}</summary><pre>${escapeXml(JSON.stringify(c.settings, null, 1))}</pre></details>`)
+    .join('');
+  const evalSettings = grid.evaluations[0] ? `<details><summary>evaluation settings (example: ${escapeXml(grid.evaluations[0].key)})</summary><pre>${escapeXml(JSON.stringify(grid.evaluations[0].settings, null, 1))}</pre></details>` : '';
+  const cpus = os.cpus();
+  const machine = `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}`;
+  const vers = Object.entries(versions()).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
+  const runs = m.runs.map((r) => `<tr><td><code>${escapeXml(r.command)}</code></td><td>${escapeXml(r.started)}</td><td>${escapeXml(r.finished ?? 'running or killed')}</td><td>${escapeXml(r.backend ?? '')}</td><td class="num">${r.trained}</td><td class="num">${r.evaluated}</td></tr>`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>jatp experiments: ${escapeXml(data.datasetLabel)} (${m.scale})</title><style>${CSS}</style></head><body>
+<h1>JATP experiments on ${escapeXml(data.datasetLabel)}, ${escapeXml(m.scale)} scale</h1>
+<p>Experiments: ${m.experiments.map((e) => escapeXml(e)).join(', ')}. ${data.evaluations.filter((e) => e.done).length}/${data.evaluations.length} evaluations and ${data.trainings.filter((t) => t.done).length}/${data.trainings.length} trainings done. Values: ${escapeXml(seedNote(m))}.
+Accuracies in % of the first ${data.evaluations.find((e) => e.n !== undefined)?.n ?? '?'} test images; full model F = T(clip01(P(x))), adaptive attacks (exact gradients through P; BPDA: identity backward). Paper values are CIFAR-10 with ResNet-18 targets at ε = 8/255: at a smaller scale or on other data, Δ shows the direction, not a reproduction error.</p>
+${m.dataset === 'cifar10' && data.datasetLabel.startsWith('JPEG') ? '<p><b>Data: the JPEG-derived copy of CIFAR-10 (lossy). These are not CIFAR-10 accuracies.</b></p>' : ''}
+${panelsHtml}
+<section id="images"><h2>Images: natural, adversarial, purified, difference (TRADES target, PGD)</h2>${galleriesHtml(out, grid.evaluations)}</section>
+<section id="curves"><h2>Training curves (metrics.jsonl of each training cell)</h2>${curvesHtml(out, grid.trainings)}</section>
+<section id="provenance"><h2>Commands, settings, versions, machine, wall times</h2>
+<table><tr><th>command</th><th>started</th><th>finished</th><th>backend</th><th>trained</th><th>evaluated</th></tr>${runs}</table>
+<p>Versions: ${vers}. Machine (of this report's build): ${escapeXml(machine)}.</p>
+<p>Wall time: training ${total(data.trainings).toFixed(0)} s, evaluation ${total(data.evaluations).toFixed(0)} s (finished cells only).</p>
+<details><summary>cells (${data.trainings.length + data.evaluations.length})</summary><table><tr><th>cell</th><th>kind</th><th>state</th><th>seconds</th></tr>${cellRows}</table></details>
+${settings}${evalSettings}
+</section></body></html>
+`;
+}
+
+/** Writes `<out>/report/{index.html,report.md,results.csv,results.json}`; returns the index.html path. */
+export async function writeReport(out: string): Promise<string> {
+  const data = collectReport(out);
+  const dir = path.join(out, 'report');
+  fs.mkdirSync(dir, { recursive: true });
+  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations };
+  await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
+  await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
+  await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);
+  const index = path.join(dir, 'index.html');
+  await writeFileAtomic(index, reportHtml(out, data));
+  return index;
+}

@@ -1,0 +1,243 @@
+/**
+ * The one scheduler: runs the cells of a grid in order, each in its run folder under `<out>/cells/`.
+ * A finished cell has `done.json` (training) or `eval.json` (evaluation) and is skipped; an
+ * unfinished training continues from its newest checkpoint (the training loop's resume); an
+ * interrupted scheduler (Ctrl-C during training) stops after the checkpoint and is continued by the
+ * same command. `<out>/experiment.json` records what the folder is for and every command run on it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Dataset } from '../../data/types.js';
+import { loadDataset } from '../../data/load.js';
+import { firstN } from '../../data/subset.js';
+import { writeFileAtomic } from '../../models/safetensors.js';
+import { trainTarget } from '../../training/targets.js';
+import { silentProgress, type ProgressSink } from '../../training/progress.js';
+import { trainDefense } from '../../defenses/train.js';
+import { evaluate } from '../evaluate.js';
+import { loadPipeline } from '../load.js';
+import type { ExperimentName } from './declarations/index.js';
+import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
+import { buildGrid, type Grid } from './grid.js';
+import { SCALE_SETTINGS, attackSpec, datasetEps, type ScaleName } from './scales.js';
+import { writeGallery } from './gallery.js';
+import { estimateSeconds } from './estimate.js';
+
+export interface SuiteOptions {
+  readonly out: string;
+  readonly scale: ScaleName;
+  readonly dataset: string;
+  readonly dataDir?: string;
+  readonly seeds: number;
+  readonly evalCount?: number;
+  readonly experiments: readonly ExperimentName[];
+  /** The command line, recorded in the manifest and the report. */
+  readonly command?: string;
+  /** Human progress lines (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+  /** Training progress (bars); default silent. */
+  readonly progress?: ProgressSink;
+  readonly backend?: string;
+}
+
+/** `<out>/experiment.json`. */
+export interface Manifest {
+  readonly scale: ScaleName;
+  readonly dataset: string;
+  readonly dataDir?: string;
+  readonly seeds: number;
+  readonly evalCount?: number;
+  readonly experiments: ExperimentName[];
+  readonly runs: { command: string; started: string; finished?: string; backend?: string; trained: number; evaluated: number; interrupted?: boolean }[];
+}
+
+export const MANIFEST = 'experiment.json';
+export const TRAINING_DONE = 'done.json';
+export const EVAL_FILE = 'eval.json';
+
+export function readManifest(out: string): Manifest | undefined {
+  const file = path.join(out, MANIFEST);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new Error(`${file}: not readable JSON (${(err as Error).message})`);
+  }
+}
+
+export function gridContext(m: Pick<Manifest, 'scale' | 'dataset' | 'evalCount'>): GridContext {
+  return { scale: SCALE_SETTINGS[m.scale], dataset: m.dataset, ...(m.evalCount !== undefined ? { evalCount: m.evalCount } : {}) };
+}
+
+export type CellState = 'done' | 'partial' | 'pending';
+
+export function cellState(out: string, cell: ResolvedCell): CellState {
+  const dir = cellDir(out, cell.key);
+  if (fs.existsSync(path.join(dir, cell.cell.kind === 'eval' ? EVAL_FILE : TRAINING_DONE))) return 'done';
+  return fs.existsSync(dir) ? 'partial' : 'pending';
+}
+
+/** The manifest after checking that `out` is not a folder of another scale/dataset. */
+function updatedManifest(opts: SuiteOptions, existing: Manifest | undefined): Manifest {
+  if (existing && (existing.scale !== opts.scale || existing.dataset !== opts.dataset)) {
+    throw new Error(`--out ${opts.out}: holds a '${existing.scale}' experiment on '${existing.dataset}'; use another --out for --scale ${opts.scale} --dataset ${opts.dataset}`);
+  }
+  const experiments = [...new Set([...(existing?.experiments ?? []), ...opts.experiments])];
+  return {
+    scale: opts.scale,
+    dataset: opts.dataset,
+    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : existing?.dataDir !== undefined ? { dataDir: existing.dataDir } : {}),
+    seeds: Math.max(opts.seeds, existing?.seeds ?? 0),
+    ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : existing?.evalCount !== undefined ? { evalCount: existing.evalCount } : {}),
+    experiments,
+    runs: existing?.runs ?? [],
+  };
+}
+
+export interface PlanLine {
+  readonly key: string;
+  readonly kind: 'target' | 'defense' | 'eval';
+  readonly state: CellState;
+  readonly seconds: number;
+  /** Where the estimate comes from: measured on a finished cell of this folder, or a built-in prior. */
+  readonly basis: 'measured' | 'prior' | 'done';
+}
+
+export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments'>): { grid: Grid; lines: PlanLine[] } {
+  const ctx: GridContext = { scale: SCALE_SETTINGS[opts.scale], dataset: opts.dataset, ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : {}) };
+  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const all = [...grid.trainings, ...grid.evaluations];
+  const lines = all.map((cell) => {
+    const state = cellState(opts.out, cell);
+    const est = state === 'done' ? { seconds: 0, basis: 'done' as const } : estimateSeconds(opts.out, ctx, cell, all);
+    return { key: cell.key, kind: cell.cell.kind, state, seconds: est.seconds, basis: est.basis };
+  });
+  return { grid, lines };
+}
+
+export interface SuiteResult {
+  readonly trained: number;
+  readonly evaluated: number;
+  readonly skipped: number;
+  readonly interrupted: boolean;
+  readonly grid: Grid;
+}
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
+  const log = opts.log ?? (() => {});
+  fs.mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
+  const manifest = updatedManifest(opts, readManifest(opts.out));
+  const run: Manifest['runs'][number] = { command: opts.command ?? '', started: new Date().toISOString(), ...(opts.backend ? { backend: opts.backend } : {}), trained: 0, evaluated: 0 };
+  manifest.runs.push(run);
+  const saveManifest = () => writeFileAtomic(path.join(opts.out, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+  await saveManifest();
+
+  const ctx = gridContext(manifest);
+  const scale = SCALE_SETTINGS[opts.scale];
+  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const dataDir = opts.dataDir ?? manifest.dataDir;
+  let dataset: Dataset | undefined;
+  const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
+  const all = [...grid.trainings, ...grid.evaluations];
+  let skipped = 0;
+  let interrupted = false;
+  for (const [i, cell] of all.entries()) {
+    const dir = cellDir(opts.out, cell.key);
+    if (cellState(opts.out, cell) === 'done') {
+      skipped++;
+      continue;
+    }
+    log(`[${stamp()}] (${i + 1}/${all.length}) ${cell.cell.kind === 'eval' ? 'evaluating' : 'training'} ${cell.key}`);
+    const started = Date.now();
+    if (cell.cell.kind === 'target') {
+      const config = { ...scale.targetConfig((cell.cell as TargetCell).recipe, opts.dataset, cell.cell.seed), ...(dataDir !== undefined ? { dataDir } : {}) };
+      const r = await trainTarget({ config, out: dir, resume: true, progress: opts.progress ?? silentProgress, dataset: await data() });
+      if (r.summary.interrupted) interrupted = true;
+      else await writeDone(dir, cell, (Date.now() - started) / 1000, r.summary);
+    } else if (cell.cell.kind === 'defense') {
+      const d = cell.cell as DefenseCell;
+      const config = scale.defenseConfig(d.method, opts.dataset, d.examples, d.ablation);
+      const r = await trainDefense({
+        method: d.method,
+        preset: config.preset,
+        target: cellDir(opts.out, cell.needs[0]!.key),
+        dataset: opts.dataset,
+        ...(dataDir !== undefined ? { dataDir } : {}),
+        out: dir,
+        seed: d.seed,
+        overrides: () => config,
+        cacheDir: path.join(opts.out, 'cells', '.example-cache'),
+        resume: true,
+        progress: opts.progress ?? silentProgress,
+      });
+      if (r.summary.interrupted) interrupted = true;
+      else await writeDone(dir, cell, (Date.now() - started) / 1000, r.summary);
+    } else {
+      await runEvalCell(opts.out, ctx, cell as ResolvedCell<EvalCell>, await data(), opts.backend);
+      run.evaluated++;
+    }
+    if (interrupted) {
+      log(`[${stamp()}] interrupted during ${cell.key}; run the same command again to continue`);
+      break;
+    }
+    if (cell.cell.kind !== 'eval') run.trained++;
+    await saveManifest();
+  }
+  run.finished = new Date().toISOString();
+  if (interrupted) run.interrupted = true;
+  await saveManifest();
+  return { trained: run.trained, evaluated: run.evaluated, skipped, interrupted, grid };
+}
+
+async function writeDone(dir: string, cell: ResolvedCell, seconds: number, summary: unknown): Promise<void> {
+  // wallSeconds covers the session that finished the cell (a resumed cell's summary names its checkpoint).
+  await writeFileAtomic(path.join(dir, TRAINING_DONE), `${JSON.stringify({ key: cell.key, settings: cell.settings, wallSeconds: seconds, summary, finishedAt: new Date().toISOString() }, null, 1)}\n`);
+}
+
+/** One attack on one full model; writes `eval.json` (and the image grid for the PGD column). */
+async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<EvalCell>, dataset: Dataset, backend: string | undefined): Promise<void> {
+  const dir = cellDir(out, cell.key);
+  fs.mkdirSync(dir, { recursive: true });
+  const c = cell.cell;
+  const targetDir = cellDir(out, cell.needs[0]!.key);
+  const defenseDir = c.defense ? cellDir(out, cell.needs[1]!.key) : undefined;
+  const n = ctx.evalCount ?? ctx.scale.evalCount;
+  const split = n === undefined ? dataset.test : firstN(dataset.test, Math.min(n, dataset.test.count));
+  const spec = attackSpec(ctx.scale, c.attack);
+  const eps = datasetEps(ctx.dataset);
+  const pipeline = await loadPipeline({ model: targetDir, ...(defenseDir ? { preprocessor: defenseDir } : {}) });
+  const started = Date.now();
+  try {
+    const report = evaluate(pipeline.model, split, {
+      attacks: [spec],
+      eps,
+      norm: 'Linf',
+      batchSize: ctx.scale.evalBatchSize,
+      seed: c.seed,
+      build: ctx.scale.buildAttack,
+      // Finished (attack, batch) results: a killed evaluation resumes from here.
+      statePath: path.join(dir, 'eval-state.json'),
+    });
+    if (c.attack === 'PGD') {
+      writeGallery(dir, pipeline.model, firstN(dataset.test, ctx.scale.galleryCount), dataset.classNames, ctx.scale.buildAttack(spec, eps, 'Linf'), c.seed);
+    }
+    const payload = {
+      key: cell.key,
+      settings: cell.settings,
+      ...pipeline.describe,
+      dataset: dataset.name,
+      backend: backend ?? tf.getBackend(),
+      wallSeconds: (Date.now() - started) / 1000,
+      finishedAt: new Date().toISOString(),
+      ...report,
+    };
+    await writeFileAtomic(path.join(dir, EVAL_FILE), `${JSON.stringify(payload)}\n`);
+  } finally {
+    pipeline.dispose();
+  }
+}

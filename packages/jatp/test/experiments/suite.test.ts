@@ -1,0 +1,117 @@
+/**
+ * `jatp experiment all --scale smoke` end to end on a tiny image-folder dataset written by the test:
+ * every experiment's cells train and evaluate, the report holds every table and figure, its numbers
+ * equal the cells' eval.json files, a second run does no work, and a deleted evaluation is redone
+ * alone with the same result.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { PNG } from 'pngjs';
+import { runExperiment } from '../../src/cli/experiment.js';
+import { runSuite } from '../../src/experiments/suite/scheduler.js';
+import { planGrid } from '../../src/experiments/suite/scheduler.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-suite-'));
+const out = path.join(root, 'exp');
+const dataset = `folder:${path.join(root, 'data')}`;
+
+/** <dir>/{train,test}/<class>/<i>.png: 4 classes of 16x16 RGB images (targeted DLR needs 4), class c brighter in channel c mod 3. */
+function writeFolderDataset(dir: string): void {
+  for (const [split, n] of [['train', 5], ['test', 3]] as const) {
+    for (let c = 0; c < 4; c++) {
+      const classDir = path.join(dir, split, `class${c}`);
+      fs.mkdirSync(classDir, { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const png = new PNG({ width: 16, height: 16 });
+        for (let p = 0; p < 256; p++) {
+          for (let k = 0; k < 3; k++) png.data[4 * p + k] = (k === c % 3 ? (c === 3 ? 200 : 110) : 30) + ((p * 37 + i * 11 + k * 5 + (split === 'test' ? 3 : 0)) % 90);
+          png.data[4 * p + 3] = 255;
+        }
+        fs.writeFileSync(path.join(classDir, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+  }
+}
+
+before(() => writeFolderDataset(path.join(root, 'data')));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const flags = { scale: 'smoke', dataset, seeds: '1', out, quiet: true };
+
+interface EvalFile {
+  n: number;
+  cleanAccuracy: number;
+  clean: boolean[];
+  attacks: { robustAccuracy: number; robust: boolean[]; meanL1AdvVsNaturalAttacked: number; meanL1PurifiedVsNaturalAttacked?: number }[];
+}
+
+/** The entry's value computed here from the cell's eval.json, independently of the report code. */
+function expectedValue(metric: string, e: EvalFile): number | undefined {
+  const a = e.attacks[0]!;
+  const robust = a.robust.filter(Boolean).length / e.n;
+  if (metric === 'clean') return (100 * e.clean.filter(Boolean).length) / e.n;
+  if (metric === 'robust') return 100 * robust;
+  if (metric === 'fooling') return 100 - 100 * robust;
+  if (metric === 'l1-adv') return a.meanL1AdvVsNaturalAttacked;
+  if (metric === 'l1-purified') return a.meanL1PurifiedVsNaturalAttacked;
+  return undefined;
+}
+
+test('experiment all --scale smoke: every table and figure in the report, values equal to the cells, no work twice, resumable', async () => {
+  const { report, interrupted } = await runExperiment('all', flags, ['node', 'jatp', 'experiment', 'all', '--scale', 'smoke']);
+  assert.equal(interrupted, false);
+  const html = fs.readFileSync(report, 'utf8');
+  for (const id of ['table1', 'table2', 'fig1', 'fig2a', 'fig2b', 'fig4a', 'fig4b', 'images', 'curves', 'provenance']) {
+    assert.ok(html.includes(`<section id="${id}">`), `report lacks section ${id}`);
+  }
+  assert.ok(/<img src="data:image\/png;base64,/.test(html), 'image grid inlined as PNG data');
+  assert.ok(!/(src|href)="https?:/.test(html), 'the report must not load anything from the network');
+  assert.ok((html.match(/<svg /g) ?? []).length >= 7 + 4, 'a chart per panel and training curves');
+  for (const f of ['report.md', 'results.csv', 'results.json']) assert.ok(fs.existsSync(path.join(path.dirname(report), f)), f);
+
+  const results = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as {
+    results: { panel: string; metric: string; mean?: number; values: (number | null)[]; cells: string[] }[];
+  };
+  const panels = new Set(results.results.map((r) => r.panel));
+  assert.deepEqual([...panels].sort(), ['fig1', 'fig2a', 'fig2b', 'fig4a', 'fig4b', 'table1', 'table2']);
+  for (const r of results.results) {
+    const e = JSON.parse(fs.readFileSync(path.join(out, 'cells', r.cells[0]!, 'eval.json'), 'utf8')) as EvalFile;
+    const want = expectedValue(r.metric, e);
+    assert.ok(want !== undefined && r.mean !== undefined, `${r.panel} ${r.metric}: missing value`);
+    assert.ok(Math.abs(r.mean - want) < 1e-9, `${r.panel} ${r.cells[0]} ${r.metric}: report ${r.mean}, cell ${want}`);
+  }
+  // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.
+  const { lines } = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });
+  const cellFolders = fs.readdirSync(path.join(out, 'cells')).filter((f) => !f.startsWith('.'));
+  assert.equal(cellFolders.length, lines.length, 'one folder per distinct cell');
+  assert.ok(lines.every((l) => l.state === 'done'));
+  assert.ok(lines.filter((l) => l.kind === 'target').length === 4, 'TRADES, Standard, MMA, MART trained once each');
+
+  const again = await runSuite({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });
+  assert.equal(again.trained + again.evaluated, 0, 'a finished experiment is not run again');
+
+  // An evaluation lost (killed before it wrote eval.json) is redone alone and gives the same numbers.
+  const victim = results.results.find((r) => r.panel === 'table1' && r.metric === 'robust')!;
+  const evalFile = path.join(out, 'cells', victim.cells[0]!, 'eval.json');
+  const before = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as EvalFile;
+  fs.rmSync(evalFile);
+  const tensors = tf.memory().numTensors;
+  const resumed = await runSuite({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1'] });
+  assert.equal(tf.memory().numTensors, tensors, 'the scheduler leaks tensors');
+  assert.equal(resumed.trained, 0);
+  assert.equal(resumed.evaluated, 1);
+  const afterRun = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as EvalFile;
+  assert.deepEqual(afterRun.attacks[0]!.robust, before.attacks[0]!.robust);
+  assert.deepEqual(afterRun.clean, before.clean);
+});
+
+test('experiment: a folder of another scale or dataset is refused', async () => {
+  await assert.rejects(
+    runSuite({ out, scale: 'cpu', dataset, seeds: 1, experiments: ['table1'] }),
+    /holds a 'smoke' experiment/,
+  );
+});
