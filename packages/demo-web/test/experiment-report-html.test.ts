@@ -5,7 +5,8 @@
  * file:// (it promises to open offline).
  *
  * The report comes from the quick-start experiment at smoke scale, the cheapest one that has a
- * results table, a bar chart, an image grid and training curves.
+ * results table, a bar chart, an image grid, training curves and a judged gradient-masking section
+ * (it runs BPDA and PGD on APE-G and JATP).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,12 +62,12 @@ describe('experiment report index.html renders in headless chromium', { skip: br
 
   test('every table, chart and image is drawn, with no errors and no network', async () => {
     const want = countInSource(readFileSync(index, 'utf8'));
-    // Quick-start table, image grids, provenance; its chart and training curves.
-    assert.ok(want.tables >= 3 && want.svgs >= 2 && want.images >= 4, `report too small: ${JSON.stringify(want)}`);
+    // Quick-start table, gradient-masking table, image grids, provenance; its chart and training curves.
+    assert.ok(want.tables >= 4 && want.svgs >= 2 && want.images >= 4, `report too small: ${JSON.stringify(want)}`);
 
     // Console errors, failed loads, element counts and SVG sizes: the shared helper.
     const r = await checkHtmlRenders(browser, index, {
-      expect: { table: want.tables, svg: want.svgs, img: want.images, 'section#quickstart table': 1, 'section#quickstart svg': 1 },
+      expect: { table: want.tables, svg: want.svgs, img: want.images, 'section#quickstart table': 1, 'section#quickstart svg': 1, 'section#sanity table': 1, 'section#sanity td.pass, section#sanity td.warn': 2 },
       screenshot: path.join(ARTIFACTS, 'experiment-report.png'),
     });
     assert.deepEqual(r.problems, []);

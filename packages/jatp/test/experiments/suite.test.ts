@@ -14,6 +14,8 @@ import { PNG } from 'pngjs';
 import { runExperiment } from '../../src/cli/experiment.js';
 import { runSuite } from '../../src/experiments/suite/scheduler.js';
 import { planGrid } from '../../src/experiments/suite/scheduler.js';
+import { writeReport } from '../../src/experiments/suite/report.js';
+import type { ModelMasking } from '../../src/experiments/suite/masking.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-suite-'));
 const out = path.join(root, 'exp');
@@ -46,7 +48,7 @@ interface EvalFile {
   n: number;
   cleanAccuracy: number;
   clean: boolean[];
-  attacks: { robustAccuracy: number; robust: boolean[]; meanL1AdvVsNaturalAttacked: number; meanL1PurifiedVsNaturalAttacked?: number }[];
+  attacks: { attack: string; robustAccuracy: number; robust: boolean[]; meanL1AdvVsNaturalAttacked: number; meanL1PurifiedVsNaturalAttacked?: number }[];
 }
 
 /** The entry's value computed here from the cell's eval.json, independently of the report code. */
@@ -84,6 +86,32 @@ test('experiment all --scale smoke: every table and figure in the report, values
     assert.ok(want !== undefined && r.mean !== undefined, `${r.panel} ${r.metric}: missing value`);
     assert.ok(Math.abs(r.mean - want) < 1e-9, `${r.panel} ${r.cells[0]} ${r.metric}: report ${r.mean}, cell ${want}`);
   }
+  // The gradient-masking section: its numbers recomputed here from the cells' eval.json files.
+  const sanity = (JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { sanity: ModelMasking[] }).sanity;
+  const readEval = (key: string) => JSON.parse(fs.readFileSync(path.join(out, 'cells', key, 'eval.json'), 'utf8')) as EvalFile;
+  const robustFraction = (e: EvalFile) => e.attacks[0]!.robust.filter(Boolean).length / e.n;
+  assert.ok(html.includes('<section id="sanity">') && fs.readFileSync(path.join(path.dirname(report), 'report.md'), 'utf8').includes('## Gradient-masking checks'));
+  let bpdaJudged = 0;
+  for (const m of sanity) {
+    assert.ok(m.unionRobustAccuracy !== undefined && m.unionCells.length >= 1, `${m.model}: no union headline`);
+    const evals = m.unionCells.map(readEval);
+    const union = evals[0]!.clean.filter((ok, i) => ok && evals.every((e) => e.attacks[0]!.robust[i])).length / evals[0]!.n;
+    assert.equal(m.unionRobustAccuracy, union, `${m.model}: union`);
+    assert.ok(evals.every((e) => m.unionRobustAccuracy! <= robustFraction(e)), `${m.model}: the union is above one of its attacks`);
+    const bpda = m.checks.find((c) => c.id === 'bpda-vs-full')!;
+    if (bpda.status !== 'not run') {
+      bpdaJudged++;
+      const [b, p] = bpda.cells.map(readEval);
+      assert.deepEqual([b!.attacks[0]!.attack, p!.attacks[0]!.attack].map((a) => a.replace(/\d+$/, '')), ['bpda', 'pgd']);
+      assert.equal(bpda.numbers['bpda'], robustFraction(b!));
+      assert.equal(bpda.numbers['pgd'], robustFraction(p!));
+      assert.equal(bpda.status, robustFraction(b!) >= robustFraction(p!) - bpda.numbers['tolerance']! ? 'pass' : 'warn');
+    }
+    // No experiment has a Square or a single-step column.
+    assert.deepEqual(m.checks.filter((c) => c.id !== 'bpda-vs-full').map((c) => c.status), ['not run', 'not run']);
+  }
+  assert.equal(bpdaJudged, 4, 'Fig. 4(a) runs BPDA and PGD on APE-G, HGD, NRP and JATP');
+
   // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.
   const { lines } = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });
   const cellFolders = fs.readdirSync(path.join(out, 'cells')).filter((f) => !f.startsWith('.'));
@@ -107,6 +135,23 @@ test('experiment all --scale smoke: every table and figure in the report, values
   const afterRun = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as EvalFile;
   assert.deepEqual(afterRun.attacks[0]!.robust, before.attacks[0]!.robust);
   assert.deepEqual(afterRun.clean, before.clean);
+
+  // A crafted result where BPDA beats the full gradient (every point broken by BPDA, none by PGD) warns.
+  const jatp = sanity.find((m) => m.model === 'JATP + TRADES' && m.checks[0]!.status !== 'not run')!;
+  const [bpdaKey, pgdKey] = jatp.checks.find((c) => c.id === 'bpda-vs-full')!.cells;
+  for (const [key, robust] of [[bpdaKey!, false], [pgdKey!, true]] as const) {
+    const file = path.join(out, 'cells', key, 'eval.json');
+    const e = JSON.parse(fs.readFileSync(file, 'utf8')) as EvalFile;
+    e.attacks[0] = { ...e.attacks[0]!, robust: e.clean.map(() => robust), robustAccuracy: robust ? 1 : 0 };
+    fs.writeFileSync(file, JSON.stringify(e));
+  }
+  await writeReport(out);
+  const crafted = (JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { sanity: ModelMasking[] }).sanity.find((m) => m.model === 'JATP + TRADES')!;
+  const check = crafted.checks.find((c) => c.id === 'bpda-vs-full')!;
+  assert.equal(check.status, 'warn');
+  assert.deepEqual([check.numbers['bpda'], check.numbers['pgd']], [0, 1]);
+  assert.match(fs.readFileSync(path.join(path.dirname(report), 'report.md'), 'utf8'), /\*\*warn: BPDA 0\.0 %, full-gradient PGD 100\.0 %\*\*/);
+  assert.match(fs.readFileSync(report, 'utf8'), /<td class="warn"[^>]*>warn: BPDA 0\.0 %/);
 });
 
 test('experiment: a folder of another scale or dataset is refused', async () => {

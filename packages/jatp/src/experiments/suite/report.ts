@@ -17,6 +17,7 @@ import { collectPanel, readCellEval, type EntryResult } from './collect.js';
 import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js';
 import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
 import type { GalleryJson } from './gallery.js';
+import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
 
 export interface PanelResult {
   readonly experiment: ExperimentName;
@@ -30,6 +31,8 @@ export interface ReportData {
   readonly panels: PanelResult[];
   readonly trainings: { key: string; kind: string; wallSeconds?: number; done: boolean }[];
   readonly evaluations: { key: string; wallSeconds?: number; n?: number; done: boolean }[];
+  /** Gradient-masking checks judged from the finished evaluations, one per full model. */
+  readonly masking: ModelMasking[];
 }
 
 /** CIFAR-10 read from the JPEG-derived copy is lossy: never call its numbers CIFAR-10 accuracy. */
@@ -57,7 +60,11 @@ export function collectReport(out: string): ReportData {
     const e = readCellEval(out, c.key);
     return { key: c.key, done: e !== undefined, ...(e ? { wallSeconds: e.wallSeconds, n: e.n } : {}) };
   });
-  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations };
+  const masking = maskingChecks(
+    grid.evaluations.map((c) => ({ cell: c.cell as EvalCell, key: c.key })),
+    (key) => readCellEval(out, key) as MaskingEval | undefined,
+  );
+  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking };
 }
 
 const fmt = (v: number | undefined, digits = 2): string => (v === undefined ? '–' : v.toFixed(digits));
@@ -108,6 +115,16 @@ export function reportMarkdown(data: ReportData): string {
     }
     lines.push('');
   }
+  lines.push(`## ${MASKING_TITLE}`, '', MASKING_NOTE, '');
+  lines.push(`| ${['full model', 'robust accuracy under the union of attacks', ...MASKING_COLUMNS.map((c) => c.header)].join(' | ')} |`, `|${['---', '---:', ...MASKING_COLUMNS.map(() => '---')].join('|')}|`);
+  for (const mm of data.masking) {
+    const cell = (id: string) => {
+      const c = mm.checks.find((k) => k.id === id);
+      return c ? (c.status === 'warn' ? `**${formatCheck(c)}**` : formatCheck(c)) : '';
+    };
+    lines.push(`| ${[mm.model, formatUnion(mm), ...MASKING_COLUMNS.map((c) => cell(c.id))].join(' | ')} |`);
+  }
+  lines.push('');
   const commands = m.runs.map((r) => r.command).filter(Boolean);
   lines.push('## Commands', '', ...[...new Set(commands)].map((c) => `    ${c}`), '');
   return lines.join('\n');
@@ -168,6 +185,24 @@ function htmlTable(p: PanelResult): string {
     })
     .join('');
   return `<table><tr><th></th>${head}</tr>${sub}${body}</table>`;
+}
+
+const MASKING_TITLE = 'Gradient-masking checks (from the evaluations above, no new attacks)';
+const MASKING_NOTE =
+  'Per full model, the checks of `jatp eval --sanity` that the finished cells can judge: pass / warn with the robust accuracies compared (differences up to max(2 %, 2/n) are noise); "not run" where the experiment has no cell for the needed attack. Headline: the fraction of test images correct under every attack run on the model.';
+
+function maskingHtml(masking: readonly ModelMasking[]): string {
+  const head = `<tr><th>full model</th><th>n</th><th>robust accuracy under the union of attacks</th>${MASKING_COLUMNS.map((c) => `<th>${escapeXml(c.header)}</th>`).join('')}</tr>`;
+  const rows = masking
+    .map((mm) => {
+      const checks = MASKING_COLUMNS.map((col) => {
+        const c = mm.checks.find((k) => k.id === col.id);
+        return c ? `<td class="${c.status === 'not run' ? 'notrun' : c.status}" title="${escapeXml(c.title)}${c.cells.length ? `: ${escapeXml(c.cells.join(', '))}` : ''}">${escapeXml(formatCheck(c))}</td>` : '<td></td>';
+      }).join('');
+      return `<tr><th>${escapeXml(mm.model)}</th><td class="num">${mm.n ?? ''}</td><td class="num" title="${escapeXml(mm.unionCells.join(', '))}">${escapeXml(formatUnion(mm))}</td>${checks}</tr>`;
+    })
+    .join('');
+  return `<section id="sanity"><h2>${escapeXml(MASKING_TITLE)}</h2><p>${escapeXml(MASKING_NOTE)}</p><div class="scroll"><table>${head}${rows}</table></div></section>`;
 }
 
 function dataUri(file: string): string {
@@ -255,7 +290,7 @@ function versions(): Record<string, string> {
 const CSS = `body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.paper{color:#666}td.neg{color:#b00}td.pos{color:#070}.claim{color:#444;font-style:italic}.gallery{display:inline-block;vertical-align:top;margin:0 18px 18px 0}
-.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}details{margin:6px 0}.scroll{overflow-x:auto}`;
+.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}td.pass{color:#070}td.warn{color:#b00;font-weight:bold}td.notrun{color:#888}details{margin:6px 0}.scroll{overflow-x:auto}`;
 
 export function reportHtml(out: string, data: ReportData): string {
   const m = data.manifest;
@@ -282,6 +317,7 @@ export function reportHtml(out: string, data: ReportData): string {
 Accuracies in % of the first ${data.evaluations.find((e) => e.n !== undefined)?.n ?? '?'} test images; full model F = T(clip01(P(x))), adaptive attacks (exact gradients through P; BPDA: identity backward). Paper values are CIFAR-10 with ResNet-18 targets at ε = 8/255: at a smaller scale or on other data, Δ shows the direction, not a reproduction error.</p>
 ${m.dataset === 'cifar10' && data.datasetLabel.startsWith('JPEG') ? '<p><b>Data: the JPEG-derived copy of CIFAR-10 (lossy). These are not CIFAR-10 accuracies.</b></p>' : ''}
 ${panelsHtml}
+${maskingHtml(data.masking)}
 <section id="images"><h2>Images: natural, adversarial, purified, difference (TRADES target, PGD)</h2>${galleriesHtml(out, grid.evaluations)}</section>
 <section id="curves"><h2>Training curves (metrics.jsonl of each training cell)</h2>${curvesHtml(out, grid.trainings)}</section>
 <section id="provenance"><h2>Commands, settings, versions, machine, wall times</h2>
@@ -299,7 +335,7 @@ export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
   fs.mkdirSync(dir, { recursive: true });
-  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations };
+  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);
