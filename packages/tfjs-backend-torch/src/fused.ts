@@ -24,6 +24,11 @@ export interface BatchNormTrainingParams {
   /** PyTorch's convention: r <- (1 - momentum) r + momentum * batch statistic. */
   momentum: number;
   epsilon: number;
+  /**
+   * Also return the batch mean and biased batch variance (new tensors, no gradient flows back
+   * through them), for callers that keep running statistics their own way (tfjs-layers' momentum).
+   */
+  withBatchStatistics?: boolean;
 }
 
 export interface BatchNormTrainingResult {
@@ -31,6 +36,9 @@ export interface BatchNormTrainingResult {
   /** Updated running statistics (new tensors: assign them to the variables); absent when not given. */
   runningMean?: tf.Tensor1D;
   runningVariance?: tf.Tensor1D;
+  /** With `withBatchStatistics`: the batch mean and biased batch variance per channel. */
+  batchMean?: tf.Tensor1D;
+  batchVariance?: tf.Tensor1D;
 }
 
 /**
@@ -49,21 +57,29 @@ export function batchNormTraining(x: tf.Tensor, p: BatchNormTrainingParams): Bat
     if (p.runningMean && p.runningVariance) { inputs.runningMean = p.runningMean; inputs.runningVariance = p.runningVariance; }
     const outs = tf.engine().runKernel(TorchBatchNormTrain, inputs,
       { momentum: p.momentum, varianceEpsilon: p.epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-    // The batch statistics (outputs 1, 2) are saved for the gradient; the caller never sees them.
-    tf.dispose([outs[1]!, outs[2]!]);
-    return { y: outs[0]!, runningMean: outs[3] as tf.Tensor1D | undefined, runningVariance: outs[4] as tf.Tensor1D | undefined };
+    // The batch statistics (outputs 1, 2) are saved for the gradient; the caller sees them only
+    // on request, the variance recovered from the kernel's 1 / sqrt(var + eps).
+    const [y, mean, invStd] = outs as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+    const batch = p.withBatchStatistics
+      ? { batchMean: mean, batchVariance: tf.tidy(() => tf.sub(tf.reciprocal(tf.square(invStd)), p.epsilon) as tf.Tensor1D) }
+      : {};
+    tf.dispose(p.withBatchStatistics ? [invStd] : [mean, invStd]);
+    return { y, runningMean: outs[3] as tf.Tensor1D | undefined, runningVariance: outs[4] as tf.Tensor1D | undefined, ...batch };
   }
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
   const y = tf.batchNorm(x, mean, variance, p.offset, p.scale, p.epsilon);
-  if (!p.runningMean || !p.runningVariance) return { y };
+  const batch = p.withBatchStatistics ? { batchMean: mean as tf.Tensor1D, batchVariance: variance as tf.Tensor1D } : {};
+  const disposeUnreturned = () => { if (!p.withBatchStatistics) tf.dispose([mean, variance]); };
+  if (!p.runningMean || !p.runningVariance) { disposeUnreturned(); return { y, ...batch }; }
   const n = x.size / x.shape[x.rank - 1]!;
   const m = p.momentum;
   const [runningMean, runningVariance] = tf.tidy(() => [
     tf.add(tf.mul(p.runningMean!, 1 - m), tf.mul(mean, m)) as tf.Tensor1D,
     tf.add(tf.mul(p.runningVariance!, 1 - m), tf.mul(variance, (m * n) / Math.max(1, n - 1))) as tf.Tensor1D,
   ]);
-  return { y, runningMean, runningVariance };
+  disposeUnreturned();
+  return { y, runningMean, runningVariance, ...batch };
 }
 
 function requireFused(what: string): void {

@@ -21,6 +21,10 @@ test('batchNormTraining: output and updated running statistics match the compose
       runningVariance: rv as tf.Tensor1D, momentum: 0.1, epsilon: 1e-5 });
     return [r.y, r.runningMean!, r.runningVariance!];
   });
+  await expectSameAsCpu('bn train batch statistics', [x4, vec(1, 0.5), vec()], (x, s, o) => {
+    const r = batchNormTraining(x, { scale: s as tf.Tensor1D, offset: o as tf.Tensor1D, momentum: 0.1, epsilon: 1e-5, withBatchStatistics: true });
+    return [r.y, r.batchMean!, r.batchVariance!];
+  });
   await expectSameAsCpu('bn train forward, rank 2, no parameters', [{ shape: [7, C], shift: 0.2 }],
     (x) => batchNormTraining(x, { momentum: 0.1, epsilon: 1e-3 }).y);
 });

@@ -14,6 +14,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Network } from './types.js';
+import { installFusedBatchNorm } from './fused-batch-norm.js';
+
+// Before any training step (and before SyncBatchNorm can layer itself on top, see that file).
+installFusedBatchNorm();
 
 type Initializer = ReturnType<typeof tfl.initializers.zeros>;
 
@@ -230,6 +234,7 @@ export class TorchStyleBuilder {
    * (tested). One known difference: tfjs-layers folds the biased batch variance into running_var,
    * PyTorch the unbiased one; the ratio n/(n-1), n = batch*H*W per channel, is below 1.001 for a
    * batch of 128 even at ResNet-18's 4x4 stage. Inference (running statistics) is identical.
+   * Training mode runs as one fused kernel on the torch backend (models/fused-batch-norm.ts).
    */
   bn(x: tfl.SymbolicTensor, name: string): tfl.SymbolicTensor {
     return tfl.layers.batchNormalization({ name, axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(x) as tfl.SymbolicTensor;
