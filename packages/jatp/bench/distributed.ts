@@ -14,9 +14,9 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import net from 'node:net';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { freeLocalPort } from 'tfjs-backend-torch';
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: number): number => {
@@ -37,19 +37,9 @@ const worker = fileURLToPath(new URL('./distributed-worker.ts', import.meta.url)
 
 interface WorkerResult { rank: number; secondsPerStep: number; commSecondsPerStep: number; payloadBytesPerStep: number; params: number; threads: number }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function runWorld(world: number, independent = false): Promise<WorkerResult[]> {
-  const port = await freePort();
+  const port = await freeLocalPort();
   return Promise.all(
     Array.from({ length: world }, (_, rank) =>
       new Promise<WorkerResult>((resolve, reject) => {

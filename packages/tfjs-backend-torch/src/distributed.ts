@@ -10,6 +10,7 @@
  * naming the dead or missing rank once `timeoutMs` has passed (a killed peer is usually reported
  * at once: its sockets close). Results are new tensors; the inputs are never modified.
  */
+import * as net from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
 
 import type { TorchBackend } from './backend.js';
@@ -202,4 +203,20 @@ export class ProcessGroup {
 /** Joins (or, on rank 0, hosts) the rendezvous and returns this process's group. */
 export function initProcessGroup(opts: ProcessGroupOptions = {}): ProcessGroup {
   return ProcessGroup.create(opts);
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, released): what a local
+ * launcher (`--nproc N`) hands to its workers as MASTER_PORT. Another process could take it before
+ * rank 0 binds it; rendezvous then fails with the store's error instead of hanging.
+ */
+export async function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -5,27 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { distributedStatus } from '../src/index.js';
+import { distributedStatus, freeLocalPort } from '../src/index.js';
 
 const worker = fileURLToPath(new URL('./fixtures/dist_worker.ts', import.meta.url));
 const status = distributedStatus();
 const skip = status.available ? false : `distributed unavailable: ${status.reason}`;
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Rank {
   proc: ChildProcess;
@@ -84,7 +72,7 @@ test('distributedStatus() reports Gloo (or explains why not)', () => {
 });
 
 test('2 ranks: allReduce (bucketed, sum and mean), broadcast, allGather, barrier match closed forms', { skip, timeout: 60_000 }, async () => {
-  const port = await freePort();
+  const port = await freeLocalPort();
   const ranks = [0, 1].map((r) => launch('collectives', r, 2, port));
   const codes = await Promise.all(ranks.map((r) => r.done));
   ranks.forEach((r, i) => assert.equal(codes[i], 0, `rank ${i} failed: ${r.stderr()}`));
@@ -109,7 +97,7 @@ test('2 ranks: allReduce (bucketed, sum and mean), broadcast, allGather, barrier
 
 for (const victim of [1, 0]) {
   test(`a SIGKILLed rank ${victim} makes its peer fail naming it, within the timeout`, { skip, timeout: 60_000 }, async () => {
-    const port = await freePort();
+    const port = await freeLocalPort();
     const timeoutMs = 15_000;
     const env = { VICTIM: String(victim), TEST_TIMEOUT_MS: String(timeoutMs) };
     const ranks = [0, 1].map((r) => launch('die', r, 2, port, env));

@@ -11,7 +11,6 @@
  * the group when WORLD_SIZE > 1. See docs/distributed.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { enableDataParallel } from '../index.js';
@@ -34,16 +33,6 @@ function parseNproc(text: string): number {
   return n;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** This command line without its --nproc flag (either spelling). */
 export function argvWithoutNproc(argv: readonly string[]): string[] {
@@ -70,7 +59,8 @@ export async function launchLocalWorkers(flags: DistributedFlags): Promise<boole
     throw new Error(`--nproc ${n}: this process is already rank ${process.env.RANK ?? '?'} of WORLD_SIZE=${process.env.WORLD_SIZE} (drop --nproc under a launcher)`);
   }
   if (n === 1) return false;
-  const port = await freePort();
+  const { freeLocalPort } = (await import('tfjs-backend-torch')) as typeof import('tfjs-backend-torch');
+  const port = await freeLocalPort();
   const threads = process.env.TFJS_TORCH_NUM_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / n)));
   const args = [...process.execArgv, ...argvWithoutNproc(process.argv.slice(1))];
   const children: ChildProcess[] = [];

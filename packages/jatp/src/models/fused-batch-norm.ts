@@ -19,7 +19,7 @@ import { batchNormTraining, fusedOpsAvailable } from 'tfjs-backend-torch/fused';
 type LayerCall = (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
 
 /** The fields of tfjs-layers' BatchNormalization that the fused path reads (not in its typings). */
-interface BatchNormLayer {
+export interface BatchNormLayer {
   axis: number;
   momentum: number;
   epsilon: number;

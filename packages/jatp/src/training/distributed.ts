@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch, Recipe } from './types.js';
 import { silentProgress, type ProgressSink } from './progress.js';
+import type { BatchNormLayer } from '../models/fused-batch-norm.js';
 
 /** The engine's process group, as far as this module uses it (tfjs-backend-torch/src/distributed.ts). */
 export interface DataParallelGroup {
@@ -264,16 +265,7 @@ function installSyncBatchNorm(): () => void {
   const probe = tfl.layers.batchNormalization({});
   const proto = Object.getPrototypeOf(probe) as { call: (inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor };
   const stock = proto.call;
-  type BnLayer = {
-    axis: number;
-    momentum: number;
-    epsilon: number;
-    gamma: { read(): tf.Tensor } | null;
-    beta: { read(): tf.Tensor } | null;
-    movingMean: { read(): tf.Tensor; write(t: tf.Tensor): void };
-    movingVariance: { read(): tf.Tensor; write(t: tf.Tensor): void };
-  };
-  proto.call = function (this: BnLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+  proto.call = function (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const c = ctx;
     const x = Array.isArray(inputs) ? inputs[0]! : inputs;
     const channelsLast = this.axis === -1 || this.axis === x.rank - 1;

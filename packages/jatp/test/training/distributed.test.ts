@@ -10,12 +10,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { distributedStatus } from 'tfjs-backend-torch';
+import { distributedStatus, freeLocalPort } from 'tfjs-backend-torch';
 import { readSafetensors } from '../../src/training/checkpoint-io.js';
 import { latestCheckpoint } from '../../src/training/loop.js';
 import { shardRange } from '../../src/training/distributed.js';
@@ -26,20 +25,10 @@ const worker = fileURLToPath(new URL('./fixtures/ddp-run.ts', import.meta.url));
 const status = distributedStatus();
 const skip = status.available ? false : `distributed unavailable: ${status.reason}`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs the tiny run on `world` ranks; resolves with each rank's printed JSON. */
 async function ddpRun(outDir: string, world: number, args: string[]): Promise<Array<Record<string, unknown>>> {
-  const port = await freePort();
+  const port = await freeLocalPort();
   const runs = Array.from({ length: world }, (_, rank) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const p = spawn(process.execPath, ['--import', 'tsx', worker, outDir, ...args], {
