@@ -21,6 +21,7 @@ import {
   writeReport,
   type PlanLine,
 } from '../index.js';
+import { parseInteger } from './flags.js';
 
 export interface ExperimentFlags {
   scale: string;
@@ -32,17 +33,12 @@ export interface ExperimentFlags {
   quiet?: boolean;
 }
 
-function positiveInt(text: string, flag: string): number {
-  const v = Number(text);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${flag}: '${text}' is not a positive integer`);
-  return v;
-}
-
-function resolved(flags: ExperimentFlags) {
+/** The experiment flags checked and resolved (defaults filled in); bad values name their flag. */
+export function resolveExperimentFlags(flags: ExperimentFlags) {
   const scale = parseScale(flags.scale);
   const dataset = flags.dataset.startsWith('folder:') ? flags.dataset : canonicalName(flags.dataset);
-  const seeds = positiveInt(flags.seeds, '--seeds');
-  const evalCount = flags.n !== undefined ? positiveInt(flags.n, '--n') : undefined;
+  const seeds = parseInteger('--seeds', flags.seeds, { min: 1 });
+  const evalCount = flags.n !== undefined ? parseInteger('--n', flags.n, { min: 1 }) : undefined;
   const out = flags.out ?? path.join('runs', `exp-${scale}-${dataset.replace(/[^a-z0-9-]/gi, '_')}`);
   return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}) };
 }
@@ -65,14 +61,14 @@ export function formatPlan(lines: readonly PlanLine[]): string {
 }
 
 export async function runExperimentPlan(name: string, flags: ExperimentFlags): Promise<PlanLine[]> {
-  const r = resolved(flags);
+  const r = resolveExperimentFlags(flags);
   const { lines } = planGrid({ ...r, experiments: parseExperimentNames(name) });
   process.stdout.write(`${formatPlan(lines)}\n`);
   return lines;
 }
 
 export async function runExperiment(name: string, flags: ExperimentFlags, argv: readonly string[] = process.argv): Promise<{ report: string; interrupted: boolean }> {
-  const r = resolved(flags);
+  const r = resolveExperimentFlags(flags);
   const experiments = parseExperimentNames(name);
   const backend = await initBackend();
   const log = flags.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);

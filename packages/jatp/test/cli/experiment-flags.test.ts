@@ -1,0 +1,24 @@
+/** `jatp experiment` checks its numeric flags with the shared parsers: a bad value names its flag. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveExperimentFlags } from '../../src/cli/experiment.js';
+
+const base = { scale: 'smoke', dataset: 'fashion-mnist', seeds: '1' };
+
+test('experiment flags: --seeds and --n must be integers >= 1, named in the error', () => {
+  for (const [flags, flag] of [
+    [{ ...base, seeds: '0' }, '--seeds'],
+    [{ ...base, seeds: 'two' }, '--seeds'],
+    [{ ...base, n: '1.5' }, '--n'],
+    [{ ...base, n: '-3' }, '--n'],
+  ] as const) {
+    assert.throws(() => resolveExperimentFlags(flags), (e: Error) => e.message.startsWith(`${flag}:`), JSON.stringify(flags));
+  }
+});
+
+test('experiment flags: good values resolve, with the default output folder', () => {
+  const r = resolveExperimentFlags({ ...base, seeds: '3', n: '20' });
+  assert.equal(r.seeds, 3);
+  assert.equal(r.evalCount, 20);
+  assert.equal(r.out, 'runs/exp-smoke-fashion-mnist');
+});
