@@ -2,8 +2,8 @@
 # The README's main job, on the embedded default dataset (Fashion-MNIST from Debian): the paper's
 # claim in small. Trains a TRADES target, APE-G and JATP in front of it (cpu presets), attacks each
 # full model with adaptive PGD-40, PGD-DLR-40 and BPDA on 200 test images, and writes the HTML report
-# (its cells took ~20 min on the 2 shared, heavily loaded development cores, load average ~15; not yet
-# timed on a quiet machine). Re-running skips finished cells and continues the rest.
+# (338 s from a fresh folder on the 2-core development machine at load average ~2, 2026-12-01; ~20 min
+# when ~9 other jobs shared those cores). Re-running skips finished cells and continues the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/quickstart}
