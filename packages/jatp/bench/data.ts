@@ -12,15 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { initBackend } from '../src/backend.js';
 import { BatchIterator, loadDataset, parseCifarRecords, type Split, type Augment } from '../src/data/index.js';
 import { readMaybeCompressed } from '../src/data/io.js';
+import { positiveIntFlag } from './flags.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a positive integer, got ${args[i + 1]}`);
-  return v;
-};
+const flag = (name: string, fallback: number): number => positiveIntFlag(args, name, fallback);
 const batchSize = flag('--batch-size', 128);
 const batches = flag('--batches', 40);
 const json = args.includes('--json');

@@ -17,15 +17,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freeLocalPort } from 'tfjs-backend-torch';
+import { positiveIntFlag } from './flags.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, def: number): number => {
-  const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = Number(args[i + 1]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a positive integer, got ${args[i + 1]}`);
-  return v;
-};
+const flag = (name: string, fallback: number): number => positiveIntFlag(args, name, fallback);
 const width = flag('--width', 64);
 const batch = flag('--batch', 32);
 const steps = flag('--steps', 6);
