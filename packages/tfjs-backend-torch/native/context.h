@@ -3,7 +3,11 @@
 // errors (an exception escaping into N-API would abort the process).
 //
 // Invariant: every tensor in the table is contiguous in tfjs's logical (row-major, NHWC) layout,
-// so read/write are a memcpy and kernels may build NCHW *views* with permute() when ATen wants them.
+// so kernels may build NCHW *views* with permute() when ATen wants them, with one exception:
+// convolution filter gradients and the optimizer updates made from them keep the dense layout the
+// convolution computed them in (OIHW or OHWI memory under an HWIO shape, engine-speed.md), so a
+// trained filter needs no reordering per step. Such a tensor is a permutation of a contiguous one
+// that owns its whole storage; reads (toTyped) make a contiguous copy, ATen ops accept any strides.
 #pragma once
 
 #include <napi.h>
@@ -39,7 +43,9 @@ inline at::Tensor AsFloat32Result(const at::Tensor& t) {
 }
 
 // Handle table (defined in storage.cc). Handles are small non-negative ints, reused after Free.
-int32_t Put(at::Tensor t);          // makes `t` contiguous, stores it, returns its handle
+// Stores `t` and returns its handle; makes it contiguous unless `keepDenseLayout` and `t` is a
+// permuted tensor owning its whole storage (see the invariant above).
+int32_t Put(at::Tensor t, bool keepDenseLayout = false);
 const at::Tensor& Get(int32_t h);    // throws std::runtime_error on an unknown handle
 void Free(int32_t h);
 int64_t Count();                     // live handles
@@ -69,9 +75,9 @@ std::vector<at::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i);
 
 // Stores `t` and returns what TypeScript needs to build a TensorInfo:
 // an Int32Array [handle, dtypeCode, rank, dim0, dim1, ...].
-Napi::Value ReturnTensor(Napi::Env env, at::Tensor t);
+Napi::Value ReturnTensor(Napi::Env env, at::Tensor t, bool keepDenseLayout = false);
 // Several outputs: a JS array of the above.
-Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts);
+Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts, bool keepDenseLayout = false);
 
 // Registration entry points, one per ops_*.cc family; called from addon.cc's Init.
 void RegisterStorage(Napi::Env env, Napi::Object exports);

@@ -54,14 +54,15 @@ static at::Tensor DepthwiseWeight(const at::Tensor& w) {
 }
 
 
-// Memory-format policy. Our NCHW views are channels_last, which oneDNN runs fast for large images,
-// but libtorch 1.13 is several times slower in channels_last for small feature maps (ResNet-18's
-// 4x4x512 stage: measured 138 vs 57 ms forward, and the weight gradient of wide layers). For those
-// shapes one copy to contiguous NCHW (a few MB) pays for itself. Measured with PyTorch 1.13,
-// 2 threads, batch 32 (bench/torch_bench.py shapes).
-static bool PreferContiguous(const at::Tensor& nchw, bool weightGrad) {
-  const int64_t hw = nchw.size(2) * nchw.size(3);
-  return hw <= 16 || (weightGrad && nchw.size(1) >= 128);
+// Memory-format policy. Our NCHW views are channels_last, which oneDNN runs fast for large maps,
+// but libtorch 1.13 is slower in channels_last when the convolution's *output* map is small
+// (ResNet-18's 4x4 stage, including the stride-2 convolution that enters it from 8x8). For those
+// one copy of the input (or dy) to contiguous NCHW pays for itself. The same rule holds for the
+// forward pass, the input gradient and the filter gradient, so one layer uses one format in all
+// three and its filter (stored in that layout, see NnConv2dBackpropFilter) is never reordered.
+// Measured with PyTorch 1.13, 2 threads, batch 32, ResNet-18's CIFAR shapes (engine-speed.md).
+static bool PreferContiguous(int64_t outH, int64_t outW) {
+  return outH * outW <= 16;
 }
 
 static at::MemoryFormat FormatFor(bool channelsLast) {
@@ -88,7 +89,7 @@ TT_FN(NnConv2d) {
   const int64_t C = xv.size(1);
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
-  if (cl && PreferContiguous(xv, false)) xv = xv.contiguous();
+  if (cl && PreferContiguous(o[0], o[1])) xv = xv.contiguous();
   const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, xv.suggest_memory_format());
   // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
   // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
@@ -132,7 +133,7 @@ TT_FN(NnConv2dBackpropInput) {
   const int64_t Hp = plan.direct ? H : H + plan.pre.top + plan.pre.bottom;
   const int64_t Wp = plan.direct ? W : W + plan.pre.left + plan.pre.right;
   // Only the shape (and memory format) of the input matters for grad_input: pass an uninitialised one.
-  const bool contiguous = cl && H * W <= 16;
+  const bool contiguous = cl && PreferContiguous(dyv.size(2), dyv.size(3));
   if (contiguous) dyv = dyv.contiguous();
   const at::MemoryFormat format = FormatFor(cl && !contiguous);
   dyv = LowPrecisionOperand(dyv);
@@ -164,7 +165,7 @@ TT_FN(NnConv2dBackpropFilter) {
   at::Tensor dyv = cl ? ToNCHW(dy) : dy;
   const Plan plan = MakePlan(xv.size(2), xv.size(3), dyv.size(2), dyv.size(3), p, f[0], f[1], s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
-  if (cl && PreferContiguous(xv, true)) {
+  if (cl && PreferContiguous(dyv.size(2), dyv.size(3))) {
     xv = xv.contiguous();
     dyv = dyv.contiguous();
   }
@@ -177,9 +178,12 @@ TT_FN(NnConv2dBackpropFilter) {
                                         /*transposed=*/false, /*output_padding=*/{0, 0},
                                         depthwise ? C : 1, {false, true, false});
   const at::Tensor gw = AsFloat32Result(std::get<1>(grads));
-  at::Tensor out = depthwise ? gw.reshape({f[2], f[3], f[0], f[1]}).permute({2, 3, 0, 1})
-                             : gw.permute({2, 3, 1, 0});
-  return ReturnTensor(info.Env(), out);
+  // The HWIO result stays a view of the OIHW gradient in the layout the convolution used (OHWI
+  // memory for channels_last, OIHW for contiguous): copying it to contiguous HWIO here and then
+  // back for the next forward pass cost two transposing copies of every filter per training step
+  // (about 20 ms for one 512x512 filter on 2 cores). The optimizer keeps that layout (ops_fused.cc).
+  if (depthwise) return ReturnTensor(info.Env(), gw.reshape({f[2], f[3], f[0], f[1]}).permute({2, 3, 0, 1}));
+  return ReturnTensor(info.Env(), gw.permute({2, 3, 1, 0}), /*keepDenseLayout=*/true);
 }
 
 void RegisterConvOps(Napi::Env env, Napi::Object exports) {

@@ -76,6 +76,21 @@ TT_FN(NnBatchNormTrainGrad) {
   return ReturnTensors(info.Env(), {ChannelsBack(std::get<0>(g)), std::get<1>(g), std::get<2>(g)});
 }
 
+// An output for a parameter update, laid out like the parameter's gradient. A convolution's filter
+// gradient comes in the memory layout its convolution uses (ops_conv.cc); updated weights and
+// slots made in that layout feed the next forward pass without a reorder, and keep every operand
+// of the element-wise update in one layout (ATen then runs it as one flat vectorised loop).
+at::Tensor LikeGradient(const at::Tensor& g) {
+  return at::empty_like(g, at::MemoryFormat::Preserve);
+}
+
+// a + alpha * b into a new tensor laid out like g.
+at::Tensor AddLike(const at::Tensor& g, const at::Tensor& a, const at::Tensor& b, double alpha) {
+  at::Tensor out = LikeGradient(g);
+  at::add_out(out, a, b, alpha);
+  return out;
+}
+
 void CheckGroup(const char* fn, const std::vector<at::Tensor>& ps, const std::vector<at::Tensor>& other,
                 const char* what) {
   if (ps.size() != other.size()) {
@@ -102,12 +117,12 @@ TT_FN(NnSgdMomentumUpdate) {
   CheckGroup("nnSgdMomentumUpdate", ps, gs, "gradients");
   std::vector<at::Tensor> outs(2 * ps.size());
   for (size_t i = 0; i < ps.size(); ++i) {
-    const at::Tensor g = wd != 0 ? at::add(gs[i], ps[i], wd) : gs[i];
-    at::Tensor v = at::add(g, vs[i], momentum);  // g + momentum * v
-    outs[i] = at::add(ps[i], v, -lr);
+    const at::Tensor g = wd != 0 ? AddLike(gs[i], gs[i], ps[i], wd) : gs[i];
+    at::Tensor v = AddLike(gs[i], g, vs[i], momentum);  // g + momentum * v
+    outs[i] = AddLike(gs[i], ps[i], v, -lr);
     outs[ps.size() + i] = std::move(v);
   }
-  return ReturnTensors(info.Env(), outs);
+  return ReturnTensors(info.Env(), outs, /*keepDenseLayout=*/true);
 }
 
 // nnAdamUpdate(params[], m[], v[], grads[], lr, beta1, beta2, eps, weightDecay, step)
@@ -134,15 +149,17 @@ TT_FN(NnAdamUpdate) {
   const size_t n = ps.size();
   std::vector<at::Tensor> outs(3 * n);
   for (size_t i = 0; i < n; ++i) {
-    const at::Tensor g = wd != 0 ? at::add(gs[i], ps[i], wd) : gs[i];
-    at::Tensor m = at::add(ms[i] * b1, g, 1 - b1);
-    at::Tensor v = at::addcmul(vs[i] * b2, g, g, 1 - b2);
+    const at::Tensor g = wd != 0 ? AddLike(gs[i], gs[i], ps[i], wd) : gs[i];
+    at::Tensor m = AddLike(gs[i], ms[i] * b1, g, 1 - b1);
+    at::Tensor v = LikeGradient(gs[i]);
+    at::addcmul_out(v, vs[i] * b2, g, g, 1 - b2);
     const at::Tensor denom = (at::sqrt(v) / sqrtBc2).add_(eps);
-    outs[i] = at::addcdiv(ps[i], m, denom, -stepSize);
+    outs[i] = LikeGradient(gs[i]);
+    at::addcdiv_out(outs[i], ps[i], m, denom, -stepSize);
     outs[n + i] = std::move(m);
     outs[2 * n + i] = std::move(v);
   }
-  return ReturnTensors(info.Env(), outs);
+  return ReturnTensors(info.Env(), outs, /*keepDenseLayout=*/true);
 }
 
 // nnLinfStep(x, grad, x0, stepSize, eps, lo, hi) -> clamp(clamp(x + step*sign(grad), x0-eps, x0+eps), lo, hi)

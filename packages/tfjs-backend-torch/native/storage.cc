@@ -68,7 +68,14 @@ at::Device CurrentDevice() {
   return g_device;
 }
 
-int32_t Put(at::Tensor t) {
+// True when `t` covers its whole storage exactly once, in some order of its dimensions (a
+// permuted contiguous tensor): keeping it as it is pins no extra memory.
+static bool OwnsDenseStorage(const at::Tensor& t) {
+  return t.is_non_overlapping_and_dense() && t.storage_offset() == 0 &&
+         t.storage().nbytes() == static_cast<size_t>(t.numel()) * t.element_size();
+}
+
+int32_t Put(at::Tensor t, bool keepDenseLayout) {
   // Results of ATen ops are sometimes int64/float64/uint8 (argmax, index ops): store only the three
   // dtypes tfjs has, so readSync is always a plain memcpy into the matching typed array.
   switch (t.scalar_type()) {
@@ -77,7 +84,7 @@ int32_t Put(at::Tensor t) {
     case at::kDouble: case at::kHalf: case at::kBFloat16: t = t.to(at::kFloat); break;
     default: ToDtypeCode(t.scalar_type());  // throws with a clear message
   }
-  t = t.contiguous();
+  if (!(keepDenseLayout && OwnsDenseStorage(t))) t = t.contiguous();
   int32_t h;
   if (!g_free.empty()) {
     h = g_free.back();
@@ -160,18 +167,18 @@ Napi::Int32Array Describe(Napi::Env env, int32_t h) {
 }
 }  // namespace
 
-Napi::Value ReturnTensor(Napi::Env env, at::Tensor t) {
-  return Describe(env, Put(std::move(t)));
+Napi::Value ReturnTensor(Napi::Env env, at::Tensor t, bool keepDenseLayout) {
+  return Describe(env, Put(std::move(t), keepDenseLayout));
 }
 
-Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts) {
+Napi::Value ReturnTensors(Napi::Env env, const std::vector<at::Tensor>& ts, bool keepDenseLayout) {
   // Convert all first, insert after: an exception half-way must not leave orphan handles (guide §7c).
   std::vector<at::Tensor> ready;
   ready.reserve(ts.size());
   for (const at::Tensor& t : ts) ready.push_back(t);
   std::vector<int32_t> hs;
   try {
-    for (at::Tensor& t : ready) hs.push_back(Put(std::move(t)));
+    for (at::Tensor& t : ready) hs.push_back(Put(std::move(t), keepDenseLayout));
   } catch (...) {
     for (int32_t h : hs) Free(h);
     throw;

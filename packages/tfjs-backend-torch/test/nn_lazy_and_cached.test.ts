@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { nativeBinding } from '../src/index.js';
+import { adamStep, nativeBinding, sgdMomentumStep } from '../src/index.js';
 import type { TorchBackend } from '../src/index.js';
 import { randomValues, skipReason, tf } from './nn_helpers.js';
 
@@ -115,4 +115,88 @@ test('a conv weight keeps one cached layout per input format, reused across call
   })));
   // The weight (432 floats) plus its two cached layouts were counted, and all go with the weight.
   assert.ok(got.bytesWithCache - got.bytesAfter >= 3 * 432 * 4, `freed ${got.bytesWithCache - got.bytesAfter} bytes`);
+});
+
+/**
+ * Two convolutions, one on the channels-last path (16x16 output) and one on the contiguous path
+ * (4x4 output), trained two SGD-momentum steps then two Adam steps from their filter gradients.
+ * On torch the gradients and the updated filters keep the convolution's memory layout
+ * (native/ops_conv.cc, ops_fused.cc); the values must still be the cpu backend's, read back, as
+ * inputs of other kernels and as filters of the next convolution.
+ */
+test('filters trained from their gradients keep the convolution\'s layout and the cpu backend\'s values', { skip }, async () => {
+  const b = nativeBinding()!;
+  const lr = 0.05, momentum = 0.9, wd = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  const run = async (backend: string) => {
+    assert.ok(await tf.setBackend(backend), `setBackend(${backend})`);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d(randomValues(2 * 16 * 16 * 8, 31), [2, 16, 16, 8]);
+    const params = tf.tidy(() => [tf.variable(tf.tensor4d(randomValues(3 * 3 * 8 * 6, 32), [3, 3, 8, 6])),
+      tf.variable(tf.tensor4d(randomValues(3 * 3 * 6 * 5, 33), [3, 3, 6, 5]))]);
+    const slots = () => tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+    const [vel, m, v] = [slots(), slots(), slots()];
+    const forward = (input: tf.Tensor4D, wA: tf.Tensor4D, wB: tf.Tensor4D) => {
+      const h = tf.relu(tf.conv2d(input, wA, 1, 'same'));
+      return tf.conv2d(tf.avgPool(h, 2, 2, 'valid'), wB, 2, 'same'); // 8x8 -> 4x4
+    };
+    const grads = () => {
+      const { grads: g } = tf.variableGrads(() => tf.mul(tf.sum(tf.square(forward(x, params[0] as tf.Tensor4D, params[1] as tf.Tensor4D))), 0.01) as tf.Scalar, params);
+      return params.map((p) => g[p.name]!);
+    };
+    for (let step = 1; step <= 4; step++) {
+      tf.tidy(() => {
+        const gs = grads();
+        if (step <= 2) {
+          if (backend === 'torch') { sgdMomentumStep(params, vel, gs, { lr, momentum, weightDecay: wd }); return; }
+          params.forEach((p, i) => {
+            const g = tf.add(gs[i]!, tf.mul(p, wd));
+            vel[i]!.assign(tf.add(g, tf.mul(vel[i]!, momentum)));
+            p.assign(tf.sub(p, tf.mul(vel[i]!, lr)));
+          });
+          return;
+        }
+        const t = step - 2;
+        if (backend === 'torch') { adamStep(params, m, v, gs, { lr, beta1, beta2, epsilon: eps, weightDecay: wd, step: t }); return; }
+        params.forEach((p, i) => {
+          const g = tf.add(gs[i]!, tf.mul(p, wd));
+          m[i]!.assign(tf.add(tf.mul(m[i]!, beta1), tf.mul(g, 1 - beta1)));
+          v[i]!.assign(tf.add(tf.mul(v[i]!, beta2), tf.mul(tf.square(g), 1 - beta2)));
+          const denom = tf.add(tf.div(tf.sqrt(v[i]!), Math.sqrt(1 - beta2 ** t)), eps);
+          p.assign(tf.sub(p, tf.mul(tf.div(m[i]!, denom), lr / (1 - beta1 ** t))));
+        });
+      });
+    }
+    // With the layout kept, the next convolution uses each filter as stored: its cached layout is
+    // a view, so native memory grows by the output only. (A contiguous HWIO filter would add a
+    // reordered copy of itself.)
+    const growth = params.map((p, i) => {
+      const input = i === 0 ? x : tf.tensor4d(randomValues(2 * 8 * 8 * 6, 34), [2, 8, 8, 6]);
+      if (backend === 'torch') (tf.backend() as TorchBackend).handle(input); // uploaded before counting
+      const bytes0 = backend === 'torch' ? b.nativeBytes() : 0;
+      const y = tf.conv2d(input, p as tf.Tensor4D, i === 0 ? 1 : 2, 'same');
+      const grown = backend === 'torch' ? b.nativeBytes() - bytes0 - y.size * 4 : 0;
+      tf.dispose(i === 0 ? [y] : [y, input]);
+      return grown;
+    });
+    const read = (t: tf.Tensor) => Array.from(t.dataSync());
+    const values = {
+      params: params.map(read), velocities: vel.map(read), m: m.map(read), v: v.map(read),
+      reshaped: tf.tidy(() => read(tf.reshape(params[0]!, [-1, 6]))),
+      transposed: tf.tidy(() => read(tf.transpose(params[1]!, [3, 2, 0, 1]))),
+      output: tf.tidy(() => read(forward(x, params[0] as tf.Tensor4D, params[1] as tf.Tensor4D))),
+    };
+    tf.dispose([x, ...params, ...vel, ...m, ...v]);
+    assert.equal(tf.memory().numTensors, before, `${backend}: leaked tensors`);
+    return { values, growth };
+  };
+  const ref = await run('cpu');
+  const got = await run('torch');
+  for (const [name, vals] of Object.entries(got.values)) {
+    const exp = ref.values[name as keyof typeof ref.values];
+    const flat = (a: number[] | number[][]) => (Array.isArray(a[0]) ? (a as number[][]).flat() : a as number[]);
+    const [g, e] = [flat(vals), flat(exp)];
+    assert.equal(g.length, e.length, name);
+    g.forEach((val, k) => assert.ok(Math.abs(val - e[k]!) <= 2e-4 * (1 + Math.abs(e[k]!)), `${name}[${k}]: ${val} vs ${e[k]}`));
+  }
+  assert.deepEqual(got.growth, [0, 0], 'bytes beyond the outputs when convolving with the trained filters');
 });
