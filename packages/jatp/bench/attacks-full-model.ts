@@ -143,12 +143,12 @@ export async function fullModelBench(opts: { images: number; trainSteps: number;
   const nets = buildCpuPresetFullModel(0);
   const file = findCifarTest(opts.cifar);
   let data: CifarData;
-  let trained = 'untrained';
+  let trained = 'untrained (synthetic data)';
   if (file !== undefined) {
     data = loadCifar(file, opts.images, Math.max(1000, 32 * opts.trainSteps));
     const t0 = performance.now();
     train(nets, data.trainX!, data.trainY!, opts.trainSteps, 32);
-    trained = `${opts.trainSteps} Adam steps (batch 32, CE + pixel MSE, ${((performance.now() - t0) / 1000).toFixed(0)} s)`;
+    trained = `${opts.trainSteps} Adam steps (batch 32, CE + pixel MSE, ${((performance.now() - t0) / 1000).toFixed(0)} s) on JPEG-derived CIFAR-10`;
     tf.dispose([data.trainX!, data.trainY!]);
   } else {
     log('JPEG-derived CIFAR-10 not found (shared/data/cifar-10-jpeg-batches-bin/test_batch.bin beside the repository, or --cifar FILE): synthetic images labelled by the untrained model');
@@ -161,7 +161,7 @@ export async function fullModelBench(opts: { images: number; trainSteps: number;
   return {
     key: 'full',
     description: `full model T(clip01(P(x))): JATP purifier (nf ${p['nf']}, gc ${p['gc']}, nb ${p['nb']}) + ResNet-18 width ${t['width']}, ` +
-      `${trained} on ${data.source === 'synthetic' ? 'nothing' : 'JPEG-derived CIFAR-10'}; clean accuracy ${(100 * accuracy(nets.model, x, y)).toFixed(1)}% on ${x.shape[0]} ${data.source} images`,
+      `${trained}; clean accuracy ${(100 * accuracy(nets.model, x, y)).toFixed(1)}% on ${x.shape[0]} ${data.source} images`,
     logits: nets.model.logits,
     x,
     y,

@@ -21,6 +21,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+# No __pycache__ beside the sources (it would show up in git status).
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_models import FullModel, JatpPurifier, ResNet18, SmallCnn, load_strict, read_safetensors  # noqa: E402
 
