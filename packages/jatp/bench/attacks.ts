@@ -1,21 +1,30 @@
 /**
  * Attack benchmark (`npm run bench:attacks`): kernel calls the engine dispatches per attack
  * iteration, and PGD-40, APGD-CE and AutoAttack standard against the reference AutoAttack in
- * PyTorch on the same weights and images, on the small CNN of the speed issue (conv 1->16 k4 s2 p1,
- * ReLU, conv 16->32 k4 s2 p1, ReLU, dense 1568->100, ReLU, dense 100->10; plain tf ops).
- * The CNN is trained here for --train-steps SGD steps on Fashion-MNIST (when installed; otherwise
- * on synthetic images, said so in the output), then attacked on the first --images test images.
- * Kernel counts also for the toolkit's ResNet-18 (tfjs-layers) on 32x32x3 inputs.
+ * PyTorch on the same weights and images, for two models (--model cnn|full|both):
+ *
+ * (a) cnn: the speed issue's small CNN on Fashion-MNIST, eps --eps (bench/attacks-small-cnn.ts),
+ *     trained --train-steps SGD steps; kernel counts also for the toolkit's ResNet-18 at 32x32x3.
+ * (b) full: the CPU-preset full model T(clip01(P(x))) (JATP purifier nf 16 / gc 8 / nb 1 + ResNet-18
+ *     width 8, inference mode) on 32x32x3 JPEG-derived CIFAR-10 test images, eps 8/255
+ *     (bench/attacks-full-model.ts), trained --full-train-steps Adam steps.
  *
  * The comparison (dev-only) needs AUTOATTACK_DIR (a checkout of the reference code, github
  * fra31/auto-attack; never vendored here) and a python3 with torch (Debian python3-torch);
- * without them it is skipped with a message. Sides are interleaved (tfjs, PyTorch, tfjs, ...,
+ * without them it is skipped with a message. attacks_reference.py rebuilds each model in PyTorch
+ * from the safetensors files written here (reference_models.py). Before any timing, the port is
+ * proven: both sides' logits (and the purifier's output) on the attacked images must agree to
+ * --port-tol, else the bench exits non-zero. Sides are then interleaved (tfjs, PyTorch, tfjs, ...,
  * after a short warm-up of each); each attack reports the median time ratio with its min-max over
- * --pairs pairs and both robust accuracies. PyTorch runs with the same thread count and
- * OMP_WAIT_POLICY=PASSIVE unless the environment sets a policy (as the engine does).
- * Not here yet: the CPU-preset full model (purifier + classifier) on CIFAR-shaped data.
+ * --pairs pairs and both robust accuracies (a warning when they differ by more than the attacks'
+ * random draws explain), with the CPU model and the load average. PyTorch runs
+ * with the engine's thread count and OMP_WAIT_POLICY=PASSIVE unless the environment sets a policy
+ * (as the engine does).
  *
- * Flags: --images N (100)  --eps E (0.1)  --train-steps N (300)  --pairs N (2)  --skip-aa
+ * Flags: --model cnn|full|both (both)  --images N (100)  --pairs N (2)  --skip-aa
+ *        --eps E (0.1, the CNN; the full model uses 8/255)  --train-steps N (300, CNN)
+ *        --full-train-steps N (300)  --cifar FILE (a CIFAR-10 test_batch.bin; default: found
+ *        under shared/data beside the repository)  --port-tol T (1e-5, relative above 1)
  *        --python PATH (/usr/bin/python3)  --json
  * Backend: `initBackend` (torch when its addon loads; JATP_BACKEND to force one).
  */
@@ -26,7 +35,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { kernelStats } from 'tfjs-backend-torch';
+import { kernelStats, torchStatus } from 'tfjs-backend-torch';
 
 import { initBackend } from '../src/backend.js';
 import { apgdCe } from '../src/attacks/apgd.js';
@@ -35,45 +44,62 @@ import { Pgd } from '../src/attacks/pgd.js';
 import type { Attack } from '../src/attacks/types.js';
 import { buildResnet18 } from '../src/models/resnet18.js';
 import type { LogitsFn } from '../src/models/types.js';
-import { loadDataset } from '../src/data/load.js';
-import { SgdMomentum } from '../src/training/optim.js';
+import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
+import type { BenchModel } from './attacks-model.js';
+import { fullModelBench } from './attacks-full-model.js';
+import { smallCnnBench } from './attacks-small-cnn.js';
+import { positiveIntFlag } from './flags.js';
 
 const args = process.argv.slice(2);
-function num(name: string, def: number): number {
+function flagValue(name: string): string | undefined {
   const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = Number(args[i + 1]);
-  if (!(v > 0) || !Number.isFinite(v)) throw new Error(`bench/attacks.ts: ${name} expects a positive number, got '${args[i + 1]}'`);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${name}: expected a value`);
   return v;
 }
-const images = Math.floor(num('--images', 100));
-const eps = num('--eps', 0.1);
-const trainSteps = Math.floor(num('--train-steps', 300));
-const pairs = Math.floor(num('--pairs', 2));
-const pythonIdx = args.indexOf('--python');
-const python = pythonIdx >= 0 ? args[pythonIdx + 1]! : '/usr/bin/python3';
+function positiveNumber(name: string, def: number): number {
+  const text = flagValue(name);
+  if (text === undefined) return def;
+  const v = Number(text);
+  if (!(v > 0) || !Number.isFinite(v)) throw new Error(`${name}: expected a positive number, got '${text}'`);
+  return v;
+}
+function nonNegativeInt(name: string, def: number): number {
+  const text = flagValue(name);
+  if (text === undefined) return def;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name}: expected an integer >= 0, got '${text}'`);
+  return v;
+}
+const MODELS = ['cnn', 'full', 'both'] as const;
+
+function parseFlags() {
+  const model = flagValue('--model') ?? 'both';
+  if (!(MODELS as readonly string[]).includes(model)) throw new Error(`--model: expected one of ${MODELS.join(', ')}, got '${model}'`);
+  return {
+    model,
+    images: positiveIntFlag(args, '--images', 100),
+    pairs: positiveIntFlag(args, '--pairs', 2),
+    cnnEps: positiveNumber('--eps', 0.1),
+    trainSteps: positiveIntFlag(args, '--train-steps', 300),
+    fullTrainSteps: nonNegativeInt('--full-train-steps', 300),
+    portTol: positiveNumber('--port-tol', 1e-5),
+    cifar: flagValue('--cifar'),
+    python: flagValue('--python') ?? '/usr/bin/python3',
+  };
+}
+// A bad flag is a one-line message, not a stack trace.
+const { model: modelFlag, images, pairs, cnnEps, trainSteps, fullTrainSteps, portTol, cifar, python } = (() => {
+  try {
+    return parseFlags();
+  } catch (err) {
+    console.error(`bench/attacks.ts: ${(err as Error).message}`);
+    process.exit(1);
+  }
+})();
 const here = path.dirname(fileURLToPath(import.meta.url));
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
-
-/** The speed issue's small CNN as a LogitsFn over [N, 28, 28, 1]. */
-function smallCnn(seed: number): { model: LogitsFn; weights: Record<string, tf.Variable> } {
-  const he = (shape: number[], fanIn: number, s: number) =>
-    tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', s)));
-  const zeros = (n: number) => tf.tidy(() => tf.variable(tf.zeros([n])));
-  const w1 = he([4, 4, 1, 16], 16, seed), b1 = zeros(16);
-  const w2 = he([4, 4, 16, 32], 256, seed + 1), b2 = zeros(32);
-  const w3 = he([1568, 100], 1568, seed + 2), b3 = zeros(100);
-  const w4 = he([100, 10], 100, seed + 3), b4 = zeros(10);
-  // PyTorch's padding=1 with k4 s2: 28 -> 14 -> 7 (explicit symmetric padding, as the reference).
-  const pad = [[0, 0], [1, 1], [1, 1], [0, 0]] as [number, number][];
-  const model: LogitsFn = (x) => tf.tidy(() => {
-    const h1 = tf.relu(tf.add(tf.conv2d(tf.pad(x, pad), w1 as tf.Tensor4D, 2, 'valid'), b1)) as tf.Tensor4D;
-    const h2 = tf.relu(tf.add(tf.conv2d(tf.pad(h1, pad), w2 as tf.Tensor4D, 2, 'valid'), b2));
-    const h3 = tf.relu(tf.add(tf.matMul(tf.reshape(h2, [x.shape[0], 1568]), w3), b3));
-    return tf.add(tf.matMul(h3, w4), b4) as tf.Tensor2D;
-  });
-  return { model, weights: { w1, b1, w2, b2, w3, b3, w4, b4 } };
-}
 
 const dispatched = (): number => kernelStats.native + kernelStats.fallback;
 
@@ -93,61 +119,6 @@ function robustAccuracy(model: LogitsFn, xAdv: tf.Tensor4D, y: tf.Tensor1D): num
   return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model(xAdv), 1), y), 'float32')).dataSync()[0]!);
 }
 
-interface Data { x: tf.Tensor4D; y: tf.Tensor1D; trainX: tf.Tensor4D; trainY: tf.Tensor1D; source: string }
-
-async function loadData(): Promise<Data> {
-  try {
-    const ds = await loadDataset('fashion-mnist');
-    const take = (split: typeof ds.test, n: number) => {
-      const count = Math.min(n, split.count);
-      const px = Float32Array.from(split.images.subarray(0, count * 784), (v) => v / 255);
-      return { x: tf.tensor4d(px, [count, 28, 28, 1]), y: tf.tensor1d(split.labels.slice(0, count), 'int32') };
-    };
-    const test = take(ds.test, images);
-    const train = take(ds.train, 10000);
-    return { x: test.x, y: test.y, trainX: train.x, trainY: train.y, source: 'Fashion-MNIST' };
-  } catch (err) {
-    log(`Fashion-MNIST not available (${(err as Error).message.split('\n')[0]}): synthetic images, labels from a fixed random CNN`);
-    const teacher = smallCnn(99);
-    const all = tf.randomUniform([images + 2000, 28, 28, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const labels = tf.tidy(() => tf.cast(tf.argMax(teacher.model(all), 1), 'int32')) as tf.Tensor1D;
-    const split = (t: tf.Tensor, a: number, n: number) => tf.slice(t, [a], [n]);
-    const d = { x: split(all, 0, images) as tf.Tensor4D, y: split(labels, 0, images) as tf.Tensor1D,
-      trainX: split(all, images, 2000) as tf.Tensor4D, trainY: split(labels, images, 2000) as tf.Tensor1D, source: 'synthetic' };
-    tf.dispose([all, labels, ...Object.values(teacher.weights)]);
-    return d;
-  }
-}
-
-function train(cnn: ReturnType<typeof smallCnn>, d: Data): void {
-  const vars = Object.values(cnn.weights);
-  const opt = new SgdMomentum(vars, { lr: 0.05, momentum: 0.9 });
-  const n = d.trainX.shape[0];
-  for (let step = 0; step < trainSteps; step++) {
-    const start = (step * 128) % Math.max(1, n - 128);
-    tf.tidy(() => {
-      const xb = tf.slice(d.trainX, [start], [Math.min(128, n)]) as tf.Tensor4D;
-      const yb = tf.oneHot(tf.slice(d.trainY, [start], [Math.min(128, n)]), 10);
-      const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yb, cnn.model(xb)) as tf.Scalar, vars);
-      opt.applyGradients(grads);
-    });
-  }
-  opt.dispose();
-}
-
-/** Writes weights, images and labels as raw float32 files + meta.json for attacks_reference.py. */
-function writeForReference(dir: string, cnn: ReturnType<typeof smallCnn>, d: Data): void {
-  const arrays: Record<string, number[]> = {};
-  const put = (name: string, t: tf.Tensor) => {
-    fs.writeFileSync(path.join(dir, `${name}.bin`), Buffer.from(Float32Array.from(t.dataSync() as ArrayLike<number>).buffer));
-    arrays[name] = t.shape.slice();
-  };
-  for (const [k, v] of Object.entries(cnn.weights)) put(k, v);
-  put('x', d.x);
-  put('y', d.y);
-  fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ eps, arrays }));
-}
-
 function referenceUnavailable(): string | undefined {
   const dir = process.env.AUTOATTACK_DIR;
   if (!dir) return 'AUTOATTACK_DIR is not set (a checkout of github fra31/auto-attack)';
@@ -157,85 +128,175 @@ function referenceUnavailable(): string | undefined {
   return undefined;
 }
 
-function runReference(dataDir: string, attack: string): { seconds: number; robustAccuracy: number } {
-  const threads = String(tf.getBackend() === 'torch' ? os.cpus().length : 1);
-  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
-  const r = spawnSync(python, [path.join(here, 'attacks_reference.py'), '--data', dataDir, '--attack', attack, '--threads', threads],
-    { encoding: 'utf8', env, timeout: 3_600_000 });
-  if (r.status !== 0) throw new Error(`attacks_reference.py ${attack} failed: ${(r.stderr || r.error?.message || '').slice(-800)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number; robustAccuracy: number };
+/** The engine's intra-op thread count (TFJS_TORCH_NUM_THREADS or all cores), 1 on other backends. */
+function engineThreads(): number {
+  return tf.getBackend() === 'torch' ? (torchStatus().numThreads ?? os.cpus().length) : 1;
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
+function runReference(dataDir: string, attack: string): Record<string, unknown> {
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+  const r = spawnSync(python, [path.join(here, 'attacks_reference.py'), '--data', dataDir, '--attack', attack, '--threads', String(engineThreads())],
+    { encoding: 'utf8', env, timeout: 3_600_000, maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`attacks_reference.py ${attack} failed: ${(r.stderr || r.error?.message || '').slice(-800)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+}
 
-async function main(): Promise<void> {
-  const backend = await initBackend();
-  log(`backend ${backend}; eps ${eps}, ${images} test images`);
-  const results: Record<string, unknown> = { date: new Date().toISOString(), backend, images, eps };
+/**
+ * The port check: the PyTorch twin must compute what the toolkit computes on the attacked images,
+ * or the timings compare different functions. Throws (non-zero exit) past `portTol`.
+ */
+function checkPort(bm: BenchModel, dataDir: string): Record<string, number> {
+  const ours = bm.probe();
+  const theirs = runReference(dataDir, 'probe');
+  const diffs: Record<string, number> = {};
+  const scales: Record<string, number> = {};
+  for (const [name, mine] of Object.entries(ours)) {
+    const ref = theirs[name] as number[] | undefined;
+    if (ref === undefined || ref.length !== mine.length) {
+      throw new Error(`port check (${bm.key}): PyTorch returned ${ref?.length ?? 'no'} values for '${name}', the toolkit ${mine.length}`);
+    }
+    let max = 0;
+    let scale = 1;
+    mine.forEach((v, i) => {
+      max = Math.max(max, Math.abs(v - ref[i]!));
+      scale = Math.max(scale, Math.abs(ref[i]!));
+    });
+    // NaN anywhere must fail, not compare false and pass.
+    diffs[name] = Number.isNaN(max) || mine.some(Number.isNaN) ? Infinity : max;
+    scales[name] = scale;
+  }
+  const line = Object.entries(diffs).map(([k, v]) => `max |${k} tfjs - PyTorch| = ${v.toExponential(2)}`).join(', ');
+  // Relative to the values' size once they exceed 1, so large logits of a longer-trained model do
+  // not trip float32 rounding; small values are compared absolutely.
+  const bad = Object.entries(diffs).some(([k, d]) => !(d <= portTol * scales[k]!));
+  log(`  port check: ${line} (tolerance ${portTol} x max(1, max |value|)) ${bad ? 'FAILED' : 'ok'}`);
+  if (bad) throw new Error(`port check (${bm.key}) failed: ${line} exceeds --port-tol ${portTol}; the PyTorch twin does not compute the toolkit's model, no timing is meaningful`);
+  return diffs;
+}
 
-  const cnn = smallCnn(7);
-  const data = await loadData();
-  const t0 = performance.now();
-  train(cnn, data);
-  const { x, y } = data;
-  const clean = robustAccuracy(cnn.model, x, y);
-  log(`small CNN trained ${trainSteps} steps on ${data.source} (${((performance.now() - t0) / 1000).toFixed(0)} s); clean accuracy on ${x.shape[0]} test images ${(100 * clean).toFixed(1)}%`);
-  results.data = data.source;
-  results.cleanAccuracy = clean;
+type Run = { seconds: number; robustAccuracy: number };
 
-  const counts: Record<string, number> = {};
-  counts.smallCnn_pgd_step = callsPerIteration((n) => new Pgd({ eps, steps: n, stepSize: eps / 4, randomStart: false }), cnn.model, x, y);
-  counts.smallCnn_apgd_ce_iteration = callsPerIteration((n) => apgdCe({ eps, nIter: n }), cnn.model, x, y);
+/**
+ * Whether the two sides' median robust accuracies agree within what different random draws of
+ * the same attack explain: three binomial standard errors at n images, and at least two images
+ * (a heuristic bound; the sides attack the same points, so real gaps are usually smaller).
+ */
+function accuracyAgreement(a: Run[], b: Run[], n: number): { difference: number; allowed: number; agree: boolean } {
+  const pa = median(a.map((r) => r.robustAccuracy));
+  const pb = median(b.map((r) => r.robustAccuracy));
+  const p = (pa + pb) / 2;
+  const allowed = Math.max(2 / n, 3 * Math.sqrt((p * (1 - p)) / n));
+  const difference = Math.abs(pa - pb);
+  return { difference, allowed, agree: difference <= allowed + 1e-9 };
+}
+
+function ours(bm: BenchModel, name: string): Run {
+  const eps = bm.eps;
+  const attack: Attack = name === 'pgd40' ? new Pgd({ eps, steps: 40, stepSize: eps / 4 })
+    : name === 'warmup' ? new Pgd({ eps, steps: 2, stepSize: eps / 4 })
+      : name === 'apgd_ce' ? apgdCe({ eps }) : autoAttack({ eps });
+  const start = performance.now();
+  const r = attack.run(bm.logits, bm.x, bm.y, 0);
+  const seconds = (performance.now() - start) / 1000;
+  const acc = robustAccuracy(bm.logits, r.xAdv, bm.y);
+  r.xAdv.dispose();
+  return { seconds, robustAccuracy: acc };
+}
+
+async function benchModel(bm: BenchModel, extraCounts: () => Record<string, number>, noRef: string | undefined): Promise<Record<string, unknown>> {
+  const { x, y, eps } = bm;
+  log(`\n[${bm.key}] ${bm.description}`);
+  // Counted against the model's own predictions: APGD only iterates on correctly classified
+  // points, so with the true labels a weak model would show 0 calls.
+  const predicted = tf.tidy(() => tf.cast(tf.argMax(bm.logits(x), 1), 'int32')) as tf.Tensor1D;
+  const counts: Record<string, number> = {
+    pgd_step: callsPerIteration((n) => new Pgd({ eps, steps: n, stepSize: eps / 4, randomStart: false }), bm.logits, x, predicted),
+    apgd_ce_iteration: callsPerIteration((n) => apgdCe({ eps, nIter: n }), bm.logits, x, predicted),
+    ...extraCounts(),
+  };
+  predicted.dispose();
+  for (const [k, v] of Object.entries(counts)) log(`  kernel calls per ${k.replace(/_/g, ' ')}: ${v}`);
+  const out: Record<string, unknown> = { description: bm.description, data: bm.data, eps, images: x.shape[0], kernelCallsPerIteration: counts };
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `jatp-bench-attacks-${bm.key}-`));
+  try {
+    if (noRef === undefined) {
+      await bm.writeForReference(dataDir);
+      out.portCheck = { maxAbsDifference: checkPort(bm, dataDir), tolerance: portTol };
+    }
+    ours(bm, 'warmup');
+    if (noRef === undefined) runReference(dataDir, 'warmup');
+    const names = ['pgd40', 'apgd_ce', ...(args.includes('--skip-aa') ? [] : ['autoattack_standard'])];
+    const table: Record<string, unknown> = {};
+    log(`  ${noRef === undefined ? `tfjs (${tf.getBackend()}) vs reference PyTorch, interleaved, ${pairs} pair(s)` : `tfjs (${tf.getBackend()}) only`}; eps ${eps.toPrecision(4)}, ${x.shape[0]} images:`);
+    for (const name of names) {
+      const a: Run[] = [];
+      const b: Run[] = [];
+      for (let i = 0; i < (noRef === undefined ? pairs : 1); i++) {
+        a.push(ours(bm, name));
+        if (noRef === undefined) b.push(runReference(dataDir, name) as unknown as Run);
+      }
+      const ratios = b.map((r, i) => a[i]!.seconds / r.seconds);
+      const load = machine().loadavg;
+      const agreement = b.length ? accuracyAgreement(a, b, x.shape[0]) : undefined;
+      table[name] = { tfjs: a, reference: b, loadavgAfter: load, ratio: ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : undefined, agreement };
+      const accs = (rs: Run[]) => [...new Set(rs.map((r) => (100 * r.robustAccuracy).toFixed(1)))].join('/');
+      log(`  ${name}: tfjs ${median(a.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(a)}%` +
+        (b.length ? `; reference ${median(b.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(b)}%; time ratio ${median(ratios).toFixed(2)}x (min-max ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '') +
+        `  [load ${load.join(' ')}]`);
+      if (agreement !== undefined && !agreement.agree) {
+        log(`  WARNING ${name}: robust accuracies differ by ${(100 * agreement.difference).toFixed(1)} points, more than the ${(100 * agreement.allowed).toFixed(1)} that the attacks' random draws explain at ${x.shape[0]} images`);
+      }
+    }
+    out.attacks = table;
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Kernel counts of the toolkit's ResNet-18 (tfjs-layers, width 64) on 32x32x3, printed with part (a). */
+function resnet18Counts(): Record<string, number> {
   const net = buildResnet18({ seed: 1 });
   const rx = tf.randomUniform([8, 32, 32, 3], 0, 1, 'float32', 12) as tf.Tensor4D;
   const rmodel: LogitsFn = (t) => net.apply(t, false) as tf.Tensor2D;
   const ry = tf.tidy(() => tf.cast(tf.argMax(rmodel(rx), 1), 'int32')) as tf.Tensor1D;
-  counts.resnet18_pgd_step = callsPerIteration((n) => new Pgd({ eps: 8 / 255, steps: n, stepSize: 2 / 255, randomStart: false }), rmodel, rx, ry);
-  counts.resnet18_apgd_ce_iteration = callsPerIteration((n) => apgdCe({ eps: 8 / 255, nIter: n }), rmodel, rx, ry);
+  const counts = {
+    resnet18_pgd_step: callsPerIteration((n) => new Pgd({ eps: 8 / 255, steps: n, stepSize: 2 / 255, randomStart: false }), rmodel, rx, ry),
+    resnet18_apgd_ce_iteration: callsPerIteration((n) => apgdCe({ eps: 8 / 255, nIter: n }), rmodel, rx, ry),
+  };
   tf.dispose([rx, ry]);
   net.dispose();
-  results.kernelCallsPerIteration = counts;
-  for (const [k, v] of Object.entries(counts)) log(`  kernel calls per ${k.replace(/_/g, ' ')}: ${v}`);
+  return counts;
+}
 
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const host = machine();
+  log(`${host.cpuModel}, ${host.cpus} CPUs, engine threads ${engineThreads()}, load average ${host.loadavg.join(' ')} (${host.date})`);
+  log(`backend ${backend}; ${images} images per model`);
+  const results: Record<string, unknown> = { machine: host, backend, engineThreads: engineThreads(), images, models: {} };
   const noRef = referenceUnavailable();
   if (noRef !== undefined) log(`reference AutoAttack (PyTorch): skipped, ${noRef}`);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-bench-attacks-'));
-  try {
-    writeForReference(dataDir, cnn, data);
-    const ours = (name: string): { seconds: number; robustAccuracy: number } => {
-      const attack: Attack = name === 'pgd40' ? new Pgd({ eps, steps: 40, stepSize: eps / 4 })
-        : name === 'warmup' ? new Pgd({ eps, steps: 2, stepSize: eps / 4 })
-          : name === 'apgd_ce' ? apgdCe({ eps }) : autoAttack({ eps });
-      const start = performance.now();
-      const r = attack.run(cnn.model, x, y, 0);
-      const seconds = (performance.now() - start) / 1000;
-      const acc = robustAccuracy(cnn.model, r.xAdv, y);
-      r.xAdv.dispose();
-      return { seconds, robustAccuracy: acc };
-    };
-    ours('warmup');
-    if (noRef === undefined) runReference(dataDir, 'warmup');
-    const names = ['pgd40', 'apgd_ce', ...(args.includes('--skip-aa') ? [] : ['autoattack_standard'])];
-    const table: Record<string, unknown> = {};
-    log(`\n${noRef === undefined ? `tfjs (${tf.getBackend()}) vs reference PyTorch, interleaved, ${pairs} pair(s)` : `tfjs (${tf.getBackend()}) only`}; eps ${eps}, ${x.shape[0]} images:`);
-    for (const name of names) {
-      const a: Array<{ seconds: number; robustAccuracy: number }> = [];
-      const b: Array<{ seconds: number; robustAccuracy: number }> = [];
-      for (let i = 0; i < (noRef === undefined ? pairs : 1); i++) {
-        a.push(ours(name));
-        if (noRef === undefined) b.push(runReference(dataDir, name));
-      }
-      const ratios = b.map((r, i) => a[i]!.seconds / r.seconds);
-      table[name] = { tfjs: a, reference: b, ratio: ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : undefined };
-      const accs = (rs: typeof a) => [...new Set(rs.map((r) => (100 * r.robustAccuracy).toFixed(1)))].join('/');
-      log(`  ${name}: tfjs ${median(a.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(a)}%` +
-        (b.length ? `; reference ${median(b.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(b)}%; time ratio ${median(ratios).toFixed(2)}x (min-max ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : ''));
+  const models = results.models as Record<string, unknown>;
+
+  if (modelFlag !== 'full') {
+    const bm = await smallCnnBench({ images, eps: cnnEps, trainSteps });
+    try {
+      models.cnn = await benchModel(bm, resnet18Counts, noRef);
+    } finally {
+      bm.dispose();
     }
-    results.attacks = table;
-  } finally {
-    fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  tf.dispose([data.x, data.y, data.trainX, data.trainY, ...Object.values(cnn.weights)]);
+  if (modelFlag !== 'cnn') {
+    const bm = await fullModelBench({ images, trainSteps: fullTrainSteps, ...(cifar === undefined ? {} : { cifar }) });
+    try {
+      models.full = await benchModel(bm, () => ({}), noRef);
+    } finally {
+      bm.dispose();
+    }
+  }
+  results.loadavgAtEnd = machine().loadavg;
+  log(`\nload average at the end ${machine().loadavg.join(' ')}`);
   if (args.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 

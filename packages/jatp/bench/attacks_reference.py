@@ -1,11 +1,16 @@
 """PyTorch side of `npm run bench:attacks` (dev-only, not a dependency of the toolkit).
 
-Runs one attack with the reference AutoAttack code (its directory on sys.path: AUTOATTACK_DIR) on
-the small CNN whose weights and images bench/attacks.ts wrote to --data, and prints one JSON line
-{"seconds": ..., "robustAccuracy": ...}. Attacks: pgd40 (plain PGD written here: random start,
-sign steps of eps/4, projection, as the toolkit's Pgd), apgd_ce (autoattack's APGDAttack, CE,
-100 iterations, 1 restart), autoattack_standard (AutoAttack(version='standard')).
-Only the attack itself is timed, not the imports or the loading.
+Rebuilds the model whose weights and images bench/attacks.ts wrote to --data (meta.json says
+which: the small CNN, or the full model T(clip01(P(x))) of the JATP purifier and the narrow
+ResNet-18; networks in reference_models.py) and runs one attack with the reference AutoAttack code
+(its directory on sys.path: AUTOATTACK_DIR), printing one JSON line {"seconds": ...,
+"robustAccuracy": ...}. Attacks: pgd40 (plain PGD written here: random start, sign steps of
+eps/4, projection, as the toolkit's Pgd), apgd_ce (autoattack's APGDAttack, CE, 100 iterations,
+1 restart), autoattack_standard (AutoAttack(version='standard')). Only the attack itself is timed,
+not the imports or the loading.
+
+--attack probe needs no AUTOATTACK_DIR: it prints the model's logits on the images (and, for the
+full model, P(x) before the clamp), which the bench compares with its own to prove the port.
 """
 import argparse
 import json
@@ -13,40 +18,45 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class SmallCnn(nn.Module):
-    """conv 1->16 k4 s2 p1, conv 16->32 k4 s2 p1, dense 1568->100->10, ReLUs (the speed issue's CNN)."""
-
-    def __init__(self, w):
-        super().__init__()
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
-        # tfjs filters are HWIO, dense kernels [in, out]; PyTorch wants OIHW and [out, in].
-        self.w1, self.b1 = t(w["w1"].transpose(3, 2, 0, 1)), t(w["b1"])
-        self.w2, self.b2 = t(w["w2"].transpose(3, 2, 0, 1)), t(w["b2"])
-        self.w3, self.b3 = t(w["w3"].T), t(w["b3"])
-        self.w4, self.b4 = t(w["w4"].T), t(w["b4"])
-
-    def forward(self, x):
-        h = F.relu(F.conv2d(x, self.w1, self.b1, stride=2, padding=1))
-        h = F.relu(F.conv2d(h, self.w2, self.b2, stride=2, padding=1))
-        # tfjs flattens NHWC (h, w, c order): do the same so the dense weights line up.
-        h = F.relu(F.linear(h.permute(0, 2, 3, 1).reshape(h.shape[0], -1), self.w3, self.b3))
-        return F.linear(h, self.w4, self.b4)
+# No __pycache__ beside the sources (it would show up in git status).
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_models import FullModel, JatpPurifier, ResNet18, SmallCnn, load_strict, read_safetensors  # noqa: E402
 
 
 def load(data_dir):
+    """The model meta.json names (small CNN or full model), the images (NCHW) and labels, and meta."""
     meta = json.load(open(os.path.join(data_dir, "meta.json")))
-    arrays = {}
-    for name, shape in meta["arrays"].items():
-        arrays[name] = np.fromfile(os.path.join(data_dir, name + ".bin"), dtype=np.float32).reshape(shape)
-    x = torch.from_numpy(arrays.pop("x").transpose(0, 3, 1, 2).copy())  # NHWC -> NCHW
-    y = torch.from_numpy(arrays.pop("y").astype(np.int64))
-    return SmallCnn(arrays).eval(), x, y, meta
+    inputs = read_safetensors(os.path.join(data_dir, "inputs.safetensors"))
+    x = inputs["x"].permute(0, 3, 1, 2).contiguous()  # the toolkit's NHWC -> NCHW
+    y = inputs["y"].long()
+    if meta["model"] == "cnn":
+        model = SmallCnn(read_safetensors(os.path.join(data_dir, "cnn.safetensors")))
+    elif meta["model"] == "full":
+        t, p = meta["target"], meta["purifier"]
+        target = load_strict(ResNet18(t["width"], t["inChannels"], t["numClasses"]), os.path.join(data_dir, "target.safetensors"))
+        purifier = load_strict(JatpPurifier(p["inChannels"], p["nf"], p["gc"], p["nb"]), os.path.join(data_dir, "purifier.safetensors"))
+        model = FullModel(purifier, target)
+    else:
+        raise ValueError(f"meta.json: unknown model {meta['model']!r} (expected cnn or full)")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, x, y, meta
+
+
+def probe(model, x):
+    """Logits for the port check; for the full model also P(x) before the clamp (NHWC, as the toolkit
+    lays it out) and T(x) alone, so that each network is checked on real images by itself."""
+    with torch.no_grad():
+        out = {"logits": model(x).flatten().tolist()}
+        if isinstance(model, FullModel):
+            out["purified"] = model.purifier(x).permute(0, 2, 3, 1).flatten().tolist()
+            out["target_logits"] = model.target(x).flatten().tolist()
+    return out
 
 
 def pgd(model, x, y, eps, steps, step_size, seed):
@@ -63,20 +73,21 @@ def pgd(model, x, y, eps, steps, step_size, seed):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--attack", required=True, choices=["pgd40", "apgd_ce", "autoattack_standard", "warmup"])
+    ap.add_argument("--attack", required=True, choices=["probe", "warmup", "pgd40", "apgd_ce", "autoattack_standard"])
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=500)
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    model, x, y, meta = load(args.data)
+    if args.attack == "probe":
+        print(json.dumps(probe(model, x)))
+        return
     sys.path.insert(0, os.environ["AUTOATTACK_DIR"])
     from autoattack import AutoAttack
     from autoattack.autopgd_base import APGDAttack
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    model, x, y, meta = load(args.data)
     eps = meta["eps"]
-    for p in model.parameters():
-        p.requires_grad_(False)
     t0 = time.perf_counter()
     if args.attack in ("pgd40", "warmup"):
         adv = pgd(model, x, y, eps, 40 if args.attack == "pgd40" else 2, eps / 4, 0)

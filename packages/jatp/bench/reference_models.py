@@ -1,0 +1,168 @@
+"""PyTorch twins of the networks bench/attacks.ts attacks (dev-only; the toolkit never imports this).
+
+Written from the toolkit's layer definitions (models/resnet18.ts, models/nrp.ts, the bench's small
+CNN), in PyTorch's own conventions: NCHW tensors, OIHW kernels, [out, in] linear weights. The
+toolkit exports its networks as PyTorch-named, PyTorch-layout safetensors (models/pytorch.ts), so
+the ResNet-18 and the purifier load with a strict `load_state_dict`: a missing, extra or wrongly
+shaped tensor is an error, not a silent default.
+
+Safetensors files are read with struct + json + torch.frombuffer, so the `safetensors` package is
+not needed (Debian ships python3-torch without it).
+"""
+import json
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+_DTYPES = {"F32": torch.float32, "I32": torch.int32, "I64": torch.int64}
+
+
+def read_safetensors(path):
+    """Tensors of a safetensors file by name (F32, I32 and I64 only, little-endian, as the toolkit writes)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + header_len])
+    base = 8 + header_len
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if entry["dtype"] not in _DTYPES:
+            raise ValueError(f"{path}: tensor {name} has dtype {entry['dtype']}; this reader knows {sorted(_DTYPES)}")
+        begin, end = entry["data_offsets"]
+        dtype = _DTYPES[entry["dtype"]]
+        if begin == end:  # torch.frombuffer refuses empty buffers
+            out[name] = torch.zeros(entry["shape"], dtype=dtype)
+            continue
+        out[name] = torch.frombuffer(bytearray(raw[base + begin : base + end]), dtype=dtype).reshape(entry["shape"])
+    return out
+
+
+class SmallCnn(nn.Module):
+    """conv 1->16 k4 s2 p1, conv 16->32 k4 s2 p1, dense 1568->100->10, ReLUs (the speed issue's CNN).
+
+    Its weights come in the bench's own layout (tfjs: HWIO kernels, [in, out] dense), not as a
+    PyTorch state dict, because that CNN is plain tf ops in the bench rather than a registry network.
+    """
+
+    def __init__(self, w):
+        super().__init__()
+        # tfjs filters are HWIO, dense kernels [in, out]; PyTorch wants OIHW and [out, in].
+        self.w1, self.b1 = w["w1"].permute(3, 2, 0, 1).contiguous(), w["b1"]
+        self.w2, self.b2 = w["w2"].permute(3, 2, 0, 1).contiguous(), w["b2"]
+        self.w3, self.b3 = w["w3"].t().contiguous(), w["b3"]
+        self.w4, self.b4 = w["w4"].t().contiguous(), w["b4"]
+
+    def forward(self, x):
+        h = F.relu(F.conv2d(x, self.w1, self.b1, stride=2, padding=1))
+        h = F.relu(F.conv2d(h, self.w2, self.b2, stride=2, padding=1))
+        # tfjs flattens NHWC (h, w, c order): do the same so the dense weights line up.
+        h = F.relu(F.linear(h.permute(0, 2, 3, 1).reshape(h.shape[0], -1), self.w3, self.b3))
+        return F.linear(h, self.w4, self.b4)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs with BN and a projection shortcut when the shape changes (stride 2 or wider)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, 0, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """CIFAR ResNet-18 (TRADES/MART layout): 3x3 stem, stages w, 2w, 4w, 8w, global average, linear.
+
+    PyTorch's padding=1 is symmetric also at stride 2; the toolkit pads explicitly there (tfjs
+    'same' would pad only bottom/right), so both sides compute the same convolution.
+    BatchNorm2d's defaults (eps 1e-5) match the toolkit's BN layers; in eval mode only the running
+    statistics matter, so momentum conventions (keras 0.9 = PyTorch 0.1) play no role here.
+    """
+
+    def __init__(self, width=64, in_channels=3, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        cin = width
+        for i, (planes, stride) in enumerate([(width, 1), (2 * width, 2), (4 * width, 2), (8 * width, 2)]):
+            setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(cin, planes, stride), BasicBlock(planes, planes, 1)))
+            cin = planes
+        self.linear = nn.Linear(8 * width, num_classes)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(self.conv1(x)))
+        h = self.layer4(self.layer3(self.layer2(self.layer1(h))))
+        return self.linear(h.mean(dim=(2, 3)))
+
+
+class ResidualDenseBlock(nn.Module):
+    """Five 3x3 convs, each seeing the block input and all earlier outputs; x + 0.2 * conv5(...)."""
+
+    def __init__(self, nf, gc):
+        super().__init__()
+        for k in range(1, 5):
+            setattr(self, f"conv{k}", nn.Conv2d(nf + (k - 1) * gc, gc, 3, 1, 1, bias=True))
+        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1, bias=True)
+
+    def forward(self, x):
+        parts = [x]
+        for k in range(1, 5):
+            # The toolkit concatenates along channels in the same order (input first), so the
+            # input-channel axis of each kernel lines up without reordering.
+            parts.append(F.leaky_relu(getattr(self, f"conv{k}")(torch.cat(parts, 1)), 0.2))
+        return x + 0.2 * self.conv5(torch.cat(parts, 1))
+
+
+class RRDB(nn.Module):
+    def __init__(self, nf, gc):
+        super().__init__()
+        self.RDB1 = ResidualDenseBlock(nf, gc)
+        self.RDB2 = ResidualDenseBlock(nf, gc)
+        self.RDB3 = ResidualDenseBlock(nf, gc)
+
+    def forward(self, x):
+        return x + 0.2 * self.RDB3(self.RDB2(self.RDB1(x)))
+
+
+class JatpPurifier(nn.Module):
+    """NRP backbone as JATP uses it: conv_first, nb RRDBs, trunk_conv; no global skip, no upsampling,
+    no activation on the output (the full model clamps to [0, 1] afterwards)."""
+
+    def __init__(self, in_channels=3, nf=64, gc=32, nb=3):
+        super().__init__()
+        self.conv_first = nn.Conv2d(in_channels, nf, 3, 1, 1, bias=True)
+        self.RRDB_trunk = nn.Sequential(*[RRDB(nf, gc) for _ in range(nb)])
+        self.trunk_conv = nn.Conv2d(nf, in_channels, 3, 1, 1, bias=True)
+
+    def forward(self, x):
+        return self.trunk_conv(self.RRDB_trunk(self.conv_first(x)))
+
+
+class FullModel(nn.Module):
+    """F(x) = T(clip01(P(x))), the paper's full model (spec §2.8)."""
+
+    def __init__(self, purifier, target):
+        super().__init__()
+        self.purifier = purifier
+        self.target = target
+
+    def forward(self, x):
+        return self.target(self.purifier(x).clamp(0, 1))
+
+
+def load_strict(module, path):
+    """Loads a toolkit-exported state dict; strict, so a naming or shape mismatch fails loudly."""
+    module.load_state_dict(read_safetensors(path), strict=True)
+    return module
