@@ -53,7 +53,7 @@ export function readRunConfig(outDir: string): RunConfigFile {
   }
 }
 
-interface LockOwner {
+export interface LockOwner {
   pid: number;
   hostname: string;
   startedAt: string;
@@ -78,16 +78,33 @@ function readLock(file: string): LockOwner | undefined {
   }
 }
 
+/** The process that holds the lock of `outDir` now, or undefined when none does (or it is stale). */
+export function runLockHolder(outDir: string): LockOwner | undefined {
+  const file = path.join(outDir, LOCK_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  const owner = readLock(file);
+  const stale = owner === undefined || (owner.hostname === os.hostname() && !processAlive(owner.pid));
+  return stale ? undefined : owner;
+}
+
 /** Throws, naming the process, when a live process holds the lock of `outDir`. */
 export function refuseIfLocked(outDir: string): void {
   const file = path.join(outDir, LOCK_FILE);
-  if (!fs.existsSync(file)) return;
-  const owner = readLock(file);
-  const stale = owner === undefined || (owner.hostname === os.hostname() && !processAlive(owner.pid));
-  if (!stale) {
+  const owner = runLockHolder(outDir);
+  if (owner !== undefined) {
     throw new Error(
       `${outDir}: in use by process ${owner.pid} on ${owner.hostname} (training since ${owner.startedAt}); wait for it or stop it, or choose another --out (lock file ${file})`,
     );
+  }
+}
+
+/** Takes the folder's lock and returns its release, or undefined when a live process holds it. */
+export function tryAcquireRunLock(outDir: string): (() => void) | undefined {
+  try {
+    return acquireRunLock(outDir);
+  } catch (err) {
+    if (runLockHolder(outDir) !== undefined) return undefined;
+    throw err;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -135,6 +136,31 @@ test('experiment all --scale smoke: every table and figure in the report, values
   const afterRun = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as EvalFile;
   assert.deepEqual(afterRun.attacks[0]!.robust, before.attacks[0]!.robust);
   assert.deepEqual(afterRun.clean, before.clean);
+
+  // A second process on the same folder: a cell whose lock a live process holds is left to it (not
+  // run twice), and runs once the holder is gone. Every process keeps its record in the manifest.
+  const other = results.results.find((r) => r.panel === 'table1' && r.metric === 'robust' && r.cells[0] !== victim.cells[0])!;
+  const otherDir = path.join(out, 'cells', other.cells[0]!);
+  const otherBefore = JSON.parse(fs.readFileSync(path.join(otherDir, 'eval.json'), 'utf8')) as EvalFile;
+  fs.rmSync(path.join(otherDir, 'eval.json'));
+  const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    fs.writeFileSync(path.join(otherDir, 'run.lock'), JSON.stringify({ pid: holder.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const shared = await runSuite({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1'] });
+    assert.equal(shared.evaluated, 0, 'a cell held by a live process must not be evaluated a second time');
+    assert.equal(shared.leftToOthers, 1);
+    assert.ok(!fs.existsSync(path.join(otherDir, 'eval.json')));
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+  }
+  const taken = await runSuite({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1'] });
+  assert.equal(taken.evaluated, 1, 'the lock of a process that has exited is taken over');
+  assert.equal(taken.leftToOthers, 0);
+  assert.deepEqual((JSON.parse(fs.readFileSync(path.join(otherDir, 'eval.json'), 'utf8')) as EvalFile).attacks[0]!.robust, otherBefore.attacks[0]!.robust);
+  assert.ok(!fs.existsSync(path.join(otherDir, 'run.lock')), 'the evaluation releases its lock');
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8')) as { runs: { leftToOthers?: number }[] };
+  assert.ok(manifest.runs.length >= 5 && manifest.runs.some((r) => r.leftToOthers === 1), 'every run keeps its manifest record');
 
   // A crafted result where BPDA beats the full gradient (every point broken by BPDA, none by PGD) warns.
   const jatp = sanity.find((m) => m.model === 'JATP + TRADES' && m.checks[0]!.status !== 'not run')!;

@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../models/safetensors.js';
 import { trainTarget } from '../../training/targets.js';
 import { silentProgress, type ProgressSink } from '../../training/progress.js';
 import { trainDefense } from '../../defenses/train.js';
+import { runLockHolder, tryAcquireRunLock } from '../../training/run-folder.js';
 import { evaluate } from '../evaluate.js';
 import { loadPipeline } from '../load.js';
 import type { ExperimentName } from './declarations/index.js';
@@ -49,7 +50,7 @@ export interface Manifest {
   readonly seeds: number;
   readonly evalCount?: number;
   readonly experiments: ExperimentName[];
-  readonly runs: { command: string; started: string; finished?: string; backend?: string; trained: number; evaluated: number; interrupted?: boolean }[];
+  readonly runs: { command: string; started: string; pid?: number; finished?: string; backend?: string; trained: number; evaluated: number; interrupted?: boolean; leftToOthers?: number }[];
 }
 
 export const MANIFEST = 'experiment.json';
@@ -120,6 +121,8 @@ export interface SuiteResult {
   readonly trained: number;
   readonly evaluated: number;
   readonly skipped: number;
+  /** Cells another process on the same folder was running (or training the inputs of) when this one reached them. */
+  readonly leftToOthers: number;
   readonly interrupted: boolean;
   readonly grid: Grid;
 }
@@ -132,9 +135,14 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => {});
   fs.mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
   const manifest = updatedManifest(opts, readManifest(opts.out));
-  const run: Manifest['runs'][number] = { command: opts.command ?? '', started: new Date().toISOString(), ...(opts.backend ? { backend: opts.backend } : {}), trained: 0, evaluated: 0 };
-  manifest.runs.push(run);
-  const saveManifest = () => writeFileAtomic(path.join(opts.out, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+  const run: Manifest['runs'][number] = { command: opts.command ?? '', started: new Date().toISOString(), pid: process.pid, ...(opts.backend ? { backend: opts.backend } : {}), trained: 0, evaluated: 0 };
+  // Several processes may run on one folder (see below), so each save re-reads the manifest and
+  // replaces only this run's record: nobody's record is lost to another's older copy.
+  const saveManifest = () => {
+    const current = readManifest(opts.out);
+    const runs = (current?.runs ?? manifest.runs).filter((r) => !(r.pid === run.pid && r.started === run.started));
+    return writeFileAtomic(path.join(opts.out, MANIFEST), `${JSON.stringify({ ...manifest, runs: [...runs, run] }, null, 1)}\n`);
+  };
   await saveManifest();
 
   const ctx = gridContext(manifest);
@@ -145,11 +153,21 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
   const all = [...grid.trainings, ...grid.evaluations];
   let skipped = 0;
+  let leftToOthers = 0;
   let interrupted = false;
   for (const [i, cell] of all.entries()) {
     const dir = cellDir(opts.out, cell.key);
     if (cellState(opts.out, cell) === 'done') {
       skipped++;
+      continue;
+    }
+    // Another process running on the same folder (a second `jatp experiment` started to use more
+    // cores) holds this cell, or is still training a cell this one needs: leave it to that process.
+    const busy = runLockHolder(dir) ?? cell.needs.map((need) => runLockHolder(cellDir(opts.out, need.key))).find((h) => h !== undefined);
+    const unmet = cell.needs.find((need) => cellState(opts.out, need) !== 'done');
+    if (busy !== undefined || unmet !== undefined) {
+      log(`[${stamp()}] (${i + 1}/${all.length}) leaving ${cell.key} to ${busy ? `process ${busy.pid}` : `whoever trains ${unmet!.key}`}`);
+      leftToOthers++;
       continue;
     }
     log(`[${stamp()}] (${i + 1}/${all.length}) ${cell.cell.kind === 'eval' ? 'evaluating' : 'training'} ${cell.key}`);
@@ -178,7 +196,18 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
       if (r.summary.interrupted) interrupted = true;
       else await writeDone(dir, cell, (Date.now() - started) / 1000, r.summary);
     } else {
-      await runEvalCell(opts.out, ctx, cell as ResolvedCell<EvalCell>, await data(), opts.backend);
+      fs.mkdirSync(dir, { recursive: true });
+      const release = tryAcquireRunLock(dir);
+      if (release === undefined) {
+        log(`[${stamp()}] (${i + 1}/${all.length}) leaving ${cell.key} to the process that just took it`);
+        leftToOthers++;
+        continue;
+      }
+      try {
+        await runEvalCell(opts.out, ctx, cell as ResolvedCell<EvalCell>, await data(), opts.backend);
+      } finally {
+        release();
+      }
       run.evaluated++;
     }
     if (interrupted) {
@@ -190,8 +219,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   }
   run.finished = new Date().toISOString();
   if (interrupted) run.interrupted = true;
+  if (leftToOthers > 0) {
+    run.leftToOthers = leftToOthers;
+    log(`[${stamp()}] ${leftToOthers} cell(s) were left to other processes; when they finish, run the same command again to check and write the report`);
+  }
   await saveManifest();
-  return { trained: run.trained, evaluated: run.evaluated, skipped, interrupted, grid };
+  return { trained: run.trained, evaluated: run.evaluated, skipped, leftToOthers, interrupted, grid };
 }
 
 async function writeDone(dir: string, cell: ResolvedCell, seconds: number, summary: unknown): Promise<void> {
