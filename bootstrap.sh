@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 
 APT_PACKAGES=(
   libtorch-dev          # libtorch 1.13 (ATen) headers + libs: the engine's compute library
+  libdnnl-dev           # oneDNN 2 headers (the library Debian's libtorch runs on): the engine's Winograd convolutions
   libgloo-dev           # Gloo headers: the engine's c10d process groups (multi-process training) compile against them
   libopenblas0-openmp   # without it Debian's libtorch runs matmul on reference BLAS (~6 GFLOP/s)
   dataset-fashion-mnist # the embedded default dataset (/usr/share/datasets/fashion-mnist)

@@ -18,7 +18,9 @@
  *
  * Options: --out FILE  --pairs N (default 5)  --repeats N (conv/wasm, default 3; wasm uses 1)
  *          --batches 32,128  --no-wasm  --no-conv  --no-python  --python PATH (default /usr/bin/python3)
- *          --profile (per-kernel times on torch)
+ *          --profile (per-kernel times on torch)  --no-winograd-ab
+ * Where the addon has the Winograd convolutions (native/ops_conv_winograd.cc), the train steps
+ * are also timed with them on vs off, interleaved the same way (skip with --no-winograd-ab).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
-import { TorchBackend, kernelStats, linfStep, nativeBinding, sgdMomentumStep, torchStatus } from '../src/index.js';
+import { TorchBackend, kernelStats, linfStep, nativeBinding, setWinograd, sgdMomentumStep, torchStatus, winogradStatus } from '../src/index.js';
 import { formatRatio, interleave, machine, type RatioFigures } from './interleave.js';
 import { PytorchServer } from './pytorch_server.js';
 import { resnet18 } from './resnet18.js';
@@ -290,6 +292,27 @@ async function main(): Promise<void> {
     log(`  [torch] kernel calls per ResNet-18 ${k.replace('_', ' ')}: ${c.plain} plain tfjs -> ${c.fused} fused (${(c.plain / c.fused).toFixed(2)}x fewer)`);
   }
   if (flag('profile')) results.torchProfile = await profileTrainStep();
+
+  // What the Winograd convolutions bring, on the engine alone: the same steps with them on and off.
+  const wino = winogradStatus();
+  log(`  [torch] Winograd 3x3 convolutions: ${wino === null || !wino.built ? 'not built into the addon (no oneDNN headers at build time)' : wino.enabled ? 'on' : 'off (TFJS_TORCH_WINOGRAD=0)'}`);
+  if (wino?.built && wino.enabled && !flag('no-winograd-ab')) {
+    const side = torchWorkloads(true);
+    const ab: Record<string, RatioFigures> = {};
+    log(`\ntorch with Winograd vs without, interleaved, ${pairs} pairs (time ratio, < 1: Winograd faster):`);
+    try {
+      for (const name of batches.map((b) => `train_step_b${b}`)) {
+        const fn = side.run(name);
+        ab[name] = await interleave(pairs, () => { setWinograd(true); return measureOnce(fn); },
+          () => { setWinograd(false); return measureOnce(fn); });
+        log(`  ${name}: ${formatRatio(ab[name]!)}  [load ${machine().loadavg.join(' ')}]`);
+      }
+    } finally {
+      setWinograd(true);
+      side.dispose();
+    }
+    torchResults.winogradOverDirect = ab;
+  }
 
   const workloads = [...batches.map((b) => `train_step_b${b}`), 'pgd_step_b128', 'forward_b128'];
   const unavailable = usePython ? PytorchServer.unavailable(python) : 'disabled by --no-python';

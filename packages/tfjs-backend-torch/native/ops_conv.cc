@@ -90,13 +90,18 @@ TT_FN(NnConv2d) {
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
   if (cl && PreferContiguous(o[0], o[1])) xv = xv.contiguous();
-  const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, xv.suggest_memory_format());
   // A per-output-channel bias goes into the convolution itself (oneDNN fuses it); anything else
   // tfjs allows ("broadcastable to the output") is added afterwards in the logical layout.
-  const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == wv.size(0);
-  at::Tensor y = AsFloat32Result(at::convolution(
-      LowPrecisionOperand(xv), LowPrecisionOperand(wv), biasInConv ? LowPrecisionOperand(bias) : at::Tensor(), s,
-      plan.pad, d, /*transposed=*/false, /*output_padding=*/{0, 0}, depthwise ? C : 1));
+  const int64_t outC = depthwise ? w.size(2) * w.size(3) : w.size(3);
+  const bool biasInConv = bias.defined() && bias.dim() == 1 && bias.size(0) == outC;
+  at::Tensor y;
+  if (depthwise || !plan.direct ||
+      !WinogradConvForward(xv, w, static_cast<int32_t>(IntArg(info, 1)), biasInConv ? bias : at::Tensor(), s, plan.pad, d, &y)) {
+    const at::Tensor wv = depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, xv.suggest_memory_format());
+    y = AsFloat32Result(at::convolution(
+        LowPrecisionOperand(xv), LowPrecisionOperand(wv), biasInConv ? LowPrecisionOperand(bias) : at::Tensor(), s,
+        plan.pad, d, /*transposed=*/false, /*output_padding=*/{0, 0}, depthwise ? C : 1));
+  }
   if (cl) y = ToNHWC(y);
   if (bias.defined() && !biasInConv) {
     // tfjs's cpu FusedConv2D reshapes a 1-D NCHW bias to [C,1,1]; a size-1 one broadcasts as is.
@@ -136,6 +141,11 @@ TT_FN(NnConv2dBackpropInput) {
   const bool contiguous = cl && PreferContiguous(dyv.size(2), dyv.size(3));
   if (contiguous) dyv = dyv.contiguous();
   const at::MemoryFormat format = FormatFor(cl && !contiguous);
+  at::Tensor winograd;
+  if (!depthwise && plan.direct &&
+      WinogradConvBackwardInput(dyv, w, static_cast<int32_t>(IntArg(info, 1)), N, C, H, W, format, s, plan.pad, d, &winograd)) {
+    return ReturnTensor(info.Env(), cl ? ToNHWC(winograd) : winograd);
+  }
   dyv = LowPrecisionOperand(dyv);
   const at::Tensor xLike = at::empty({N, C, Hp, Wp}, dyv.options().memory_format(format));
   const at::Tensor wv = LowPrecisionOperand(depthwise ? DepthwiseWeight(w) : CachedConvWeight(info, 1, format));
@@ -169,6 +179,10 @@ TT_FN(NnConv2dBackpropFilter) {
     xv = xv.contiguous();
     dyv = dyv.contiguous();
   }
+  at::Tensor winograd;
+  if (!depthwise && plan.direct && WinogradConvBackwardFilter(xv, dyv, f, s, plan.pad, d, &winograd)) {
+    return ReturnTensor(info.Env(), winograd.permute({2, 3, 1, 0}), /*keepDenseLayout=*/true);
+  }
   const std::vector<int64_t> oihw = depthwise ? std::vector<int64_t>{f[2] * f[3], 1, f[0], f[1]}
                                               : std::vector<int64_t>{f[3], f[2], f[0], f[1]};
   xv = LowPrecisionOperand(xv);
@@ -190,6 +204,7 @@ void RegisterConvOps(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, NnConv2d);
   TT_EXPORT(exports, env, NnConv2dBackpropInput);
   TT_EXPORT(exports, env, NnConv2dBackpropFilter);
+  RegisterWinogradOps(env, exports);
 }
 
 }  // namespace nn

@@ -93,7 +93,26 @@ inline at::Tensor ApplyActivation(at::Tensor y, int32_t act, double alpha, const
   }
 }
 
+// Winograd 3x3 convolutions through oneDNN (ops_conv_winograd.cc). Each returns false, leaving
+// the output untouched, when it does not handle the call (no oneDNN at build time, switched off,
+// bf16 precision, not a 3x3 stride-1 'same' convolution with channel counts divisible by 16 on a
+// map of 8x8 or more, or a shape oneDNN rejects); the caller then runs the direct convolution.
+// Tensors are NCHW views (any strides); filters are tfjs HWIO tensors, `filterHandle` their
+// handle (or -1) so the transformed filter can be cached with it.
+bool WinogradConvForward(const at::Tensor& x, const at::Tensor& hwio, int32_t filterHandle,
+                         const at::Tensor& bias, const std::vector<int64_t>& strides,
+                         const std::vector<int64_t>& pad, const std::vector<int64_t>& dilations, at::Tensor* y);
+bool WinogradConvBackwardInput(const at::Tensor& dy, const at::Tensor& hwio, int32_t filterHandle,
+                               int64_t N, int64_t C, int64_t H, int64_t W, at::MemoryFormat format,
+                               const std::vector<int64_t>& strides, const std::vector<int64_t>& pad,
+                               const std::vector<int64_t>& dilations, at::Tensor* dx);
+// gwOihw: the filter gradient as OIHW in OHWI memory (channels_last), like the direct path's.
+bool WinogradConvBackwardFilter(const at::Tensor& x, const at::Tensor& dy, const std::vector<int64_t>& hwioShape,
+                                const std::vector<int64_t>& strides, const std::vector<int64_t>& pad,
+                                const std::vector<int64_t>& dilations, at::Tensor* gwOihw);
+
 void RegisterConvOps(Napi::Env env, Napi::Object exports);
+void RegisterWinogradOps(Napi::Env env, Napi::Object exports);
 void RegisterPoolOps(Napi::Env env, Napi::Object exports);
 
 }  // namespace nn

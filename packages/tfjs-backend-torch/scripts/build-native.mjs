@@ -25,6 +25,16 @@ const jobs = Math.max(1, Number(jobsArg?.slice(7) ?? process.env.TT_BUILD_JOBS ?
 
 const say = (msg) => console.log(`[build-native] ${msg}`);
 
+/** Whether oneDNN 2's C++ headers and its linkable library are installed (Debian libdnnl-dev). */
+function findDnnl() {
+  const header = ['/usr/include', '/usr/local/include'].map((d) => path.join(d, 'oneapi', 'dnnl', 'dnnl.hpp')).find((f) => fs.existsSync(f));
+  if (!header) return false;
+  const versionFile = path.join(path.dirname(header), 'dnnl_version.h');
+  const version = fs.existsSync(versionFile) ? fs.readFileSync(versionFile, 'utf8').match(/#define\s+DNNL_VERSION_MAJOR\s+(\d+)/) : null;
+  if (!version || version[1] !== '2') return false; // the file uses oneDNN 2's operation descriptors
+  return spawnSync('g++', ['-shared', '-o', '/dev/null', '-ldnnl']).status === 0;
+}
+
 function findTorch() {
   const root = process.env.LIBTORCH;
   if (root) {
@@ -141,6 +151,11 @@ async function main() {
   const hasNn = sources.some((f) => /\bvoid\s+RegisterNnOps\s*\(/.test(fs.readFileSync(path.join(nativeDir, f), 'utf8').replace(/^\s*void\s+RegisterNnOps\s*\([^)]*\)\s*;.*$/gm, '')));
   if (!hasNn) defines.push('-DTT_NO_NN_OPS');
   if (torch.cuda) defines.push('-DTT_CUDA');
+  // oneDNN's own API for the Winograd convolutions (ops_conv_winograd.cc): only against Debian's
+  // libtorch, which links the system libdnnl.so.2 that libdnnl-dev's headers describe. A PyTorch
+  // wheel carries its own oneDNN inside libtorch_cpu; the addon then builds without Winograd.
+  const dnnl = !torch.libDir && findDnnl();
+  if (dnnl) defines.push('-DTT_WITH_DNNL');
   // ops_cuda.cc's allocator stats include c10/cuda headers, which include the CUDA runtime's.
   const cudaInc = torch.cuda ? findCudaIncludes(torch.libDir) : [];
   // nccl.h, for distributed.cc's NCCL process group: the nvidia-nccl wheel beside a pip PyTorch.
@@ -169,6 +184,7 @@ async function main() {
   const headerTime = Math.max(0, ...headers.map((h) => fs.statSync(h).mtimeMs));
 
   say(`libtorch: ${torch.label}, torch ${maj}.${min}, ${std}${hasNn ? '' : ', no ops_nn.cc yet (TT_NO_NN_OPS)'}; ${jobs} parallel job(s)`);
+  if (!torch.libDir) say(dnnl ? 'oneDNN headers found: Winograd convolutions on' : 'oneDNN headers not found (apt-get install libdnnl-dev): building without Winograd convolutions');
   // A precompiled header of napi.h + ATen.h: parsing ATen dominates each file's compile time.
   const pchH = path.join(objDir, 'pch.h');
   const pchG = `${pchH}.gch`;
@@ -213,6 +229,7 @@ async function main() {
   // --no-as-needed: otherwise the linker drops libtorch_cuda.so (no direct symbol use) and CUDA
   // reports itself unavailable at runtime (pytorch#36437).
   ldflags.push('-Wl,--no-as-needed', ...torch.libs.map((l) => `-l${l}`), '-Wl,--as-needed');
+  if (dnnl) ldflags.push('-ldnnl');
   const needLink = todo.length > 0 || !fs.existsSync(out);
   if (needLink) {
     say('linking');

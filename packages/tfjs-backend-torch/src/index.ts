@@ -9,12 +9,12 @@ import { registerBackend } from '@tensorflow/tfjs-core';
 import { TorchBackend } from './backend.js';
 import fs from 'node:fs';
 
-import { PRECISION_CODE, type Precision, TorchBinding, loadNative } from './native.js';
+import { PRECISION_CODE, type Precision, TorchBinding, type WinogradStatus, loadNative } from './native.js';
 import { registerTorchKernels } from './register.js';
 
 export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
-export type { CpuCacheStats, CudaMemoryInfo, Precision } from './native.js';
+export type { CpuCacheStats, CudaMemoryInfo, Precision, WinogradStatus } from './native.js';
 export { nativeKernelNames } from './register.js';
 // Process groups over c10d (Gloo/NCCL): distributed.ts
 export * from './distributed.js';
@@ -103,6 +103,23 @@ export function setPrecision(p: Precision): void {
   const code = PRECISION_CODE[p];
   if (code === undefined) throw new Error(`tfjs-backend-torch: unknown precision '${p}' (expected fp32, tf32 or bf16)`);
   b.setPrecision(code);
+}
+
+/**
+ * Whether 3x3 stride-1 convolutions on CPU maps of 8x8 and more may use oneDNN's Winograd kernels
+ * (forward and both gradients; on by default where the addon was built with oneDNN's headers, off
+ * with TFJS_TORCH_WINOGRAD=0). Winograd's results differ from the direct method's by float32
+ * rounding only (about 1e-6 relative); the switch exists to compare the two.
+ */
+export function setWinograd(on: boolean): void {
+  const b = loadNative().binding;
+  if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
+  b.setWinograd(on);
+}
+
+/** The Winograd path's state: null without the addon. */
+export function winogradStatus(): WinogradStatus | null {
+  return loadNative().binding?.winogradStatus() ?? null;
 }
 
 export function getPrecision(): Precision {

@@ -58,6 +58,13 @@ export interface NativeOpCodes {
  * the C++ TT_FN name with a lower-case first letter (context.h JsName). `dtype` arguments are
  * DTYPE_CODE values; the argument comments are in the C++ files.
  */
+/** The Winograd convolution path (native/ops_conv_winograd.cc): built in, switched on, and calls so far. */
+export interface WinogradStatus {
+  built: boolean;
+  enabled: boolean;
+  calls: { forward: number; backpropInput: number; backpropFilter: number };
+}
+
 export interface TorchBinding {
   // storage.cc
   fromTyped(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
@@ -76,6 +83,10 @@ export interface TorchBinding {
   /** PRECISION_CODE: conv/matmul arithmetic (native/context.h Precision). */
   setPrecision(code: number): void;
   getPrecision(): number;
+  // ops_conv_winograd.cc
+  /** Switches the oneDNN Winograd path of 3x3 convolutions on or off (process-wide). */
+  setWinograd(on: boolean): void;
+  winogradStatus(): WinogradStatus;
   // ops_cuda.cc, cpu_allocator.cc
   /** GPU caching-allocator bytes; null on CPU (or a build without allocator stats). */
   cudaMemory(): CudaMemoryInfo | null;
