@@ -105,53 +105,75 @@ function squareSingleRun(
   const margin = marginT.dataSync() as Float32Array;
   marginT.dispose();
 
-  const rowIota = tf.tidy(() => tf.reshape(tf.range(0, height, 1, 'float32'), [1, height, 1, 1]));
-  const colIota = tf.tidy(() => tf.reshape(tf.range(0, width, 1, 'float32'), [1, 1, width, 1]));
+  // The examples still being attacked, with their clean images, labels, best points and margins,
+  // gathered only when that set changes (an example was fooled), not at every query: a query on
+  // a small model is dominated by per-kernel overhead, and the gathers were a third of its calls.
+  let activeIdx: number[] = [];
+  let act: { x: tf.Tensor4D; y: tf.Tensor1D; best: tf.Tensor4D; margin: tf.Tensor1D } | undefined;
+  const writeBack = () => {
+    if (act === undefined) return;
+    const merged = replaceRows(xBest, activeIdx, act.best);
+    xBest.dispose();
+    xBest = merged;
+    tf.dispose([act.x, act.y, act.best, act.margin]);
+    act = undefined;
+  };
+  const pixels = height * width * channels;
+  const stepSize = Math.fround(2 * eps);
 
   for (let it = 0; it < o.nQueries - 1; it++) {
     const active: number[] = [];
     for (let i = 0; i < n; i++) if (margin[i] > 0) active.push(i);
     if (active.length === 0) break;
+    if (act === undefined || active.length !== activeIdx.length || active.some((v, k) => v !== activeIdx[k])) {
+      writeBack();
+      activeIdx = active;
+      act = tf.tidy(() => {
+        const idx = tf.tensor1d(Int32Array.from(active), 'int32');
+        return {
+          x: tf.gather(x, idx) as tf.Tensor4D,
+          y: tf.gather(y, idx) as tf.Tensor1D,
+          best: tf.gather(xBest, idx) as tf.Tensor4D,
+          margin: tf.tensor1d(Float32Array.from(active, (i) => margin[i]!)),
+        };
+      });
+    }
+    const cur = act!;
     const m = active.length;
     const side = squareSide(squareP(o.pInit, it), height, width);
-    const top = new Float32Array(m);
-    const left = new Float32Array(m);
-    const signs = new Float32Array(m * channels);
+    // The step, built on the host: +-2 eps (one sign per example and channel) inside each
+    // example's window, 0 elsewhere. Same random draws, in the same order, as before.
+    const step = new Float32Array(m * pixels);
     for (let a = 0; a < m; a++) {
-      top[a] = Math.floor(rng.nextFloat() * (height - side));
-      left[a] = Math.floor(rng.nextFloat() * (width - side));
-      for (let c = 0; c < channels; c++) signs[a * channels + c] = rng.nextFloat() < 0.5 ? -1 : 1;
+      const top = Math.floor(rng.nextFloat() * (height - side));
+      const left = Math.floor(rng.nextFloat() * (width - side));
+      const signs: number[] = [];
+      for (let c = 0; c < channels; c++) signs.push(rng.nextFloat() < 0.5 ? -stepSize : stepSize);
+      for (let r = top; r < top + side; r++) {
+        for (let col = left; col < left + side; col++) {
+          const at = a * pixels + (r * width + col) * channels;
+          for (let c = 0; c < channels; c++) step[at + c] = signs[c]!;
+        }
+      }
     }
 
     const next = tf.tidy(() => {
-      const idx = tf.tensor1d(Int32Array.from(active), 'int32');
-      const xCur = tf.gather(x, idx);
-      const bestCur = tf.gather(xBest, idx);
-      const yCur = tf.gather(y, idx);
-      const topT = tf.tensor4d(top, [m, 1, 1, 1]);
-      const leftT = tf.tensor4d(left, [m, 1, 1, 1]);
-      const inRows = tf.logicalAnd(tf.greaterEqual(rowIota, topT), tf.less(rowIota, tf.add(topT, side)));
-      const inCols = tf.logicalAnd(tf.greaterEqual(colIota, leftT), tf.less(colIota, tf.add(leftT, side)));
-      const window = tf.cast(tf.logicalAnd(inRows, inCols), 'float32'); // [m, H, W, 1]
-      const step = tf.mul(window, tf.mul(tf.tensor4d(signs, [m, 1, 1, channels]), 2 * eps));
-      const proposal = projectLinf(tf.add(bestCur, step) as tf.Tensor4D, xCur as tf.Tensor4D, eps);
-      const newMargin = averagedLoss(model, proposal as tf.Tensor4D, (z) => marginLoss(z, yCur as tf.Tensor1D));
-      const oldMargin = tf.tensor1d(Float32Array.from(active, (i) => margin[i]));
+      const proposal = projectLinf(tf.add(cur.best, tf.tensor4d(step, [m, height, width, channels])) as tf.Tensor4D, cur.x, eps);
+      const newMargin = averagedLoss(model, proposal as tf.Tensor4D, (z) => marginLoss(z, cur.y));
       // Accept if the loss decreased or the point is now misclassified (spec §5.3).
-      const accept = tf.logicalOr(tf.less(newMargin, oldMargin), tf.lessEqual(newMargin, 0));
-      const accepted = tf.where(tf.tile(tf.reshape(accept, [m, 1, 1, 1]), [1, height, width, channels]), proposal, bestCur);
-      const updated = replaceRows(xBest, active, accepted);
-      const acceptedMargin = tf.where(accept, newMargin, oldMargin);
-      return { updated, acceptedMargin };
+      const accept = tf.logicalOr(tf.less(newMargin, cur.margin), tf.lessEqual(newMargin, 0));
+      return {
+        best: tf.where(tf.reshape(accept, [m, 1, 1, 1]), proposal, cur.best) as tf.Tensor4D,
+        margin: tf.where(accept, newMargin, cur.margin) as tf.Tensor1D,
+      };
     });
-    const newMargins = next.acceptedMargin.dataSync();
-    next.acceptedMargin.dispose();
+    const newMargins = next.margin.dataSync();
     for (let a = 0; a < m; a++) margin[active[a]!] = newMargins[a]!;
-    xBest.dispose();
-    xBest = next.updated;
+    tf.dispose([cur.best, cur.margin]);
+    cur.best = next.best;
+    cur.margin = next.margin;
   }
-  rowIota.dispose();
-  colIota.dispose();
+  writeBack();
   return { xBest, margin };
 }
 
