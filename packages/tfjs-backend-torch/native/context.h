@@ -87,6 +87,20 @@ void RegisterCudaOps(Napi::Env env, Napi::Object exports);  // GPU allocator sta
 void RegisterCpuAllocatorOps(Napi::Env env, Napi::Object exports);
 void RegisterFusedOps(Napi::Env env, Napi::Object exports);   // fused training/attack steps (ops_fused.cc)
 
+// Runs the enclosing scope's kernels on one OpenMP thread when `flops` is below the threshold
+// (threads.cc: waking the team costs more than a small convolution or product computes).
+class SerialIfSmall {
+ public:
+  explicit SerialIfSmall(double flops);
+  ~SerialIfSmall();
+  SerialIfSmall(const SerialIfSmall&) = delete;
+  SerialIfSmall& operator=(const SerialIfSmall&) = delete;
+
+ private:
+  int restore_ = 0;
+};
+double SerialFlopsThreshold();
+
 // The caching CPU allocator (cpu_allocator.cc): installed once at load; no-ops where not built.
 void InstallCpuCache();
 bool EmptyCpuCache();  // frees every cached block; false when the allocator is not installed

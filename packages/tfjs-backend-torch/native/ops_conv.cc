@@ -65,6 +65,14 @@ static bool PreferContiguous(int64_t outH, int64_t outW) {
   return outH * outW <= 16;
 }
 
+// FLOPs of a convolution: 2 x batch x output pixels x window (kh*kw*in) x output channels per
+// window (out; for a depthwise filter [kh, kw, in, mult], mult with window kh*kw*in counts each
+// of the in*mult outputs once per tap, which is exact too).
+static double ConvFlops(int64_t batch, int64_t outPixels, int64_t window, int64_t outChannels) {
+  return 2.0 * static_cast<double>(batch) * static_cast<double>(outPixels) * static_cast<double>(window) *
+         static_cast<double>(outChannels);
+}
+
 static at::MemoryFormat FormatFor(bool channelsLast) {
   return channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
 }
@@ -87,6 +95,7 @@ TT_FN(NnConv2d) {
 
   at::Tensor xv = cl ? ToNCHW(x) : x;
   const int64_t C = xv.size(1);
+  const SerialIfSmall serial(ConvFlops(xv.size(0), o[0] * o[1], w.size(0) * w.size(1) * w.size(2), w.size(3)));
   const Plan plan = MakePlan(xv.size(2), xv.size(3), o[0], o[1], p, w.size(0), w.size(1), s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
   if (cl && PreferContiguous(o[0], o[1])) xv = xv.contiguous();
@@ -131,6 +140,7 @@ TT_FN(NnConv2dBackpropInput) {
   const int64_t H = cl ? in[1] : in[2];
   const int64_t W = cl ? in[2] : in[3];
   at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  const SerialIfSmall serial(ConvFlops(N, dyv.size(2) * dyv.size(3), w.size(0) * w.size(1) * w.size(2), w.size(3)));
   if (dyv.size(2) > o[0] || dyv.size(3) > o[1]) {
     dyv = dyv.slice(2, 0, std::min(o[0], dyv.size(2))).slice(3, 0, std::min(o[1], dyv.size(3)));
   }
@@ -173,6 +183,7 @@ TT_FN(NnConv2dBackpropFilter) {
   at::Tensor xv = cl ? ToNCHW(x) : x;
   const int64_t C = xv.size(1);
   at::Tensor dyv = cl ? ToNCHW(dy) : dy;
+  const SerialIfSmall serial(ConvFlops(xv.size(0), dyv.size(2) * dyv.size(3), f[0] * f[1] * f[2], f[3]));
   const Plan plan = MakePlan(xv.size(2), xv.size(3), dyv.size(2), dyv.size(3), p, f[0], f[1], s, d, false);
   if (!plan.direct) xv = PadSpatial(xv, plan.pre, 0.0);
   if (cl && PreferContiguous(dyv.size(2), dyv.size(3))) {

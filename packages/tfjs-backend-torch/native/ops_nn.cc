@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace tt {
@@ -101,6 +102,11 @@ TT_FN(NnMatMul) {
   const at::Tensor b = BoolArg(info, 3) ? b0.transpose(-2, -1) : b0;
   const at::Tensor bias = prep(OptTensorArg(info, 4));
   const at::Tensor prelu = OptTensorArg(info, 5);
+  // [.., M, K] x [.., K, N]: 2 * batch * M * K * N (batch from the larger operand).
+  const double batch = static_cast<double>(std::max(a.numel() / std::max<int64_t>(1, a.size(-2) * a.size(-1)),
+                                                    b.numel() / std::max<int64_t>(1, b.size(-2) * b.size(-1))));
+  const SerialIfSmall serial(2.0 * batch * static_cast<double>(a.size(-2)) * static_cast<double>(a.size(-1)) *
+                             static_cast<double>(b.size(-1)));
   const int32_t act = static_cast<int32_t>(IntArg(info, 6));
   const double alpha = DoubleArg(info, 7);
   at::Tensor y;
