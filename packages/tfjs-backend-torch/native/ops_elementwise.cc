@@ -54,7 +54,9 @@ at::Tensor UnaryFloat(int op, const at::Tensor& x, double alpha) {
     case kTanh: return at::tanh(x);
     case kRelu: return at::relu(x);
     case kRelu6: return at::clamp(x, 0, 6);
-    case kLeakyRelu: return at::where(x < 0, x * alpha, x);
+    // One vectorised kernel for floats (ATen's x > 0 ? x : alpha * x is the same map, -0 and NaN
+    // included); the where() composition allocated three temporaries (NRP/JATP dense blocks).
+    case kLeakyRelu: return at::isFloatingType(x.scalar_type()) ? at::leaky_relu(x, alpha) : at::where(x < 0, x * alpha, x);
     case kElu: return at::where(x >= 0, x, at::expm1(x));
     // tfjs: NaN stays NaN, x > 0 -> 1, else alpha.
     case kStep: return at::where(at::isnan(x), x, at::where(x > 0, at::ones({}, x.options()), at::full({}, alpha, x.options())));
