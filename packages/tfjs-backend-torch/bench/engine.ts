@@ -295,8 +295,9 @@ async function main(): Promise<void> {
 
   // What the Winograd convolutions bring, on the engine alone: the same steps with them on and off.
   const wino = winogradStatus();
-  log(`  [torch] Winograd 3x3 convolutions: ${wino === null || !wino.built ? 'not built into the addon (no oneDNN headers at build time)' : wino.enabled ? 'on' : 'off (TFJS_TORCH_WINOGRAD=0)'}`);
-  if (wino?.built && wino.enabled && !flag('no-winograd-ab')) {
+  log(`  [torch] Winograd 3x3 convolutions: ${wino === null || !wino.built ? 'not built into the addon (no oneDNN headers at build time)'
+    : !wino.supported ? 'not available on this CPU (needs AVX-512)' : wino.enabled ? 'on' : 'off (TFJS_TORCH_WINOGRAD=0)'}`);
+  if (wino?.built && wino.supported && wino.enabled && !flag('no-winograd-ab')) {
     const side = torchWorkloads(true);
     const ab: Record<string, RatioFigures> = {};
     log(`\ntorch with Winograd vs without, interleaved, ${pairs} pairs (time ratio, < 1: Winograd faster):`);

@@ -247,6 +247,13 @@ bool WinogradConvBackwardFilter(const at::Tensor& x, const at::Tensor& dy, const
 
 bool WinogradBuilt() { return true; }
 
+// Whether this CPU has the kernels at all (oneDNN 2 implements them for AVX-512 only): a small
+// canonical shape is asked for once.
+bool WinogradSupported() {
+  static const bool ok = PrimsFor(1, 16, 16, 8, 8, false).ok;
+  return ok;
+}
+
 #else  // no oneDNN headers at build time: the direct path always runs
 
 bool WinogradConvForward(const at::Tensor&, const at::Tensor&, int32_t, const at::Tensor&, const std::vector<int64_t>&,
@@ -257,6 +264,7 @@ bool WinogradConvBackwardInput(const at::Tensor&, const at::Tensor&, int32_t, in
 bool WinogradConvBackwardFilter(const at::Tensor&, const at::Tensor&, const std::vector<int64_t>&, const std::vector<int64_t>&,
                                 const std::vector<int64_t>&, const std::vector<int64_t>&, at::Tensor*) { return false; }
 bool WinogradBuilt() { return false; }
+bool WinogradSupported() { return false; }
 
 #endif
 
@@ -268,11 +276,12 @@ TT_FN(SetWinograd) {
   return info.Env().Undefined();
 }
 
-// winogradStatus() -> { built, enabled, calls: { forward, backpropInput, backpropFilter } }
+// winogradStatus() -> { built, supported, enabled, calls: { forward, backpropInput, backpropFilter } }
 TT_FN(WinogradStatus) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("built", Napi::Boolean::New(env, WinogradBuilt()));
+  o.Set("supported", Napi::Boolean::New(env, WinogradSupported()));
   o.Set("enabled", Napi::Boolean::New(env, g_enabled));
   Napi::Object calls = Napi::Object::New(env);
   calls.Set("forward", Napi::Number::New(env, static_cast<double>(g_calls[0])));

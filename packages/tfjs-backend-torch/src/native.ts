@@ -58,9 +58,13 @@ export interface NativeOpCodes {
  * the C++ TT_FN name with a lower-case first letter (context.h JsName). `dtype` arguments are
  * DTYPE_CODE values; the argument comments are in the C++ files.
  */
-/** The Winograd convolution path (native/ops_conv_winograd.cc): built in, switched on, and calls so far. */
+/**
+ * The Winograd convolution path (native/ops_conv_winograd.cc): built in, available on this CPU
+ * (oneDNN 2 has the kernels for AVX-512 only), switched on, and calls so far.
+ */
 export interface WinogradStatus {
   built: boolean;
+  supported: boolean;
   enabled: boolean;
   calls: { forward: number; backpropInput: number; backpropFilter: number };
 }
