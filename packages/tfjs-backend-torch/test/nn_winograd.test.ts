@@ -41,6 +41,9 @@ test('Winograd forward and both gradients match cpu, and are the ones that ran',
     { x: [2, 8, 8, 16], cout: 16 },
     { x: [3, 16, 12, 32], cout: 48 },
     { x: [1, 32, 32, 16], cout: 32 },
+    // Maps that are not a whole number of Winograd's 4x4 output tiles.
+    { x: [2, 11, 7, 16], cout: 16 },
+    { x: [1, 64, 3, 16], cout: 32 },
   ];
   for (const c of cases) {
     const w = [3, 3, c.x[3]!, c.cout];
