@@ -178,6 +178,7 @@ import * as loading from './experiments/load.js';
 export const PIXEL_RANGES: typeof loading.PIXEL_RANGES = loading.PIXEL_RANGES;
 export { assembleReport, mergeStates, attackLabel, type AttackBatch } from './experiments/evaluate.js';
 export { readState, type EvaluationKey } from './experiments/eval-state.js';
+export { squareAfterGradientCheck, SQUARE_WARN_FRACTION, type SquareCheck, type StageResult } from './evaluation/square-check.js';
 import * as evalState from './experiments/eval-state.js';
 /** The resumable record of an evaluation (`evaluate`'s `statePath`): its key, shard, and per-batch outcomes. */
 export type EvaluationState = evalState.EvaluationState;

@@ -47,6 +47,8 @@ import {
   type EvaluatedModel,
   type ExamplesManifest,
   type Split,
+  squareAfterGradientCheck,
+  type SquareCheck,
 } from '../index.js';
 // CLI-only helpers: the --shard text parser and the atomic writer of output files.
 import { parseShard, writeFileAtomicSync } from '../experiments/eval-state.js';
@@ -178,6 +180,14 @@ function pct(v: number): string {
   return `${(100 * v).toFixed(2)}%`;
 }
 
+/** AutoAttack's Square-after-gradient check of every attack of the report that ran AutoAttack's stages. */
+export function squareChecks(report: EvaluationReport): { attack: string; check: SquareCheck }[] {
+  return report.attacks.flatMap((a) => {
+    const check = squareAfterGradientCheck(a.stages, report.n);
+    return check ? [{ attack: a.attack, check }] : [];
+  });
+}
+
 /** Human table of a report (stdout). */
 export function formatReport(report: EvaluationReport, describe: { model: string; preprocessor?: string; dataset: string }): string {
   const lines: string[] = [];
@@ -206,6 +216,7 @@ export function formatReport(report: EvaluationReport, describe: { model: string
   lines.push('');
   lines.push('L1 columns: mean |x_adv - x| and mean |clip01(P(x_adv)) - x| per element, 0-255 scale (paper Fig. 2b).');
   if (report.attacks.length > 1) lines.push('union of attacks: an example counts as robust only if no attack fooled it (the headline number).');
+  for (const { attack, check } of squareChecks(report)) lines.push(check.warn ? `WARNING (${attack}): ${check.message}` : `${attack} check: ${check.message}`);
   return lines.join('\n');
 }
 
@@ -248,8 +259,14 @@ export function reportPayload(report: EvaluationReport, meta: EvalMeta, identity
     attacksRequested: meta.flags.attacks,
     ...report,
     leaderboard: leaderboardEntry(report, meta, identity),
+    squareAfterGradient: squareChecks(report).map(({ attack, check }) => ({ attack, ...check })),
   };
   return `${JSON.stringify(payload)}\n`;
+}
+
+/** The Square warning also goes to stderr, where a script that keeps only stdout's table still shows it. */
+function warnSquare(report: EvaluationReport): void {
+  for (const { attack, check } of squareChecks(report)) if (check.warn) process.stderr.write(`warning: ${attack}: ${check.message}\n`);
 }
 
 function progressPrinter(): (attack: string, done: number, total: number) => void {
@@ -333,6 +350,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       const fromMeta = { ...meta, describe: { ...meta.describe, dataset: `examples ${flags.fromExamples}` } };
       if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, fromMeta, identity));
       process.stdout.write(`${formatReport(report, fromMeta.describe)}\n`);
+      warnSquare(report);
       return report;
     }
     if (settings.sanity) {
@@ -373,6 +391,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
     if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
     if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, meta, identity));
     process.stdout.write(`${formatReport(report, meta.describe)}\n`);
+    warnSquare(report);
     return report;
   } finally {
     pipeline.dispose();
@@ -417,6 +436,7 @@ export function runMerge(files: readonly string[], opts: { json?: string }): Eva
   const report = assembleReport(merged);
   if (opts.json !== undefined) writeFileAtomicSync(opts.json, reportPayload(report, meta, merged.key.identity));
   process.stdout.write(`${formatReport(report, meta.describe)}\n`);
+  warnSquare(report);
   return report;
 }
 

@@ -48,6 +48,12 @@ export interface AttackBatchRecord {
   readonly attacked?: number;
   readonly l1AdvAttacked?: number;
   readonly l1PurifiedAttacked?: number;
+  /**
+   * With a pre-processor: per example, mean |x_adv - x| x 255 and mean |clip01(P(x_adv)) - x| x 255
+   * (0 where the attack left the point unchanged), so that Fig. 2(b)'s comparison can be tested per image.
+   */
+  readonly l1AdvPerExample?: number[];
+  readonly l1PurifiedPerExample?: number[];
   /** AutoAttack: per stage, the number of this batch's points still robust after it. */
   readonly stageCorrect?: number[];
   readonly stageNames?: string[];

@@ -128,6 +128,9 @@ export interface AttackEvaluation {
   readonly meanL1AdvVsNaturalAttacked?: number;
   /** `meanL1PurifiedVsNatural` over the attacked points only; undefined without a pre-processor. */
   readonly meanL1PurifiedVsNaturalAttacked?: number;
+  /** With a pre-processor (and every batch recorded by this version): per example, the two distances (0–255), in test order. */
+  readonly l1AdvPerExample?: number[];
+  readonly l1PurifiedPerExample?: number[];
   readonly seconds: number;
 }
 
@@ -198,7 +201,11 @@ function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
 }
 
 /** How many points x_adv changed, and the L1 sums (adversarial, purified) over those points. */
-function attackedL1(xAdv: tf.Tensor4D, x: tf.Tensor4D, purified: tf.Tensor4D | undefined): { attacked: number; l1AdvAttacked: number; l1PurifiedAttacked?: number } {
+function attackedL1(
+  xAdv: tf.Tensor4D,
+  x: tf.Tensor4D,
+  purified: tf.Tensor4D | undefined,
+): { attacked: number; l1AdvAttacked: number; l1PurifiedAttacked?: number; l1AdvPerExample?: number[]; l1PurifiedPerExample?: number[] } {
   const adv = perExampleAbsDiff255(xAdv, x);
   const pur = purified ? perExampleAbsDiff255(purified, x) : undefined;
   let attacked = 0;
@@ -211,7 +218,8 @@ function attackedL1(xAdv: tf.Tensor4D, x: tf.Tensor4D, purified: tf.Tensor4D | u
       l1PurifiedAttacked += pur ? pur[i]! : 0;
     }
   });
-  return { attacked, l1AdvAttacked, ...(pur ? { l1PurifiedAttacked } : {}) };
+  // Per example only with a pre-processor: Fig. 2(b) compares the two distances image by image.
+  return { attacked, l1AdvAttacked, ...(pur ? { l1PurifiedAttacked, l1AdvPerExample: Array.from(adv), l1PurifiedPerExample: Array.from(pur) } : {}) };
 }
 
 function defaultBuild(spec: AttackSpec, eps: number, norm: BallNorm): Attack {
@@ -391,6 +399,9 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
     let seconds = 0;
     let stageNames: string[] | undefined;
     let stageCorrect: number[] | undefined;
+    const l1AdvPerExample: number[] = [];
+    const l1PurifiedPerExample: number[] = [];
+    let perExample = true;
     for (const b of list) {
       const r = state.attacks[a]![b];
       if (!r) throw new Error(`evaluation state: attack '${label}' batch ${b} is missing`);
@@ -405,6 +416,10 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
       }
       seconds += r.seconds;
       forwardPasses += r.forwarded ?? 0;
+      if (r.l1AdvPerExample && r.l1PurifiedPerExample) {
+        l1AdvPerExample.push(...r.l1AdvPerExample);
+        l1PurifiedPerExample.push(...r.l1PurifiedPerExample);
+      } else perExample = false;
       if (r.stageNames && r.stageCorrect) {
         stageNames ??= r.stageNames;
         stageCorrect ??= r.stageNames.map(() => 0);
@@ -422,6 +437,7 @@ export function assembleReport(state: EvaluationState, batchIndices?: readonly n
       attackedCount,
       meanL1AdvVsNaturalAttacked: attackedCount > 0 ? l1AdvAttacked / attackedCount : 0,
       meanL1PurifiedVsNaturalAttacked: hasPurified ? (attackedCount > 0 ? l1PurifiedAttacked / attackedCount : 0) : undefined,
+      ...(hasPurified && perExample ? { l1AdvPerExample, l1PurifiedPerExample } : {}),
       seconds,
     };
   });

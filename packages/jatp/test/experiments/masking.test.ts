@@ -57,7 +57,7 @@ test('an honest model passes; a difference within the tolerance is noise', () =>
 test('checks whose attacks were not run say so; no pre-processor has no BPDA check', () => {
   const [m] = judged([cell('PGD', ones(50)), cell('DLR', ones(40))]);
   const status = Object.fromEntries(m!.checks.map((c) => [c.id, c.status]));
-  assert.deepEqual(status, { 'bpda-vs-full': 'not run', 'black-box-vs-white-box': 'not run', 'iterative-vs-single': 'not run' });
+  assert.deepEqual(status, { 'bpda-vs-full': 'not run', 'black-box-vs-white-box': 'not run', 'iterative-vs-single': 'not run', 'aa-square-after-gradient': 'not run' });
   assert.match(m!.checks.find((c) => c.id === 'bpda-vs-full')!.detail, /no BPDA/);
   const [none] = judged([cell('PGD', ones(50), null), cell('BPDA', ones(50), null)]);
   assert.equal(none!.model, 'None + TRADES');
@@ -72,7 +72,26 @@ test('Square and single-step columns are judged when present', () => {
   // PGD (50 %) does worse than one step (30 %): iterative does not beat single-step.
   assert.equal(m!.checks.find((c) => c.id === 'iterative-vs-single')!.status, 'warn');
   const [ok] = judged([cell('PGD', ones(20)), cell('Square', ones(40)), cell('FGSM', ones(50))]);
-  assert.deepEqual(ok!.checks.map((c) => c.status), ['not run', 'pass', 'pass']);
+  assert.deepEqual(ok!.checks.map((c) => c.status), ['not run', 'pass', 'pass', 'not run']);
+});
+
+test("AutoAttack's Square stage: warns when it breaks more than 0.2 % after the gradient stages, from the AA cell's stages", () => {
+  const aa = (square: number) => {
+    const c = cell('AA', ones(square));
+    const stages = [
+      { name: 'apgd-ce', robustAccuracy: 0.5 },
+      { name: 'apgd-t', robustAccuracy: 0.45 },
+      { name: 'fab-t', robustAccuracy: 0.45 },
+      { name: 'square', robustAccuracy: square / N },
+    ];
+    return { ...c, e: { ...c.e, attacks: [{ ...c.e.attacks[0]!, stages }] } };
+  };
+  const [warned] = judged([aa(40)]);
+  const w = warned!.checks.find((c) => c.id === 'aa-square-after-gradient')!;
+  assert.equal(w.status, 'warn');
+  assert.deepEqual(w.numbers, { before: 45, after: 40, flipped: 5, n: N });
+  const [quiet] = judged([aa(45)]);
+  assert.equal(quiet!.checks.find((c) => c.id === 'aa-square-after-gradient')!.status, 'pass');
 });
 
 test('the union headline is the per-example worst case over the attacks run, clean errors included', () => {

@@ -17,6 +17,9 @@ import { runSuite } from '../../src/experiments/suite/scheduler.js';
 import { planGrid } from '../../src/experiments/suite/scheduler.js';
 import { writeReport } from '../../src/experiments/suite/report.js';
 import type { ModelMasking } from '../../src/experiments/suite/masking.js';
+import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
+import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';
+import { loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-suite-'));
 const out = path.join(root, 'exp');
@@ -108,10 +111,27 @@ test('experiment all --scale smoke: every table and figure in the report, values
       assert.equal(bpda.numbers['pgd'], robustFraction(p!));
       assert.equal(bpda.status, robustFraction(b!) >= robustFraction(p!) - bpda.numbers['tolerance']! ? 'pass' : 'warn');
     }
-    // No experiment has a Square or a single-step column.
-    assert.deepEqual(m.checks.filter((c) => c.id !== 'bpda-vs-full').map((c) => c.status), ['not run', 'not run']);
+    // No experiment has a Square or a single-step column, and the smoke AutoAttack has no Square stage.
+    assert.deepEqual(m.checks.filter((c) => c.id !== 'bpda-vs-full').map((c) => c.status), ['not run', 'not run', 'not run']);
   }
   assert.equal(bpdaJudged, 4, 'Fig. 4(a) runs BPDA and PGD on APE-G, HGD, NRP and JATP');
+
+  // The verdict table opens the report (markdown and HTML), covers every declared claim, and is
+  // recomputed here from results.json alone (its entries and the compact per-image outcomes).
+  const md = fs.readFileSync(path.join(path.dirname(report), 'report.md'), 'utf8');
+  assert.ok(md.split('\n## ')[1]!.startsWith('Verdicts'), 'the verdict table is the first section of report.md');
+  assert.ok(html.indexOf('<section id="verdicts">') > 0 && html.indexOf('<section id="verdicts">') < html.indexOf('<section id="table1">'), 'the verdict table comes first in index.html');
+  const stored = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { results: EntryCells[]; claims: ClaimResult[]; outcomes: Record<string, StoredOutcomes> };
+  const declared = claimsFor([...panels]);
+  assert.deepEqual(stored.claims.map((c) => c.claim.id), declared.map((c) => c.id));
+  assert.ok(stored.results.every((r) => r.cells.every((k) => stored.outcomes[k] !== undefined)), 'per-image outcomes kept for every cell');
+  const again0 = judgeClaims(declared, stored.results, (k) => (stored.outcomes[k] ? loadOutcomes(stored.outcomes[k]) : undefined));
+  assert.deepEqual(again0.map((c) => [c.verdict, c.effect, c.p]), stored.claims.map((c) => [c.verdict, c.effect, c.p]));
+  assert.ok(stored.claims.every((c) => c.verdict !== 'not judged'), 'every claim judged from the smoke cells');
+  for (const r of stored.results.filter((x) => x.metric === 'robust')) {
+    const e = JSON.parse(fs.readFileSync(path.join(out, 'cells', r.cells[0]!, 'eval.json'), 'utf8')) as EvalFile;
+    assert.deepEqual(loadOutcomes(stored.outcomes[r.cells[0]!]!).robust, e.attacks[0]!.robust);
+  }
 
   // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.
   const { lines } = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });

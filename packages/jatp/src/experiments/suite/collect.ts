@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { paperValue, type PaperValue } from '../paper-numbers.js';
+import { wilsonInterval, type Interval } from '../../evaluation/statistics.js';
 import type { ExperimentName } from './declarations/index.js';
 import type { Metric, Panel } from './declarations/types.js';
 import { cellDir, resolveEval, type GridContext } from './cells.js';
@@ -18,7 +19,15 @@ export interface CellEval {
   readonly n: number;
   readonly cleanAccuracy: number;
   readonly wallSeconds: number;
-  readonly attacks: { attack: string; robustAccuracy: number; meanL1AdvVsNaturalAttacked?: number; meanL1PurifiedVsNaturalAttacked?: number; attackedCount?: number }[];
+  readonly attacks: {
+    attack: string;
+    robustAccuracy: number;
+    meanL1AdvVsNaturalAttacked?: number;
+    meanL1PurifiedVsNaturalAttacked?: number;
+    attackedCount?: number;
+    /** AutoAttack: robust accuracy after each stage. */
+    stages?: { name: string; robustAccuracy: number }[];
+  }[];
 }
 
 export interface EntryResult {
@@ -38,6 +47,34 @@ export interface EntryResult {
   readonly diff?: number;
   /** The eval cells, one per seed. */
   readonly cells: string[];
+  /** Test images per seed (null while missing). */
+  readonly n?: (number | null)[];
+  /**
+   * Accuracies and fooling rates: the Wilson 95 % interval (percent) of the count pooled over the
+   * finished seeds (images × seeds; it does not include the seed-to-seed spread, the ± does).
+   */
+  readonly wilson?: Interval;
+}
+
+/** Percent metrics (accuracy, fooling rate) are counts of images; L1 distances are not. */
+export function isCountMetric(metric: Metric): boolean {
+  return metric === 'clean' || metric === 'robust' || metric === 'fooling';
+}
+
+/** Wilson interval (percent) of an entry's pooled count, from its per-seed values (percent) and image counts. */
+export function pooledWilson(metric: Metric, values: readonly (number | null)[], n: readonly (number | null)[]): Interval | undefined {
+  if (!isCountMetric(metric)) return undefined;
+  let k = 0;
+  let total = 0;
+  values.forEach((v, i) => {
+    const ni = n[i];
+    if (v === null || ni === null || ni === undefined) return;
+    k += Math.round((v * ni) / 100);
+    total += ni;
+  });
+  if (total === 0) return undefined;
+  const w = wilsonInterval(k, total);
+  return { lower: 100 * w.lower, upper: 100 * w.upper };
 }
 
 export function readCellEval(out: string, key: string): CellEval | undefined {
@@ -74,10 +111,10 @@ export function meanStd(values: readonly number[]): { mean?: number; std?: numbe
 export function collectPanel(out: string, ctx: GridContext, experiment: ExperimentName, panel: Panel): EntryResult[] {
   return panel.entries.map((entry) => {
     const keys = entry.cells.map((c) => resolveEval(ctx, c).key);
-    const values = keys.map((k) => {
-      const e = readCellEval(out, k);
-      return e ? metricValue(entry.metric, e) : null;
-    });
+    const evals = keys.map((k) => readCellEval(out, k));
+    const values = evals.map((e) => (e ? metricValue(entry.metric, e) : null));
+    const n = evals.map((e) => e?.n ?? null);
+    const wilson = pooledWilson(entry.metric, values, n);
     const present = values.filter((v): v is number => v !== null);
     const { mean, std } = meanStd(present);
     const paper = paperValue(experiment, entry.row, entry.group, entry.column);
@@ -94,6 +131,8 @@ export function collectPanel(out: string, ctx: GridContext, experiment: Experime
       ...(paper ? { paper } : {}),
       ...(paper && mean !== undefined ? { diff: mean - paper.mean } : {}),
       cells: keys,
+      n,
+      ...(wilson ? { wilson } : {}),
     };
   });
 }

@@ -6,15 +6,17 @@
  * every attack run on that model (an example counts as robust only if no attack broke it).
  *
  * The experiments' columns have no Square and no single-step attack today, so those two checks say
- * "not run"; they judge as soon as a declaration adds a 'Square' or 'FGSM' column.
+ * "not run"; they judge as soon as a declaration adds a 'Square' or 'FGSM' column. AutoAttack's own
+ * Square stage is judged from the stages recorded by the 'AA' cell (evaluation/square-check.ts).
  */
 import { TARGET_LABELS, defenseLabel, type EvalCell } from './cells.js';
 import type { CellEval } from './collect.js';
+import { squareAfterGradientCheck } from '../../evaluation/square-check.js';
 
 export type MaskingStatus = 'pass' | 'warn' | 'not run';
 
 export interface MaskingCheck {
-  readonly id: 'bpda-vs-full' | 'black-box-vs-white-box' | 'iterative-vs-single';
+  readonly id: 'bpda-vs-full' | 'black-box-vs-white-box' | 'iterative-vs-single' | 'aa-square-after-gradient';
   readonly title: string;
   readonly status: MaskingStatus;
   /** One sentence with the numbers, or why the check could not be judged. */
@@ -116,6 +118,14 @@ export function maskingChecks(evaluations: readonly { cell: EvalCell; key: strin
     if (!single || !pgd) notRun('iterative-vs-single', singleTitle, !single ? 'no single-step (FGSM) evaluation on this model' : 'no PGD evaluation on this model');
     else judge('iterative-vs-single', singleTitle, pgd.value <= single.value + t, `single step (FGSM) ${pct(single.value)}, PGD ${pct(pgd.value)}`, { single: single.value, pgd: pgd.value, tolerance: t }, [single.key, pgd.key]);
 
+    // AutoAttack's own check, from the stages of its cell: Square after the gradient stages.
+    const aaTitle = "AutoAttack's Square breaks no more than 0.2 % after the gradient stages";
+    const aaCell = byAttack.get('AA');
+    const aaCheck = aaCell?.e ? squareAfterGradientCheck(aaCell.e.attacks[0]?.stages, aaCell.e.n) : undefined;
+    if (!aaCell?.e) notRun('aa-square-after-gradient', aaTitle, 'no AutoAttack evaluation on this model');
+    else if (!aaCheck) notRun('aa-square-after-gradient', aaTitle, 'the AutoAttack cell has no Square stage after a gradient stage');
+    else judge('aa-square-after-gradient', aaTitle, !aaCheck.warn, aaCheck.message, { before: aaCheck.before, after: aaCheck.after, flipped: aaCheck.flipped, n: aaCheck.n }, [aaCell.key]);
+
     const union = unionOf(done.map(([, c]) => c));
     return {
       model: modelLabel(first, manySeeds),
@@ -142,4 +152,5 @@ export const MASKING_COLUMNS: readonly { id: MaskingCheck['id']; header: string 
   { id: 'bpda-vs-full', header: 'BPDA ≥ full gradient' },
   { id: 'black-box-vs-white-box', header: 'Square ≥ white-box' },
   { id: 'iterative-vs-single', header: 'iterative ≤ single-step' },
+  { id: 'aa-square-after-gradient', header: 'AA: Square after gradient stages' },
 ];

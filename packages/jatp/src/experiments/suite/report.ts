@@ -18,6 +18,8 @@ import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js
 import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
 import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
+import { outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
+import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
 
 export interface PanelResult {
   readonly experiment: ExperimentName;
@@ -33,6 +35,10 @@ export interface ReportData {
   readonly evaluations: { key: string; wallSeconds?: number; n?: number; done: boolean }[];
   /** Gradient-masking checks judged from the finished evaluations, one per full model. */
   readonly masking: ModelMasking[];
+  /** The paper's claims judged from the cells' per-image outcomes (the report's first section). */
+  readonly claims: ClaimResult[];
+  /** Per-image outcomes of every finished evaluation cell of the panels, compact (kept in results.json). */
+  readonly outcomes: Record<string, StoredOutcomes>;
 }
 
 /** CIFAR-10 read from the JPEG-derived copy is lossy: never call its numbers CIFAR-10 accuracy. */
@@ -64,7 +70,18 @@ export function collectReport(out: string): ReportData {
     grid.evaluations.map((c) => ({ cell: c.cell as EvalCell, key: c.key })),
     (key) => readCellEval(out, key) as MaskingEval | undefined,
   );
-  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking };
+  const results = panels.flatMap((p) => p.results);
+  // The L1 arrays are kept only for the cells of the L1 panel (they are the bulky part).
+  const l1Cells = new Set(results.filter((r) => r.metric === 'l1-adv' || r.metric === 'l1-purified').flatMap((r) => r.cells));
+  const outcomes: Record<string, StoredOutcomes> = {};
+  for (const key of [...new Set(results.flatMap((r) => r.cells))].sort()) {
+    const e = readCellEval(out, key) as EvalWithOutcomes | undefined;
+    const o = e ? outcomesFromEval(e) : undefined;
+    if (o) outcomes[key] = storeOutcomes(o, l1Cells.has(key));
+  }
+  // Judged from the compact outcomes, exactly as anyone can re-judge them from results.json.
+  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes);
+  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking, claims, outcomes };
 }
 
 const fmt = (v: number | undefined, digits = 2): string => (v === undefined ? '–' : v.toFixed(digits));
@@ -72,8 +89,11 @@ const signed = (v: number | undefined): string => (v === undefined ? '' : `${v >
 
 function ours(r: EntryResult): string {
   if (r.mean === undefined) return '–';
-  return r.std !== undefined ? `${fmt(r.mean)} ± ${fmt(r.std)}` : fmt(r.mean);
+  const value = r.std !== undefined ? `${fmt(r.mean)} ± ${fmt(r.std)}` : fmt(r.mean);
+  return r.wilson ? `${value} [${r.wilson.lower.toFixed(1)}, ${r.wilson.upper.toFixed(1)}]` : value;
 }
+
+const WILSON_NOTE = '[…]: Wilson 95 % interval of the count of images (pooled over seeds).';
 
 /** Rows and column headers of a panel's table: columns are 'group · column' when the panel has groups. */
 function tableShape(results: readonly EntryResult[]): { rows: string[]; cols: string[]; at: (row: string, col: string) => EntryResult | undefined } {
@@ -99,7 +119,8 @@ export function reportMarkdown(data: ReportData): string {
   const m = data.manifest;
   const lines: string[] = [];
   lines.push(`# Experiments on ${data.datasetLabel} (${m.scale} scale)`, '');
-  lines.push(`Experiments: ${m.experiments.join(', ')}. Values: ${seedNote(m)}. Paper values: CIFAR-10, ResNet-18, ε = 8/255 (spec §6); our scale and data differ, so the difference shows the direction, not a reproduction error.`, '');
+  lines.push(`Experiments: ${m.experiments.join(', ')}. Values: ${seedNote(m)}. ${WILSON_NOTE} Paper values: CIFAR-10, ResNet-18, ε = 8/255 (spec §6); our scale and data differ, so the difference shows the direction, not a reproduction error.`, '');
+  lines.push(verdictMarkdown(data.claims));
   for (const p of data.panels) {
     lines.push(`## ${p.panel.title}`, '', `Paper: ${p.panel.paperClaim}`, '');
     if (p.panel.note) lines.push(p.panel.note, '');
@@ -185,6 +206,22 @@ function htmlTable(p: PanelResult): string {
     })
     .join('');
   return `<table><tr><th></th>${head}</tr>${sub}${body}</table>`;
+}
+
+const VERDICT_CLASS: Readonly<Record<Verdict, string>> = { reproduced: 'pass', contradicted: 'warn', undecided: 'undecided', 'not judged': 'notrun' };
+
+function verdictsHtml(claims: readonly ClaimResult[]): string {
+  const head = '<h2>Verdicts: which claims of the paper this run reproduces</h2>';
+  if (claims.length === 0) return `<section id="verdicts">${head}<p>No claim of the paper can be judged from the experiments of this report.</p></section>`;
+  const summary = summarizeFamilies(claims)
+    .map((f) => `<tr><th>${escapeXml(f.family)}</th>${(['reproduced', 'contradicted', 'undecided', 'not judged'] as const).map((v) => `<td class="num ${f.counts[v] > 0 ? VERDICT_CLASS[v] : ''}">${f.counts[v]}</td>`).join('')}</tr>`)
+    .join('');
+  const rows = claims
+    .map((r) => `<tr><td>${escapeXml(r.claim.statement)}</td><td class="num">${escapeXml(formatEffect(r))}</td><td>${escapeXml(formatSeeds(r))}</td><td>${escapeXml(r.test ?? '–')}</td><td class="num">${formatP(r.p)}</td><td class="num">${formatP(r.pHolm)}</td><td class="${VERDICT_CLASS[r.verdict]}" title="${escapeXml(r.claim.id)}">${escapeXml(r.verdict)}${r.note ? ` <small>(${escapeXml(r.note)})</small>` : ''}</td></tr>`)
+    .join('');
+  return `<section id="verdicts">${head}<p>${escapeXml(VERDICT_RULES)}</p>
+<table><tr><th>statement of the paper</th><th>reproduced</th><th>contradicted</th><th>undecided</th><th>not judged</th></tr>${summary}</table>
+<details open><summary>every comparison (${claims.length})</summary><div class="scroll"><table><tr><th>comparison</th><th>effect [95 % CI]</th><th>per seed</th><th>test</th><th>p</th><th>p (Holm)</th><th>verdict</th></tr>${rows}</table></div></details></section>`;
 }
 
 const MASKING_TITLE = 'Gradient-masking checks (from the evaluations above, no new attacks)';
@@ -290,7 +327,7 @@ function versions(): Record<string, string> {
 const CSS = `body{font-family:system-ui,sans-serif;margin:24px;max-width:1300px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:34px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 6px}th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 td.paper{color:#666}td.neg{color:#b00}td.pos{color:#070}.claim{color:#444;font-style:italic}.gallery{display:inline-block;vertical-align:top;margin:0 18px 18px 0}
-.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}td.pass{color:#070}td.warn{color:#b00;font-weight:bold}td.notrun{color:#888}details{margin:6px 0}.scroll{overflow-x:auto}`;
+.gallery img{image-rendering:pixelated;width:64px;height:64px}.lab{font-size:11px}code,pre{background:#f4f4f4;padding:2px 4px}svg{margin:6px 8px 6px 0}td.pass{color:#070}td.warn{color:#b00;font-weight:bold}td.notrun{color:#888}td.undecided{color:#a60}details{margin:6px 0}.scroll{overflow-x:auto}`;
 
 export function reportHtml(out: string, data: ReportData): string {
   const m = data.manifest;
@@ -316,6 +353,8 @@ export function reportHtml(out: string, data: ReportData): string {
 <p>Experiments: ${m.experiments.map((e) => escapeXml(e)).join(', ')}. ${data.evaluations.filter((e) => e.done).length}/${data.evaluations.length} evaluations and ${data.trainings.filter((t) => t.done).length}/${data.trainings.length} trainings done. Values: ${escapeXml(seedNote(m))}.
 Accuracies in % of the first ${data.evaluations.find((e) => e.n !== undefined)?.n ?? '?'} test images; full model F = T(clip01(P(x))), adaptive attacks (exact gradients through P; BPDA: identity backward). Paper values are CIFAR-10 with ResNet-18 targets at ε = 8/255: at a smaller scale or on other data, Δ shows the direction, not a reproduction error.</p>
 ${m.dataset === 'cifar10' && data.datasetLabel.startsWith('JPEG') ? '<p><b>Data: the JPEG-derived copy of CIFAR-10 (lossy). These are not CIFAR-10 accuracies.</b></p>' : ''}
+${verdictsHtml(data.claims)}
+<p>${escapeXml(WILSON_NOTE)}</p>
 ${panelsHtml}
 ${maskingHtml(data.masking)}
 <section id="images"><h2>Images: natural, adversarial, purified, difference (TRADES target, PGD)</h2>${galleriesHtml(out, grid.evaluations)}</section>
@@ -335,7 +374,7 @@ export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
   fs.mkdirSync(dir, { recursive: true });
-  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking };
+  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, outcomes: data.outcomes };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);
