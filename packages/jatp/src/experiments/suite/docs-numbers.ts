@@ -6,8 +6,8 @@
  *     <!-- /numbers -->
  *
  * is rewritten from the committed results file it names (`scripts/docs-numbers.ts`; a test checks that
- * every marked block equals what this module gives). <what> is `table <panel id>` (the panel's table:
- * value, ± sd over seeds, Wilson 95 % interval), `verdicts` (the verdict summary per statement of the
+ * every marked block equals what this module gives). <what> is `table <panel id> [row,row,...]` (the
+ * panel's table, or some of its rows: value, ± sd over seeds, Wilson 95 % interval), `verdicts` (the verdict summary per statement of the
  * paper) or `source` (one line: scale, data, images, seeds, machine and dates of the run).
  *
  * Verdicts are re-judged here from the per-image outcomes kept with the results (`outcomes` in
@@ -112,8 +112,8 @@ function valueText(r: ResultsEntry, data: ResultsFile): string {
 }
 
 /** A panel's table in markdown: rows × ('group · column') columns. */
-export function panelTable(loaded: LoadedResults, panel: string): string {
-  const results = loaded.data.results.filter((r) => r.panel === panel);
+export function panelTable(loaded: LoadedResults, panel: string, onlyRows?: readonly string[]): string {
+  const results = loaded.data.results.filter((r) => r.panel === panel && (!onlyRows || onlyRows.includes(r.row)));
   if (results.length === 0) throw new Error(`docs-numbers: ${loaded.file} has no panel '${panel}'`);
   const rows: string[] = [];
   const cols: string[] = [];
@@ -160,7 +160,8 @@ export function generateBlock(args: string, root: string): string {
   const loaded = loadResults(path.resolve(root, file));
   if (what === 'table') {
     if (!arg) throw new Error(`docs-numbers: marker '${args}' needs a panel id after 'table'`);
-    return panelTable(loaded, arg);
+    const rows = args.trim().split(/\s+/)[3];
+    return panelTable(loaded, arg, rows ? rows.split(',') : undefined);
   }
   if (what === 'verdicts') return verdictSummary(loaded);
   if (what === 'source') return sourceLine(loaded, root);

@@ -1,0 +1,70 @@
+/**
+ * Numbers in README.md and docs/ come from committed results: every block between
+ * `<!-- numbers … -->` and `<!-- /numbers -->` equals what the generator gives from the results file it
+ * names (run `npx tsx scripts/docs-numbers.ts` after committing new results). The generator itself is
+ * checked on a small results file written here: table values with their Wilson interval, the verdict
+ * summary re-judged from the stored outcomes, the source line, and a stale block being rewritten.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateBlock, markedBlocks, rewriteBlocks } from '../../src/experiments/suite/docs-numbers.js';
+import { encodeBits } from '../../src/experiments/suite/outcomes.js';
+import { wilsonInterval } from '../../src/evaluation/statistics.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+test("README.md's and docs/*.md's generated blocks equal the committed results", () => {
+  const files = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
+  let blocks = 0;
+  for (const rel of files) {
+    const text = fs.readFileSync(path.join(ROOT, rel), 'utf8');
+    blocks += markedBlocks(text).length;
+    assert.equal(rewriteBlocks(text, ROOT), text, `${rel}: a generated block differs from its committed results; run npx tsx scripts/docs-numbers.ts`);
+  }
+  assert.ok(markedBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')).length >= 3, 'the README shows generated tables');
+  assert.ok(blocks >= 6);
+});
+
+test('the generator on a small results file: values, Wilson intervals, verdicts, source, rewriting', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-docs-numbers-'));
+  try {
+    const n = 40;
+    // None right on the first 30 images, APE-G on the first 10: 20 discordant pairs, all one way.
+    const none = Array.from({ length: n }, (_, i) => i < 30);
+    const apeg = Array.from({ length: n }, (_, i) => i < 10);
+    const store = (robust: boolean[]) => ({ n, clean: encodeBits(robust.map(() => true)), robust: encodeBits(robust) });
+    const results = {
+      scale: 'cpu',
+      dataset: 'fashion-mnist',
+      datasetLabel: 'Fashion-MNIST',
+      seeds: 1,
+      experiments: ['quickstart'],
+      results: [
+        { experiment: 'quickstart', panel: 'quickstart', row: 'None', column: 'PGD', metric: 'robust', values: [75], mean: 75, cells: ['c-none'], n: [n] },
+        { experiment: 'quickstart', panel: 'quickstart', row: 'APE-G', column: 'PGD', metric: 'robust', values: [25], mean: 25, cells: ['c-apeg'], n: [n] },
+      ],
+      outcomes: { 'c-none': store(none), 'c-apeg': store(apeg) },
+      provenance: { machine: 'test CPU', date: '2026-12-07' },
+    };
+    fs.mkdirSync(path.join(dir, 'run'));
+    fs.writeFileSync(path.join(dir, 'run', 'results.json'), JSON.stringify(results));
+    const w = wilsonInterval(30, n);
+    assert.equal(generateBlock('run/results.json table quickstart', dir), `|  | PGD |\n|---|---:|\n| None | 75.0 [${(100 * w.lower).toFixed(1)}, ${(100 * w.upper).toFixed(1)}] |\n| APE-G | 25.0 [${(100 * (1 - w.upper)).toFixed(1)}, ${(100 * (1 - w.lower)).toFixed(1)}] |`);
+    assert.equal(generateBlock('run/results.json table quickstart None', dir).split('\n').length, 3);
+    // 'Baseline below None' of the quick start: PGD reproduced (p = 2·2^−20), DLR not judged (no entry).
+    assert.match(generateBlock('run/results.json verdicts', dir), /\| Quick start: each baseline lowers the target's accuracy under each adaptive attack \| 1 \| 0 \| 0 \| 1 \|/);
+    assert.match(generateBlock('run/results.json source', dir), /Fashion-MNIST, `cpu` scale, first 40 test images, 1 seed; machine test CPU, date 2026-12-07/);
+    const doc = 'intro\n<!-- numbers run/results.json table quickstart -->\n| stale | 1 |\n<!-- /numbers -->\nend\n';
+    const fresh = rewriteBlocks(doc, dir);
+    assert.ok(fresh.includes('| None | 75.0 [') && !fresh.includes('stale'));
+    assert.equal(rewriteBlocks(fresh, dir), fresh, 'rewriting is idempotent');
+    assert.throws(() => generateBlock('run/results.json table fig9', dir), /no panel 'fig9'/);
+    assert.throws(() => generateBlock('missing.json table x', dir), /does not exist/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
