@@ -19,6 +19,7 @@ export interface StageResult {
 /** Fraction of the evaluated points above which Square's extra successes are reported. */
 export const SQUARE_WARN_FRACTION = 0.002;
 
+/** The Square-after-gradient check of one AutoAttack run: counts before and after Square, and the verdict. */
 export interface SquareCheck {
   /** Points robust after the gradient stages, and after Square. */
   readonly before: number;
@@ -42,7 +43,7 @@ export function squareAfterGradientCheck(stages: readonly StageResult[] | undefi
   const warn = flipped > SQUARE_WARN_FRACTION * n;
   const pct = (k: number) => `${((100 * k) / n).toFixed(1)} %`;
   const message = warn
-    ? `Square broke ${flipped} of the ${before} points the gradient stages left robust (robust accuracy ${pct(before)} -> ${pct(after)}, more than ${(100 * SQUARE_WARN_FRACTION).toFixed(1)} % of ${n}): the gradient attacks miss adversarial examples on this model (masked gradients?); trust the AutoAttack number, not the gradient-only ones, and try an adaptive attack`
+    ? `Square broke ${flipped} of the ${before} points the gradient stages left robust (robust accuracy ${pct(before)} -> ${pct(after)}; more than ${(100 * SQUARE_WARN_FRACTION).toFixed(1)} % of ${n}): the gradient attacks miss adversarial examples on this model (masked gradients?); trust the AutoAttack number, not the gradient-only ones, and try an adaptive attack`
     : `Square broke ${flipped} of the ${before} points the gradient stages left robust (at most ${(100 * SQUARE_WARN_FRACTION).toFixed(1)} % of ${n})`;
   return { before, after, flipped, n, warn, message };
 }
