@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { squareAfterGradientCheck } from '../evaluation/square-check.js';
 
 /** The subset of an eval JSON that the report reads. */
 export interface EvalJson {
@@ -59,6 +60,13 @@ export function markdownTable(rows: readonly ReportRow[]): string {
   if (first) {
     lines.push('');
     lines.push(`Accuracy (%) of the full model on the first ${first.n} ${first.dataset} test images; ${first.norm} ε = ${first.eps.toFixed(4)}; adaptive attacks (gradients through the pre-processor) unless marked bpda.`);
+  }
+  // AutoAttack's own warning, for every row whose JSON recorded the stages.
+  for (const row of rows) {
+    for (const a of row.result.attacks) {
+      const check = squareAfterGradientCheck(a.stages, row.result.n);
+      if (check?.warn) lines.push('', `**Warning** (${row.label}, ${a.attack}): ${check.message}.`);
+    }
   }
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { SQUARE_WARN_FRACTION, squareAfterGradientCheck } from '../../src/evaluation/square-check.js';
 import { formatReport, squareChecks } from '../../src/cli/eval.js';
 import type { EvaluationReport } from '../../src/index.js';
+import { markdownTable } from '../../src/experiments/report.js';
 
 const stages = (afterGradient: number, afterSquare: number, n: number) => [
   { name: 'apgd-ce', robustAccuracy: (afterGradient + 3) / n },
@@ -55,4 +56,14 @@ test("jatp eval's report table carries the warning for an AutoAttack run, and no
   assert.match(formatReport(report(true, 90), describe), /aa check: Square broke 0 of the 90 points/);
   assert.deepEqual(squareChecks(report(false, 90)), []);
   assert.doesNotMatch(formatReport(report(false, 90), describe), /Square/);
+});
+
+test("jatp report's table of eval JSONs repeats the warning for a row whose AutoAttack stages trip it", () => {
+  const row = (label: string, afterSquare: number) => ({
+    label,
+    result: { n: 200, eps: 0.1, norm: 'Linf', dataset: 'fashion-mnist', cleanAccuracy: 0.7, attacks: [{ attack: 'aa', robustAccuracy: afterSquare / 200, meanL1AdvVsNatural: 1, stages: stages(90, afterSquare, 200) }] },
+  });
+  const table = markdownTable([row('JATP', 90), row('HGD', 80)]);
+  assert.match(table, /\*\*Warning\*\* \(HGD, aa\): Square broke 10 of the 90 points/);
+  assert.doesNotMatch(table, /\(JATP, aa\)/);
 });

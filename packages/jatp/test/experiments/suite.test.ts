@@ -20,6 +20,7 @@ import type { ModelMasking } from '../../src/experiments/suite/masking.js';
 import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
 import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';
 import { loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
+import { wilsonInterval } from '../../src/evaluation/statistics.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-suite-'));
 const out = path.join(root, 'exp');
@@ -128,9 +129,12 @@ test('experiment all --scale smoke: every table and figure in the report, values
   const again0 = judgeClaims(declared, stored.results, (k) => (stored.outcomes[k] ? loadOutcomes(stored.outcomes[k]) : undefined));
   assert.deepEqual(again0.map((c) => [c.verdict, c.effect, c.p]), stored.claims.map((c) => [c.verdict, c.effect, c.p]));
   assert.ok(stored.claims.every((c) => c.verdict !== 'not judged'), 'every claim judged from the smoke cells');
-  for (const r of stored.results.filter((x) => x.metric === 'robust')) {
+  for (const r of stored.results.filter((x) => x.metric === 'robust') as (EntryCells & { wilson?: { lower: number; upper: number } })[]) {
     const e = JSON.parse(fs.readFileSync(path.join(out, 'cells', r.cells[0]!, 'eval.json'), 'utf8')) as EvalFile;
     assert.deepEqual(loadOutcomes(stored.outcomes[r.cells[0]!]!).robust, e.attacks[0]!.robust);
+    // The Wilson interval of every accuracy, from the cell's own count.
+    const w = wilsonInterval(e.attacks[0]!.robust.filter(Boolean).length, e.n);
+    assert.deepEqual(r.wilson, { lower: 100 * w.lower, upper: 100 * w.upper });
   }
 
   // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.

@@ -152,12 +152,12 @@ export function reportMarkdown(data: ReportData): string {
 }
 
 export function resultsCsv(data: ReportData): string {
-  const header = ['experiment', 'panel', 'row', 'group', 'column', 'metric', 'mean', 'std', 'seeds', 'paper', 'diff', 'cells'];
+  const header = ['experiment', 'panel', 'row', 'group', 'column', 'metric', 'mean', 'std', 'seeds', 'wilson_lower', 'wilson_upper', 'paper', 'diff', 'cells'];
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const lines = [header.join(',')];
   for (const p of data.panels) {
     for (const r of p.results) {
-      lines.push([r.experiment, r.panel, r.row, r.group ?? '', r.column, r.metric, r.mean?.toString() ?? '', r.std?.toString() ?? '', String(r.values.filter((v) => v !== null).length), r.paper?.mean.toString() ?? '', r.diff?.toString() ?? '', r.cells.join(' ')].map(q).join(','));
+      lines.push([r.experiment, r.panel, r.row, r.group ?? '', r.column, r.metric, r.mean?.toString() ?? '', r.std?.toString() ?? '', String(r.values.filter((v) => v !== null).length), r.wilson?.lower.toString() ?? '', r.wilson?.upper.toString() ?? '', r.paper?.mean.toString() ?? '', r.diff?.toString() ?? '', r.cells.join(' ')].map(q).join(','));
     }
   }
   return `${lines.join('\n')}\n`;
