@@ -217,7 +217,10 @@ export function judgeClaims(claims: readonly Claim[], entries: readonly EntryCel
     if (!m) return { claim, verdict: 'not judged', unit: claim.a.column.includes('natural') ? 'L1' : 'points', ...(note ? { note } : {}) };
     const ph = pHolm.get(claim)!;
     const pa = pAgainstHolm.get(claim);
-    const { verdict, note: why } = decide(claim, m, ph, pa);
+    const decided = decide(claim, m, ph, pa);
+    const verdict = decided.verdict;
+    // A margin claim is contradicted by the test of the opposite statement: say which p decided it.
+    const why = decided.note ?? (verdict === 'contradicted' && m.pAgainst !== undefined ? `beyond the margin: p ${formatP(m.pAgainst)}, Holm ${formatP(pa)}` : undefined);
     const seedStats = m.perSeed.length >= 2 ? meanSd(m.perSeed) : undefined;
     const seedT = m.perSeed.length >= 2 ? meanDifference(m.perSeed).tPValue : undefined;
     return {
