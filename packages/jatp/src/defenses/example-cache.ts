@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import type { Classifier } from '../models/types.js';
 import { Pgd } from '../attacks/pgd.js';
-import { writeFileAtomic } from '../training/checkpoint-io.js';
+import { writeFileAtomic } from '../io/checkpoint-file.js';
 import { checkFeatureName, defaultFeatureOf } from './common.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 

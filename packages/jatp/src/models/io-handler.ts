@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayersNetwork } from './layers-network.js';
 import { buildNetwork } from './registry.js';
-import { decodeSafetensors } from './safetensors-codec.js';
+import { decodeSafetensors } from '../io/safetensors-codec.js';
 import { RUN_WEIGHT_CANDIDATES, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar } from './weights-core.js';
 
 /** Options of `jatpWeights` (default: the global fetch). */

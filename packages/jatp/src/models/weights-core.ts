@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from './types.js';
-import { asFloat32, type SafeFile } from './safetensors-codec.js';
+import { asFloat32, type SafeFile } from '../io/safetensors-codec.js';
 
 /** The `format` field of our sidecars and safetensors metadata. */
 export const WEIGHTS_FORMAT = 'jatp-weights/1';

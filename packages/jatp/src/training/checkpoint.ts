@@ -9,12 +9,12 @@
  *             the epoch and of the current metrics.jsonl window, and the best result so far.
  *
  * The newest two are kept: a damaged newest one is reported and the previous one is used
- * (checkpoint-io.ts checksums the tensor data).
+ * (io/checkpoint-file.ts checksums the tensor data).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors, writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { readSafetensors, writeSafetensors, type HostTensor } from '../io/checkpoint-file.js';
 import type { InspectableOptimizer } from './optim.js';
 
 const CKPT_DIR = 'checkpoints';

@@ -38,7 +38,7 @@ import type { Split } from '../data/types.js';
 import type { Recipe } from './types.js';
 import { BatchIterator, splitImageShape, type Augment } from '../data/pipeline.js';
 import { firstPerClass } from '../data/subset.js';
-import { writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { writeSafetensors, type HostTensor } from '../io/checkpoint-file.js';
 import { freshTrainingState, listCheckpoints, loadNewestCheckpoint, toHost, type BestResult, type CheckpointIdentity, type CheckpointedTensors, type TrainingState } from './checkpoint.js';
 import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochResult, type LrSchedule, type StopReason } from './epoch.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';

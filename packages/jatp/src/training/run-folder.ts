@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Augment } from '../data/pipeline.js';
-import { writeFileAtomic } from './checkpoint-io.js';
+import { writeFileAtomic } from '../io/checkpoint-file.js';
 import type { OptimizerSpec } from './optim.js';
 
 export interface RunConfigFile {

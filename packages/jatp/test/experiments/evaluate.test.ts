@@ -9,9 +9,9 @@ import type { Split } from '../../src/data/types.js';
 import type { Attack } from '../../src/attacks/types.js';
 import type { LogitsFn } from '../../src/models/types.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
-import { evaluate, type EvaluatedModel } from '../../src/experiments/evaluate.js';
-import { barChartSvg, markdownTable, parseRowArgs, readEvalJson, type EvalJson } from '../../src/experiments/report.js';
-import { resolveWeightsFile } from '../../src/experiments/load.js';
+import { evaluate, type EvaluatedModel } from '../../src/evaluation/evaluate.js';
+import { barChartSvg, markdownTable, parseRowArgs, readEvalJson, type EvalJson } from '../../src/evaluation/comparison.js';
+import { resolveWeightsFile } from '../../src/evaluation/load-pipeline.js';
 import { ensureGradients } from '../../src/gradients.js';
 
 await tf.setBackend('cpu');

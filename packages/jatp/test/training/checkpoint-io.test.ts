@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type HostTensor } from '../../src/training/checkpoint-io.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type HostTensor } from '../../src/io/checkpoint-file.js';
 
 const tensors = new Map<string, HostTensor>([
   ['w', { dtype: 'F32', shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 1e-8, -7]) }],

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { distributedStatus, freeLocalPort } from 'tfjs-backend-torch';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readSafetensors } from '../../src/io/checkpoint-file.js';
 import { latestCheckpoint } from '../../src/training/loop.js';
 import { shardRange } from '../../src/training/distributed.js';
 import { argvWithoutNproc } from '../../src/cli/distributed.js';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { listCheckpoints } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readSafetensors } from '../../src/io/checkpoint-file.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 await tf.setBackend('cpu');

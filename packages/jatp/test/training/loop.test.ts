@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { checkRunFolder, listCheckpoints, readRunConfig } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readSafetensors } from '../../src/io/checkpoint-file.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 await tf.setBackend('cpu');

@@ -13,11 +13,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { Dataset } from '../../src/data/types.js';
 import { loadNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
-import { targetPreset, trainTarget, readTargetConfig, evaluateTarget } from '../../src/training/targets.js';
+import { targetPreset, trainTarget, readTargetConfig, evaluateTarget } from '../../src/targets/train.js';
 import { applyTargetFlags, targetConfigFromFlags } from '../../src/cli/train-target.js';
 import { parseMilestones } from '../../src/cli/flags.js';
 import { listCheckpoints } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readSafetensors } from '../../src/io/checkpoint-file.js';
 import { tinySplit, TinyLinear } from './tiny.js';
 
 await tf.setBackend('cpu');

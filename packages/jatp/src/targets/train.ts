@@ -37,16 +37,16 @@ import { buildClassifier } from '../models/registry.js';
 import { saveNetwork } from '../models/weights.js';
 import type { Classifier } from '../models/types.js';
 import { pgd } from '../attacks/pgd.js';
-import type { Recipe } from './types.js';
-import { TRAIN_ATTACK_DEFAULTS, TRAIN_ATTACK_FASHION_MNIST, type TrainAttackOptions } from './adversarial.js';
+import type { Recipe } from '../training/types.js';
+import { TRAIN_ATTACK_DEFAULTS, TRAIN_ATTACK_FASHION_MNIST, type TrainAttackOptions } from '../training/adversarial.js';
 import { NaturalRecipe } from './recipes/natural.js';
 import { StandardRecipe } from './recipes/standard.js';
 import { TradesRecipe, TRADES_DEFAULTS } from './recipes/trades.js';
 import { MartRecipe, MART_DEFAULTS } from './recipes/mart.js';
 import { MmaRecipe } from './recipes/mma.js';
 import { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS } from './recipes/mma-original.js';
-import { piecewiseSchedule, readRunConfig, runTraining, type RunSummary } from './loop.js';
-import type { ProgressSink } from './progress.js';
+import { piecewiseSchedule, readRunConfig, runTraining, type RunSummary } from '../training/loop.js';
+import type { ProgressSink } from '../training/progress.js';
 
 /** Target-model recipes `trainTarget` / `jatp train-target --recipe` know. */
 export const TARGET_RECIPES = ['natural', 'standard', 'trades', 'mart', 'mma', 'mma-original'] as const;

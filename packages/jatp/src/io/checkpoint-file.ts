@@ -1,5 +1,5 @@
 /**
- * Checkpoint files: safetensors (the strict codec of models/safetensors.ts) plus a SHA-256 of the
+ * Checkpoint files: safetensors (the strict codec of io/safetensors-codec.ts) plus a SHA-256 of the
  * tensor data in the metadata, so a file damaged after it was written (not only a truncated one) is
  * detected and the loop can fall back to the previous checkpoint. Synchronous on purpose: the loop
  * checkpoints from a SIGINT handler, where it must finish before the process exits.
@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeSafetensors as decodeStrict, encodeSafetensors as encodeStrict, type TensorToWrite } from '../models/safetensors.js';
+import { decodeSafetensors as decodeStrict, encodeSafetensors as encodeStrict, type TensorToWrite } from './safetensors.js';
 
 export type HostTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
