@@ -49,7 +49,8 @@ import {
   type Split,
 } from '../index.js';
 // CLI-only helpers: the --shard text parser and the atomic writer of output files.
-import { parseShard, writeFileAtomicSync } from '../evaluation/eval-state.js';
+import { parseShard } from '../evaluation/eval-state.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */

@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import type { Classifier } from '../models/types.js';
 import { Pgd } from '../attacks/pgd.js';
-import { writeFileAtomic } from '../io/checkpoint-file.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { checkFeatureName, defaultFeatureOf } from './common.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 
@@ -138,8 +138,8 @@ export function obliviousExamples(
     }
     options.progress?.(start + n, split.count);
   }
-  writeFileAtomic(file, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-  writeFileAtomic(
+  writeFileAtomicSync(file, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+  writeFileAtomicSync(
     path.join(options.cacheDir, `${key}.json`),
     JSON.stringify({ key, target: { arch: target.arch, options: target.options }, spec, seed, count: split.count, imageShape, createdAt: new Date().toISOString() }, null, 2) + '\n',
   );

@@ -19,7 +19,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { buildNetwork } from './registry.js';
 import type { Network } from './types.js';
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { WEIGHTS_FORMAT, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar, type WeightsMeta } from './weights-core.js';
 
 // The format's Node-free half (sidecar type and checks, run-folder layout, filling a network) lives in

@@ -20,9 +20,9 @@ const CLI_ONLY: Readonly<Record<string, readonly string[]>> = {
   'data/cifar10.js': ['CIFAR10_TRAIN_BATCHES', 'CIFAR10_TEST_BATCH'],
   'data/mnist.js': ['findIdxFile'],
   'data/svhn.js': ['SVHN_FILES'],
-  'evaluation/eval-state.js': ['parseShard', 'writeFileAtomicSync'],
+  'evaluation/eval-state.js': ['parseShard'],
   'evaluation/comparison.js': ['parseRowArgs'],
-  'io/safetensors.js': ['writeFileAtomic'],
+  'io/atomic-write.js': ['writeFileAtomic', 'writeFileAtomicSync'],
   'training/stop-signal.js': ['stoppedExitCode'],
 };
 

@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { autoAttackCustom } from '../../src/attacks/autoattack.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
 import { evaluate } from '../../src/evaluation/evaluate.js';
-import { writeFileAtomicSync } from '../../src/evaluation/eval-state.js';
+import { writeFileAtomicSync } from '../../src/io/atomic-write.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { hashFloat, tinySplit } from '../training/tiny.js';
 

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../../data/types.js';
 import { loadDataset } from '../../data/load.js';
 import { firstN } from '../../data/subset.js';
-import { writeFileAtomic } from '../../io/safetensors.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
 import { trainTarget } from '../../targets/train.js';
 import { silentProgress, type ProgressSink } from '../../training/progress.js';
 import { trainDefense } from '../../defenses/train.js';
