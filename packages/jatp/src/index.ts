@@ -58,6 +58,10 @@ export {
   sidecarPath,
   WEIGHTS_FORMAT,
   RUN_WEIGHT_CANDIDATES,
+  resolveWeightsFile,
+  resolveRunWeights,
+  folderViewOf,
+  type FolderView,
   importPytorchResnet18,
   exportPytorch,
   exportPytorchResnet18,
@@ -172,7 +176,7 @@ export type EvaluationReport = evaluation.EvaluationReport;
 export type AttackEvaluation = evaluation.AttackEvaluation;
 /** AutoAttack's accuracy after one stage, in an EvaluationReport. */
 export type StageAccuracy = evaluation.StageAccuracy;
-export { loadPipeline, loadTfjsClassifier, resolveWeightsFile, type LoadedPipeline, type PixelRange } from './evaluation/load-pipeline.js';
+export { loadPipeline, loadTfjsClassifier, type LoadedPipeline, type PixelRange } from './evaluation/load-pipeline.js';
 import * as loading from './evaluation/load-pipeline.js';
 /** The input ranges a foreign tfjs classifier may expect (`loadPipeline`'s `pixelRange`): '0-1', '0-255', '-1-1'. */
 export const PIXEL_RANGES: typeof loading.PIXEL_RANGES = loading.PIXEL_RANGES;
@@ -211,10 +215,20 @@ export const EXAMPLES_FORMAT: typeof examples.EXAMPLES_FORMAT = examples.EXAMPLE
 export type ExamplesManifest = examples.ExamplesManifest;
 /** Reads and checks a saved-examples folder's manifest.json; `flag` (default '--from-examples') names the folder in errors. */
 export const readManifest: typeof examples.readManifest = examples.readManifest;
-export { markdownTable, barChartSvg, type EvalJson } from './evaluation/comparison.js';
+export { markdownTable, barChartSvg } from './evaluation/comparison.js';
 import * as comparison from './evaluation/comparison.js';
-/** Reads a `jatp eval --json` file for a comparison table; throws naming the file when it is not one. */
-export const readEvalJson: typeof comparison.readEvalJson = comparison.readEvalJson;
+export {
+  readEvalJson,
+  writeEvalJson,
+  evalJsonText,
+  cliEvalJson,
+  leaderboardEntry,
+  formatReport,
+  type EvalJson,
+  type EvalContext,
+  type EvaluatedDescription,
+  type LeaderboardEntry,
+} from './evaluation/eval-json.js';
 /** One row of a comparison table (`markdownTable`, `barChartSvg`): a label and its eval JSON. */
 export type ReportRow = comparison.ReportRow;
 

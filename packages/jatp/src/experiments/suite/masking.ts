@@ -9,7 +9,7 @@
  * "not run"; they judge as soon as a declaration adds a 'Square' or 'FGSM' column.
  */
 import { TARGET_LABELS, defenseLabel, type EvalCell } from './cells.js';
-import type { CellEval } from './collect.js';
+import type { EvalJson } from '../../evaluation/eval-json.js';
 
 export type MaskingStatus = 'pass' | 'warn' | 'not run';
 
@@ -37,8 +37,11 @@ export interface ModelMasking {
   readonly checks: readonly MaskingCheck[];
 }
 
-/** The per-example fields of eval.json the union needs (`evaluate` writes them). */
-export type MaskingEval = CellEval & { readonly clean?: readonly boolean[]; readonly attacks: readonly (CellEval['attacks'][number] & { readonly robust?: readonly boolean[] })[] };
+/** A cell's eval.json as the checks read it: the per-example fields may be missing in files of older writers. */
+export type MaskingEval = Omit<EvalJson, 'clean' | 'attacks'> & {
+  readonly clean?: readonly boolean[];
+  readonly attacks: readonly (Omit<EvalJson['attacks'][number], 'robust'> & { readonly robust?: readonly boolean[] })[];
+};
 
 /** Differences up to this are noise, not a warning: the sanity card's default, max(0.02, 2/n). */
 export function maskingTolerance(n: number): number {
