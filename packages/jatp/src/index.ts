@@ -124,26 +124,17 @@ export { TradesRecipe, TRADES_DEFAULTS, type TradesOptions } from './targets/rec
 export { MartRecipe, MART_DEFAULTS, type MartOptions } from './targets/recipes/mart.js';
 export { MmaRecipe } from './targets/recipes/mma.js';
 export { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS, type MmaOriginalOptions } from './targets/recipes/mma-original.js';
+export { trainTarget, buildTargetRecipe, buildTargetNetwork, evaluateTarget, readTargetConfig, type TrainTargetOptions, type TrainTargetResult } from './targets/train.js';
 export {
-  trainTarget,
   targetPreset,
-  buildTargetRecipe,
-  buildTargetNetwork,
-  evaluateTarget,
-  readTargetConfig,
+  parseTargetRecipe,
+  parseTargetPreset,
   TARGET_RECIPES,
   TARGET_PRESETS,
   type TargetConfig,
   type TargetRecipeName,
   type TargetPresetName,
-  type TrainTargetOptions,
-  type TrainTargetResult,
-} from './targets/train.js';
-import * as targets from './targets/train.js';
-/** A target recipe name from text (`natural`, `standard`, `trades`, ...); throws naming `--recipe` and the valid names otherwise. */
-export const parseTargetRecipe: typeof targets.parseTargetRecipe = targets.parseTargetRecipe;
-/** A target preset name from text (`paper`, `cpu`, ...); throws naming `--preset` and the valid names otherwise. */
-export const parseTargetPreset: typeof targets.parseTargetPreset = targets.parseTargetPreset;
+} from './targets/presets.js';
 // Data-parallel training (training/distributed.ts belongs to the data-parallel work; documented aliases here).
 import * as dataParallel from './training/distributed.js';
 /**

@@ -11,7 +11,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, Split } from '../data/types.js';
 import { loadDataset } from '../data/load.js';
 import { firstPerClass, firstN } from '../data/subset.js';
@@ -19,7 +18,7 @@ import { buildNetwork, isClassifier } from '../models/registry.js';
 import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
-import { Pgd } from '../attacks/pgd.js';
+import { accuracyUnderPgd } from '../training/pgd-accuracy.js';
 import { checkRunFolder, piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
 import type { Recipe } from '../training/types.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
@@ -143,7 +142,7 @@ export function obliviousSpec(config: DefenseConfig): ObliviousAttackSpec {
   return { kind: 'pgd', eps: b.eps, steps: b.attackSteps, stepSize: b.attackStepSize, randomStart: true };
 }
 
-/** Clean and PGD accuracy (%) of T(clip01(P(x))) on `split` (eval mode). */
+/** Clean and PGD accuracy (%) of T(clip01(P(x))) on `split` (eval mode; training/pgd-accuracy.ts, attack seeds from 0). */
 export function evaluateFullModel(
   target: Classifier,
   purifier: Network,
@@ -153,22 +152,7 @@ export function evaluateFullModel(
   batchSize = 100,
 ): { cleanAcc: number; pgdAcc: number } {
   const model = fullModel(target, purifier, { clamp: true }).logits;
-  const attack = new Pgd({ eps: pgd.eps, steps: pgd.steps, stepSize: pgd.stepSize });
-  let clean = 0;
-  let robust = 0;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const n = Math.min(batchSize, split.count - start);
-    const ppi = imageShape[0] * imageShape[1] * imageShape[2];
-    const x = tf.tidy(() => tf.div(tf.tensor4d(split.images.subarray(start * ppi, (start + n) * ppi), [n, ...imageShape], 'float32'), 255) as tf.Tensor4D);
-    const y = tf.tensor1d(split.labels.subarray(start, start + n), 'int32');
-    const correct = (input: tf.Tensor4D): number =>
-      tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model(input), 1), y), 'int32')).dataSync()[0]!);
-    clean += correct(x);
-    const { xAdv } = attack.run(model, x, y, start);
-    robust += correct(xAdv);
-    tf.dispose([x, y, xAdv]);
-  }
-  return { cleanAcc: (100 * clean) / split.count, pgdAcc: (100 * robust) / split.count };
+  return accuracyUnderPgd(model, split, imageShape, { eps: pgd.eps, steps: pgd.steps, stepSize: pgd.stepSize, batchSize, seed: 0 });
 }
 
 /** Trains a pre-processing defense against a target, end to end (what `jatp train-defense` runs). Example: `await trainDefense({ method: 'jatp', preset: 'cpu', target: 'runs/trades', dataset: 'fashion-mnist', out: 'runs/jatp' })`. */

@@ -14,8 +14,8 @@ import { TradesRecipe } from '../../src/targets/recipes/trades.js';
 import { MartRecipe } from '../../src/targets/recipes/mart.js';
 import { MmaRecipe } from '../../src/targets/recipes/mma.js';
 import { createOptimizer } from '../../src/training/optim.js';
-import { trainingAttack, type TrainAttackOptions } from '../../src/training/adversarial.js';
-import type { ClassifierRecipe } from '../../src/training/adversarial.js';
+import { trainingAttack, type TrainAttackOptions } from '../../src/targets/recipes/classifier-recipe.js';
+import type { ClassifierRecipe } from '../../src/targets/recipes/classifier-recipe.js';
 import { TinyLinear, hashFloat } from './tiny.js';
 
 await tf.setBackend('cpu');

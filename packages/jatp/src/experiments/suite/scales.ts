@@ -9,7 +9,7 @@
  *   on the first 200 test images.
  * - `paper`: the `paper` presets (ResNet-18 width 64, full data, spec schedules) and the whole test set.
  */
-import { targetPreset, type TargetConfig, type TargetRecipeName } from '../../targets/train.js';
+import { targetPreset, type TargetConfig, type TargetRecipeName } from '../../targets/presets.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod } from '../../defenses/presets.js';
 import type { AttackSpec } from '../../attacks/registry.js';
 import { buildAttack, parseAttackSpec } from '../../attacks/registry.js';

@@ -8,10 +8,10 @@
  * no statistic updates) — and its loss can be TRADES' KL to the clean prediction.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Classifier } from '../models/types.js';
-import type { Batch, Recipe } from './types.js';
-import { ensureGradients } from '../gradients.js';
-import { crossEntropyPerExample, klPerExample } from '../losses.js';
+import type { Classifier } from '../../models/types.js';
+import type { Batch, Recipe } from '../../training/types.js';
+import { ensureGradients } from '../../gradients.js';
+import { crossEntropyPerExample, klPerExample } from '../../losses.js';
 
 /** Inner attack settings, defaults = spec §3.2 (CIFAR-10: PGD-10, step 0.007, eps 8/255, start std 0.001). */
 export interface TrainAttackOptions {
