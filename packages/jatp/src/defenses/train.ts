@@ -29,6 +29,7 @@ import { HgdRecipe } from './hgd.js';
 import { NrpRecipe } from './nrp.js';
 import { obliviousExamples, pairedSplit, type ObliviousAttackSpec } from './example-cache.js';
 import { loadRunNetwork } from './load.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** What `config.json` of a defense run holds (under `config`), enough to rebuild it on resume. */
 export interface DefenseRunConfig {
@@ -52,8 +53,8 @@ export interface TrainDefenseOptions {
   readonly dataDir?: string;
   readonly out: string;
   readonly seed?: number;
-  /** Field overrides on top of the preset (e.g. from CLI flags). */
-  readonly overrides?: (config: DefenseConfig) => DefenseConfig;
+  /** The defense's settings, resolved by the caller (e.g. the CLI's flags over the preset); default `defenseDefaults(method, preset)`. */
+  readonly config?: DefenseConfig;
   readonly cacheDir?: string;
   readonly resume?: boolean;
   readonly progress?: ProgressSink;
@@ -80,10 +81,9 @@ export function defenseRunConfig(opts: TrainDefenseOptions): DefenseRunConfig {
     if (stored === null || stored.kind !== 'defense') throw new Error(`${path.join(opts.out, 'config.json')}: not a train-defense run`);
     return stored;
   }
-  const base = defenseDefaults(opts.method, opts.preset);
   return {
     kind: 'defense',
-    defense: opts.overrides ? opts.overrides(base) : base,
+    defense: opts.config ?? defenseDefaults(opts.method, opts.preset),
     target: opts.target,
     dataset: opts.dataset,
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
@@ -188,7 +188,7 @@ export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefe
       imageShape = paired.imageShape;
     }
     const evalSplit = firstN(dataset.test, d.evaluation.count);
-    const eps = d.jatp?.eps ?? d.baseline?.eps ?? 8 / 255;
+    const eps = d.jatp?.eps ?? d.baseline?.eps ?? PAPER_EPS;
     const weightsFile = path.join(opts.out, 'last', 'model.safetensors');
     const meta = { dataset: dataset.name, recipe: { method: d.method, preset: d.preset }, target: config.target };
     const summary = await runTraining(recipe, {

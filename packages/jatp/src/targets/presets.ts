@@ -24,11 +24,12 @@
  *
  * Attack budget per dataset: 32x32 colour data use the paper's eps 8/255 with step 0.007;
  * (Fashion-)MNIST use eps 0.1 with step 0.025 = 2.5·eps/10 (Madry's rule for 10 steps), since the
- * paper has no grey-scale setting (TRAIN_ATTACK_FASHION_MNIST).
+ * paper has no grey-scale setting (data/threat-model.ts).
  */
 import type { Augment } from '../data/pipeline.js';
 import { canonicalName } from '../data/load.js';
-import { TRAIN_ATTACK_DEFAULTS, TRAIN_ATTACK_FASHION_MNIST, type TrainAttackOptions } from './recipes/classifier-recipe.js';
+import { isMnistFamily, threatModelOf } from '../data/threat-model.js';
+import { TRAIN_ATTACK_DEFAULTS, type TrainAttackOptions } from './recipes/classifier-recipe.js';
 import { TRADES_DEFAULTS } from './recipes/trades.js';
 import { MART_DEFAULTS } from './recipes/mart.js';
 
@@ -87,15 +88,13 @@ export function parseTargetPreset(name: string): TargetPresetName {
   return name as TargetPresetName;
 }
 
-function isGreyscale(dataset: string): boolean {
-  return /mnist/.test(dataset);
-}
-
 /** The preset configuration for a recipe on a dataset (before command-line overrides). */
 export function targetPreset(recipe: TargetRecipeName, preset: TargetPresetName, dataset: string): TargetConfig {
   const name = dataset.startsWith('folder:') ? dataset : canonicalName(dataset);
-  const grey = isGreyscale(name);
-  const attack = grey ? { ...TRAIN_ATTACK_FASHION_MNIST } : { ...TRAIN_ATTACK_DEFAULTS };
+  // The dataset's threat model decides the training attack's budget and step (data/threat-model.ts).
+  const threat = threatModelOf(name);
+  const grey = isMnistFamily(name);
+  const attack = { ...TRAIN_ATTACK_DEFAULTS, eps: threat.eps, stepSize: threat.trainAttackStepSize };
   const beta = recipe === 'trades' ? TRADES_DEFAULTS.beta : recipe === 'mart' ? MART_DEFAULTS.beta : undefined;
   const base = {
     kind: 'target' as const,
@@ -129,7 +128,7 @@ export function targetPreset(recipe: TargetRecipeName, preset: TargetPresetName,
       optimizer: { kind: 'sgd', lr, momentum: 0.9, weightDecay: r.wd },
       lrMilestones: r.milestones,
       augment: grey ? 'none' : 'crop-flip',
-      evaluation: { perClass: 100, pgdSteps: 20, pgdStepSize: grey ? 0.01 : 2 / 255 },
+      evaluation: { perClass: 100, pgdSteps: 20, pgdStepSize: threat.evalStepSize },
       checkpointEverySteps: 200,
     };
   }

@@ -22,6 +22,7 @@ import { MartRecipe } from './recipes/mart.js';
 import { MmaRecipe } from './recipes/mma.js';
 import { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS } from './recipes/mma-original.js';
 import type { TargetConfig } from './presets.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** The recipe object for a config, over `network`. */
 export function buildTargetRecipe(config: TargetConfig, network: Classifier, numExamples: number): Recipe {
@@ -41,10 +42,10 @@ export function buildTargetRecipe(config: TargetConfig, network: Classifier, num
       return new MmaOriginalRecipe(network, {
         numExamples,
         // MMA-32 on CIFAR-10 (32/255 at the paper's 8/255 budget); scaled with other budgets.
-        dMax: config.dMax ?? MMA_ORIGINAL_DEFAULTS.dMax * (attack.eps / (8 / 255)),
+        dMax: config.dMax ?? MMA_ORIGINAL_DEFAULTS.dMax * (attack.eps / PAPER_EPS),
         attackSteps: attack.steps,
         // spec §3.3(b): attack_mineps 0.005 on [0,1] CIFAR; scaled with the dataset's budget.
-        minEps: 0.005 * (attack.eps / (8 / 255)),
+        minEps: 0.005 * (attack.eps / PAPER_EPS),
       });
   }
 }

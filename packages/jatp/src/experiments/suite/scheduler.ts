@@ -189,7 +189,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         ...(dataDir !== undefined ? { dataDir } : {}),
         out: dir,
         seed: d.seed,
-        overrides: () => config,
+        config,
         cacheDir: path.join(opts.out, 'cells', '.example-cache'),
         resume: true,
         progress: opts.progress ?? silentProgress,
