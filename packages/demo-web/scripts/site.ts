@@ -9,10 +9,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { loadDataset } from 'jatp/dist/data/index.js';
-import { loadNetwork, readSidecar } from 'jatp/dist/models/weights.js';
+import { loadNetwork, readSidecar, resolveWeightsFile } from 'jatp/dist/models/weights.js';
 import { exportTfjsModel } from 'jatp/dist/models/tfjs-export.js';
 import { archInfo, listArchs } from 'jatp/dist/models/registry.js';
-import { resolveWeightsFile } from 'jatp/dist/experiments/load.js';
 import { initBackend } from 'jatp/dist/backend.js';
 import type { DemoConfig, DemoImage, DemoModelInfo } from '../src/config.js';
 

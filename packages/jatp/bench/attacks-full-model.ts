@@ -29,7 +29,7 @@ import { SCALE_SETTINGS } from '../src/experiments/suite/scales.js';
 import { fullModel, type FullModel } from '../src/models/full-model.js';
 import { exportPytorch } from '../src/models/pytorch.js';
 import { buildClassifier, buildNetwork } from '../src/models/registry.js';
-import { writeSafetensors } from '../src/models/safetensors.js';
+import { writeSafetensors } from '../src/io/safetensors.js';
 import type { Classifier, Network } from '../src/models/types.js';
 import { Adam } from '../src/training/optim.js';
 import type { BenchModel } from './attacks-model.js';

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { loadDataset } from '../src/data/load.js';
 import type { LogitsFn } from '../src/models/types.js';
-import { writeSafetensors, type TensorToWrite } from '../src/models/safetensors.js';
+import { writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { SgdMomentum } from '../src/training/optim.js';
 import type { BenchModel } from './attacks-model.js';
 

@@ -16,7 +16,7 @@ import { initBackend } from '../src/backend.js';
 import { buildClassifier } from '../src/models/registry.js';
 import { enableDataParallel } from '../src/training/distributed.js';
 import { runTraining, silentProgress } from '../src/training/loop.js';
-import { NaturalRecipe } from '../src/training/recipes/natural.js';
+import { NaturalRecipe } from '../src/targets/recipes/natural.js';
 
 const [width, batch, steps, warmup] = process.argv.slice(2, 6).map(Number) as [number, number, number, number];
 if (!(width > 0 && batch > 0 && steps > warmup && warmup >= 1)) throw new Error('usage: distributed-worker.ts <width> <globalBatch> <steps> <warmup>');

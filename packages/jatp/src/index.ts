@@ -58,6 +58,10 @@ export {
   sidecarPath,
   WEIGHTS_FORMAT,
   RUN_WEIGHT_CANDIDATES,
+  resolveWeightsFile,
+  resolveRunWeights,
+  folderViewOf,
+  type FolderView,
   importPytorchResnet18,
   exportPytorch,
   exportPytorchResnet18,
@@ -67,7 +71,7 @@ export {
   type Sidecar,
   type WeightsMeta,
 } from './models/weights.js';
-export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors, type SafeFile, type SafeTensor, type SafeDtype, type TensorToWrite } from './models/safetensors.js';
+export { readSafetensors, writeSafetensors, encodeSafetensors, decodeSafetensors, type SafeFile, type SafeTensor, type SafeDtype, type TensorToWrite } from './io/safetensors.js';
 export { jatpWeights, type JatpWeightsOptions } from './models/io-handler.js';
 
 // Attacks (one interface) and the shared losses --------------------------------------------------------
@@ -114,32 +118,23 @@ export type RunConfigFile = loop.RunConfigFile;
 export type { Batch, Recipe } from './training/types.js';
 export { silentProgress, stderrProgress, type ProgressSink, type StepProgress } from './training/progress.js';
 export { createOptimizer, SgdMomentum, Adam, OPTIMIZER_DEFAULTS, type OptimizerSpec } from './training/optim.js';
-export { NaturalRecipe } from './training/recipes/natural.js';
-export { StandardRecipe } from './training/recipes/standard.js';
-export { TradesRecipe, TRADES_DEFAULTS, type TradesOptions } from './training/recipes/trades.js';
-export { MartRecipe, MART_DEFAULTS, type MartOptions } from './training/recipes/mart.js';
-export { MmaRecipe } from './training/recipes/mma.js';
-export { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS, type MmaOriginalOptions } from './training/recipes/mma-original.js';
+export { NaturalRecipe } from './targets/recipes/natural.js';
+export { StandardRecipe } from './targets/recipes/standard.js';
+export { TradesRecipe, TRADES_DEFAULTS, type TradesOptions } from './targets/recipes/trades.js';
+export { MartRecipe, MART_DEFAULTS, type MartOptions } from './targets/recipes/mart.js';
+export { MmaRecipe } from './targets/recipes/mma.js';
+export { MmaOriginalRecipe, MMA_ORIGINAL_DEFAULTS, type MmaOriginalOptions } from './targets/recipes/mma-original.js';
+export { trainTarget, buildTargetRecipe, buildTargetNetwork, evaluateTarget, readTargetConfig, type TrainTargetOptions, type TrainTargetResult } from './targets/train.js';
 export {
-  trainTarget,
   targetPreset,
-  buildTargetRecipe,
-  buildTargetNetwork,
-  evaluateTarget,
-  readTargetConfig,
+  parseTargetRecipe,
+  parseTargetPreset,
   TARGET_RECIPES,
   TARGET_PRESETS,
   type TargetConfig,
   type TargetRecipeName,
   type TargetPresetName,
-  type TrainTargetOptions,
-  type TrainTargetResult,
-} from './training/targets.js';
-import * as targets from './training/targets.js';
-/** A target recipe name from text (`natural`, `standard`, `trades`, ...); throws naming `--recipe` and the valid names otherwise. */
-export const parseTargetRecipe: typeof targets.parseTargetRecipe = targets.parseTargetRecipe;
-/** A target preset name from text (`paper`, `cpu`, ...); throws naming `--preset` and the valid names otherwise. */
-export const parseTargetPreset: typeof targets.parseTargetPreset = targets.parseTargetPreset;
+} from './targets/presets.js';
 // Data-parallel training (training/distributed.ts belongs to the data-parallel work; documented aliases here).
 import * as dataParallel from './training/distributed.js';
 /**
@@ -160,8 +155,8 @@ export * from './defenses/index.js';
 
 // Evaluation -------------------------------------------------------------------------------------------
 // experiments/evaluate.ts is being extended separately (resume, sanity); documented aliases here.
-import * as evaluation from './experiments/evaluate.js';
-export { evaluate, type EvaluatedModel } from './experiments/evaluate.js';
+import * as evaluation from './evaluation/evaluate.js';
+export { evaluate, type EvaluatedModel } from './evaluation/evaluate.js';
 /** Defaults of `evaluate`: ε = 8/255, L∞, batches of 100, seed 0. */
 export const EVALUATION_DEFAULTS: typeof evaluation.EVALUATION_DEFAULTS = evaluation.EVALUATION_DEFAULTS;
 /** Options of `evaluate`: attack specs, ε, norm, batch size, seed, progress callback, attack builder. */
@@ -172,19 +167,19 @@ export type EvaluationReport = evaluation.EvaluationReport;
 export type AttackEvaluation = evaluation.AttackEvaluation;
 /** AutoAttack's accuracy after one stage, in an EvaluationReport. */
 export type StageAccuracy = evaluation.StageAccuracy;
-export { loadPipeline, loadTfjsClassifier, resolveWeightsFile, type LoadedPipeline, type PixelRange } from './experiments/load.js';
-import * as loading from './experiments/load.js';
+export { loadPipeline, loadTfjsClassifier, type LoadedPipeline, type PixelRange } from './evaluation/load-pipeline.js';
+import * as loading from './evaluation/load-pipeline.js';
 /** The input ranges a foreign tfjs classifier may expect (`loadPipeline`'s `pixelRange`): '0-1', '0-255', '-1-1'. */
 export const PIXEL_RANGES: typeof loading.PIXEL_RANGES = loading.PIXEL_RANGES;
-export { assembleReport, mergeStates, attackLabel, type AttackBatch } from './experiments/evaluate.js';
-export { readState, type EvaluationKey } from './experiments/eval-state.js';
+export { assembleReport, mergeStates, attackLabel, type AttackBatch } from './evaluation/evaluate.js';
+export { readState, type EvaluationKey } from './evaluation/eval-state.js';
 export { squareAfterGradientCheck, SQUARE_WARN_FRACTION, type SquareCheck, type StageResult } from './evaluation/square-check.js';
-import * as evalState from './experiments/eval-state.js';
+import * as evalState from './evaluation/eval-state.js';
 /** The resumable record of an evaluation (`evaluate`'s `statePath`): its key, shard, and per-batch outcomes. */
 export type EvaluationState = evalState.EvaluationState;
 /** One shard of an evaluation (`evaluate`'s `shard` option): 0-based `index` of `count` contiguous blocks of batches. */
 export type ShardSpec = evalState.ShardSpec;
-import * as testSplit from './experiments/test-split.js';
+import * as testSplit from './evaluation/test-split.js';
 /**
  * Only the test split of a dataset (the training files are never read), e.g. for evaluation:
  * `const { test } = await loadTestSplit('fashion-mnist', { dataDir: 'data' })`. Default: the usual locations and the cache.
@@ -192,8 +187,8 @@ import * as testSplit from './experiments/test-split.js';
 export const loadTestSplit: typeof testSplit.loadTestSplit = testSplit.loadTestSplit;
 /** What `loadTestSplit` returns: the dataset's canonical name, its test split and where it was read from. */
 export type TestSplit = testSplit.TestSplit;
-export { sanityCard, formatSanityCard, sweepSvg } from './experiments/sanity.js';
-import * as sanity from './experiments/sanity.js';
+export { sanityCard, formatSanityCard, sweepSvg } from './evaluation/sanity.js';
+import * as sanity from './evaluation/sanity.js';
 /** What `sanityCard` returns: clean and per-attack robust accuracy at eps, the eps sweep, input-gradient statistics and the judged checks. */
 export type SanityCard = sanity.SanityCard;
 /** One judged line of a sanity card: id, title, pass / warn / skip, a sentence and the numbers behind it. */
@@ -204,18 +199,29 @@ export type CheckStatus = sanity.CheckStatus;
 export type SweepPoint = sanity.SweepPoint;
 /** Options of `sanityCard`: eps, norm, batch size, seed; PGD steps (default 20), Square queries (default 500), sweep multiples, tolerance. */
 export type SanityOptions = sanity.SanityOptions;
-export { prepareExamplesDir, examplesWriter, evaluateExamples, writeContactSheets } from './experiments/examples.js';
-import * as examples from './experiments/examples.js';
+export { prepareExamplesDir, examplesWriter, evaluateExamples, writeContactSheets } from './evaluation/examples.js';
+import * as examples from './evaluation/examples.js';
 /** The `format` of a saved-examples folder's manifest.json. */
 export const EXAMPLES_FORMAT: typeof examples.EXAMPLES_FORMAT = examples.EXAMPLES_FORMAT;
 /** A saved-examples folder's manifest.json (`jatp eval --save-examples`): attacks, eps, norm, n, batch size, EOT draws, source. */
 export type ExamplesManifest = examples.ExamplesManifest;
 /** Reads and checks a saved-examples folder's manifest.json; `flag` (default '--from-examples') names the folder in errors. */
 export const readManifest: typeof examples.readManifest = examples.readManifest;
-export { markdownTable, barChartSvg, type EvalJson } from './experiments/report.js';
-import * as comparison from './experiments/report.js';
-/** Reads a `jatp eval --json` file for a comparison table; throws naming the file when it is not one. */
-export const readEvalJson: typeof comparison.readEvalJson = comparison.readEvalJson;
+export { markdownTable, barChartSvg } from './evaluation/comparison.js';
+import * as comparison from './evaluation/comparison.js';
+export {
+  readEvalJson,
+  writeEvalJson,
+  evalJsonText,
+  cliEvalJson,
+  leaderboardEntry,
+  formatReport,
+  squareChecks,
+  type EvalJson,
+  type EvalContext,
+  type EvaluatedDescription,
+  type LeaderboardEntry,
+} from './evaluation/eval-json.js';
 /** One row of a comparison table (`markdownTable`, `barChartSvg`): a label and its eval JSON. */
 export type ReportRow = comparison.ReportRow;
 

@@ -54,6 +54,7 @@ import {
   steepestAscentDirection,
 } from './common.js';
 import { attackRemaining } from './remaining.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of APGD (defaults: APGD_DEFAULTS, APGD-T: APGD_T_DEFAULTS; see the file comment). Example: `apgdCe({ eps: 8 / 255, nIter: 100 })`. */
 export interface ApgdOptions {
@@ -71,7 +72,7 @@ export interface ApgdOptions {
 /** AutoAttack standard APGD-CE (spec §5.3): 100 iterations, 1 restart, rho 0.75. */
 export const APGD_DEFAULTS: ApgdOptions = {
   norm: 'Linf',
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   nIter: 100,
   nRestarts: 1,
   loss: 'ce',

@@ -35,6 +35,7 @@ import { square } from './square.js';
 import { fabT } from './fab.js';
 import { type BallNorm, checkInputs } from './common.js';
 import { attackRemaining } from './remaining.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Stage names AutoAttack understands (also its custom stage lists). */
 export const STAGE_NAMES = ['apgd-ce', 'apgd-t', 'fab-t', 'square', 'apgd-dlr'] as const;
@@ -84,7 +85,7 @@ export interface AutoAttackOptions {
 }
 
 /** Defaults of AutoAttack: L∞, ε = 8/255, the standard stage list (spec §5.3). */
-export const AUTOATTACK_DEFAULTS: AutoAttackOptions = { norm: 'Linf', eps: 8 / 255, version: 'standard', stages: [] };
+export const AUTOATTACK_DEFAULTS: AutoAttackOptions = { norm: 'Linf', eps: PAPER_EPS, version: 'standard', stages: [] };
 
 type StageFactory = (norm: BallNorm, eps: number, options: Readonly<Record<string, unknown>>) => Attack | undefined;
 

@@ -5,6 +5,7 @@ import { projectLinfBox } from './fab-projection.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { attackRemaining } from './remaining.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /**
  * FAB-T: targeted Fast Adaptive Boundary attack, L-inf version (Croce & Hein, "Minimally distorted
@@ -52,7 +53,7 @@ export interface FabOptions {
 
 /** Defaults of FAB-T (spec §5.3): ε = 8/255, 100 iterations, 9 targets, 1 restart, alphaMax 0.1, eta 1.05, beta 0.9, seed 0. */
 export const FAB_DEFAULTS: FabOptions = Object.freeze({
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   nIter: 100,
   nTargetClasses: 9,
   restarts: 1,

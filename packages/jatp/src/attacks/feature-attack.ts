@@ -32,6 +32,7 @@ import { ensureGradients, lossAndGrad, projectLinf, randomStart, untargetedSucce
 import { withEot } from './eot.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import type { Attack, AttackResult } from './types.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of the feature attack (defaults: FEATURE_ATTACK_DEFAULTS: ε = 8/255, step 0.01, 10 steps, random start). */
 export interface FeatureAttackOptions {
@@ -44,7 +45,7 @@ export interface FeatureAttackOptions {
 }
 
 /** Defaults of the feature attack (spec §2.4 / A2): ε = 8/255, step 0.01, K = 10, random start. */
-export const FEATURE_ATTACK_DEFAULTS: FeatureAttackOptions = { eps: 8 / 255, stepSize: 0.01, steps: 10, randomStart: true };
+export const FEATURE_ATTACK_DEFAULTS: FeatureAttackOptions = { eps: PAPER_EPS, stepSize: 0.01, steps: 10, randomStart: true };
 
 /** A differentiable map from images to a feature tensor with a leading batch axis. */
 export type FeatureFn = (x: tf.Tensor4D) => tf.Tensor;

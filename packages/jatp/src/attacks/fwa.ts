@@ -13,6 +13,7 @@ import {
 } from './fwa-transport.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /**
  * FWA: Wasserstein adversarial attack (Wu, Wang, Yu, "Stronger and faster Wasserstein adversarial
@@ -68,7 +69,7 @@ export interface FwaOptions {
 
 /** Defaults of FWA (spec §5.4, A17): ε = 8/255 of the mass, 20 steps, lr 0.01, 5x5 kernel, dual projection. */
 export const FWA_DEFAULTS: FwaOptions = Object.freeze({
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   steps: 20,
   lr: 0.01,
   kernel: 5,

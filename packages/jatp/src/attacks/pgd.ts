@@ -38,6 +38,7 @@ import {
   randomStart,
   untargetedSuccess,
 } from './common.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of PGD (defaults: PGD_DEFAULTS, PGD-DLR: PGD_DLR_DEFAULTS; see the file comment). Example: `pgd({ steps: 40, stepSize: 0.01 })`. */
 export interface PgdOptions {
@@ -53,7 +54,7 @@ export interface PgdOptions {
 /** spec §5.1: 40-step L∞ PGD, step 0.01, eps 8/255, CE, random start, final iterate. */
 export const PGD_DEFAULTS: PgdOptions = {
   norm: 'Linf',
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   steps: 40,
   stepSize: 0.01,
   loss: 'ce',

@@ -4,6 +4,7 @@ import { averagedLoss, checkInputs, cwMarginPerExample, projectLinf, SeedStream 
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { attackRemaining, replaceRows } from './remaining.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /**
  * Square attack, L-inf version (Andriushchenko, Croce, Flammarion, Hein, "Square Attack: a
@@ -47,7 +48,7 @@ export interface SquareOptions {
 
 /** Defaults of Square (spec §5.3): ε = 8/255, 5000 queries, p_init 0.8, 1 restart, seed 0. */
 export const SQUARE_DEFAULTS: SquareOptions = Object.freeze({
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   nQueries: 5000,
   pInit: 0.8,
   restarts: 1,

@@ -24,6 +24,7 @@ import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './common.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of TI-BIM (defaults: TIBIM_DEFAULTS: ε = 8/255, 40 steps of 0.007, 15x15 kernel, nsig 3). */
 export interface TiBimOptions {
@@ -35,7 +36,7 @@ export interface TiBimOptions {
 }
 
 /** Defaults of TI-BIM (spec §5.5): ε = 8/255, 40 steps of 0.007, 15x15 Gaussian kernel over ±3σ. */
-export const TIBIM_DEFAULTS: TiBimOptions = { eps: 8 / 255, steps: 40, stepSize: 0.007, kernelSize: 15, nsig: 3 };
+export const TIBIM_DEFAULTS: TiBimOptions = { eps: PAPER_EPS, steps: 40, stepSize: 0.007, kernelSize: 15, nsig: 3 };
 
 /**
  * The TI kernel as a row-major Float64Array of kernelSize² values: the outer product of the standard

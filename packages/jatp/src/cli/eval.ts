@@ -2,7 +2,7 @@
  * `jatp eval`: attack the full model and report clean / robust accuracy (spec §5.7).
  *
  * Every flag is checked, and the output paths probed, before any data or network is loaded, so a
- * typo fails in a second instead of after hours of AutoAttack (issue 12). With `--json out.json` the
+ * typo fails in a second instead of after hours of AutoAttack. With `--json out.json` the
  * run records each finished (attack, batch) in `out.json.state.json`; the same command again, or
  * `jatp eval --resume out.json.state.json`, continues from there. `--shard i/n` evaluates one
  * contiguous block of batches, `jatp eval merge` combines shard outputs into the report one process
@@ -11,7 +11,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import {
   initBackend,
@@ -47,11 +46,17 @@ import {
   type EvaluatedModel,
   type ExamplesManifest,
   type Split,
-  squareAfterGradientCheck,
-  type SquareCheck,
+  type EvalJson,
+  type EvaluatedDescription,
+  cliEvalJson,
+  writeEvalJson,
+  formatReport,
+  squareChecks,
 } from '../index.js';
 // CLI-only helpers: the --shard text parser and the atomic writer of output files.
-import { parseShard, writeFileAtomicSync } from '../experiments/eval-state.js';
+import { parseShard } from '../evaluation/eval-state.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
+import { runShardProcesses } from './eval-shards.js';
 import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
@@ -176,92 +181,16 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   return { attacks, eps, norm, n, batchSize, seed, repeat, eot, pixelRange, shard, nproc, json: flags.json, statePath: sanity ? undefined : statePath, sanity };
 }
 
-function pct(v: number): string {
-  return `${(100 * v).toFixed(2)}%`;
-}
-
-/** AutoAttack's Square-after-gradient check of every attack of the report that ran AutoAttack's stages. */
-export function squareChecks(report: EvaluationReport): { attack: string; check: SquareCheck }[] {
-  return report.attacks.flatMap((a) => {
-    const check = squareAfterGradientCheck(a.stages, report.n);
-    return check ? [{ attack: a.attack, check }] : [];
-  });
-}
-
-/** Human table of a report (stdout). */
-export function formatReport(report: EvaluationReport, describe: { model: string; preprocessor?: string; dataset: string }): string {
-  const lines: string[] = [];
-  lines.push(`model:        ${describe.model}`);
-  if (describe.preprocessor) lines.push(`preprocessor: ${describe.preprocessor}`);
-  lines.push(`data:         ${describe.dataset}, n = ${report.n}, ${report.norm} eps = ${report.eps.toFixed(5)}`);
-  if (report.shard) lines.push(`shard:        ${report.shard.index + 1}/${report.shard.count} (test images from index ${report.shard.firstIndex})`);
-  if (report.randomized) lines.push(`randomized:   yes; each decision is the worst case of ${report.decisionPasses} forward passes`);
-  if (report.eotDraws > 1) lines.push(`eot:          every attack loss / gradient averaged over ${report.eotDraws} draws`);
-  lines.push('');
-  const rows: string[][] = [['attack', 'accuracy', 'L1 adv-nat', 'L1 purified-nat', 'seconds']];
-  rows.push(['natural', pct(report.cleanAccuracy), '', '', '']);
-  for (const a of report.attacks) {
-    rows.push([
-      a.attack + (a.bpda && a.attack !== 'bpda' ? ' (bpda)' : ''),
-      pct(a.robustAccuracy),
-      a.meanL1AdvVsNatural.toFixed(2),
-      a.meanL1PurifiedVsNatural === undefined ? '-' : a.meanL1PurifiedVsNatural.toFixed(2),
-      a.seconds.toFixed(1),
-    ]);
-    for (const s of a.stages ?? []) rows.push([`  after ${s.name}`, pct(s.robustAccuracy), '', '', '']);
-  }
-  if (report.attacks.length > 1) rows.push(['union of attacks', pct(report.unionRobustAccuracy), '', '', '']);
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) lines.push(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-  lines.push('');
-  lines.push('L1 columns: mean |x_adv - x| and mean |clip01(P(x_adv)) - x| per element, 0-255 scale (paper Fig. 2b).');
-  if (report.attacks.length > 1) lines.push('union of attacks: an example counts as robust only if no attack fooled it (the headline number).');
-  for (const { attack, check } of squareChecks(report)) lines.push(check.warn ? `WARNING (${attack}): ${check.message}` : `${attack} check: ${check.message}`);
-  return lines.join('\n');
-}
-
 /** What the CLI keeps in the state beside the numbers, so merge and resume can write the same JSON. */
 interface EvalMeta {
   flags: Partial<EvalFlags>;
-  describe: { model: string; preprocessor?: string; dataset: string };
+  describe: EvaluatedDescription;
   backend: string;
 }
 
-/**
- * The leaderboard-style block (RobustBench's fields) plus what a purification defense needs said:
- * which pre-processor, which gradient each attack used, EOT draws, randomization.
- */
-export function leaderboardEntry(report: EvaluationReport, meta: EvalMeta, identity: Readonly<Record<string, string>>): Record<string, unknown> {
-  const aa = report.attacks.find((a) => a.attack === 'aa');
-  return {
-    dataset: meta.describe.dataset,
-    threat_model: report.norm,
-    eps: report.eps,
-    n_examples: report.n,
-    clean_acc: report.cleanAccuracy,
-    autoattack_acc: aa ? aa.robustAccuracy : null,
-    union_acc: report.unionRobustAccuracy,
-    architecture: (identity.model ?? meta.describe.model).split(' ')[0],
-    forward_passes: report.forwardPasses,
-    preprocessor: meta.describe.preprocessor ?? null,
-    gradient_mode: Object.fromEntries(report.attacks.map((a) => [a.attack, a.bpda ? 'bpda' : 'full'])),
-    eot_draws: report.eotDraws,
-    randomized: report.randomized,
-    decision_passes: report.decisionPasses,
-  };
-}
-
-/** The `--json` document: the same for an unsharded run, a resumed one and merged shards. */
-export function reportPayload(report: EvaluationReport, meta: EvalMeta, identity: Readonly<Record<string, string>>): string {
-  const payload = {
-    ...meta.describe,
-    backend: meta.backend,
-    attacksRequested: meta.flags.attacks,
-    ...report,
-    leaderboard: leaderboardEntry(report, meta, identity),
-    squareAfterGradient: squareChecks(report).map(({ attack, check }) => ({ attack, ...check })),
-  };
-  return `${JSON.stringify(payload)}\n`;
+/** The eval JSON of a report run with `meta`'s command. */
+function evalJsonOf(report: EvaluationReport, meta: EvalMeta, identity: Readonly<Record<string, string>>): EvalJson {
+  return cliEvalJson(report, { describe: meta.describe, backend: meta.backend, attacksRequested: meta.flags.attacks }, identity);
 }
 
 /** The Square warning also goes to stderr, where a script that keeps only stdout's table still shows it. */
@@ -290,18 +219,6 @@ function runFlags(flags: EvalFlags): Partial<EvalFlags> {
   const out: Record<string, unknown> = {};
   for (const k of RUN_FLAGS) if (flags[k] !== undefined) out[k] = flags[k];
   return out as Partial<EvalFlags>;
-}
-
-/** Command-line arguments that recreate `flags`. */
-function toArgv(flags: Partial<EvalFlags>): string[] {
-  const argv: string[] = [];
-  for (const [k, v] of Object.entries(flags)) {
-    if (v === undefined || v === false) continue;
-    const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    if (v === true) argv.push(flag);
-    else argv.push(flag, String(v));
-  }
-  return argv;
 }
 
 /** `--resume <state>`: the flags the state was made with (its own path as the state). */
@@ -348,7 +265,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
     if (flags.fromExamples !== undefined) {
       const report = evaluateExamples(pipeline.model, flags.fromExamples);
       const fromMeta = { ...meta, describe: { ...meta.describe, dataset: `examples ${flags.fromExamples}` } };
-      if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, fromMeta, identity));
+      if (settings.json) writeEvalJson(settings.json, evalJsonOf(report, fromMeta, identity));
       process.stdout.write(`${formatReport(report, fromMeta.describe)}\n`);
       warnSquare(report);
       return report;
@@ -389,7 +306,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       onProgress: progressPrinter(),
     });
     if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
-    if (settings.json) writeFileAtomicSync(settings.json, reportPayload(report, meta, identity));
+    if (settings.json) writeEvalJson(settings.json, evalJsonOf(report, meta, identity));
     process.stdout.write(`${formatReport(report, meta.describe)}\n`);
     warnSquare(report);
     return report;
@@ -434,36 +351,18 @@ export function runMerge(files: readonly string[], opts: { json?: string }): Eva
   const meta = merged.meta as unknown as EvalMeta | undefined;
   if (!meta?.describe) throw new Error(`eval merge: '${files[0]}' was not written by 'jatp eval --shard' (no command recorded)`);
   const report = assembleReport(merged);
-  if (opts.json !== undefined) writeFileAtomicSync(opts.json, reportPayload(report, meta, merged.key.identity));
+  if (opts.json !== undefined) writeEvalJson(opts.json, evalJsonOf(report, meta, merged.key.identity));
   process.stdout.write(`${formatReport(report, meta.describe)}\n`);
   warnSquare(report);
   return report;
 }
 
-/** `--nproc N`: shards 1..N as child processes, then merged into `--json`. */
+/** `--nproc N`: shards 1..N as child processes (cli/eval-shards.ts), then merged into `--json`. */
 async function runParallel(flags: EvalFlags, settings: EvalSettings): Promise<EvaluationReport> {
   const base = settings.json ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-eval-')), 'eval.json');
   // Each shard gets its own --json (and the state beside it); the rest of the command is the same.
   const rest = Object.fromEntries(Object.entries(runFlags(flags)).filter(([k]) => k !== 'json' && k !== 'state')) as Partial<EvalFlags>;
-  const shardFiles = Array.from({ length: settings.nproc }, (_, i) => `${base}.shard-${i + 1}-of-${settings.nproc}.json`);
-  const threads = process.env.TFJS_TORCH_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / settings.nproc)));
-  process.stderr.write(`eval: ${settings.nproc} shard processes, ${threads} thread(s) each; shard outputs ${shardFiles[0]} ...\n`);
-  const script = process.argv[1]!;
-  const results = await Promise.all(
-    shardFiles.map(
-      (file, i) =>
-        new Promise<number>((resolve) => {
-          const child = spawn(process.execPath, [...process.execArgv, script, 'eval', ...toArgv(rest), '--shard', `${i + 1}/${settings.nproc}`, '--json', file], {
-            stdio: ['ignore', 'ignore', 'inherit'],
-            env: { ...process.env, TFJS_TORCH_NUM_THREADS: threads },
-          });
-          child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-          child.on('error', () => resolve(1));
-        }),
-    ),
-  );
-  const failed = results.flatMap((code, i) => (code === 0 ? [] : [`${i + 1}/${settings.nproc} (exit ${code})`]));
-  if (failed.length > 0) throw new Error(`--nproc: shard(s) ${failed.join(', ')} failed; run the same command again to resume them`);
+  const shardFiles = await runShardProcesses(rest as Record<string, unknown>, settings.nproc, base);
   return runMerge(shardFiles, { json: settings.json });
 }
 

@@ -8,6 +8,7 @@
  * i.e. `<flag>: '<text>' <what is wrong>; expected ...` or `<flag>: '<text>' is not <expected>`,
  * so a script or a person sees at once which flag is wrong and what it takes.
  */
+import { threatModelOf } from '../index.js';
 
 export interface NumberRule {
   /** Smallest accepted value (inclusive). */
@@ -82,9 +83,9 @@ export function parseEps(flag: string, text: string, rule: EpsRule = {}): number
   return parseFraction(flag, text, numberRule);
 }
 
-/** Default L∞ budget: the paper's 8/255 on 32x32 colour data (spec §5); 0.1 on (Fashion-)MNIST. */
+/** Default L∞ budget of a dataset: its threat model's (data/threat-model.ts). */
 export function defaultEps(dataset: string): number {
-  return /mnist/i.test(dataset) ? 0.1 : 8 / 255;
+  return threatModelOf(dataset).eps;
 }
 
 /** A comma-separated list, each item trimmed and parsed by `item`; an empty item is an error. */

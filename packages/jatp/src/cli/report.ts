@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { barChartSvg, markdownTable, readEvalJson, writeReport } from '../index.js';
 // CLI-only helpers: the LABEL=file argument parser and the atomic writer of output files.
-import { parseRowArgs } from '../experiments/report.js';
-import { writeFileAtomic } from '../models/safetensors.js';
+import { parseRowArgs } from '../evaluation/comparison.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 
 export async function runReport(rowArgs: string[], flags: { out?: string; title: string }): Promise<string> {
   if (rowArgs.length === 0) throw new Error('report: give an experiment folder (from `jatp experiment`) or LABEL=eval.json pairs (from `jatp eval --json`)');

@@ -17,6 +17,8 @@ import {
   parsePreset,
   DEFENSE_METHODS,
   PRESET_NAMES,
+  defenseDefaults,
+  PAPER_EPS,
   type DefenseConfig,
   type DefenseRunConfig,
   type TrainDefenseResult,
@@ -92,7 +94,7 @@ export function applyFlags(base: DefenseConfig, flags: TrainDefenseFlags): Defen
     c = { ...c, purifier: { arch: c.purifier.arch, options: { ...c.purifier.options, ...(parsed as Record<string, unknown>) } } };
   }
   const eps = flags.eps !== undefined ? parseEps('--eps', flags.eps, { positive: true }) : defaultEps(flags.dataset ?? 'cifar10');
-  const scale = eps / (8 / 255);
+  const scale = eps / PAPER_EPS;
   if (c.jatp) {
     let j = { ...c.jatp, eps, attackStepSize: c.jatp.attackStepSize * scale };
     if (flags.attackSteps !== undefined) j = { ...j, attackSteps: parseInteger('--attack-steps', flags.attackSteps) };
@@ -194,6 +196,8 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
   const method = parseMethod(flags.method);
   const preset = parsePreset(flags.preset);
   const seed = parseInteger('--seed', flags.seed);
+  // The flags are resolved over the preset here, before the library is called (a resumed run keeps its stored settings).
+  const config = applyFlags(defenseDefaults(method, preset), flags);
   await initBackend();
   await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return withTrainingPrecision(flags.precision, '--precision', () => trainDefense({
@@ -204,7 +208,7 @@ export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<Tr
     ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
     out: flags.out,
     seed,
-    overrides: (base) => applyFlags(base, flags),
+    config,
     ...(flags.cacheDir !== undefined ? { cacheDir: flags.cacheDir } : {}),
     ...(flags.resume !== undefined && flags.resume !== false ? { resume: true } : {}),
     progress: stderrProgress(),

@@ -15,3 +15,4 @@ export { readIdxDataset, FASHION_MNIST_CLASSES, MNIST_CLASSES } from './mnist.js
 export { parseIdx } from './idx.js';
 export { parseMat } from './mat.js';
 export { readImageFolder } from './folder.js';
+export { PAPER_EPS, COLOUR_THREAT_MODEL, GREYSCALE_THREAT_MODEL, threatModelOf, isMnistFamily, type DatasetThreatModel } from './threat-model.js';

@@ -26,9 +26,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import type { Classifier } from '../models/types.js';
 import { Pgd } from '../attacks/pgd.js';
-import { writeFileAtomic } from '../training/checkpoint-io.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { checkFeatureName, defaultFeatureOf } from './common.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** The attack that crafts the cached oblivious training examples of the baselines (PGD or the feature attack). */
 export type ObliviousAttackSpec =
@@ -36,9 +37,9 @@ export type ObliviousAttackSpec =
   | { readonly kind: 'ssp'; readonly eps: number; readonly steps: number; readonly stepSize: number; readonly featureLayer: string };
 
 /** spec §4: PGD-40, CE, step 0.007, eps 8/255, uniform random start. */
-export const OBLIVIOUS_PGD_DEFAULTS: ObliviousAttackSpec = { kind: 'pgd', eps: 8 / 255, steps: 40, stepSize: 0.007, randomStart: true };
+export const OBLIVIOUS_PGD_DEFAULTS: ObliviousAttackSpec = { kind: 'pgd', eps: PAPER_EPS, steps: 40, stepSize: 0.007, randomStart: true };
 /** spec §4.3 / A15: SSP with the target's feature map, 100 steps of 0.01, eps 8/255. */
-export const SSP_DEFAULTS: ObliviousAttackSpec = { kind: 'ssp', eps: 8 / 255, steps: 100, stepSize: 0.01, featureLayer: 'default' };
+export const SSP_DEFAULTS: ObliviousAttackSpec = { kind: 'ssp', eps: PAPER_EPS, steps: 100, stepSize: 0.01, featureLayer: 'default' };
 
 export interface ObliviousCacheOptions {
   /** Folder of the cache files (created if needed). */
@@ -138,8 +139,8 @@ export function obliviousExamples(
     }
     options.progress?.(start + n, split.count);
   }
-  writeFileAtomic(file, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-  writeFileAtomic(
+  writeFileAtomicSync(file, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+  writeFileAtomicSync(
     path.join(options.cacheDir, `${key}.json`),
     JSON.stringify({ key, target: { arch: target.arch, options: target.options }, spec, seed, count: split.count, imageShape, createdAt: new Date().toISOString() }, null, 2) + '\n',
   );

@@ -13,4 +13,4 @@ export { fullAdversarialExamples, trainingPair, BASELINE_PGD_DEFAULTS, type Exam
 export { obliviousExamples, obliviousCacheKey, pairedSplit, OBLIVIOUS_PGD_DEFAULTS, SSP_DEFAULTS, type ObliviousAttackSpec } from './example-cache.js';
 export { defenseDefaults, parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
 export { trainDefense, buildDefense, evaluateFullModel, defenseRunConfig, type TrainDefenseOptions, type TrainDefenseResult, type DefenseRunConfig } from './train.js';
-export { loadPreprocessor, loadRunNetwork, runWeightsFile } from './load.js';
+export { loadPreprocessor, loadRunNetwork } from './load.js';

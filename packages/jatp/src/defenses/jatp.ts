@@ -21,10 +21,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
-import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, type JatpLossOptions } from './losses.js';
+import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, withJatpLossDefaults, type JatpLossOptions } from './losses.js';
 import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
 import { ensureGradients } from '../gradients.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of the JATP recipe (defaults: JATP_DEFAULTS, spec §2.5–2.6). */
 export interface JatpOptions {
@@ -45,16 +46,16 @@ export interface JatpOptions {
 /** Defaults of JATP training (spec §2.5–2.6): ε = 8/255, feature attack K = 10 of step 0.01, α = 5, β = 3. */
 export const JATP_DEFAULTS: JatpOptions = {
   featureLayer: 'default',
-  eps: 8 / 255,
+  eps: PAPER_EPS,
   attackSteps: 10,
   attackStepSize: 0.01,
   attackRandomStart: true,
   loss: DEFAULT_JATP_LOSS_OPTIONS,
 };
 
-/** Full JATP options from partial ones (nested loss options merged with DEFAULT_JATP_LOSS_OPTIONS). */
+/** Full JATP options from partial ones (the nested loss options through `withJatpLossDefaults`). */
 export function resolveJatpOptions(options: Partial<Omit<JatpOptions, 'loss'>> & { loss?: Partial<JatpLossOptions> } = {}): JatpOptions {
-  return { ...JATP_DEFAULTS, ...options, loss: { ...DEFAULT_JATP_LOSS_OPTIONS, ...(options.loss ?? {}) } };
+  return { ...JATP_DEFAULTS, ...options, loss: withJatpLossDefaults(options.loss) };
 }
 
 /** JATP (Algorithm 1) as a training recipe for `runTraining`: full adversarial examples in feature space, then the JATP loss on P. */

@@ -3,33 +3,15 @@
  * a pre-processor written by `jatp train-defense` (`loadPreprocessor`, used by `jatp eval
  * --preprocessor`). A run folder keeps its network as `last/model.safetensors` + `last/model.json`
  * (models/weights.ts format); `best/` and the folder itself are also searched, and a weights file
- * may be named directly.
+ * may be named directly (models/weights.ts `resolveWeightsFile`, the one resolver).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Network, Preprocessor } from '../models/types.js';
-import { RUN_WEIGHT_CANDIDATES, loadNetwork } from '../models/weights.js';
+import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
 import { archInfo } from '../models/registry.js';
-
-/** The weights file for a run folder or file `given`; `flag` names the option in errors. */
-export function runWeightsFile(given: string, flag: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(given);
-  } catch {
-    throw new Error(`${flag}: '${given}' does not exist (expected a run folder or a .safetensors weights file)`);
-  }
-  if (stat.isFile()) return given;
-  for (const c of RUN_WEIGHT_CANDIDATES) {
-    const file = path.join(given, c);
-    if (fs.existsSync(file)) return file;
-  }
-  throw new Error(`${flag}: no network in run folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')})`);
-}
 
 /** The network of a run folder (or weights file); `flag` names the option in errors. Example: `await loadRunNetwork('runs/trades', '--target')`. */
 export async function loadRunNetwork(given: string, flag: string): Promise<Network> {
-  return loadNetwork(runWeightsFile(given, flag));
+  return loadNetwork(resolveWeightsFile(given, flag));
 }
 
 /** The pre-processor of a `train-defense` run folder (or weights file), checked to be one. */

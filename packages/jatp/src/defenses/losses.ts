@@ -73,6 +73,11 @@ export const DEFAULT_JATP_LOSS_OPTIONS: JatpLossOptions = {
   detachNatural: false,
 };
 
+/** Full JATP loss options from partial ones: the one place the loss defaults are merged in. */
+export function withJatpLossDefaults(options: Partial<JatpLossOptions> = {}): JatpLossOptions {
+  return { ...DEFAULT_JATP_LOSS_OPTIONS, ...options };
+}
+
 /** The tensors the JATP loss needs, all from one forward of P and T on x~* and on x. */
 export interface JatpLossInputs {
   /** t(P(x~*)): target logits on the purified adversarial batch, [N, K]. */
@@ -108,7 +113,7 @@ export interface JatpLossTerms {
  * Returns the total and its parts (each a scalar the caller disposes).
  */
 export function jatpLoss(inputs: JatpLossInputs, options: Partial<JatpLossOptions> = {}): JatpLossTerms {
-  const o = { ...DEFAULT_JATP_LOSS_OPTIONS, ...options };
+  const o = withJatpLossDefaults(options);
   const zero = (): tf.Scalar => tf.scalar(0);
   const bce = o.noBce ? zero() : boostedCrossEntropy(inputs.logitsAdv, inputs.labels);
   const weightedFsm = o.noFsm || o.alpha === 0 ? zero() : tf.tidy(() => {

@@ -8,6 +8,7 @@ import type { OptimizerSpec } from '../training/loop.js';
 import type { ExampleMode } from './training-examples.js';
 import type { HgdGuidance, JatpLossOptions } from './losses.js';
 import { DEFAULT_JATP_LOSS_OPTIONS } from './losses.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** The defenses `trainDefense` / `jatp train-defense --method` can train. */
 export const DEFENSE_METHODS = ['jatp', 'jatp-joint', 'apeg', 'hgd', 'nrp'] as const;
@@ -79,8 +80,6 @@ export interface DefenseConfig {
   readonly evaluation: { readonly count: number; readonly pgdSteps: number; readonly pgdStepSize: number };
 }
 
-const EPS = 8 / 255;
-
 /** spec §2.6: SGD 0.01 (momentum 0.9, wd 2e-4), /10 at epochs 15 and 25, 30 epochs, batch 128 (A3), K = 10 (A2). */
 function jatpPaper(method: 'jatp' | 'jatp-joint'): DefenseConfig {
   return {
@@ -92,7 +91,7 @@ function jatpPaper(method: 'jatp' | 'jatp-joint'): DefenseConfig {
     epochs: 30,
     batchSize: 128,
     augment: 'crop-flip',
-    jatp: { featureLayer: 'default', eps: EPS, attackSteps: 10, attackStepSize: 0.01, loss: DEFAULT_JATP_LOSS_OPTIONS },
+    jatp: { featureLayer: 'default', eps: PAPER_EPS, attackSteps: 10, attackStepSize: 0.01, loss: DEFAULT_JATP_LOSS_OPTIONS },
     evaluation: { count: 1000, pgdSteps: 40, pgdStepSize: 0.01 },
   };
 }
@@ -114,7 +113,7 @@ const PAPER: Record<DefenseMethod, DefenseConfig> = {
     epochs: 30,
     batchSize: 128,
     augment: 'crop-flip',
-    baseline: { examples: 'oblivious', eps: EPS, attackSteps: 40, attackStepSize: 0.007 },
+    baseline: { examples: 'oblivious', eps: PAPER_EPS, attackSteps: 40, attackStepSize: 0.007 },
     evaluation: { count: 1000, pgdSteps: 40, pgdStepSize: 0.01 },
   },
   // spec §4.2 / A14: Adam 1e-3, batch 32, 100 epochs, x0.1 after epoch 60, x0.01 after 90; LGD.
@@ -127,7 +126,7 @@ const PAPER: Record<DefenseMethod, DefenseConfig> = {
     epochs: 100,
     batchSize: 32,
     augment: 'crop-flip',
-    baseline: { examples: 'oblivious', eps: EPS, attackSteps: 40, attackStepSize: 0.007, guidance: 'logits', guidanceFeature: 'layer4' },
+    baseline: { examples: 'oblivious', eps: PAPER_EPS, attackSteps: 40, attackStepSize: 0.007, guidance: 'logits', guidanceFeature: 'layer4' },
     evaluation: { count: 1000, pgdSteps: 40, pgdStepSize: 0.01 },
   },
   // spec §4.3 / A13 / A15: Adam 1e-3 (wd 2e-4) for P and D, batch 300, 70 epochs, x0.3 after 40, 50, 60; SSP 100 steps.
@@ -144,7 +143,7 @@ const PAPER: Record<DefenseMethod, DefenseConfig> = {
     epochs: 70,
     batchSize: 300,
     augment: 'crop-flip',
-    baseline: { examples: 'oblivious', eps: EPS, attackSteps: 100, attackStepSize: 0.01, featureLayer: 'default' },
+    baseline: { examples: 'oblivious', eps: PAPER_EPS, attackSteps: 100, attackStepSize: 0.01, featureLayer: 'default' },
     evaluation: { count: 1000, pgdSteps: 40, pgdStepSize: 0.01 },
   },
 };

@@ -11,7 +11,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset, Split } from '../data/types.js';
 import { loadDataset } from '../data/load.js';
 import { firstPerClass, firstN } from '../data/subset.js';
@@ -19,7 +18,7 @@ import { buildNetwork, isClassifier } from '../models/registry.js';
 import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
-import { Pgd } from '../attacks/pgd.js';
+import { accuracyUnderPgd } from '../training/pgd-accuracy.js';
 import { checkRunFolder, piecewiseSchedule, readRunConfig, runTraining, type ProgressSink, type RunSummary } from '../training/loop.js';
 import type { Recipe } from '../training/types.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
@@ -30,6 +29,7 @@ import { HgdRecipe } from './hgd.js';
 import { NrpRecipe } from './nrp.js';
 import { obliviousExamples, pairedSplit, type ObliviousAttackSpec } from './example-cache.js';
 import { loadRunNetwork } from './load.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** What `config.json` of a defense run holds (under `config`), enough to rebuild it on resume. */
 export interface DefenseRunConfig {
@@ -53,8 +53,8 @@ export interface TrainDefenseOptions {
   readonly dataDir?: string;
   readonly out: string;
   readonly seed?: number;
-  /** Field overrides on top of the preset (e.g. from CLI flags). */
-  readonly overrides?: (config: DefenseConfig) => DefenseConfig;
+  /** The defense's settings, resolved by the caller (e.g. the CLI's flags over the preset); default `defenseDefaults(method, preset)`. */
+  readonly config?: DefenseConfig;
   readonly cacheDir?: string;
   readonly resume?: boolean;
   readonly progress?: ProgressSink;
@@ -81,10 +81,9 @@ export function defenseRunConfig(opts: TrainDefenseOptions): DefenseRunConfig {
     if (stored === null || stored.kind !== 'defense') throw new Error(`${path.join(opts.out, 'config.json')}: not a train-defense run`);
     return stored;
   }
-  const base = defenseDefaults(opts.method, opts.preset);
   return {
     kind: 'defense',
-    defense: opts.overrides ? opts.overrides(base) : base,
+    defense: opts.config ?? defenseDefaults(opts.method, opts.preset),
     target: opts.target,
     dataset: opts.dataset,
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
@@ -143,7 +142,7 @@ export function obliviousSpec(config: DefenseConfig): ObliviousAttackSpec {
   return { kind: 'pgd', eps: b.eps, steps: b.attackSteps, stepSize: b.attackStepSize, randomStart: true };
 }
 
-/** Clean and PGD accuracy (%) of T(clip01(P(x))) on `split` (eval mode). */
+/** Clean and PGD accuracy (%) of T(clip01(P(x))) on `split` (eval mode; training/pgd-accuracy.ts, attack seeds from 0). */
 export function evaluateFullModel(
   target: Classifier,
   purifier: Network,
@@ -153,22 +152,7 @@ export function evaluateFullModel(
   batchSize = 100,
 ): { cleanAcc: number; pgdAcc: number } {
   const model = fullModel(target, purifier, { clamp: true }).logits;
-  const attack = new Pgd({ eps: pgd.eps, steps: pgd.steps, stepSize: pgd.stepSize });
-  let clean = 0;
-  let robust = 0;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const n = Math.min(batchSize, split.count - start);
-    const ppi = imageShape[0] * imageShape[1] * imageShape[2];
-    const x = tf.tidy(() => tf.div(tf.tensor4d(split.images.subarray(start * ppi, (start + n) * ppi), [n, ...imageShape], 'float32'), 255) as tf.Tensor4D);
-    const y = tf.tensor1d(split.labels.subarray(start, start + n), 'int32');
-    const correct = (input: tf.Tensor4D): number =>
-      tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(model(input), 1), y), 'int32')).dataSync()[0]!);
-    clean += correct(x);
-    const { xAdv } = attack.run(model, x, y, start);
-    robust += correct(xAdv);
-    tf.dispose([x, y, xAdv]);
-  }
-  return { cleanAcc: (100 * clean) / split.count, pgdAcc: (100 * robust) / split.count };
+  return accuracyUnderPgd(model, split, imageShape, { eps: pgd.eps, steps: pgd.steps, stepSize: pgd.stepSize, batchSize, seed: 0 });
 }
 
 /** Trains a pre-processing defense against a target, end to end (what `jatp train-defense` runs). Example: `await trainDefense({ method: 'jatp', preset: 'cpu', target: 'runs/trades', dataset: 'fashion-mnist', out: 'runs/jatp' })`. */
@@ -204,7 +188,7 @@ export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefe
       imageShape = paired.imageShape;
     }
     const evalSplit = firstN(dataset.test, d.evaluation.count);
-    const eps = d.jatp?.eps ?? d.baseline?.eps ?? 8 / 255;
+    const eps = d.jatp?.eps ?? d.baseline?.eps ?? PAPER_EPS;
     const weightsFile = path.join(opts.out, 'last', 'model.safetensors');
     const meta = { dataset: dataset.name, recipe: { method: d.method, preset: d.preset }, target: config.target };
     const summary = await runTraining(recipe, {

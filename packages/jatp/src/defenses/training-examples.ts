@@ -14,6 +14,7 @@ import { fullModel } from '../models/full-model.js';
 import { Pgd } from '../attacks/pgd.js';
 import type { Batch } from '../training/types.js';
 import { splitPairedBatch } from './common.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Which adversarial examples a baseline trains on: oblivious (against T alone, cached) or full (against T ∘ P). */
 export type ExampleMode = 'oblivious' | 'full';
@@ -27,7 +28,7 @@ export interface BaselinePgdOptions {
 }
 
 /** Defaults of the baselines' PGD (spec §4): ε = 8/255, 40 steps of 0.007, random start. */
-export const BASELINE_PGD_DEFAULTS: BaselinePgdOptions = { eps: 8 / 255, steps: 40, stepSize: 0.007, randomStart: true };
+export const BASELINE_PGD_DEFAULTS: BaselinePgdOptions = { eps: PAPER_EPS, steps: 40, stepSize: 0.007, randomStart: true };
 
 /** PGD-40 through the current pre-processor (spec §4.4); P and T in eval mode; gradients through P. */
 export function fullAdversarialExamples(

@@ -25,8 +25,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayersNetwork } from './layers-network.js';
 import { buildNetwork } from './registry.js';
-import { decodeSafetensors } from './safetensors-codec.js';
-import { RUN_WEIGHT_CANDIDATES, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar } from './weights-core.js';
+import { decodeSafetensors } from '../io/safetensors-codec.js';
+import { assignWeights, folderViewOf, parseSidecar, resolveRunWeights, sidecarFromMetadata, sidecarPath, type Sidecar } from './weights-core.js';
 
 /** Options of `jatpWeights` (default: the global fetch). */
 export interface JatpWeightsOptions {
@@ -131,13 +131,8 @@ async function viaFs(source: string): Promise<Files> {
   if (stat === undefined) throw new Error(`jatpWeights: '${source}' does not exist (expected a sidecar .json, a .safetensors file or a run folder)`);
   let weightsPath = source;
   if (stat.isDirectory()) {
-    const found = [];
-    for (const candidate of RUN_WEIGHT_CANDIDATES) {
-      const p = path.join(source, candidate);
-      if (await fs.stat(p).catch(() => undefined)) found.push(p);
-    }
-    if (found.length === 0) throw new Error(`jatpWeights: no network in run folder '${source}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')})`);
-    weightsPath = found[0]!;
+    const fsSync = (await nodeModule('node:fs')) as typeof import('node:fs');
+    weightsPath = resolveRunWeights(source, 'jatpWeights', folderViewOf(fsSync, path));
   } else if (source.endsWith('.json')) {
     const text = (await readText(source))!;
     const sidecar = parseSidecar(text, source);

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { buildResnet18 } from './resnet18.js';
 import { LayersNetwork } from './layers-network.js';
 import type { Classifier, Network } from './types.js';
-import { asFloat32, readSafetensors, writeSafetensors, type SafeFile, type TensorToWrite } from './safetensors.js';
+import { asFloat32, readSafetensors, writeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
 
 /** Three lines of Python that turn a PyTorch checkpoint into a safetensors file we can import. */
 export const PYTORCH_TO_SAFETENSORS = `import torch, json, struct

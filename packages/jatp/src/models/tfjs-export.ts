@@ -14,7 +14,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { LayersNetwork } from './layers-network.js';
 import { buildNetwork } from './registry.js';
 import type { Classifier, Network, Preprocessor } from './types.js';
-import { writeFileAtomic } from './safetensors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 
 export const TFJS_WEIGHTS_FILE = 'group1-shard1of1.bin';
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Network } from './types.js';
-import { asFloat32, type SafeFile } from './safetensors-codec.js';
+import { asFloat32, type SafeFile } from '../io/safetensors-codec.js';
 
 /** The `format` field of our sidecars and safetensors metadata. */
 export const WEIGHTS_FORMAT = 'jatp-weights/1';
@@ -31,6 +31,78 @@ export interface Sidecar extends WeightsMeta {
 
 /** Where a run folder (`jatp train-target` / `train-defense` output) keeps its network, most specific first. */
 export const RUN_WEIGHT_CANDIDATES: readonly string[] = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
+
+/**
+ * The file-system questions `resolveRunWeights` asks. Node's fs and path answer them (`folderViewOf`); this file itself imports no Node module so that it also loads in a browser.
+ */
+export interface FolderView {
+  /** 'file', 'folder', or undefined when nothing is there. */
+  kind(p: string): 'file' | 'folder' | undefined;
+  /** The names in a folder. */
+  list(folder: string): string[];
+  readText(file: string): string;
+  join(...parts: string[]): string;
+  dirname(p: string): string;
+  basename(p: string): string;
+}
+
+/**
+ * A FolderView over Node's `fs` and `path` modules, passed in (not imported) so that this file stays
+ * loadable in a browser: weights.ts passes its static imports, the IOHandler its lazy ones.
+ */
+export function folderViewOf(
+  fs: Pick<typeof import('node:fs'), 'statSync' | 'readdirSync' | 'readFileSync'>,
+  path: Pick<typeof import('node:path'), 'join' | 'dirname' | 'basename'>,
+): FolderView {
+  return {
+    kind: (p) => {
+      const stat = fs.statSync(p, { throwIfNoEntry: false });
+      return stat === undefined ? undefined : stat.isFile() ? 'file' : 'folder';
+    },
+    list: (folder) => fs.readdirSync(folder),
+    readText: (file) => fs.readFileSync(file, 'utf8'),
+    join: (...parts) => path.join(...parts),
+    dirname: (p) => path.dirname(p),
+    basename: (p) => path.basename(p),
+  };
+}
+
+/**
+ * The one answer to "which weights file does the user mean": `given` itself when it is a weights file;
+ * the weights its sidecar names when it is a sidecar `.json`; inside a run folder the first of
+ * `RUN_WEIGHT_CANDIDATES`, else the only `*.safetensors` with a sidecar in `last/` or the folder.
+ * `flag` names the option in errors.
+ */
+export function resolveRunWeights(given: string, flag: string, view: FolderView): string {
+  const kind = view.kind(given);
+  if (kind === undefined) throw new Error(`${flag}: '${given}' does not exist (expected a run folder, a .safetensors weights file or a tfjs model.json)`);
+  if (kind === 'file') {
+    if (!given.endsWith('.json')) return given;
+    // Our sidecar names its weights file.
+    const sidecar = JSON.parse(view.readText(given)) as { weights?: unknown };
+    if (typeof sidecar.weights !== 'string') {
+      throw new Error(`${flag}: '${given}' is neither a weights sidecar (no "weights" field) nor a tfjs model.json`);
+    }
+    return view.join(view.dirname(given), sidecar.weights);
+  }
+  for (const candidate of RUN_WEIGHT_CANDIDATES) {
+    const p = view.join(given, candidate);
+    if (view.kind(p) !== undefined) return p;
+  }
+  for (const dir of [view.join(given, 'last'), given]) {
+    if (view.kind(dir) === undefined) continue;
+    const withSidecar = view
+      .list(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => view.join(dir, f))
+      .filter((f) => view.kind(sidecarPath(f)) !== undefined);
+    if (withSidecar.length === 1) return withSidecar[0]!;
+    if (withSidecar.length > 1) {
+      throw new Error(`${flag}: '${dir}' holds several networks (${withSidecar.map((f) => view.basename(f)).join(', ')}); name the file`);
+    }
+  }
+  throw new Error(`${flag}: no network in run folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')} and a *.safetensors with its .json sidecar)`);
+}
 
 /** Parses a sidecar's JSON text, checking the fields a loader needs; `source` names the file in errors. */
 export function parseSidecar(text: string, source: string): Sidecar {

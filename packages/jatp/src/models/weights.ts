@@ -16,15 +16,17 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as fsSync from 'node:fs';
 import * as path from 'node:path';
 import { buildNetwork } from './registry.js';
 import type { Network } from './types.js';
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic, type SafeFile, type TensorToWrite } from './safetensors.js';
-import { WEIGHTS_FORMAT, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar, type WeightsMeta } from './weights-core.js';
+import { decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { WEIGHTS_FORMAT, assignWeights, parseSidecar, resolveRunWeights, folderViewOf, sidecarFromMetadata, sidecarPath, type Sidecar, type WeightsMeta } from './weights-core.js';
 
 // The format's Node-free half (sidecar type and checks, run-folder layout, filling a network) lives in
 // weights-core.ts, shared with the browser-capable IOHandler; re-exported so this stays the entry point.
-export { WEIGHTS_FORMAT, RUN_WEIGHT_CANDIDATES, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type Sidecar, type WeightsMeta } from './weights-core.js';
+export { WEIGHTS_FORMAT, RUN_WEIGHT_CANDIDATES, resolveRunWeights, folderViewOf, assignWeights, parseSidecar, sidecarFromMetadata, sidecarPath, type FolderView, type Sidecar, type WeightsMeta } from './weights-core.js';
 
 // The conversions named in the models API, re-exported so `models/weights.js` is the one entry point.
 export { importPytorchResnet18, exportPytorch, exportPytorchResnet18, PYTORCH_TO_SAFETENSORS } from './pytorch.js';
@@ -133,4 +135,13 @@ export async function loadWeightsInto(net: Network, weightsPath: string): Promis
   const sidecar = await readSidecarFile(weightsPath);
   if (sidecar !== undefined) verifyWeightsChecksum(bytes, sidecar, weightsPath);
   assignWeights(net, file, weightsPath);
+}
+
+/**
+ * The weights file a user means by `given` (a run folder, a weights file or its sidecar), on the
+ * local file system; `flag` names the option in errors. Example: `resolveWeightsFile('runs/trades', '--model')`
+ * is `runs/trades/last/model.safetensors`.
+ */
+export function resolveWeightsFile(given: string, flag: string): string {
+  return resolveRunWeights(given, flag, folderViewOf(fsSync, path));
 }

@@ -9,12 +9,12 @@
  *             the epoch and of the current metrics.jsonl window, and the best result so far.
  *
  * The newest two are kept: a damaged newest one is reported and the previous one is used
- * (checkpoint-io.ts checksums the tensor data).
+ * (io/checkpoint-file.ts checksums the tensor data).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { readSafetensors, writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { readCheckpointFile, writeCheckpointFile, type HostTensor } from '../io/checkpoint-file.js';
 import type { InspectableOptimizer } from './optim.js';
 
 const CKPT_DIR = 'checkpoints';
@@ -118,7 +118,7 @@ export function saveCheckpoint(outDir: string, id: CheckpointIdentity, state: Tr
   const host = new Map<string, HostTensor>();
   for (const [key, v] of variablesByKey(tensors)) host.set(key, toHost(v));
   const file = path.join(outDir, CKPT_DIR, `step-${String(state.globalStep).padStart(9, '0')}.safetensors`);
-  writeSafetensors(file, host, { jatp_checkpoint: JSON.stringify(meta) });
+  writeCheckpointFile(file, host, { jatp_checkpoint: JSON.stringify(meta) });
   // If the newest is later found damaged, the previous one is still there.
   for (const old of listCheckpoints(outDir).slice(KEEP_CHECKPOINTS)) fs.rmSync(old, { force: true });
   return file;
@@ -137,7 +137,7 @@ function checkAssignable(v: tf.Variable, t: HostTensor, key: string, file: strin
  * checked before anything is assigned, so a file that does not fit leaves the model untouched.
  */
 export function loadCheckpoint(file: string, id: CheckpointIdentity, tensors: CheckpointedTensors): TrainingState {
-  const { tensors: stored, metadata } = readSafetensors(file);
+  const { tensors: stored, metadata } = readCheckpointFile(file);
   const metaJson = metadata['jatp_checkpoint'];
   if (metaJson === undefined) throw new Error(`${file}: no 'jatp_checkpoint' metadata (not a training checkpoint)`);
   const meta = JSON.parse(metaJson) as CheckpointMeta;

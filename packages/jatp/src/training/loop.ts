@@ -38,7 +38,7 @@ import type { Split } from '../data/types.js';
 import type { Recipe } from './types.js';
 import { BatchIterator, splitImageShape, type Augment } from '../data/pipeline.js';
 import { firstPerClass } from '../data/subset.js';
-import { writeSafetensors, type HostTensor } from './checkpoint-io.js';
+import { writeCheckpointFile, type HostTensor } from '../io/checkpoint-file.js';
 import { freshTrainingState, listCheckpoints, loadNewestCheckpoint, toHost, type BestResult, type CheckpointIdentity, type CheckpointedTensors, type TrainingState } from './checkpoint.js';
 import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochResult, type LrSchedule, type StopReason } from './epoch.js';
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
@@ -143,7 +143,7 @@ function defaultSaveWeights(recipe: Recipe): (dir: string) => void {
   return (dir) => {
     const tensors = new Map<string, HostTensor>();
     for (const [name, v] of recipe.stateTensors()) tensors.set(name, toHost(v));
-    writeSafetensors(path.join(dir, 'state.safetensors'), tensors, { recipe: recipe.name, format: 'jatp-state' });
+    writeCheckpointFile(path.join(dir, 'state.safetensors'), tensors, { recipe: recipe.name, format: 'jatp-state' });
   };
 }
 

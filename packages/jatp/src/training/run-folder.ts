@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Augment } from '../data/pipeline.js';
-import { writeFileAtomic } from './checkpoint-io.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 import type { OptimizerSpec } from './optim.js';
 
 export interface RunConfigFile {
@@ -170,7 +170,7 @@ export class RunFolder {
   }
 
   writeConfig(cfg: RunConfigFile): void {
-    writeFileAtomic(this.configFile, `${JSON.stringify(cfg, null, 2)}\n`);
+    writeFileAtomicSync(this.configFile, `${JSON.stringify(cfg, null, 2)}\n`);
   }
 
   /** Keeps config.json in step with a continued run (e.g. `--epochs` extended on resume). */
@@ -206,7 +206,7 @@ export class RunFolder {
         if (o.type === 'epoch') return at !== undefined && (o.epoch ?? 0) <= at.epochsDone;
         return true;
       });
-    writeFileAtomic(this.metricsFile, kept.map((l) => `${l}\n`).join(''));
+    writeFileAtomicSync(this.metricsFile, kept.map((l) => `${l}\n`).join(''));
   }
 
   /** Replaces `<dir>/<name>` with what `write` produces, via a temp folder: never a half-written folder. */

@@ -20,9 +20,9 @@ const CLI_ONLY: Readonly<Record<string, readonly string[]>> = {
   'data/cifar10.js': ['CIFAR10_TRAIN_BATCHES', 'CIFAR10_TEST_BATCH'],
   'data/mnist.js': ['findIdxFile'],
   'data/svhn.js': ['SVHN_FILES'],
-  'experiments/eval-state.js': ['parseShard', 'writeFileAtomicSync'],
-  'experiments/report.js': ['parseRowArgs'],
-  'models/safetensors.js': ['writeFileAtomic'],
+  'evaluation/eval-state.js': ['parseShard'],
+  'evaluation/comparison.js': ['parseRowArgs'],
+  'io/atomic-write.js': ['writeFileAtomic', 'writeFileAtomicSync'],
   'training/stop-signal.js': ['stoppedExitCode'],
 };
 

@@ -19,7 +19,7 @@ import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
 import { trainDefense } from '../../src/defenses/train.js';
 import { loadPreprocessor } from '../../src/defenses/load.js';
-import type { DefenseConfig } from '../../src/defenses/presets.js';
+import { defenseDefaults, type DefenseConfig } from '../../src/defenses/presets.js';
 import { runTrainDefense } from '../../src/cli/train-defense.js';
 import { PNG } from 'pngjs';
 import { ensureGradients } from '../../src/gradients.js';
@@ -121,13 +121,13 @@ test('jatp train-defense (CLI action): 2 epochs through runTraining, per-epoch f
 });
 
 test('jatp stopped after 3 steps and resumed ends bitwise equal to an uninterrupted run', async () => {
-  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 4, overrides: tinyJatp, progress: silentProgress, handleSigint: false };
+  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 4, config: tinyJatp(defenseDefaults('jatp', 'cpu')), progress: silentProgress, handleSigint: false };
   const full = await trainDefense({ ...common, out: path.join(root, 'jatp-full') });
   assert.equal(full.summary.globalStep, 4);
   const outB = path.join(root, 'jatp-stopped');
   const stopped = await trainDefense({ ...common, out: outB, stopAfterSteps: 3, checkpointEverySteps: 1 });
   assert.equal(stopped.summary.interrupted, true);
-  const resumed = await trainDefense({ ...common, out: outB, resume: true, overrides: (c) => c });
+  const resumed = await trainDefense({ ...common, out: outB, resume: true, config: defenseDefaults('jatp', 'cpu') });
   assert.ok(resumed.summary.resumedFrom !== undefined, 'resumed from a checkpoint');
   assert.equal(resumed.summary.globalStep, 4);
   const a = await weightsOf(full.weights);
@@ -147,7 +147,7 @@ test('hgd on cached oblivious PGD examples with crop-flip augmentation of the pa
     baseline: { ...c.baseline!, attackSteps: 2 },
     evaluation: { count: 0, pgdSteps: 1, pgdStepSize: 0.03 },
   });
-  const common = { method: 'hgd' as const, preset: 'cpu' as const, target: target16Dir, dataset: data16, seed: 5, overrides: tiny, progress: silentProgress, handleSigint: false, cacheDir: path.join(root, 'cache') };
+  const common = { method: 'hgd' as const, preset: 'cpu' as const, target: target16Dir, dataset: data16, seed: 5, config: tiny(defenseDefaults('hgd', 'cpu')), progress: silentProgress, handleSigint: false, cacheDir: path.join(root, 'cache') };
   const first = await trainDefense({ ...common, out: path.join(root, 'hgd-1') });
   assert.equal(first.exampleCache?.fromCache, false);
   assert.equal(first.summary.globalStep, 2);

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SQUARE_WARN_FRACTION, squareAfterGradientCheck } from '../../src/evaluation/square-check.js';
-import { formatReport, squareChecks } from '../../src/cli/eval.js';
+import { formatReport, squareChecks, type EvalJson } from '../../src/evaluation/eval-json.js';
 import type { EvaluationReport } from '../../src/index.js';
-import { markdownTable } from '../../src/experiments/report.js';
+import { markdownTable } from '../../src/evaluation/comparison.js';
 
 const stages = (afterGradient: number, afterSquare: number, n: number) => [
   { name: 'apgd-ce', robustAccuracy: (afterGradient + 3) / n },
@@ -61,7 +61,8 @@ test("jatp eval's report table carries the warning for an AutoAttack run, and no
 test("jatp report's table of eval JSONs repeats the warning for a row whose AutoAttack stages trip it", () => {
   const row = (label: string, afterSquare: number) => ({
     label,
-    result: { n: 200, eps: 0.1, norm: 'Linf', dataset: 'fashion-mnist', cleanAccuracy: 0.7, attacks: [{ attack: 'aa', robustAccuracy: afterSquare / 200, meanL1AdvVsNatural: 1, stages: stages(90, afterSquare, 200) }] },
+    // Only the fields the table reads.
+    result: { model: 'm', n: 200, eps: 0.1, norm: 'Linf', dataset: 'fashion-mnist', cleanAccuracy: 0.7, attacks: [{ attack: 'aa', robustAccuracy: afterSquare / 200, meanL1AdvVsNatural: 1, stages: stages(90, afterSquare, 200) }] } as unknown as EvalJson,
   });
   const table = markdownTable([row('JATP', 90), row('HGD', 80)]);
   assert.match(table, /\*\*Warning\*\* \(HGD, aa\): Square broke 10 of the 90 points/);

@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { autoAttackCustom } from '../../src/attacks/autoattack.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
-import { evaluate } from '../../src/experiments/evaluate.js';
-import { writeFileAtomicSync } from '../../src/experiments/eval-state.js';
+import { evaluate } from '../../src/evaluation/evaluate.js';
+import { writeFileAtomicSync } from '../../src/io/atomic-write.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { hashFloat, tinySplit } from '../training/tiny.js';
 

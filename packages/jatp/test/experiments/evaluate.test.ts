@@ -9,9 +9,10 @@ import type { Split } from '../../src/data/types.js';
 import type { Attack } from '../../src/attacks/types.js';
 import type { LogitsFn } from '../../src/models/types.js';
 import { parseAttackSpec } from '../../src/attacks/registry.js';
-import { evaluate, type EvaluatedModel } from '../../src/experiments/evaluate.js';
-import { barChartSvg, markdownTable, parseRowArgs, readEvalJson, type EvalJson } from '../../src/experiments/report.js';
-import { resolveWeightsFile } from '../../src/experiments/load.js';
+import { evaluate, type EvaluatedModel } from '../../src/evaluation/evaluate.js';
+import { barChartSvg, markdownTable, parseRowArgs } from '../../src/evaluation/comparison.js';
+import { readEvalJson, type EvalJson } from '../../src/evaluation/eval-json.js';
+import { resolveWeightsFile } from '../../src/models/weights.js';
 import { ensureGradients } from '../../src/gradients.js';
 
 await tf.setBackend('cpu');
@@ -179,11 +180,19 @@ function fakeReport(clean: number, attacks: Record<string, number>): EvalJson {
   return {
     model: 'm',
     dataset: 'fashion-mnist',
+    backend: 'cpu',
     n: 100,
     eps: 0.1,
     norm: 'Linf',
     cleanAccuracy: clean,
-    attacks: Object.entries(attacks).map(([attack, robustAccuracy]) => ({ attack, robustAccuracy, meanL1AdvVsNatural: 1 })),
+    clean: [],
+    labels: [],
+    unionRobustAccuracy: Math.min(clean, ...Object.values(attacks)),
+    randomized: false,
+    decisionPasses: 1,
+    eotDraws: 1,
+    forwardPasses: 0,
+    attacks: Object.entries(attacks).map(([attack, robustAccuracy]) => ({ attack, bpda: false, robustAccuracy, robust: [], meanL1AdvVsNatural: 1, seconds: 0 })),
   };
 }
 
@@ -217,7 +226,7 @@ test('report inputs: LABEL=file parsing and a clear error for a non-eval JSON', 
 test('resolveWeightsFile: finds last/model.safetensors in a run folder, errors name the flag', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-run-'));
   assert.throws(() => resolveWeightsFile(path.join(dir, 'nope'), '--model'), /--model: .*does not exist/);
-  assert.throws(() => resolveWeightsFile(dir, '--preprocessor'), /--preprocessor: no network found/);
+  assert.throws(() => resolveWeightsFile(dir, '--preprocessor'), /--preprocessor: no network in run folder/);
   fs.mkdirSync(path.join(dir, 'last'));
   fs.writeFileSync(path.join(dir, 'last', 'model.safetensors'), '');
   assert.equal(resolveWeightsFile(dir, '--model'), path.join(dir, 'last', 'model.safetensors'));

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { LogitsFn } from '../../src/models/types.js';
-import type { EvaluatedModel } from '../../src/experiments/evaluate.js';
+import type { EvaluatedModel } from '../../src/evaluation/evaluate.js';
 import { bpdaModel } from '../../src/attacks/bpda.js';
 import { clip01 } from '../../src/attacks/common.js';
-import { judge, outputFlags, sanityCard, sweepSvg, type SanityCheck, type SanityMeasurements } from '../../src/experiments/sanity.js';
+import { judge, outputFlags, sanityCard, sweepSvg, type SanityCheck, type SanityMeasurements } from '../../src/evaluation/sanity.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { hashFloat, tinySplit } from '../training/tiny.js';
 

@@ -12,8 +12,8 @@ import { buildNetwork } from '../../src/models/registry.js';
 import { exportPytorch } from '../../src/models/pytorch.js';
 import { fullModel } from '../../src/models/full-model.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
-import { fileModelHandler } from '../../src/experiments/load.js';
-import { readSafetensors } from '../../src/models/safetensors.js';
+import { fileModelHandler } from '../../src/evaluation/load-pipeline.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import type { Classifier } from '../../src/models/types.js';
 
 process.env['JATP_BACKEND'] = 'cpu';

@@ -12,9 +12,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { buildNetwork } from '../../src/models/registry.js';
 import { loadNetwork, loadWeightsInto, saveNetwork, sidecarPath } from '../../src/models/weights.js';
-import { encodeSafetensors, readSafetensors } from '../../src/models/safetensors.js';
+import { encodeSafetensors, readSafetensors } from '../../src/io/safetensors.js';
 import { modelsExportTfjs } from '../../src/cli/models.js';
-import { fileModelHandler, loadPipeline } from '../../src/experiments/load.js';
+import { fileModelHandler, loadPipeline } from '../../src/evaluation/load-pipeline.js';
 
 process.env['JATP_BACKEND'] = 'cpu';
 await tf.setBackend('cpu');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, type TensorToWrite } from '../../src/models/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { assignPytorchStateDict, exportPytorch, importPytorchResnet18, PYTORCH_TO_SAFETENSORS } from '../../src/models/pytorch.js';
 import { buildNetwork } from '../../src/models/registry.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { buildNetwork, listArchs } from '../../src/models/registry.js';
-import { decodeSafetensors, encodeSafetensors } from '../../src/models/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { loadNetwork, loadWeightsInto, saveNetwork, sidecarPath } from '../../src/models/weights.js';
 
 await tf.setBackend('cpu');

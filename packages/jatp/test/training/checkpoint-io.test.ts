@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type HostTensor } from '../../src/training/checkpoint-io.js';
+import { decodeCheckpoint, encodeCheckpoint, readCheckpointFile, writeCheckpointFile, type HostTensor } from '../../src/io/checkpoint-file.js';
 
 const tensors = new Map<string, HostTensor>([
   ['w', { dtype: 'F32', shape: [2, 3], data: Float32Array.from([1, -2, 3.5, 0, 1e-8, -7]) }],
@@ -15,7 +15,7 @@ const tensors = new Map<string, HostTensor>([
 ]);
 
 test('encoded file follows the safetensors layout (checked by a hand parse)', () => {
-  const buf = encodeSafetensors(tensors, { note: 'hi' });
+  const buf = encodeCheckpoint(tensors, { note: 'hi' });
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
   assert.equal((8 + n) % 8, 0, 'data start is 8-byte aligned');
@@ -32,9 +32,9 @@ test('encoded file follows the safetensors layout (checked by a hand parse)', ()
 test('round trip through an atomic write keeps values and metadata', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-ckio-'));
   const file = path.join(dir, 'a.safetensors');
-  writeSafetensors(file, tensors, { k: 'v' });
+  writeCheckpointFile(file, tensors, { k: 'v' });
   assert.deepEqual(fs.readdirSync(dir), ['a.safetensors'], 'no temp file left behind');
-  const back = readSafetensors(file);
+  const back = readCheckpointFile(file);
   assert.deepEqual([...back.tensors.get('w')!.data], [...tensors.get('w')!.data]);
   assert.deepEqual([...back.tensors.get('count')!.data], [42]);
   assert.deepEqual(back.metadata, { k: 'v' });
@@ -42,10 +42,10 @@ test('round trip through an atomic write keeps values and metadata', () => {
 });
 
 test('truncated or bit-flipped files are rejected with the file name and the defect', () => {
-  const buf = encodeSafetensors(tensors);
-  assert.throws(() => decodeSafetensors(buf.subarray(0, buf.length - 3), 'x.safetensors'), /x\.safetensors: invalid safetensors file: .*past the 25-byte data buffer/);
+  const buf = encodeCheckpoint(tensors);
+  assert.throws(() => decodeCheckpoint(buf.subarray(0, buf.length - 3), 'x.safetensors'), /x\.safetensors: invalid safetensors file: .*past the 25-byte data buffer/);
   const flipped = Buffer.from(buf);
   flipped[flipped.length - 2] ^= 0x10;
-  assert.throws(() => decodeSafetensors(flipped, 'y.safetensors'), /y\.safetensors: checksum mismatch/);
-  assert.throws(() => decodeSafetensors(Buffer.from('garbage!garbage!'), 'z'), /z: invalid safetensors file: header length/);
+  assert.throws(() => decodeCheckpoint(flipped, 'y.safetensors'), /y\.safetensors: checksum mismatch/);
+  assert.throws(() => decodeCheckpoint(Buffer.from('garbage!garbage!'), 'z'), /z: invalid safetensors file: header length/);
 });

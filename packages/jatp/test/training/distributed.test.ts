@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { distributedStatus, freeLocalPort } from 'tfjs-backend-torch';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readCheckpointFile } from '../../src/io/checkpoint-file.js';
 import { latestCheckpoint } from '../../src/training/loop.js';
 import { shardRange } from '../../src/training/distributed.js';
 import { argvWithoutNproc } from '../../src/cli/distributed.js';
@@ -53,7 +53,7 @@ function stateOf(outDir: string): Map<string, Float32Array> {
   const file = latestCheckpoint(outDir);
   assert.ok(file, `no checkpoint in ${outDir}`);
   const out = new Map<string, Float32Array>();
-  for (const [k, t] of readSafetensors(file).tensors) if (k.startsWith('state/') || k.startsWith('opt/')) out.set(k, t.data as Float32Array);
+  for (const [k, t] of readCheckpointFile(file).tensors) if (k.startsWith('state/') || k.startsWith('opt/')) out.set(k, t.data as Float32Array);
   return out;
 }
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { listCheckpoints } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readCheckpointFile } from '../../src/io/checkpoint-file.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 await tf.setBackend('cpu');
@@ -50,7 +50,7 @@ async function waitFor(pred: () => boolean, ms: number, what: string): Promise<v
 const stepOf = (f: string): number => Number(/step-(\d+)/.exec(f)![1]);
 
 function finalWeights(dir: string): Map<string, Buffer> {
-  const { tensors } = readSafetensors(path.join(dir, 'last', 'state.safetensors'));
+  const { tensors } = readCheckpointFile(path.join(dir, 'last', 'state.safetensors'));
   return new Map([...tensors].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
 }
 

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { checkRunFolder, listCheckpoints, readRunConfig } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readCheckpointFile } from '../../src/io/checkpoint-file.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 await tf.setBackend('cpu');
@@ -22,7 +22,7 @@ process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 
 /** Every tensor of last/state.safetensors, as raw bytes, for bitwise comparison. */
 function finalWeights(dir: string): Map<string, Buffer> {
-  const { tensors } = readSafetensors(path.join(dir, 'last', 'state.safetensors'));
+  const { tensors } = readCheckpointFile(path.join(dir, 'last', 'state.safetensors'));
   return new Map([...tensors].map(([k, t]) => [k, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
 }
 

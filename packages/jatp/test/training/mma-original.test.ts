@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { MmaOriginalRecipe } from '../../src/training/recipes/mma-original.js';
+import { MmaOriginalRecipe } from '../../src/targets/recipes/mma-original.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import { TinyLinear, hashFloat } from './tiny.js';
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { MmaRecipe } from '../../src/training/recipes/mma.js';
+import { MmaRecipe } from '../../src/targets/recipes/mma.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { TinyLinear, hashFloat } from './tiny.js';

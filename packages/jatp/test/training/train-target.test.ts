@@ -13,11 +13,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { Dataset } from '../../src/data/types.js';
 import { loadNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
-import { targetPreset, trainTarget, readTargetConfig, evaluateTarget } from '../../src/training/targets.js';
+import { trainTarget, readTargetConfig, evaluateTarget } from '../../src/targets/train.js';
+import { targetPreset } from '../../src/targets/presets.js';
 import { applyTargetFlags, targetConfigFromFlags } from '../../src/cli/train-target.js';
 import { parseMilestones } from '../../src/cli/flags.js';
 import { listCheckpoints } from '../../src/training/loop.js';
-import { readSafetensors } from '../../src/training/checkpoint-io.js';
+import { readCheckpointFile } from '../../src/io/checkpoint-file.js';
 import { tinySplit, TinyLinear } from './tiny.js';
 
 await tf.setBackend('cpu');
@@ -152,7 +153,7 @@ test('original MMA through the loop: batch indices reach the recipe and margins 
   const r = await trainTarget({ config, out, dataset: ds, progress: silentProgress });
   assert.equal(r.summary.globalStep, 3);
   const ckpt = listCheckpoints(out)[0]!;
-  const margins = readSafetensors(ckpt).tensors.get('state/mma.margins')!;
+  const margins = readCheckpointFile(ckpt).tensors.get('state/mma.margins')!;
   assert.equal(margins.data.length, ds.train.count);
   const minEps = 0.005 * (0.1 / (8 / 255));
   assert.ok([...margins.data].every((v) => Math.abs(v - minEps) > 1e-7), `every example visited once updates its margin: ${[...margins.data]}`);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { TargetConfig, TargetRecipeName } from '../../training/targets.js';
+import type { TargetConfig, TargetRecipeName } from '../../targets/presets.js';
 import type { DefenseConfig, DefenseMethod } from '../../defenses/presets.js';
 import { attackSpec, datasetEps, type Ablation, type AttackColumn, type ExampleKind, type ScaleSettings } from './scales.js';
 

@@ -6,29 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readEvalJson, type EvalJson } from '../../evaluation/eval-json.js';
 import { paperValue, type PaperValue } from '../paper-numbers.js';
 import { wilsonInterval, type Interval } from '../../evaluation/statistics.js';
 import type { ExperimentName } from './declarations/index.js';
 import type { Metric, Panel } from './declarations/types.js';
 import { cellDir, resolveEval, type GridContext } from './cells.js';
 import { EVAL_FILE } from './scheduler.js';
-
-/** The part of a cell's eval.json the report reads. */
-export interface CellEval {
-  readonly key: string;
-  readonly n: number;
-  readonly cleanAccuracy: number;
-  readonly wallSeconds: number;
-  readonly attacks: {
-    attack: string;
-    robustAccuracy: number;
-    meanL1AdvVsNaturalAttacked?: number;
-    meanL1PurifiedVsNaturalAttacked?: number;
-    attackedCount?: number;
-    /** AutoAttack: robust accuracy after each stage. */
-    stages?: { name: string; robustAccuracy: number }[];
-  }[];
-}
 
 export interface EntryResult {
   readonly experiment: ExperimentName;
@@ -77,14 +61,15 @@ export function pooledWilson(metric: Metric, values: readonly (number | null)[],
   return { lower: 100 * w.lower, upper: 100 * w.upper };
 }
 
-export function readCellEval(out: string, key: string): CellEval | undefined {
+/** A cell's eval.json, or undefined while the cell has not finished. */
+export function readCellEval(out: string, key: string): EvalJson | undefined {
   const file = path.join(cellDir(out, key), EVAL_FILE);
   if (!fs.existsSync(file)) return undefined;
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as CellEval;
+  return readEvalJson(file);
 }
 
 /** The value an entry's metric takes in one cell's evaluation. */
-export function metricValue(metric: Metric, e: CellEval): number | null {
+export function metricValue(metric: Metric, e: EvalJson): number | null {
   const a = e.attacks[0];
   switch (metric) {
     case 'clean':

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import type { Split } from '../../data/types.js';
 import { toFloatBatch } from '../../data/pipeline.js';
 import type { Attack } from '../../attacks/types.js';
-import type { EvaluatedModel } from '../evaluate.js';
+import type { EvaluatedModel } from '../../evaluation/evaluate.js';
 
 /** |purified − natural| is multiplied by this before display (an 8/255 perturbation would be invisible). */
 export const DIFF_AMPLIFICATION = 5;

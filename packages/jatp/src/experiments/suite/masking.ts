@@ -10,7 +10,7 @@
  * Square stage is judged from the stages recorded by the 'AA' cell (evaluation/square-check.ts).
  */
 import { TARGET_LABELS, defenseLabel, type EvalCell } from './cells.js';
-import type { CellEval } from './collect.js';
+import type { EvalJson } from '../../evaluation/eval-json.js';
 import { squareAfterGradientCheck } from '../../evaluation/square-check.js';
 
 export type MaskingStatus = 'pass' | 'warn' | 'not run';
@@ -39,8 +39,11 @@ export interface ModelMasking {
   readonly checks: readonly MaskingCheck[];
 }
 
-/** The per-example fields of eval.json the union needs (`evaluate` writes them). */
-export type MaskingEval = CellEval & { readonly clean?: readonly boolean[]; readonly attacks: readonly (CellEval['attacks'][number] & { readonly robust?: readonly boolean[] })[] };
+/** A cell's eval.json as the checks read it: the per-example fields may be missing in files of older writers. */
+export type MaskingEval = Omit<EvalJson, 'clean' | 'attacks'> & {
+  readonly clean?: readonly boolean[];
+  readonly attacks: readonly (Omit<EvalJson['attacks'][number], 'robust'> & { readonly robust?: readonly boolean[] })[];
+};
 
 /** Differences up to this are noise, not a warning: the sanity card's default, max(0.02, 2/n). */
 export function maskingTolerance(n: number): number {

@@ -5,7 +5,7 @@
  * distances. With them any paired comparison of the report can be re-tested from the committed files
  * alone, without the run folders.
  */
-import type { CellEval } from './collect.js';
+import type { EvalJson } from '../../evaluation/eval-json.js';
 
 /** What the claim evaluator needs of one evaluation cell, in test-image order. */
 export interface CellOutcomes {
@@ -41,11 +41,8 @@ export function decodeBits(text: string, n: number): boolean[] {
   return Array.from({ length: n }, (_, i) => ((bytes[i >> 3]! >> (i & 7)) & 1) === 1);
 }
 
-/** eval.json as far as outcomes go: `evaluate` writes the per-image fields. */
-export type EvalWithOutcomes = CellEval & {
-  readonly clean?: readonly boolean[];
-  readonly attacks: readonly (CellEval['attacks'][number] & { readonly robust?: readonly boolean[]; readonly l1AdvPerExample?: readonly number[]; readonly l1PurifiedPerExample?: readonly number[] })[];
-};
+/** A cell's eval.json; files written before per-image outcomes were kept may lack them (checked at run time). */
+export type EvalWithOutcomes = EvalJson;
 
 /** The outcomes of a finished cell, or undefined when its eval.json predates per-image outcomes. */
 export function outcomesFromEval(e: EvalWithOutcomes): CellOutcomes | undefined {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { writeFileAtomic } from '../../models/safetensors.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
 import type { ExperimentName } from './declarations/index.js';
 import type { Panel } from './declarations/types.js';
 import { cellDir, defenseLabel, type EvalCell, type ResolvedCell } from './cells.js';

@@ -9,13 +9,14 @@
  *   on the first 200 test images.
  * - `paper`: the `paper` presets (ResNet-18 width 64, full data, spec schedules) and the whole test set.
  */
-import { targetPreset, type TargetConfig, type TargetRecipeName } from '../../training/targets.js';
+import { targetPreset, type TargetConfig, type TargetRecipeName } from '../../targets/presets.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod } from '../../defenses/presets.js';
 import type { AttackSpec } from '../../attacks/registry.js';
 import { buildAttack, parseAttackSpec } from '../../attacks/registry.js';
 import { autoAttackCustom } from '../../attacks/autoattack.js';
 import type { Attack } from '../../attacks/types.js';
 import type { BallNorm } from '../../attacks/common.js';
+import { PAPER_EPS, threatModelOf } from '../../data/threat-model.js';
 
 export const SCALES = ['smoke', 'cpu', 'paper'] as const;
 export type ScaleName = (typeof SCALES)[number];
@@ -32,9 +33,9 @@ export function parseScale(text: string): ScaleName {
   throw new Error(`--scale: '${text}' is not one of ${SCALES.join(', ')}`);
 }
 
-/** L∞ budget of a dataset: the paper's 8/255 on colour 32x32 data, the customary 0.1 on (Fashion-)MNIST. */
+/** L∞ budget of a dataset (data/threat-model.ts): the paper's 8/255 on colour 32x32 data, the customary 0.1 on (Fashion-)MNIST. */
 export function datasetEps(dataset: string): number {
-  return /mnist/.test(dataset) ? 0.1 : 8 / 255;
+  return threatModelOf(dataset).eps;
 }
 
 const PAPER_ATTACKS: Record<AttackColumn, string> = { PGD: 'pgd40', DLR: 'dlr40', AA: 'aa', FWA: 'fwa20', 'TI-BIM': 'tibim40', BPDA: 'bpda40' };
@@ -56,7 +57,7 @@ export interface ScaleSettings {
 
 /** ε and the attack step sizes of a defense preset (written for 8/255) moved to the dataset's budget. */
 function withEps(c: DefenseConfig, eps: number): DefenseConfig {
-  const scale = eps / (8 / 255);
+  const scale = eps / PAPER_EPS;
   return {
     ...c,
     ...(c.jatp ? { jatp: { ...c.jatp, eps, attackStepSize: c.jatp.attackStepSize * scale } } : {}),

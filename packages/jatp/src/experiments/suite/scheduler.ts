@@ -11,13 +11,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../../data/types.js';
 import { loadDataset } from '../../data/load.js';
 import { firstN } from '../../data/subset.js';
-import { writeFileAtomic } from '../../models/safetensors.js';
-import { trainTarget } from '../../training/targets.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import { trainTarget } from '../../targets/train.js';
 import { silentProgress, type ProgressSink } from '../../training/progress.js';
 import { trainDefense } from '../../defenses/train.js';
 import { runLockHolder, tryAcquireRunLock } from '../../training/run-folder.js';
-import { evaluate } from '../evaluate.js';
-import { loadPipeline } from '../load.js';
+import { evaluate } from '../../evaluation/evaluate.js';
+import { writeEvalJson, type EvalJson } from '../../evaluation/eval-json.js';
+import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
 import { buildGrid, type Grid } from './grid.js';
@@ -188,7 +189,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         ...(dataDir !== undefined ? { dataDir } : {}),
         out: dir,
         seed: d.seed,
-        overrides: () => config,
+        config,
         cacheDir: path.join(opts.out, 'cells', '.example-cache'),
         resume: true,
         progress: opts.progress ?? silentProgress,
@@ -259,7 +260,7 @@ async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<Eva
     if (c.attack === 'PGD') {
       writeGallery(dir, pipeline.model, firstN(dataset.test, ctx.scale.galleryCount), dataset.classNames, ctx.scale.buildAttack(spec, eps, 'Linf'), c.seed);
     }
-    const payload = {
+    const doc: EvalJson = {
       key: cell.key,
       settings: cell.settings,
       ...pipeline.describe,
@@ -269,7 +270,7 @@ async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<Eva
       finishedAt: new Date().toISOString(),
       ...report,
     };
-    await writeFileAtomic(path.join(dir, EVAL_FILE), `${JSON.stringify(payload)}\n`);
+    writeEvalJson(path.join(dir, EVAL_FILE), doc);
   } finally {
     pipeline.dispose();
   }

@@ -9,7 +9,7 @@
  * largest, 2.8, is Table 1's FWA column), so "JATP stays close to None" means "within ±3 points", and
  * "JATP′ ≥ JATP" means "JATP′ is not more than 3 points below JATP" (non-inferiority).
  */
-import type { TargetRecipeName } from '../../../training/targets.js';
+import type { TargetRecipeName } from '../../../targets/presets.js';
 import { TARGET_LABELS } from '../cells.js';
 import { TABLE1_COLUMNS } from './table1.js';
 import { TABLE2_COLUMNS, TABLE2_TARGETS } from './table2.js';

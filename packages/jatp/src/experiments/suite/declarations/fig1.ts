@@ -5,7 +5,7 @@
  * is farther from the natural image than the adversarial input was.
  */
 import type { DefenseMethod } from '../../../defenses/presets.js';
-import type { TargetRecipeName } from '../../../training/targets.js';
+import type { TargetRecipeName } from '../../../targets/presets.js';
 import { PAPER_FIG2B } from '../../paper-numbers.js';
 import { TARGET_LABELS, defenseLabel } from '../cells.js';
 import { defense, entries, evalCell, target, type Entry, type ExperimentDeclaration } from './types.js';

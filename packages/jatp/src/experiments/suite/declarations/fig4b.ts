@@ -1,5 +1,5 @@
 /** Fig. 4(b) (spec §6.3): JATP trained with the TRADES target without the pixel loss, the BCE or the FSM term, evaluated on all four targets. */
-import type { TargetRecipeName } from '../../../training/targets.js';
+import type { TargetRecipeName } from '../../../targets/presets.js';
 import { TARGET_LABELS, defenseLabel } from '../cells.js';
 import type { Ablation } from '../scales.js';
 import { defense, entries, evalCell, target, type ExperimentDeclaration } from './types.js';

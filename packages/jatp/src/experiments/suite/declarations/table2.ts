@@ -4,7 +4,7 @@
  * copy of the TRADES target, spec §2.7) is evaluated the same way.
  */
 import type { DefenseMethod } from '../../../defenses/presets.js';
-import type { TargetRecipeName } from '../../../training/targets.js';
+import type { TargetRecipeName } from '../../../targets/presets.js';
 import { TARGET_LABELS, defenseLabel } from '../cells.js';
 import { defense, entries, evalCell, target, type ExperimentDeclaration } from './types.js';
 

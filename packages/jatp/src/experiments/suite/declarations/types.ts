@@ -4,7 +4,7 @@
  * cells; the report only sees the panels. Declarations are data: no training, no I/O.
  */
 import type { DefenseMethod } from '../../../defenses/presets.js';
-import type { TargetRecipeName } from '../../../training/targets.js';
+import type { TargetRecipeName } from '../../../targets/presets.js';
 import type { DefenseCell, EvalCell, TargetCell } from '../cells.js';
 import type { Ablation, AttackColumn, ExampleKind } from '../scales.js';
 

@@ -8,8 +8,8 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
-import type { Batch } from '../types.js';
-import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
+import type { Batch } from '../../training/types.js';
+import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
 import { crossEntropy } from '../../losses.js';
 
 /** Standard adversarial training (Madry PGD AT, spec §3.2) as a recipe for `runTraining`. */

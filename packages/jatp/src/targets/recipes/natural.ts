@@ -4,8 +4,8 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
-import type { Batch } from '../types.js';
-import { ClassifierRecipe } from '../adversarial.js';
+import type { Batch } from '../../training/types.js';
+import { ClassifierRecipe } from './classifier-recipe.js';
 import { crossEntropy } from '../../losses.js';
 
 /** Natural (non-adversarial) training as a recipe for `runTraining`. */

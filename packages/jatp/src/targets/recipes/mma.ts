@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
-import type { Batch } from '../types.js';
-import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
+import type { Batch } from '../../training/types.js';
+import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
 import { mmaLiteLoss } from '../../losses.js';
 
 /** MMA-lite (spec §3.3(a)) as a recipe for `runTraining`. */

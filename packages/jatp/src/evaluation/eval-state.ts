@@ -9,7 +9,7 @@
  * results agree bit for bit. JSON keeps every double exactly (shortest round-trip form).
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 
 export const STATE_FORMAT = 'jatp-eval-state';
 export const STATE_VERSION = 1;
@@ -86,25 +86,6 @@ export interface EvaluationState {
 
 export function emptyState(key: EvaluationKey, shard?: ShardSpec): EvaluationState {
   return { format: STATE_FORMAT, version: STATE_VERSION, key, shard, clean: {}, attacks: key.attacks.map(() => ({})) };
-}
-
-/** Writes `text` to `file` via a temporary file and a rename, so a kill never leaves half a file. */
-export function writeFileAtomicSync(file: string, text: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, typeof text === 'string' ? Buffer.from(text) : text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 export function writeState(file: string, state: EvaluationState): void {

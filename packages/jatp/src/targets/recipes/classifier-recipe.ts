@@ -8,10 +8,11 @@
  * no statistic updates) — and its loss can be TRADES' KL to the clean prediction.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Classifier } from '../models/types.js';
-import type { Batch, Recipe } from './types.js';
-import { ensureGradients } from '../gradients.js';
-import { crossEntropyPerExample, klPerExample } from '../losses.js';
+import type { Classifier } from '../../models/types.js';
+import type { Batch, Recipe } from '../../training/types.js';
+import { ensureGradients } from '../../gradients.js';
+import { crossEntropyPerExample, klPerExample } from '../../losses.js';
+import { COLOUR_THREAT_MODEL } from '../../data/threat-model.js';
 
 /** Inner attack settings, defaults = spec §3.2 (CIFAR-10: PGD-10, step 0.007, eps 8/255, start std 0.001). */
 export interface TrainAttackOptions {
@@ -24,14 +25,8 @@ export interface TrainAttackOptions {
   startStd: number;
 }
 
-export const TRAIN_ATTACK_DEFAULTS: TrainAttackOptions = { eps: 8 / 255, stepSize: 0.007, steps: 10, startStd: 0.001 };
-
-/**
- * Fashion-MNIST / MNIST choice for CPU runs (not in the paper, which is 32x32 colour only):
- * eps 0.1, 10 steps of eps/4 = 0.025 (Madry's 2.5·eps/steps rule, so the attack can cross the
- * ball and come back).
- */
-export const TRAIN_ATTACK_FASHION_MNIST: TrainAttackOptions = { eps: 0.1, stepSize: 0.025, steps: 10, startStd: 0.001 };
+/** The training attack of spec §3.2 on colour data (PGD-10, step 0.007, ε = 8/255, start std 0.001); presets take ε and step from the dataset's threat model. */
+export const TRAIN_ATTACK_DEFAULTS: TrainAttackOptions = { eps: COLOUR_THREAT_MODEL.eps, stepSize: COLOUR_THREAT_MODEL.trainAttackStepSize, steps: 10, startStd: 0.001 };
 
 /** Which loss the inner attack ascends. */
 export type TrainAttackLoss =

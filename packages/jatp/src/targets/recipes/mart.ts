@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
-import type { Batch } from '../types.js';
-import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from '../adversarial.js';
+import type { Batch } from '../../training/types.js';
+import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
 import { boostedCrossEntropy, martWeightedKl } from '../../losses.js';
 
 /** Options of the MART recipe (defaults: MART_DEFAULTS, β = 6). */

@@ -1,42 +1,16 @@
 /**
  * Turns `jatp eval --json` outputs into what a person would rather look at than read: a Markdown
  * table in the paper's Table 1 layout (one row per defense, one column per attack) and an SVG bar
- * chart of the same numbers. Pure functions of the JSON files: the report can be rebuilt any time.
+ * chart of the same numbers. The files are read by eval-json.ts; these are pure functions of their contents: the report can be rebuilt any time.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { squareAfterGradientCheck } from '../evaluation/square-check.js';
-
-/** The subset of an eval JSON that the report reads. */
-export interface EvalJson {
-  model: string;
-  preprocessor?: string;
-  dataset: string;
-  n: number;
-  eps: number;
-  norm: string;
-  cleanAccuracy: number;
-  attacks: { attack: string; robustAccuracy: number; meanL1AdvVsNatural: number; meanL1PurifiedVsNatural?: number; stages?: { name: string; robustAccuracy: number }[] }[];
-}
+import type { EvalJson } from './eval-json.js';
+import { squareAfterGradientCheck } from './square-check.js';
 
 export interface ReportRow {
   /** Row label, e.g. 'None', 'JATP', 'APE-G'. */
   label: string;
   result: EvalJson;
-}
-
-export function readEvalJson(file: string): EvalJson {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${file}: not a readable JSON file (${(err as Error).message})`);
-  }
-  const r = parsed as Partial<EvalJson>;
-  if (typeof r.cleanAccuracy !== 'number' || !Array.isArray(r.attacks)) {
-    throw new Error(`${file}: not a 'jatp eval --json' report (expected "cleanAccuracy" and "attacks")`);
-  }
-  return r as EvalJson;
 }
 
 function columns(rows: readonly ReportRow[]): string[] {

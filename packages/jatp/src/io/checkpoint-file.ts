@@ -1,21 +1,21 @@
 /**
- * Checkpoint files: safetensors (the strict codec of models/safetensors.ts) plus a SHA-256 of the
+ * Checkpoint files: safetensors (the strict codec of io/safetensors-codec.ts) plus a SHA-256 of the
  * tensor data in the metadata, so a file damaged after it was written (not only a truncated one) is
  * detected and the loop can fall back to the previous checkpoint. Synchronous on purpose: the loop
  * checkpoints from a SIGINT handler, where it must finish before the process exits.
  *
- * Writes are atomic: a temp file in the same folder, fsync, then rename.
+ * Writes are atomic (io/atomic-write.ts).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { decodeSafetensors as decodeStrict, encodeSafetensors as encodeStrict, type TensorToWrite } from '../models/safetensors.js';
+import { writeFileAtomicSync } from './atomic-write.js';
+import { decodeSafetensors as decodeStrict, encodeSafetensors as encodeStrict, type TensorToWrite } from './safetensors-codec.js';
 
 export type HostTensor =
   | { dtype: 'F32'; shape: number[]; data: Float32Array }
   | { dtype: 'I32'; shape: number[]; data: Int32Array };
 
-export interface SafetensorsFile {
+export interface CheckpointContents {
   tensors: Map<string, HostTensor>;
   metadata: Record<string, string>;
 }
@@ -34,7 +34,7 @@ function checksum(tensors: ReadonlyMap<string, { data: Float32Array | Int32Array
 }
 
 /** Serialises tensors (sorted by name) + string metadata into one safetensors buffer with our data checksum. */
-export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Buffer {
+export function encodeCheckpoint(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Buffer {
   const sorted = new Map<string, TensorToWrite>();
   for (const name of [...tensors.keys()].sort()) sorted.set(name, tensors.get(name)!);
   const bytes = encodeStrict(sorted, { ...metadata, [CHECKSUM_KEY]: checksum(tensors) });
@@ -42,7 +42,7 @@ export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Re
 }
 
 /** Parses a checkpoint; throws an error naming `source` and the defect when it is damaged. */
-export function decodeSafetensors(buf: Uint8Array, source: string): SafetensorsFile {
+export function decodeCheckpoint(buf: Uint8Array, source: string): CheckpointContents {
   const file = decodeStrict(buf, source);
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of file.tensors) {
@@ -61,24 +61,12 @@ export function decodeSafetensors(buf: Uint8Array, source: string): SafetensorsF
   return { tensors, metadata };
 }
 
-/** Writes `data` to `file` atomically: temp file in the same folder, fsync, rename. */
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+/** Writes a checkpoint file atomically (synchronously: see above). */
+export function writeCheckpointFile(file: string, tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomicSync(file, encodeCheckpoint(tensors, metadata));
 }
 
-export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
-}
-
-export function readSafetensors(file: string): SafetensorsFile {
-  return decodeSafetensors(fs.readFileSync(file), file);
+/** Reads and verifies a checkpoint file; throws naming the file when it is damaged. */
+export function readCheckpointFile(file: string): CheckpointContents {
+  return decodeCheckpoint(fs.readFileSync(file), file);
 }

@@ -13,9 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
-import { asFloat32, decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../models/safetensors.js';
+import { asFloat32, decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
 import type { BallNorm } from '../attacks/common.js';
-import { writeFileAtomicSync } from './eval-state.js';
+import { writeFileAtomicSync } from '../io/atomic-write.js';
 import type { AttackBatch, AttackEvaluation, EvaluatedModel, EvaluationReport } from './evaluate.js';
 
 export const EXAMPLES_FORMAT = 'jatp-examples';

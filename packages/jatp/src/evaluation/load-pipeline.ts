@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Network } from '../models/types.js';
-import { loadNetwork, sidecarPath } from '../models/weights.js';
+import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
 import { archInfo, isClassifier } from '../models/registry.js';
 import { bpdaModel } from '../attacks/bpda.js';
@@ -21,59 +21,9 @@ export function fileDigest(file: string): string {
   return `sha256:${createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
 }
 
-/** Where a run folder may keep its network, most specific first. */
-const RUN_WEIGHT_CANDIDATES = ['last/model.safetensors', 'model.safetensors', 'best/model.safetensors'];
-
-/**
- * A weights file for `given`: the file itself, or inside a run folder `last/model.safetensors`,
- * `model.safetensors`, `best/...`, or the only `*.safetensors` with a sidecar in `last/` or the folder.
- * `flag` names the option in errors.
- */
-export function resolveWeightsFile(given: string, flag: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(given);
-  } catch {
-    throw new Error(`${flag}: '${given}' does not exist (expected a run folder, a .safetensors weights file or a tfjs model.json)`);
-  }
-  if (stat.isFile()) {
-    if (!given.endsWith('.json')) return given;
-    // Our sidecar names its weights file.
-    const sidecar = JSON.parse(fs.readFileSync(given, 'utf8')) as { weights?: unknown };
-    if (typeof sidecar.weights !== 'string') {
-      throw new Error(`${flag}: '${given}' is neither a weights sidecar (no "weights" field) nor a tfjs model.json`);
-    }
-    return path.join(path.dirname(given), sidecar.weights);
-  }
-  for (const candidate of RUN_WEIGHT_CANDIDATES) {
-    const p = path.join(given, candidate);
-    if (fs.existsSync(p)) return p;
-  }
-  for (const dir of [path.join(given, 'last'), given]) {
-    if (!fs.existsSync(dir)) continue;
-    const withSidecar = fs
-      .readdirSync(dir)
-      .filter((f) => f.endsWith('.safetensors'))
-      .map((f) => path.join(dir, f))
-      .filter((f) => fs.existsSync(sidecarPath(f)));
-    if (withSidecar.length === 1) return withSidecar[0]!;
-    if (withSidecar.length > 1) {
-      throw new Error(`${flag}: '${dir}' holds several networks (${withSidecar.map((f) => path.basename(f)).join(', ')}); name the file`);
-    }
-  }
-  throw new Error(
-    `${flag}: no network found in folder '${given}' (looked for ${RUN_WEIGHT_CANDIDATES.join(', ')} and a *.safetensors with its .json sidecar)`,
-  );
-}
-
 /** How a foreign model expects its input pixels. */
 export type PixelRange = '0-1' | '0-255' | '-1-1';
 export const PIXEL_RANGES: readonly PixelRange[] = ['0-1', '0-255', '-1-1'];
-
-export function parsePixelRange(text: string): PixelRange {
-  if ((PIXEL_RANGES as readonly string[]).includes(text)) return text as PixelRange;
-  throw new Error(`--pixel-range: '${text}' is not one of ${PIXEL_RANGES.join(', ')}`);
-}
 
 /** An IOHandler reading a tfjs model.json and its weight shards from the local file system. */
 export function fileModelHandler(modelJsonPath: string): tf.io.IOHandler {

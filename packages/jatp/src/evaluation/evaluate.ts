@@ -30,6 +30,7 @@ import {
   shardBatches,
   writeState,
 } from './eval-state.js';
+import { PAPER_EPS } from '../data/threat-model.js';
 
 /** What is attacked: exact logits, BPDA logits (identity backward through P) and T's input. */
 export interface EvaluatedModel {
@@ -98,7 +99,7 @@ export interface AttackBatch {
   readonly robust: readonly boolean[];
 }
 
-export const EVALUATION_DEFAULTS = { eps: 8 / 255, norm: 'Linf' as BallNorm, batchSize: 100, seed: 0 };
+export const EVALUATION_DEFAULTS = { eps: PAPER_EPS, norm: 'Linf' as BallNorm, batchSize: 100, seed: 0 };
 
 export interface StageAccuracy {
   readonly name: string;

@@ -1,0 +1,49 @@
+/**
+ * `jatp eval --nproc N`: runs shards 1..N of the same evaluation as N child processes of this very
+ * command (`jatp eval ... --shard i/N --json <base>.shard-i-of-N.json`), splitting the CPU threads
+ * between them. It lives in cli/ because it re-invokes the command line; the library's part of
+ * sharding (which batches a shard owns, merging shard states bit for bit) is evaluation/eval-state.ts
+ * and evaluation/evaluate.ts `mergeStates`.
+ */
+import * as os from 'node:os';
+import { spawn } from 'node:child_process';
+
+/** Command-line arguments that recreate `flags` (camelCase keys become --kebab-case flags). */
+export function toArgv(flags: Readonly<Record<string, unknown>>): string[] {
+  const argv: string[] = [];
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined || v === false) continue;
+    const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (v === true) argv.push(flag);
+    else argv.push(flag, String(v));
+  }
+  return argv;
+}
+
+/**
+ * Runs `jatp eval <flags> --shard i/nproc --json <base>.shard-i-of-nproc.json` for i = 1..nproc in
+ * parallel and returns the shard outputs; throws naming the shards that failed (rerunning the same
+ * command resumes them from their states).
+ */
+export async function runShardProcesses(flags: Readonly<Record<string, unknown>>, nproc: number, base: string): Promise<string[]> {
+  const shardFiles = Array.from({ length: nproc }, (_, i) => `${base}.shard-${i + 1}-of-${nproc}.json`);
+  const threads = process.env.TFJS_TORCH_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / nproc)));
+  process.stderr.write(`eval: ${nproc} shard processes, ${threads} thread(s) each; shard outputs ${shardFiles[0]} ...\n`);
+  const script = process.argv[1]!;
+  const results = await Promise.all(
+    shardFiles.map(
+      (file, i) =>
+        new Promise<number>((resolve) => {
+          const child = spawn(process.execPath, [...process.execArgv, script, 'eval', ...toArgv(flags), '--shard', `${i + 1}/${nproc}`, '--json', file], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: { ...process.env, TFJS_TORCH_NUM_THREADS: threads },
+          });
+          child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+          child.on('error', () => resolve(1));
+        }),
+    ),
+  );
+  const failed = results.flatMap((code, i) => (code === 0 ? [] : [`${i + 1}/${nproc} (exit ${code})`]));
+  if (failed.length > 0) throw new Error(`--nproc: shard(s) ${failed.join(', ')} failed; run the same command again to resume them`);
+  return shardFiles;
+}
