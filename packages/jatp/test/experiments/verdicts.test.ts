@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeClaims, verdictMarkdown, type EntryCells } from '../../src/experiments/suite/verdicts.js';
+import { judgeClaims, statementVerdict, verdictMarkdown, type EntryCells } from '../../src/experiments/suite/verdicts.js';
 import { allClaims, claimsFor, type Claim } from '../../src/experiments/suite/declarations/claims.js';
 import { decodeBits, encodeBits, loadOutcomes, storeOutcomes, type CellOutcomes } from '../../src/experiments/suite/outcomes.js';
 
@@ -167,4 +167,13 @@ test('outcome bitsets round-trip', () => {
   const o: CellOutcomes = { n: 3, clean: [true, false, true], robust: [true, false, false], l1Adv: [1.23456, 0, 2], l1Purified: [3, 4, 5] };
   assert.deepEqual(loadOutcomes(JSON.parse(JSON.stringify(storeOutcomes(o, true)))), { ...o, l1Adv: [1.235, 0, 2] });
   assert.equal(storeOutcomes(o, false).l1Adv, undefined);
+});
+
+test('a statement is contradicted by any of its comparisons, reproduced only by all', () => {
+  const c = (reproduced: number, contradicted: number, undecided: number, notJudged: number) => ({ reproduced, contradicted, undecided, 'not judged': notJudged });
+  assert.equal(statementVerdict(c(15, 0, 0, 0)), 'reproduced');
+  assert.equal(statementVerdict(c(14, 1, 0, 0)), 'contradicted (1 of 15)');
+  assert.equal(statementVerdict(c(3, 0, 12, 0)), 'partly reproduced (3 of 15)');
+  assert.equal(statementVerdict(c(0, 0, 5, 1)), 'undecided');
+  assert.equal(statementVerdict(c(0, 0, 0, 15)), 'not judged');
 });

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import type { Metric } from './declarations/types.js';
 import { pooledWilson } from './collect.js';
 import type { StoredOutcomes } from './outcomes.js';
-import { judgeClaimsFromStored, summarizeFamilies, type ClaimResult, type EntryCells } from './verdicts.js';
+import { judgeClaimsFromStored, statementVerdict, summarizeFamilies, type ClaimResult, type EntryCells } from './verdicts.js';
 
 /** An entry of results.json as far as the docs read it. */
 export interface ResultsEntry extends EntryCells {
@@ -137,8 +137,8 @@ export function judgedClaims(loaded: LoadedResults): ClaimResult[] {
 /** Per statement of the paper: how many of its comparisons are reproduced, contradicted, undecided, not judged. */
 export function verdictSummary(loaded: LoadedResults): string {
   const claims = judgedClaims(loaded);
-  const lines = ['| statement of the paper | reproduced | contradicted | undecided | not judged |', '|---|---:|---:|---:|---:|'];
-  for (const f of summarizeFamilies(claims)) lines.push(`| ${f.family} | ${f.counts.reproduced} | ${f.counts.contradicted} | ${f.counts.undecided} | ${f.counts['not judged']} |`);
+  const lines = ['| statement of the paper | verdict | reproduced | contradicted | undecided | not judged |', '|---|---|---:|---:|---:|---:|'];
+  for (const f of summarizeFamilies(claims)) lines.push(`| ${f.family} | ${statementVerdict(f.counts)} | ${f.counts.reproduced} | ${f.counts.contradicted} | ${f.counts.undecided} | ${f.counts['not judged']} |`);
   if (claims.length > 0 && claims.every((c) => c.verdict === 'not judged')) {
     lines.push('', 'Not judged: this run kept no per-image outcomes (they are kept by reports built since), so no paired test can be made from its committed files.');
   }

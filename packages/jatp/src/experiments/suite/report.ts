@@ -19,7 +19,7 @@ import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './sched
 import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
 import { outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
-import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
+import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, statementVerdict, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
 
 export interface PanelResult {
   readonly experiment: ExperimentName;
@@ -214,13 +214,13 @@ function verdictsHtml(claims: readonly ClaimResult[]): string {
   const head = '<h2>Verdicts: which claims of the paper this run reproduces</h2>';
   if (claims.length === 0) return `<section id="verdicts">${head}<p>No claim of the paper can be judged from the experiments of this report.</p></section>`;
   const summary = summarizeFamilies(claims)
-    .map((f) => `<tr><th>${escapeXml(f.family)}</th>${(['reproduced', 'contradicted', 'undecided', 'not judged'] as const).map((v) => `<td class="num ${f.counts[v] > 0 ? VERDICT_CLASS[v] : ''}">${f.counts[v]}</td>`).join('')}</tr>`)
+    .map((f) => `<tr><th>${escapeXml(f.family)}</th><td>${escapeXml(statementVerdict(f.counts))}</td>${(['reproduced', 'contradicted', 'undecided', 'not judged'] as const).map((v) => `<td class="num ${f.counts[v] > 0 ? VERDICT_CLASS[v] : ''}">${f.counts[v]}</td>`).join('')}</tr>`)
     .join('');
   const rows = claims
     .map((r) => `<tr><td>${escapeXml(r.claim.statement)}</td><td class="num">${escapeXml(formatEffect(r))}</td><td>${escapeXml(formatSeeds(r))}</td><td>${escapeXml(r.test ?? '–')}</td><td class="num">${formatP(r.p)}</td><td class="num">${formatP(r.pHolm)}</td><td class="${VERDICT_CLASS[r.verdict]}" title="${escapeXml(r.claim.id)}">${escapeXml(r.verdict)}${r.note ? ` <small>(${escapeXml(r.note)})</small>` : ''}</td></tr>`)
     .join('');
   return `<section id="verdicts">${head}<p>${escapeXml(VERDICT_RULES)}</p>
-<table><tr><th>statement of the paper</th><th>reproduced</th><th>contradicted</th><th>undecided</th><th>not judged</th></tr>${summary}</table>
+<table><tr><th>statement of the paper</th><th>verdict</th><th>reproduced</th><th>contradicted</th><th>undecided</th><th>not judged</th></tr>${summary}</table>
 <details open><summary>every comparison (${claims.length})</summary><div class="scroll"><table><tr><th>comparison</th><th>effect [95 % CI]</th><th>per seed</th><th>test</th><th>p</th><th>p (Holm)</th><th>verdict</th></tr>${rows}</table></div></details></section>`;
 }
 

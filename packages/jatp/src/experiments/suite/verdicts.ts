@@ -271,6 +271,21 @@ export function summarizeFamilies(results: readonly ClaimResult[]): FamilySummar
 
 const VERDICTS: readonly Verdict[] = ['reproduced', 'contradicted', 'undecided', 'not judged'];
 
+/**
+ * The verdict of a whole statement ("each baseline lowers ... under each attack" holds only if every
+ * comparison does): contradicted when any comparison is, reproduced when all are, partly reproduced
+ * when some are and the rest undecided, not judged when none could be judged.
+ */
+export function statementVerdict(counts: Readonly<Record<Verdict, number>>): string {
+  const total = VERDICTS.reduce((s, v) => s + counts[v], 0);
+  const judged = total - counts['not judged'];
+  if (judged === 0) return 'not judged';
+  if (counts.contradicted > 0) return `contradicted (${counts.contradicted} of ${total})`;
+  if (counts.reproduced === total) return 'reproduced';
+  if (counts.reproduced > 0) return `partly reproduced (${counts.reproduced} of ${total})`;
+  return 'undecided';
+}
+
 export function formatP(p: number | undefined): string {
   if (p === undefined) return '–';
   if (p < 1e-4) return '<0.0001';
@@ -311,8 +326,8 @@ export function verdictMarkdown(results: readonly ClaimResult[], heading = '## V
   if (results.length === 0) return [...lines, 'No claim of the paper can be judged from the experiments of this report.', ''].join('\n');
   const total = Object.fromEntries(VERDICTS.map((v) => [v, results.filter((r) => r.verdict === v).length])) as Record<Verdict, number>;
   lines.push(`${results.length} comparisons: ${VERDICTS.map((v) => `${total[v]} ${v}`).join(', ')}.`, '');
-  lines.push('| statement of the paper | reproduced | contradicted | undecided | not judged |', '|---|---:|---:|---:|---:|');
-  for (const f of summarizeFamilies(results)) lines.push(`| ${escapeCell(f.family)} | ${VERDICTS.map((v) => f.counts[v]).join(' | ')} |`);
+  lines.push('| statement of the paper | verdict | reproduced | contradicted | undecided | not judged |', '|---|---|---:|---:|---:|---:|');
+  for (const f of summarizeFamilies(results)) lines.push(`| ${escapeCell(f.family)} | ${statementVerdict(f.counts)} | ${VERDICTS.map((v) => f.counts[v]).join(' | ')} |`);
   lines.push('', '| comparison | effect [95 % CI] | per seed | test | p | p (Holm) | verdict |', '|---|---:|---|---|---:|---:|---|');
   for (const r of results) {
     const verdict = r.verdict === 'reproduced' || r.verdict === 'contradicted' ? `**${r.verdict}**` : r.verdict;
