@@ -73,7 +73,8 @@ const SHAPE = [2, 3, 1] as const;
 const D = 6;
 const C = 3;
 const B = 6;
-const OPTS = { dMax: 0.02, minEps: 0.005, attackSteps: 4, searchSteps: 10, cleanLossCoeff: 1 / 3, numExamples: 8 };
+// cleanLossCoeff left at its default, which must be the spec's 1/3.
+const OPTS = { dMax: 0.02, minEps: 0.005, attackSteps: 4, searchSteps: 10, numExamples: 8 };
 const X = Array.from({ length: B * D }, (_, i) => (hashFloat(i, 31) + 1) / 2);
 const YB = [0, 1, 2, 0, 1, 2];
 const INDICES = Int32Array.from([3, 7, 0, 6, 5, 1]);
@@ -94,9 +95,20 @@ for (const backend of BACKENDS) {
     const xMixed = rows(xMixedT!.dataSync(), B);
     const weights = Array.from(weightsT!.dataSync());
     tf.dispose([xMixedT!, weightsT!]);
-    recipe.margins.assign(tf.tensor1d(start));
     const before = paramsOf({ W: net.W, b: net.b });
     const xr = rows(X, B);
+    // The hinge, from the margins the search stored: correctly classified examples whose margin
+    // reached dMax leave L_mma (weight 0); the others stay (weight 1).
+    const stored = recipe.margins.dataSync();
+    // "correct" as the original MMA defines it: soft logit margin logsumexp_{k != y} z_k - z_y < 0.
+    const correct = dense(xr, before['W']!, before['b']!).map((z, i) => {
+      const others = z.filter((_, k) => k !== YB[i]);
+      const m = Math.max(...others);
+      return m + Math.log(others.reduce((a, v) => a + Math.exp(v - m), 0)) - z[YB[i]!]! < 0;
+    });
+    const wantWeights = correct.map((c, i) => (c && stored[INDICES[i]!]! >= OPTS.dMax ? 0 : 1));
+    assert.deepEqual(weights, wantWeights, `hinge weights (correct ${correct}, margins ${Array.from(INDICES, (j) => stored[j])})`);
+    recipe.margins.assign(tf.tensor1d(start));
 
     const opt = createOptimizer({ kind: 'sgd', lr: LR, momentum: 0 }, recipe.variableGroups()['main']!);
     const tensorsBefore = tf.memory().numTensors;
