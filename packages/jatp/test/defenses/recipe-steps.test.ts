@@ -1,8 +1,9 @@
 /**
  * One `step` of each defense recipe (JATP, JATP′, APE-G, HGD, NRP) against a float64 reference of
  * its loss and of its update. The networks are tiny dense ones with known weights (tiny-nets.ts);
- * the adversarial batch is fixed (JATP: the Eq. 5 attack is replaced by a given x~; the baselines
- * get it as the paired "oblivious" batch), so each recipe's loss can be written out again from its
+ * the adversarial batch is fixed (JATP: the Eq. 5 attack is replaced by a given x~ and checked on
+ * its own against a float64 sign ascent; the baselines get it as the paired "oblivious" batch), so
+ * each recipe's loss can be written out again from its
  * formula (spec §2.5, §4.1–4.3) as a float64 function of the parameters, differentiated by central
  * finite differences, and the recipe's sequence of SGD steps (APE-G: D, then G twice; NRP: P, then
  * D on the updated P) re-played in float64. Each test also checks on the reference that every
@@ -174,6 +175,54 @@ for (const backend of BACKENDS) {
       'natural branch detached': replay(both, { detachNatural: true }),
       'α = 0': replay(both, { alpha: 0 }),
     }, 'JATP′');
+    await tf.setBackend('cpu');
+  });
+}
+
+for (const backend of BACKENDS) {
+  test(`JATP's Eq. 5 attack: x~ equals a float64 sign ascent of MSE(feat(T, P(x~)), feat(T, P(x))) from the seeded uniform start (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const nets = makeNets(true);
+    const o = { eps: 0.1, attackSteps: 3, attackStepSize: 0.04 };
+    const recipe = new JatpRecipe(nets.purifier, nets.target, o);
+    const p = paramsOfNets(nets);
+    const x = image(X);
+    const seed = 11;
+    // The uniform start U(-eps, eps) comes from tfjs' seeded generator: the only shared piece.
+    const noise = Array.from(tf.tidy(() => tf.randomUniform([N, ...SHAPE], -o.eps, o.eps, 'float32', seed)).dataSync());
+    const tensorsBefore = tf.memory().numTensors;
+    const got = recipe.craftAdversarial(x, seed);
+    assert.equal(tf.memory().numTensors, tensorsBefore + 1, 'only x~ may survive');
+    const gotRows = rows(got.dataSync(), N);
+    got.dispose();
+    const natural = target64(p, purifier64(p, XR)).hidden;
+    const objective = (xa: number[][], i: number): number =>
+      mean(target64(p, purifier64(p, [xa[i]!])).hidden[0]!.map((h, j) => (h - natural[i]![j]!) ** 2));
+    const clip = (v: number, i: number, j: number): number => Math.min(1, Math.max(0, Math.min(XR[i]![j]! + o.eps, Math.max(XR[i]![j]! - o.eps, v))));
+    const attack = (direction: 1 | -1): number[][] => {
+      let xa = XR.map((r, i) => r.map((v, j) => Math.min(1, Math.max(0, v + noise[i * D + j]!))));
+      for (let k = 0; k < o.attackSteps; k++) {
+        xa = xa.map((r, i) =>
+          r.map((v, j) => {
+            const up = xa.map((rr) => rr.slice());
+            const down = xa.map((rr) => rr.slice());
+            up[i]![j]! += 1e-6;
+            down[i]![j]! -= 1e-6;
+            return clip(v + direction * o.attackStepSize * Math.sign(objective(up, i) - objective(down, i)), i, j);
+          }),
+        );
+      }
+      return xa;
+    };
+    const want = attack(1);
+    const err = Math.max(...gotRows.flatMap((r, i) => r.map((v, j) => Math.abs(v - want[i]![j]!))));
+    assert.ok(err <= 1e-5, `x~ differs from the float64 feature attack by ${err.toExponential(3)}`);
+    const descent = attack(-1);
+    assert.ok(Math.max(...descent.flatMap((r, i) => r.map((v, j) => Math.abs(v - want[i]![j]!)))) > 0.01, 'descent must be distinguishable');
+    x.dispose();
+    nets.purifier.dispose();
+    nets.target.dispose();
+    nets.discriminator.dispose();
     await tf.setBackend('cpu');
   });
 }
