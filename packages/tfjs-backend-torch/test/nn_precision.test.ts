@@ -179,7 +179,7 @@ test('a small CNN trained with bf16 products reaches the accuracy of the fp32 ru
       // Flattened, not pooled: the classes are about where the bright half is.
       const logits = () => tf.matMul(tf.reshape(tf.relu(tf.conv2d(x, w1 as tf.Tensor4D, 1, 'same')), [n, 512]), w2);
       const opt = tf.train.sgd(0.1);
-      for (let step = 0; step < 100; step++) tf.dispose(opt.minimize(() => tf.losses.softmaxCrossEntropy(y, logits()) as tf.Scalar, true));
+      for (let step = 0; step < 100; step++) tf.dispose(opt.minimize(() => tf.losses.softmaxCrossEntropy(y, logits()) as tf.Scalar, true) ?? []);
       const acc = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(logits(), 1), tf.argMax(y, 1)), 'float32')).dataSync()[0]!);
       tf.dispose([x, y, w1, w2]);
       opt.dispose();

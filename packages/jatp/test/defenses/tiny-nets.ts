@@ -68,7 +68,7 @@ export class TinyTarget extends TinyNet implements Classifier {
     this.vars['b'] = variable(hashed(numClasses, salt + 3, 0.2), [numClasses], 'b');
   }
   private hidden(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tanh(tf.add(tf.matMul(this.flat(x), this.vars['V']!), this.vars['a']!));
+    return tf.tanh(tf.add(tf.matMul(this.flat(x), this.vars['V']!), this.vars['a']!)) as tf.Tensor2D;
   }
   apply(x: tf.Tensor4D): tf.Tensor {
     return tf.tidy(() => tf.add(tf.matMul(this.hidden(x), this.vars['W']!), this.vars['b']!));
