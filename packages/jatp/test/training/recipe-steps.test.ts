@@ -1,7 +1,10 @@
 /**
  * One `step` of each target recipe (natural, standard PGD-AT, TRADES, MART, MMA-lite) against a float64
- * reference of its loss AND its SGD update. The classifier is the tiny linear model of tiny.ts (known
- * weights), so the training PGD is re-done here in closed form; the loss of each recipe is written
+ * reference of its loss AND its SGD update. The classifier is a tiny linear model with known weights
+ * whose input is centred like a batch norm without affine part: by the batch mean in train mode, by a
+ * fixed running mean in eval mode, so a recipe that attacks in train mode or computes its loss in eval
+ * mode gives other numbers (spec §3.2: attack in eval mode, loss in train mode). Its input gradient is
+ * closed-form, so the training PGD is re-done here; the loss of each recipe is written
  * out again from its formula (spec §3.2/§3.3) as a float64 function of (W, b), differentiated by
  * central finite differences, and one SGD step (momentum buffer empty, L2 weight decay) is compared
  * with the weights after `recipe.step`. A flipped sign, a wrong β, a detached branch or a wrong mask
@@ -19,8 +22,8 @@ import { MartRecipe } from '../../src/training/recipes/mart.js';
 import { MmaRecipe } from '../../src/training/recipes/mma.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import type { ClassifierRecipe, TrainAttackOptions } from '../../src/training/adversarial.js';
-import { TinyLinear, hashFloat } from './tiny.js';
-import { boostedCe, ce, dense, fdGrad, kl, maxDiff, mean, paramsOf, rows, softmax, type Mat, type Params } from '../reference64.js';
+import type { Classifier } from '../../src/models/types.js';
+import { boostedCe, ce, dense, hashFloat, fdGrad, kl, maxDiff, mean, paramsOf, rows, softmax, type Mat, type Params } from '../reference64.js';
 
 const torch = (await import('tfjs-backend-torch')) as { torchStatus(): { available: boolean; reason?: string } };
 const BACKENDS = torch.torchStatus().available ? ['cpu', 'torch'] : ['cpu'];
@@ -43,14 +46,64 @@ const X = Array.from({ length: B * D }, (_, i) => (i % 7 === 0 ? 0 : i % 11 === 
 const Y = [0, 1, 2, 0, 1, 2];
 const XR = rows(X, B);
 
-const logitsOf = (p: Params, x: Mat): Mat => dense(x, p['W']!, p['b']!);
+/** The fixed running mean the eval mode subtracts (non-zero, so eval and train mode differ). */
+const RUNNING_MEAN = Array.from({ length: D }, (_, i) => 0.4 + 0.1 * hashFloat(i, 23));
+
+/**
+ * logits = (flatten(x) - mu) · W + b, mu = the batch mean per input (train mode) or RUNNING_MEAN
+ * (eval mode). Train mode does not update the running mean: the test needs it fixed.
+ */
+class CenteredLinear implements Classifier {
+  readonly arch = 'centered-linear';
+  readonly options = {};
+  readonly featureNames: readonly string[] = [];
+  readonly numClasses = K;
+  readonly W: tf.Variable;
+  readonly b: tf.Variable;
+  readonly runningMean: tf.Variable;
+  constructor(salt: number) {
+    this.W = tf.variable(tf.tensor2d(Array.from({ length: D * K }, (_, i) => 1.5 * hashFloat(i, salt)), [D, K]), true, `centered-${salt}-${Math.random()}/W`);
+    this.b = tf.variable(tf.tensor1d(Array.from({ length: K }, (_, i) => 0.1 * hashFloat(i, salt + 100))), true, `centered-${salt}-${Math.random()}/b`);
+    this.runningMean = tf.variable(tf.tensor1d(RUNNING_MEAN), false, `centered-${salt}-${Math.random()}/running_mean`);
+  }
+  apply(x: tf.Tensor4D, training: boolean): tf.Tensor {
+    return tf.tidy(() => {
+      const flat = tf.reshape(x, [x.shape[0], D]);
+      const mu = training ? tf.mean(flat, 0) : this.runningMean;
+      return tf.add(tf.matMul(tf.sub(flat, mu), this.W), this.b);
+    });
+  }
+  applyWithFeatures(x: tf.Tensor4D, _names: readonly string[], training: boolean): { output: tf.Tensor; features: Record<string, tf.Tensor> } {
+    return { output: this.apply(x, training), features: {} };
+  }
+  trainableVariables(): tf.Variable[] {
+    return [this.W, this.b];
+  }
+  namedWeights(): Map<string, tf.Variable> {
+    return new Map([['W', this.W], ['b', this.b], ['running_mean', this.runningMean]]);
+  }
+  countParams(): number {
+    return D * K + K;
+  }
+  dispose(): void {
+    tf.dispose([this.W, this.b, this.runningMean]);
+  }
+}
+
+/** Eval-mode logits in float64: (x - running mean) · W + b. */
+const evalLogits = (p: Params, x: Mat): Mat => dense(x.map((r) => r.map((v, i) => v - RUNNING_MEAN[i]!)), p['W']!, p['b']!);
+/** Train-mode logits in float64: (x - batch mean of x) · W + b. */
+const logitsOf = (p: Params, x: Mat): Mat => {
+  const mu = Array.from({ length: D }, (_, i) => mean(x.map((r) => r[i]!)));
+  return dense(x.map((r) => r.map((v, i) => v - mu[i]!)), p['W']!, p['b']!);
+};
 
 /** Training PGD (spec §3.2) on the linear model in float64: sign ascent of CE or of KL(p(x) || p(.)). */
 function pgd64(p: Params, loss: 'ce' | 'kl', noise: number[]): Mat {
-  const pNat = logitsOf(p, XR).map(softmax);
+  const pNat = evalLogits(p, XR).map(softmax);
   let xa = XR.map((row, r) => row.map((v, i) => v + noise[r * D + i]!));
   for (let s = 0; s < ATTACK.steps; s++) {
-    const z = logitsOf(p, xa);
+    const z = evalLogits(p, xa);
     xa = xa.map((row, r) => {
       const q = softmax(z[r]!);
       const dz = q.map((qk, k) => qk - (loss === 'ce' ? (k === Y[r] ? 1 : 0) : pNat[r]![k]!));
@@ -77,8 +130,8 @@ interface Outcome {
 }
 
 /** Build the net with `salt`, run one `recipe.step`, return the weights before/after (leak-checked). */
-function oneStep(backend: string, salt: number, make: (net: TinyLinear) => ClassifierRecipe): Outcome {
-  const net = new TinyLinear(SHAPE, K, salt, 1.5);
+function oneStep(backend: string, salt: number, make: (net: CenteredLinear) => ClassifierRecipe): Outcome {
+  const net = new CenteredLinear(salt);
   const before = paramsOf({ W: net.W, b: net.b });
   // The recipe's random start x + 0.001·N(0, I) uses tfjs' seeded generator: the only shared piece.
   const noise = Array.from(tf.tidy(() => tf.randomNormal([B, ...SHAPE], 0, ATTACK.startStd, 'float32', SEED)).dataSync());
@@ -125,7 +178,11 @@ for (const backend of BACKENDS) {
     const o = oneStep(backend, 32, (net) => new StandardRecipe(net, { attack: ATTACK }));
     const xAdv = pgd64(o.before, 'ce', o.noise);
     const ceAt = (p: Params, x: Mat): number => mean(logitsOf(p, x).map((z, r) => ce(z, Y[r]!)));
-    checkUpdate(o, (p) => ceAt(p, xAdv), { 'clean batch instead of x_adv': (p) => ceAt(p, XR), 'sign flipped': (p) => -ceAt(p, xAdv) }, 'standard');
+    checkUpdate(o, (p) => ceAt(p, xAdv), {
+      'clean batch instead of x_adv': (p) => ceAt(p, XR),
+      'sign flipped': (p) => -ceAt(p, xAdv),
+      'loss in eval mode': (p) => mean(evalLogits(p, xAdv).map((z, r) => ce(z, Y[r]!))),
+    }, 'standard');
     await tf.setBackend('cpu');
   });
 
