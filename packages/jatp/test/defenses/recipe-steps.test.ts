@@ -114,14 +114,16 @@ interface JatpVariant {
   /** Weight p_y instead of 1 - p_y. */
   weightFlipped: boolean;
   boosted: boolean;
+  /** T's mode in the update: eval for JATP (T frozen), train for JATP′. */
+  mode: 'eval' | 'train';
 }
-const JATP_SPEC: JatpVariant = { alpha: 5, beta: 3, detachNatural: false, weightFlipped: false, boosted: true };
+const JATP_SPEC: JatpVariant = { alpha: 5, beta: 3, detachNatural: false, weightFlipped: false, boosted: true, mode: 'eval' };
 
 /** L_JATP (Eqs. 6–10) in float64: mean_i[BCE_i + α FSM_i (1 - q_n,i[y_i])] + β MSE(P(x~), x). */
 function jatp64(p: Params, frozen: Params, v: JatpVariant): number {
   const pa = purifier64(p, XAR);
-  const ta = target64(p, pa);
-  const tn = target64(v.detachNatural ? frozen : p, purifier64(v.detachNatural ? frozen : p, XR));
+  const ta = target64(p, pa, v.mode);
+  const tn = target64(v.detachNatural ? frozen : p, purifier64(v.detachNatural ? frozen : p, XR), v.mode);
   const perExample = ta.logits.map((z, i) => {
     const bce = v.boosted ? boostedCe(z, Y[i]!) : -Math.log(softmax(z)[Y[i]!]!);
     const fsm = mean(ta.hidden[i]!.map((h, j) => (h - tn.hidden[i]![j]!) ** 2));
@@ -159,6 +161,7 @@ for (const backend of BACKENDS) {
       'natural branch detached': replay({ detachNatural: true }),
       'weight p_y instead of 1 - p_y': replay({ weightFlipped: true }),
       'plain CE instead of boosted CE': replay({ boosted: false }),
+      'T in train mode': replay({ mode: 'train' }),
     }, 'JATP');
     await tf.setBackend('cpu');
   });
@@ -168,12 +171,13 @@ for (const backend of BACKENDS) {
     const nets = makeNets(true);
     const recipe = new FixedAdversaryJatpJoint(nets.purifier, nets.target);
     const { before, after } = runStep(backend, nets, recipe, image(X));
-    const replay = (names: string[], v: Partial<JatpVariant>): Params => step64(before, names, (q) => jatp64(q, before, { ...JATP_SPEC, ...v }));
+    const replay = (names: string[], v: Partial<JatpVariant>): Params => step64(before, names, (q) => jatp64(q, before, { ...JATP_SPEC, mode: 'train', ...v }));
     const both = [...P_NAMES, ...T_NAMES];
     check(after, replay(both, {}), {
       'T frozen (plain JATP)': replay(P_NAMES, {}),
       'natural branch detached': replay(both, { detachNatural: true }),
       'α = 0': replay(both, { alpha: 0 }),
+      'T in eval mode': replay(both, { mode: 'eval' }),
     }, 'JATP′');
     await tf.setBackend('cpu');
   });
@@ -289,8 +293,8 @@ for (const backend of BACKENDS) {
     const nets = makeNets(true);
     const recipe = new HgdRecipe(nets.purifier, nets.target, { examples: 'oblivious', guidance: 'logits' });
     const { before, after, metrics } = runStep(backend, nets, recipe, pairedBatch());
-    const hgd = (q: Params, reference: Mat, power: number, layer: 'logits' | 'hidden' = 'logits'): number => {
-      const guide = target64(q, purifier64(q, XAR))[layer];
+    const hgd = (q: Params, reference: Mat, power: number, layer: 'logits' | 'hidden' = 'logits', mode: 'eval' | 'train' = 'eval'): number => {
+      const guide = target64(q, purifier64(q, XAR), mode)[layer];
       return meanAll(guide.map((r, i) => r.map((u, j) => Math.abs(u - reference[i]![j]!) ** power)));
     };
     const natural = target64(before, XR).logits;
@@ -301,6 +305,7 @@ for (const backend of BACKENDS) {
       'guided towards T(x_adv) instead of T(x)': replay((q) => hgd(q, target64(before, XAR).logits, 1)),
       'sign flipped': replay((q) => -hgd(q, natural, 1)),
       'feature guidance instead of logits': replay((q) => hgd(q, target64(before, XR).hidden, 1, 'hidden')),
+      'T in train mode': replay((q) => hgd(q, target64(before, XR, 'train').logits, 1, 'logits', 'train')),
     }, 'HGD');
     await tf.setBackend('cpu');
   });
@@ -372,9 +377,11 @@ test('tiny networks and their float64 mirrors compute the same forward pass', ()
   const nets = makeNets(true);
   const p = paramsOfNets(nets);
   const x = image(X);
-  const got = tf.tidy(() => nets.target.apply(nets.purifier.apply(x) as tf.Tensor4D).dataSync());
-  const want = target64(p, purifier64(p, XR)).logits.flat();
-  want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) < 1e-5, `logit ${i}: ${got[i]} vs ${w}`));
+  for (const mode of ['eval', 'train'] as const) {
+    const got = tf.tidy(() => nets.target.apply(nets.purifier.apply(x) as tf.Tensor4D, mode === 'train').dataSync());
+    const want = target64(p, purifier64(p, XR), mode).logits.flat();
+    want.forEach((w, i) => assert.ok(Math.abs(got[i]! - w) < 1e-5, `${mode} logit ${i}: ${got[i]} vs ${w}`));
+  }
   const dGot = tf.tidy(() => nets.discriminator.apply(x).dataSync());
   discriminator64(p, XR, true).forEach((w, i) => assert.ok(Math.abs(dGot[i]! - w) < 1e-6, `D ${i}`));
   x.dispose();

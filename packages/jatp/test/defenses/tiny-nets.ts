@@ -2,12 +2,13 @@
  * Tiny networks with known weights for the defense recipe-step tests, written with raw tf ops and
  * mirrored by float64 functions of the same parameters (reference64.ts): a dense pre-processor
  * (image -> image), a one-hidden-layer classifier exposing its hidden layer as a feature, and a
- * one-hidden-layer discriminator (probability or logit output). No batch norm: train and eval
- * mode compute the same function, so the reference need not model running statistics.
+ * one-hidden-layer discriminator (probability or logit output). The classifier centres its input
+ * like a batch norm without affine part (batch mean in train mode, a fixed running mean in eval
+ * mode), so using the wrong mode for the target changes the numbers; the other two have no mode.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Network, Preprocessor } from '../../src/models/types.js';
-import { dense, hashed, map2, sigmoid, type Mat, type Params } from '../reference64.js';
+import { dense, hashFloat, hashed, map2, mean, sigmoid, type Mat, type Params } from '../reference64.js';
 
 let serial = 0;
 function variable(values: number[], shape: number[], tag: string): tf.Variable {
@@ -55,29 +56,45 @@ export class TinyPurifier extends TinyNet implements Preprocessor {
   }
 }
 
-/** T: h = tanh(flatten(x) · V + a) (feature 'hidden'), logits = h · W + b. */
+/** The running mean T's eval mode subtracts from its input (non-zero, so the two modes differ). */
+export const TARGET_RUNNING_MEAN = (inputs: number): number[] => Array.from({ length: inputs }, (_, i) => 0.4 + 0.1 * hashFloat(i, 97));
+
+/**
+ * T: h = tanh((flatten(x) - mu) · V + a) (feature 'hidden'), logits = h · W + b, mu = the batch mean
+ * per input in train mode, TARGET_RUNNING_MEAN in eval mode (never updated: the tests need it fixed).
+ */
 export class TinyTarget extends TinyNet implements Classifier {
   readonly arch = 'tiny-target';
   override readonly featureNames = ['hidden'];
   readonly defaultFeature = 'hidden';
+  private readonly runningMean: tf.Tensor1D;
   constructor(inputs: number, hidden: number, readonly numClasses: number, salt: number) {
     super({ numClasses });
+    this.runningMean = tf.tensor1d(TARGET_RUNNING_MEAN(inputs));
     this.vars['V'] = variable(hashed(inputs * hidden, salt, 1.2), [inputs, hidden], 'V');
     this.vars['a'] = variable(hashed(hidden, salt + 1, 0.3), [hidden], 'a');
     this.vars['W'] = variable(hashed(hidden * numClasses, salt + 2, 1.5), [hidden, numClasses], 'W');
     this.vars['b'] = variable(hashed(numClasses, salt + 3, 0.2), [numClasses], 'b');
   }
-  private hidden(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tanh(tf.add(tf.matMul(this.flat(x), this.vars['V']!), this.vars['a']!)) as tf.Tensor2D;
+  private hidden(x: tf.Tensor4D, training: boolean): tf.Tensor2D {
+    return tf.tidy(() => {
+      const flat = this.flat(x);
+      const centred = tf.sub(flat, training ? tf.mean(flat, 0) : this.runningMean);
+      return tf.tanh(tf.add(tf.matMul(centred, this.vars['V']!), this.vars['a']!)) as tf.Tensor2D;
+    });
   }
-  apply(x: tf.Tensor4D): tf.Tensor {
-    return tf.tidy(() => tf.add(tf.matMul(this.hidden(x), this.vars['W']!), this.vars['b']!));
+  apply(x: tf.Tensor4D, training: boolean): tf.Tensor {
+    return tf.tidy(() => tf.add(tf.matMul(this.hidden(x, training), this.vars['W']!), this.vars['b']!));
   }
-  override applyWithFeatures(x: tf.Tensor4D, names: readonly string[]): { output: tf.Tensor; features: Record<string, tf.Tensor> } {
+  override applyWithFeatures(x: tf.Tensor4D, names: readonly string[], training: boolean): { output: tf.Tensor; features: Record<string, tf.Tensor> } {
     for (const n of names) if (n !== 'hidden') throw new Error(`tiny-target: no feature '${n}'`);
-    const h = this.hidden(x);
+    const h = this.hidden(x, training);
     const output = tf.tidy(() => tf.add(tf.matMul(h, this.vars['W']!), this.vars['b']!));
     return { output, features: { hidden: h } };
+  }
+  override dispose(): void {
+    super.dispose();
+    this.runningMean.dispose();
   }
 }
 
@@ -106,9 +123,11 @@ export function purifier64(p: Params, x: Mat, prefix = 'P.'): Mat {
   return dense(x, p[`${prefix}A`]!, p[`${prefix}c`]!);
 }
 
-/** T's hidden feature and logits in float64 (parameters `${prefix}V`, a, W, b). */
-export function target64(p: Params, x: Mat, prefix = 'T.'): { hidden: Mat; logits: Mat } {
-  const hidden = map2(dense(x, p[`${prefix}V`]!, p[`${prefix}a`]!), Math.tanh);
+/** T's hidden feature and logits in float64 (parameters `${prefix}V`, a, W, b), in eval or train mode. */
+export function target64(p: Params, x: Mat, mode: 'eval' | 'train' = 'eval', prefix = 'T.'): { hidden: Mat; logits: Mat } {
+  const inputs = x[0]!.length;
+  const mu = mode === 'eval' ? TARGET_RUNNING_MEAN(inputs) : Array.from({ length: inputs }, (_, i) => mean(x.map((r) => r[i]!)));
+  const hidden = map2(dense(x.map((r) => r.map((v, i) => v - mu[i]!)), p[`${prefix}V`]!, p[`${prefix}a`]!), Math.tanh);
   return { hidden, logits: dense(hidden, p[`${prefix}W`]!, p[`${prefix}b`]!) };
 }
 
