@@ -311,6 +311,23 @@ for (const backend of BACKENDS) {
   });
 }
 
+for (const backend of BACKENDS) {
+  test(`HGD step (FGD): guided by T's feature map, mean |f(D(x_adv)) - f(x)| (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const nets = makeNets(true);
+    const recipe = new HgdRecipe(nets.purifier, nets.target, { examples: 'oblivious', guidance: 'features', guidanceFeature: 'hidden' });
+    const { before, after } = runStep(backend, nets, recipe, pairedBatch());
+    const fgd = (q: Params, layer: 'logits' | 'hidden'): number => {
+      const reference = target64(before, XR)[layer];
+      const guide = target64(q, purifier64(q, XAR))[layer];
+      return meanAll(guide.map((r, i) => r.map((u, j) => Math.abs(u - reference[i]![j]!))));
+    };
+    const replay = (f: (q: Params) => number): Params => step64(before, P_NAMES, f);
+    check(after, replay((q) => fgd(q, 'hidden')), { 'logit guidance instead of the feature': replay((q) => fgd(q, 'logits')) }, 'HGD (FGD)');
+    await tf.setBackend('cpu');
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------
 // NRP
 // ---------------------------------------------------------------------------------------------------
