@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { mmaLiteLoss } from '../../src/losses.js';
-import { MmaOriginalRecipe } from '../../src/training/recipes/mma-original.js';
+import { MmaOriginalRecipe } from '../../src/targets/recipes/mma-original.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { TinyLinear } from './tiny.js';
