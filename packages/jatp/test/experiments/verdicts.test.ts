@@ -177,3 +177,15 @@ test('a statement is contradicted by any of its comparisons, reproduced only by 
   assert.equal(statementVerdict(c(0, 0, 5, 1)), 'undecided');
   assert.equal(statementVerdict(c(0, 0, 0, 15)), 'not judged');
 });
+
+test("validity marks of the compared rows' pre-processors appear beside the verdict", () => {
+  const w = new World();
+  const [x, y] = pair(80, 0, 30, 90);
+  w.entry('A', 'neg', [x]);
+  w.entry('B', 'neg', [y]);
+  const [r] = judgeClaims([claim('neg', 'F', 'negative', 'A', 'B', 'neg')], w.entries, w.read, (row) => (row === 'A' ? ['near identity'] : []));
+  assert.deepEqual(r!.marks, ['A: near identity']);
+  assert.equal(r!.verdict, 'reproduced');
+  assert.match(verdictMarkdown([r!]), /\*\*reproduced\*\* \(marked: A: near identity\)/);
+  assert.equal(judgeClaims([claim('neg', 'F', 'negative', 'A', 'B', 'neg')], w.entries, w.read)[0]!.marks, undefined);
+});

@@ -217,7 +217,7 @@ function verdictsHtml(claims: readonly ClaimResult[]): string {
     .map((f) => `<tr><th>${escapeXml(f.family)}</th><td>${escapeXml(statementVerdict(f.counts))}</td>${(['reproduced', 'contradicted', 'undecided', 'not judged'] as const).map((v) => `<td class="num ${f.counts[v] > 0 ? VERDICT_CLASS[v] : ''}">${f.counts[v]}</td>`).join('')}</tr>`)
     .join('');
   const rows = claims
-    .map((r) => `<tr><td>${escapeXml(r.claim.statement)}</td><td class="num">${escapeXml(formatEffect(r))}</td><td>${escapeXml(formatSeeds(r))}</td><td>${escapeXml(r.test ?? '–')}</td><td class="num">${formatP(r.p)}</td><td class="num">${formatP(r.pHolm)}</td><td class="${VERDICT_CLASS[r.verdict]}" title="${escapeXml(r.claim.id)}">${escapeXml(r.verdict)}${r.note ? ` <small>(${escapeXml(r.note)})</small>` : ''}</td></tr>`)
+    .map((r) => `<tr><td>${escapeXml(r.claim.statement)}</td><td class="num">${escapeXml(formatEffect(r))}</td><td>${escapeXml(formatSeeds(r))}</td><td>${escapeXml(r.test ?? '–')}</td><td class="num">${formatP(r.p)}</td><td class="num">${formatP(r.pHolm)}</td><td class="${VERDICT_CLASS[r.verdict]}" title="${escapeXml(r.claim.id)}">${escapeXml(r.verdict)}${r.note ? ` <small>(${escapeXml(r.note)})</small>` : ''}${r.marks?.length ? ` <small class="warn">marked: ${escapeXml(r.marks.join(', '))}</small>` : ''}</td></tr>`)
     .join('');
   return `<section id="verdicts">${head}<p>${escapeXml(VERDICT_RULES)}</p>
 <table><tr><th>statement of the paper</th><th>verdict</th><th>reproduced</th><th>contradicted</th><th>undecided</th><th>not judged</th></tr>${summary}</table>

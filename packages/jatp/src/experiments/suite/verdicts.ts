@@ -55,6 +55,12 @@ export interface ClaimResult {
   readonly images?: number;
   readonly seeds?: number;
   readonly note?: string;
+  /**
+   * Validity marks of the pre-processors the claim compares ('APE-G: near identity', ...), from the
+   * report's baseline-validity record: a claim resting on a pre-processor that does not do its own job
+   * says so beside its verdict.
+   */
+  readonly marks?: readonly string[];
 }
 
 type Series = { kind: 'bits'; bits: boolean[][] } | { kind: 'numbers'; values: number[][] };
@@ -185,8 +191,16 @@ function decide(claim: Claim, m: Measured, pHolm: number, pAgainstHolm: number |
   return { verdict: 'undecided' };
 }
 
-/** Judges every claim whose entries are found; `entries` are the report's entries, `read` gives a cell's outcomes. */
-export function judgeClaims(claims: readonly Claim[], entries: readonly EntryCells[], read: (key: string) => CellOutcomes | undefined): ClaimResult[] {
+/**
+ * Judges every claim whose entries are found; `entries` are the report's entries, `read` gives a cell's
+ * outcomes, `marks` the validity marks of a row's pre-processor (none by default).
+ */
+export function judgeClaims(
+  claims: readonly Claim[],
+  entries: readonly EntryCells[],
+  read: (key: string) => CellOutcomes | undefined,
+  marks: (row: string) => readonly string[] = () => [],
+): ClaimResult[] {
   const find = (r: EntryRef) => entries.find((e) => e.panel === r.panel && e.row === r.row && e.column === r.column && (e.group ?? undefined) === (r.group ?? undefined));
   const measured = claims.map((claim): { claim: Claim; m?: Measured; note?: string } => {
     const refs = [claim.a, claim.b, claim.c, claim.d].filter((r): r is EntryRef => r !== undefined);
@@ -213,7 +227,14 @@ export function judgeClaims(claims: readonly Claim[], entries: readonly EntryCel
     const against = members.filter((x) => x.m.pAgainst !== undefined);
     holmAdjust(against.map((x) => x.m.pAgainst!)).forEach((p, i) => pAgainstHolm.set(against[i]!.claim, p));
   }
-  return measured.map(({ claim, m, note }) => {
+  const marksOf = (claim: Claim): { marks?: string[] } => {
+    const rows = [...new Set([claim.a, claim.b, claim.c, claim.d].filter((r): r is EntryRef => r !== undefined).map((r) => r.row))];
+    const all = rows.flatMap((row) => marks(row).map((mk) => `${row}: ${mk}`));
+    return all.length ? { marks: all } : {};
+  };
+  return measured.map(({ claim, m, note }): ClaimResult => ({ ...judged(claim, m, note), ...marksOf(claim) }));
+
+  function judged(claim: Claim, m: Measured | undefined, note: string | undefined): ClaimResult {
     if (!m) return { claim, verdict: 'not judged', unit: claim.a.column.includes('natural') ? 'L1' : 'points', ...(note ? { note } : {}) };
     const ph = pHolm.get(claim)!;
     const pa = pAgainstHolm.get(claim);
@@ -240,7 +261,7 @@ export function judgeClaims(claims: readonly Claim[], entries: readonly EntryCel
       seeds: m.seeds,
       ...(why ? { note: why } : {}),
     };
-  });
+  }
 }
 
 /** The claims of the panels present, judged from the compact outcomes of results.json. */
@@ -331,7 +352,8 @@ export function verdictMarkdown(results: readonly ClaimResult[], heading = '## V
   lines.push('', '| comparison | effect [95 % CI] | per seed | test | p | p (Holm) | verdict |', '|---|---:|---|---|---:|---:|---|');
   for (const r of results) {
     const verdict = r.verdict === 'reproduced' || r.verdict === 'contradicted' ? `**${r.verdict}**` : r.verdict;
-    lines.push(`| ${escapeCell(r.claim.statement)} | ${formatEffect(r)} | ${formatSeeds(r)} | ${r.test ?? '–'} | ${formatP(r.p)} | ${formatP(r.pHolm)} | ${verdict}${r.note ? ` (${escapeCell(r.note)})` : ''} |`);
+    const marks = r.marks?.length ? `; marked: ${r.marks.join(', ')}` : '';
+    lines.push(`| ${escapeCell(r.claim.statement)} | ${formatEffect(r)} | ${formatSeeds(r)} | ${r.test ?? '–'} | ${formatP(r.p)} | ${formatP(r.pHolm)} | ${verdict}${r.note || marks ? ` (${escapeCell([r.note, marks.slice(2)].filter(Boolean).join('; '))})` : ''} |`);
   }
   lines.push('');
   return lines.join('\n');
