@@ -8,6 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { initBackend } from '../src/backend.js';
 import { BatchIterator, loadDataset, parseCifarRecords, type Split, type Augment } from '../src/data/index.js';
@@ -76,7 +78,9 @@ log(`backend: ${backend}; batch size ${batchSize}, ${batches} batches per measur
 const rows: Row[] = [];
 const loads: Record<string, number> = {};
 
-const cifarTest = '/work/shared/data/cifar-10-jpeg-batches-bin/test_batch.bin';
+// The shared data sits beside the repository's clone (../shared/data); JATP_SHARED_DATA overrides.
+const sharedData = process.env.JATP_SHARED_DATA ?? fileURLToPath(new URL('../../../../shared/data', import.meta.url));
+const cifarTest = join(sharedData, 'cifar-10-jpeg-batches-bin', 'test_batch.bin');
 let cifar: Split;
 let t = performance.now();
 if (existsSync(cifarTest)) {
