@@ -16,7 +16,9 @@ echo "== type-check + build"
 npx tsc -b packages/tfjs-backend-torch packages/jatp
 npx tsc -p packages/demo-web   # the browser demo is bundled by esbuild, which does not type-check
 echo "== unit tests"
-mapfile -t files < <(find packages/*/test -name '*.test.ts' | sort)
+# JATP_TEST_FILES / JATP_CORE_SUITE_FILES narrow a run to some files (default: all of them).
+if [ -n "${JATP_TEST_FILES:-}" ]; then read -r -a files <<< "$JATP_TEST_FILES"
+else mapfile -t files < <(find packages/*/test -name '*.test.ts' | sort); fi
 # The runner's default output (spec on a terminal, TAP otherwise), plus a record of the skips.
 reporter=tap; [ -t 1 ] && reporter=spec
 node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
@@ -25,5 +27,5 @@ node --import tsx --test --test-concurrency=1 --test-timeout=600000 \
   "${files[@]}"
 if [ -f packages/tfjs-backend-torch/test/core_suite.ts ]; then
   echo "== tfjs-core suite on the torch backend"
-  CORE_SUITE_SKIPS="$skips/core-suite.jsonl" npx tsx packages/tfjs-backend-torch/test/core_suite.ts --files=tests
+  CORE_SUITE_SKIPS="$skips/core-suite.jsonl" npx tsx packages/tfjs-backend-torch/test/core_suite.ts --files="${JATP_CORE_SUITE_FILES:-tests}"
 fi
