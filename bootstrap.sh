@@ -3,11 +3,13 @@
 # Idempotent: re-running only does what is still missing. Options:
 #   --no-apt      skip system packages (the toolkit then falls back to the slow wasm/cpu backends
 #                 if libtorch is absent)
-#   --with-pytorch  also install Debian's python3-torch (only used by `npm run bench:engine` to compare)
+#   --with-pytorch  also install Debian's python3-torch: the tests then check our models and the engine's
+#                 fused optimizer / batch-norm kernels against PyTorch itself (CI passes it, see .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(
+  build-essential       # g++ and make: the native addon is compiled here (without it the engine is missing)
   libtorch-dev          # libtorch 1.13 (ATen) headers + libs: the engine's compute library
   libdnnl-dev           # oneDNN 2 headers (the library Debian's libtorch runs on): the engine's Winograd convolutions
   libgloo-dev           # Gloo headers: the engine's c10d process groups (multi-process training) compile against them

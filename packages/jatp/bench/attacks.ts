@@ -35,7 +35,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { kernelStats, torchStatus } from 'tfjs-backend-torch';
+import { kernelStats, provenance, torchStatus } from 'tfjs-backend-torch';
 
 import { initBackend } from '../src/backend.js';
 import { apgdCe } from '../src/attacks/apgd.js';
@@ -274,7 +274,7 @@ async function main(): Promise<void> {
   const host = machine();
   log(`${host.cpuModel}, ${host.cpus} CPUs, engine threads ${engineThreads()}, load average ${host.loadavg.join(' ')} (${host.date})`);
   log(`backend ${backend}; ${images} images per model`);
-  const results: Record<string, unknown> = { machine: host, backend, engineThreads: engineThreads(), images, models: {} };
+  const results: Record<string, unknown> = { provenance: provenance(), machine: host, backend, engineThreads: engineThreads(), images, models: {} };
   const noRef = referenceUnavailable();
   if (noRef !== undefined) log(`reference AutoAttack (PyTorch): skipped, ${noRef}`);
   const models = results.models as Record<string, unknown>;

@@ -8,7 +8,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { provenance } from 'tfjs-backend-torch/provenance';
 import { initBackend } from '../src/backend.js';
 import { BatchIterator, loadDataset, parseCifarRecords, type Split, type Augment } from '../src/data/index.js';
 import { readMaybeCompressed } from '../src/data/io.js';
@@ -76,7 +79,9 @@ log(`backend: ${backend}; batch size ${batchSize}, ${batches} batches per measur
 const rows: Row[] = [];
 const loads: Record<string, number> = {};
 
-const cifarTest = '/work/shared/data/cifar-10-jpeg-batches-bin/test_batch.bin';
+// The shared data sits beside the repository's clone (../shared/data); JATP_SHARED_DATA overrides.
+const sharedData = process.env.JATP_SHARED_DATA ?? fileURLToPath(new URL('../../../../shared/data', import.meta.url));
+const cifarTest = join(sharedData, 'cifar-10-jpeg-batches-bin', 'test_batch.bin');
 let cifar: Split;
 let t = performance.now();
 if (existsSync(cifarTest)) {
@@ -100,7 +105,7 @@ if (existsSync('/usr/share/datasets/fashion-mnist')) {
   rows.push(await measure('fashion-mnist', fm.train, 'crop-flip'));
 }
 
-if (json) process.stdout.write(`${JSON.stringify({ backend, rows, loadMs: loads }, null, 2)}\n`);
+if (json) process.stdout.write(`${JSON.stringify({ provenance: provenance(), backend, rows, loadMs: loads }, null, 2)}\n`);
 else {
   process.stdout.write(`backend ${backend}\n`);
   process.stdout.write(`${'dataset'.padEnd(14)}${'shape'.padEnd(9)}${'augment'.padEnd(11)}${'images/s'.padStart(10)}${'ms/batch'.padStart(10)}${'host ms'.padStart(9)}\n`);

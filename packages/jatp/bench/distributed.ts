@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { freeLocalPort } from 'tfjs-backend-torch';
+import { freeLocalPort, provenance } from 'tfjs-backend-torch';
 import { positiveIntFlag } from './flags.js';
 
 const args = process.argv.slice(2);
@@ -82,6 +82,7 @@ for (let t = 1; t <= trials; t++) {
 }
 const sp = rows.map((r) => r.speedup);
 const summary = {
+  provenance: provenance(),
   date: new Date().toISOString(),
   cpu,
   cores: os.cpus().length,

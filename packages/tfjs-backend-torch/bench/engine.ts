@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
-import { TorchBackend, kernelStats, linfStep, nativeBinding, setWinograd, sgdMomentumStep, torchStatus, winogradStatus } from '../src/index.js';
+import { TorchBackend, kernelStats, linfStep, nativeBinding, provenance, setWinograd, sgdMomentumStep, torchStatus, winogradStatus } from '../src/index.js';
 import { formatRatio, interleave, machine, type RatioFigures } from './interleave.js';
 import { PytorchServer } from './pytorch_server.js';
 import { resnet18 } from './resnet18.js';
@@ -267,7 +267,8 @@ function torchWorkloads(fused: boolean) {
 
 async function main(): Promise<void> {
   const host = machine();
-  const results: Record<string, unknown> = { date: host.date, host, pairs, repeats, batches };
+  // provenance: commit, the engine's build (libtorch, Winograd, Gloo), CPU model and date.
+  const results: Record<string, unknown> = { date: host.date, provenance: provenance(), host, pairs, repeats, batches };
   const st = torchStatus();
   results.torchStatus = st;
   if (!st.available) throw new Error(`bench/engine.ts: the torch backend is unavailable: ${st.reason}`);

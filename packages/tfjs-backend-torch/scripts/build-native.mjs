@@ -9,6 +9,9 @@
 // Every native/*.cc is compiled (incrementally: an object is rebuilt when its source or a header
 // changed), then linked into <out>/tfjs_backend_torch.node. Missing libtorch is not an error: the
 // package then imports fine and reports the backend as unavailable, so `npm ci` never breaks.
+// Except where the engine is required (TFJS_TORCH_REQUIRE=1, or CI=true as CI services set it):
+// there a missing libtorch, Node-API headers or compiler fails the build (exit 1), since a CI
+// run without the engine would otherwise pass by skipping every engine test.
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -24,6 +27,17 @@ const jobsArg = args.find((a) => a.startsWith('--jobs='));
 const jobs = Math.max(1, Number(jobsArg?.slice(7) ?? process.env.TT_BUILD_JOBS ?? Math.min(2, os.cpus().length)));
 
 const say = (msg) => console.log(`[build-native] ${msg}`);
+const required = process.env.TFJS_TORCH_REQUIRE === '1' || process.env.CI === 'true';
+
+/** A missing prerequisite: a note and exit 0 normally, an error and exit 1 where the engine is required. */
+function missing(what) {
+  if (!required) {
+    say(`skipped: ${what}`);
+    return 0;
+  }
+  console.error(`[build-native] FAILED: ${what} (the engine is required here: TFJS_TORCH_REQUIRE=1 or CI=true)`);
+  return 1;
+}
 
 /** Whether oneDNN 2's C++ headers and its linkable library are installed (Debian libdnnl-dev). */
 function findDnnl() {
@@ -129,17 +143,14 @@ function run(cmd, argv) {
 async function main() {
   const torch = findTorch();
   if (torch.error) {
-    say(`skipped: ${torch.error}. The 'torch' backend will be unavailable; tfjs falls back to wasm/cpu.`);
-    return 0;
+    return missing(`${torch.error}. The 'torch' backend will be unavailable; tfjs falls back to wasm/cpu.`);
   }
   const nodeInc = findNodeHeaders();
   if (!nodeInc) {
-    say('skipped: Node-API headers (node_api.h) not found; set NODE_HEADERS to a directory holding them.');
-    return 0;
+    return missing('Node-API headers (node_api.h) not found; set NODE_HEADERS to a directory holding them.');
   }
   if (spawnSync('g++', ['--version']).status !== 0) {
-    say('skipped: g++ not found (apt-get install g++).');
-    return 0;
+    return missing('g++ not found (apt-get install build-essential).');
   }
   const require = createRequire(import.meta.url);
   const napiInc = path.dirname(require.resolve('node-addon-api/package.json'));

@@ -51,12 +51,15 @@ export function batchNormTraining(x: tf.Tensor, p: BatchNormTrainingParams): Bat
     throw new Error('batchNormTraining: give both runningMean and runningVariance, or neither');
   }
   if (fusedOpsAvailable()) {
-    const inputs: tf.NamedTensorMap = { x };
-    if (p.scale) inputs.scale = p.scale;
+    // The kernel's gradient saves its 'scale' input, and a gradient tape cannot save an absent
+    // one: without a scale, pass ones (the same normalisation) so the call stays differentiable.
+    const ones = p.scale ? undefined : tf.ones([x.shape[x.rank - 1]!]);
+    const inputs: tf.NamedTensorMap = { x, scale: p.scale ?? ones! };
     if (p.offset) inputs.offset = p.offset;
     if (p.runningMean && p.runningVariance) { inputs.runningMean = p.runningMean; inputs.runningVariance = p.runningVariance; }
     const outs = tf.engine().runKernel(TorchBatchNormTrain, inputs,
       { momentum: p.momentum, varianceEpsilon: p.epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    ones?.dispose();
     // The batch statistics (outputs 1, 2) are saved for the gradient; the caller sees them only
     // on request, the variance recovered from the kernel's 1 / sqrt(var + eps).
     const [y, mean, invStd] = outs as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];

@@ -18,6 +18,9 @@ export type { CpuCacheStats, CudaMemoryInfo, Precision, WinogradStatus } from '.
 export { nativeKernelNames } from './register.js';
 // Process groups over c10d (Gloo/NCCL): distributed.ts
 export * from './distributed.js';
+// Commit, engine build, CPU and date for results files and benchmarks: provenance.ts
+export { cpuModel, engineBuild, gitCommit, provenance } from './provenance.js';
+export type { EngineBuild, Provenance } from './provenance.js';
 
 export const TORCH_PRIORITY = 4;
 

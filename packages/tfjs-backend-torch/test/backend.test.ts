@@ -120,10 +120,13 @@ test('memory().gpu and emptyCache(): absent on CPU; on CUDA they track a 64 MiB 
   assert.ok(be.memory().gpu!.reserved < during.reserved, 'the cache was returned to the driver');
 });
 
-test('the caching CPU allocator reuses freed large blocks, and emptyCache() or TFJS_TORCH_CPU_CACHE_MB=0 releases or disables it', { skip: skipReason }, async () => {
+test('the caching CPU allocator reuses freed large blocks, and emptyCache() or TFJS_TORCH_CPU_CACHE_MB=0 releases or disables it', { skip: skipReason }, async (t) => {
   await torch();
   const b = nativeBinding()!;
-  if (b.device() === 'cuda' || !b.torchVersion().startsWith('1.')) return; // built for CPU libtorch 1.x only
+  if (b.device() === 'cuda' || !b.torchVersion().startsWith('1.')) {
+    t.skip(`the caching CPU allocator is built for CPU libtorch 1.x only (this engine: ${b.device()}, libtorch ${b.torchVersion()})`);
+    return;
+  }
   const stats = b.cpuCacheStats();
   assert.ok(stats !== null && stats.limitBytes > 0, 'the caching allocator is installed at load');
   emptyCache();

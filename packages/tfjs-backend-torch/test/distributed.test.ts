@@ -65,10 +65,12 @@ test('without a loadable addon, distributedStatus() says why and initProcessGrou
   assert.match(out.thrown, /^distributed unavailable: /);
 });
 
-test('distributedStatus() reports Gloo (or explains why not)', () => {
-  assert.equal(typeof status.available, 'boolean');
-  if (status.available) assert.ok(status.backends.includes('gloo'));
-  else assert.match(status.reason ?? '', /\S/);
+// Whether Gloo must be there is installed_means.test.ts's job (it fails where libgloo-dev is
+// installed but the engine lacks it); here: an engine with process groups has the CPU backend.
+test('an engine with process groups lists the gloo backend and no reason', { skip }, () => {
+  assert.equal(status.available, true);
+  assert.ok(status.backends.includes('gloo'), `backends: ${status.backends.join(', ')}`);
+  assert.equal(status.reason, undefined);
 });
 
 test('2 ranks: allReduce (bucketed, sum and mean), broadcast, allGather, barrier match closed forms', { skip, timeout: 60_000 }, async () => {

@@ -2,7 +2,8 @@
  * The fused training/attack calls of src/fused.ts on torch: training-mode batch norm (forward,
  * running statistics, gradients through the batch statistics) and the L-infinity step against
  * the same math composed from tfjs ops on the cpu backend; the optimizer steps against float64
- * closed forms of torch.optim.SGD / Adam. Each must dispatch exactly one kernel.
+ * closed forms of torch.optim.SGD / Adam. Each must dispatch exactly one kernel. The same kernels
+ * against PyTorch itself: torch_reference.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
 // toolkit's CPU-preset full model T(clip01(P(x))), or the bench compares different functions.
 // Checked against the tfjs `cpu` backend on the files the bench itself writes (agreement is
 // about 2e-7; the deliberate errors below and a LeakyReLU slope or BN epsilon slip give >= 5e-4). Skipped when
-// /usr/bin/python3 cannot import torch (dev-only reference; python3-torch).
+// /usr/bin/python3 cannot import torch (python3-torch), except under CI=true, where that fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,9 @@ import { buildCpuPresetFullModel, probeFullModel, writeFullModelForReference } f
 await tf.setBackend('cpu');
 const PY = '/usr/bin/python3';
 const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-const skip = hasTorch ? false : `${PY} cannot import torch (install python3-torch to run this cross-check)`;
+const noTorch = `${PY} cannot import torch (install python3-torch to run this cross-check)`;
+// Under CI=true (.ci/run installs python3-torch) a missing PyTorch fails instead of skipping.
+const skip = hasTorch || process.env.CI === 'true' ? false : noTorch;
 const script = fileURLToPath(new URL('../../bench/attacks_reference.py', import.meta.url));
 
 /** Gives every BN layer non-trivial running statistics and affine terms, so a BN port error shows. */
@@ -37,6 +39,7 @@ function randomiseBatchNorm(weights: Map<string, tf.Variable>, seed: number): vo
 }
 
 function probeReference(dir: string): Record<string, number[]> {
+  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
   const r = spawnSync(PY, [script, '--data', dir, '--attack', 'probe', '--threads', '1'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number[]>;
@@ -78,6 +81,7 @@ test('bench:attacks part (b): the PyTorch full model matches the toolkit (logits
 });
 
 test('bench:attacks reference: a file naming an unknown model is refused', { skip }, () => {
+  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
   const dir = mkdtempSync(join(tmpdir(), 'jatp-bench-port-'));
   try {
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ model: 'vgg', eps: 0.03 }));

@@ -10,6 +10,7 @@ import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { loadDataset, DataFormatError, DatasetNotFoundError, parseCifarRecords, parseSvhnMat, parseIdx, stratifiedSubset, firstPerClass, firstN, classCounts, DATASETS } from '../../src/data/index.js';
 import { idxBytes, cifarRecords, matFile, svhnVars, randomBytes, syntheticSplit } from './helpers.js';
+import { checkSha256Sums, decompressedFrom, sharedFolder } from './shared-data.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'jatp-data-readers-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -73,7 +74,8 @@ test('IDX reader errors name the file: wrong magic, truncated, trailing bytes, l
 });
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
-test('Fashion-MNIST from the Debian package: 60,000 / 10,000 images, 10 classes, upstream checksums', { skip: existsSync(FASHION) ? false : `${FASHION} absent (apt-get install dataset-fashion-mnist)` }, async () => {
+// bootstrap.sh installs the package, so under CI=true its absence fails here instead of skipping.
+test('Fashion-MNIST from the Debian package: 60,000 / 10,000 images, 10 classes, upstream checksums', { skip: existsSync(FASHION) || process.env.CI === 'true' ? false : `${FASHION} absent (apt-get install dataset-fashion-mnist)` }, async () => {
   const ds = await loadDataset('fashion-mnist');
   assert.equal(ds.source, FASHION);
   assert.equal(ds.train.count, 60000);
@@ -154,16 +156,24 @@ test('CIFAR-10 reader errors: wrong record size, label out of range, missing bat
   await assert.rejects(loadDataset('cifar10', { dataDir: dir2 }), (e: unknown) => e instanceof DataFormatError && /data_batch_2\.bin\.br/.test(e.message));
 });
 
-const EXACT = '/work/shared/data/cifar-10-exact-samples/test_batch_first20.bin';
-test('CIFAR-10 exact official test records 0-19: labels and the cat image red row', { skip: existsSync(EXACT) ? false : `${EXACT} absent (shared data not mounted)` }, () => {
+const EXACT_DIR = sharedFolder('cifar-10-exact-samples');
+const EXACT = join(EXACT_DIR.dir, 'test_batch_first20.bin');
+test('CIFAR-10 exact official test records 0-19: checksums, labels and the cat image red row', { skip: EXACT_DIR.skip }, () => {
+  assert.deepEqual(checkSha256Sums(EXACT_DIR.dir), []);
   const split = parseCifarRecords(readFileSync(EXACT), EXACT);
   assert.deepEqual(Array.from(split.labels), [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6]);
   const red = [158, 159, 165, 166, 160, 156, 162, 159, 158, 159, 161, 160, 161, 166, 169, 170, 167, 162];
   assert.deepEqual(red.map((_, col) => split.images[col * 3]), red);
 });
 
-const SHARED_CIFAR = '/work/shared/data/cifar-10-jpeg-batches-bin';
-test('CIFAR-10 shared copy (.bin.br train batches): 50,000 / 10,000 in the official order', { skip: existsSync(SHARED_CIFAR) ? false : `${SHARED_CIFAR} absent (shared data not mounted)` }, async () => {
+const SHARED = sharedFolder('cifar-10-jpeg-batches-bin');
+const SHARED_CIFAR = SHARED.dir;
+test('CIFAR-10 shared copy: its files match SHA256SUMS, and decompressed SHA256SUMS.decompressed', { skip: SHARED.skip }, () => {
+  assert.deepEqual(checkSha256Sums(SHARED_CIFAR), []);
+  assert.deepEqual(checkSha256Sums(SHARED_CIFAR, 'SHA256SUMS.decompressed', decompressedFrom(SHARED_CIFAR)), []);
+});
+
+test('CIFAR-10 shared copy (.bin.br train batches): 50,000 / 10,000 in the official order', { skip: SHARED.skip }, async () => {
   const ds = await loadDataset('cifar10', { dataDir: SHARED_CIFAR });
   assert.equal(ds.train.count, 50000);
   assert.equal(ds.test.count, 10000);
@@ -289,4 +299,22 @@ test('stratifiedSubset takes perClass of each class, seeded; firstPerClass and f
   assert.deepEqual(Buffer.from(f.images), Buffer.from(split.images.subarray(0, 8 * per)));
   assert.equal(firstN(split, 5).count, 5);
   assert.deepEqual(f.imageShape, [2, 2, 1]);
+});
+
+test('the shared-data checksum check names a changed file, a missing file and a missing list', () => {
+  const dir = freshDir();
+  writeFileSync(join(dir, 'a.bin'), 'alpha');
+  writeFileSync(join(dir, 'b.bin'), 'beta');
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  assert.match(checkSha256Sums(dir)[0]!, /SHA256SUMS is missing/);
+  writeFileSync(join(dir, 'SHA256SUMS'), `${sha('alpha')}  a.bin\n${sha('beta')}  b.bin\n${sha('gamma')}  c.bin\n`);
+  assert.deepEqual(checkSha256Sums(dir), [`${join(dir, 'c.bin')} is missing (listed in SHA256SUMS)`]);
+  writeFileSync(join(dir, 'b.bin'), 'betA');
+  writeFileSync(join(dir, 'c.bin'), 'gamma');
+  const problems = checkSha256Sums(dir);
+  assert.equal(problems.length, 1, problems.join('\n'));
+  assert.match(problems[0]!, /b\.bin: sha256 [0-9a-f]{64}, SHA256SUMS says/);
+  writeFileSync(join(dir, 'SHA256SUMS.decompressed'), `${sha('delta')}  d.bin\n`);
+  writeFileSync(join(dir, 'd.bin.br'), brotliCompressSync(Buffer.from('delta')));
+  assert.deepEqual(checkSha256Sums(dir, 'SHA256SUMS.decompressed', decompressedFrom(dir)), []);
 });

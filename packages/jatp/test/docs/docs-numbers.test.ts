@@ -48,7 +48,8 @@ test('the generator on a small results file: values, Wilson intervals, verdicts,
         { experiment: 'quickstart', panel: 'quickstart', row: 'APE-G', column: 'PGD', metric: 'robust', values: [25], mean: 25, cells: ['c-apeg'], n: [n] },
       ],
       outcomes: { 'c-none': store(none), 'c-apeg': store(apeg) },
-      provenance: { machine: 'test CPU', date: '2026-12-07' },
+      provenance: { commit: 'feedc0ffee1234', date: '2026-12-08T01:00:00Z', cpuModel: 'report CPU', cpus: 2 },
+      runs: [{ provenance: { commit: 'abcdef0123456789', date: '2026-12-07T10:00:00Z', cpuModel: 'test CPU', cpus: 2 } }, { provenance: { commit: 'abcdef0123456789', date: '2026-12-08T09:00:00Z', cpuModel: 'test CPU', cpus: 2 } }],
     };
     fs.mkdirSync(path.join(dir, 'run'));
     fs.writeFileSync(path.join(dir, 'run', 'results.json'), JSON.stringify(results));
@@ -57,7 +58,7 @@ test('the generator on a small results file: values, Wilson intervals, verdicts,
     assert.equal(generateBlock('run/results.json table quickstart None', dir).split('\n').length, 3);
     // 'Baseline below None' of the quick start: PGD reproduced (p = 2·2^−20), DLR not judged (no entry).
     assert.match(generateBlock('run/results.json verdicts', dir), /\| Quick start: each baseline lowers the target's accuracy under each adaptive attack \| partly reproduced \(1 of 2\) \| 1 \| 0 \| 0 \| 1 \|/);
-    assert.match(generateBlock('run/results.json source', dir), /Fashion-MNIST, `cpu` scale, first 40 test images, 1 seed; machine test CPU, date 2026-12-07/);
+    assert.match(generateBlock('run/results.json source', dir), /Fashion-MNIST, `cpu` scale, first 40 test images, 1 seed; runs on test CPU × 2, 2026-12-07 to 2026-12-08, commit abcdef0123/);
     const doc = 'intro\n<!-- numbers run/results.json table quickstart -->\n| stale | 1 |\n<!-- /numbers -->\nend\n';
     const fresh = rewriteBlocks(doc, dir);
     assert.ok(fresh.includes('| None | 75.0 [') && !fresh.includes('stale'));

@@ -21,6 +21,7 @@ import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
 import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';
 import { loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
 import { wilsonInterval } from '../../src/evaluation/statistics.js';
+import { cpuModel, engineBuild, gitCommit, type Provenance } from 'tfjs-backend-torch/provenance';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-suite-'));
 const out = path.join(root, 'exp');
@@ -69,6 +70,7 @@ function expectedValue(metric: string, e: EvalFile): number | undefined {
 }
 
 test('experiment all --scale smoke: every table and figure in the report, values equal to the cells, no work twice, resumable', async () => {
+  const here = gitCommit(); // before the run: results.json must name the commit the run had
   const { report, interrupted } = await runExperiment('all', flags, ['node', 'jatp', 'experiment', 'all', '--scale', 'smoke']);
   assert.equal(interrupted, false);
   const html = fs.readFileSync(report, 'utf8');
@@ -82,7 +84,18 @@ test('experiment all --scale smoke: every table and figure in the report, values
 
   const results = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as {
     results: { panel: string; metric: string; mean?: number; values: (number | null)[]; cells: string[] }[];
+    provenance: Provenance; runs: { command: string; provenance?: Provenance }[];
   };
+  // Where the numbers came from: the commit, the engine's build, the CPU and the date, of the
+  // report's build and of each run that computed cells.
+  for (const p of [results.provenance, results.runs[0]?.provenance]) {
+    assert.ok(p, 'results.json records provenance for the report and for each run');
+    assert.equal(p.commit, here.commit);
+    assert.ok(here.commit === 'unknown' || /^[0-9a-f]{40}$/.test(p.commit), p.commit);
+    assert.deepEqual(p.engine, engineBuild());
+    assert.equal(p.cpuModel, cpuModel());
+    assert.ok(Math.abs(Date.parse(p.date) - Date.now()) < 3600_000, `date ${p.date}`);
+  }
   const panels = new Set(results.results.map((r) => r.panel));
   assert.deepEqual([...panels].sort(), ['fig1', 'fig2a', 'fig2b', 'fig4a', 'fig4b', 'table1', 'table2']);
   for (const r of results.results) {

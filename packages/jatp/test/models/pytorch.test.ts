@@ -204,12 +204,16 @@ test('PyTorch import reports missing, unexpected and wrongly shaped tensors', as
 
 const PY = '/usr/bin/python3';
 const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+// Skipped where PyTorch is absent, except under CI=true (.ci/run installs it): there they fail.
+const noTorch = `${PY} cannot import torch (install python3-torch to run this cross-check)`;
+const skipNoTorch = hasTorch || process.env.CI === 'true' ? false : noTorch;
 const script = fileURLToPath(new URL('./fixtures/resnet18_ref.py', import.meta.url));
 const pyDir = join(dir, 'py');
 let made = false;
 /** Runs the PyTorch reference once: state dict (safetensors + pickled model.pt), input and logits. */
 function makePython(): { state: string; io: string; pt: string } {
   const paths = { state: join(pyDir, 'state.safetensors'), io: join(pyDir, 'io.safetensors'), pt: join(pyDir, 'model.pt') };
+  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
   if (!made) {
     mkdirSync(pyDir, { recursive: true });
     const r = spawnSync(PY, [script, 'make', paths.state, paths.io, '16', '3', '32', paths.pt], { encoding: 'utf8' });
@@ -219,7 +223,7 @@ function makePython(): { state: string; io: string; pt: string } {
   return paths;
 }
 
-test('PyTorch itself: its ResNet-18 logits match ours to 1e-4, and our export strict-loads in PyTorch', { skip: hasTorch ? false : `${PY} cannot import torch (install python3-torch to run this cross-check)` }, async () => {
+test('PyTorch itself: its ResNet-18 logits match ours to 1e-4, and our export strict-loads in PyTorch', { skip: skipNoTorch }, async () => {
   const { state, io } = makePython();
   const net = await importPytorchResnet18(state);
   const ref = await readSafetensors(io);
@@ -240,7 +244,7 @@ test('PyTorch itself: its ResNet-18 logits match ours to 1e-4, and our export st
   net.dispose();
 });
 
-test('the documented python snippet converts a torch.save()d state dict into a file we import', { skip: hasTorch ? false : `${PY} cannot import torch` }, async () => {
+test('the documented python snippet converts a torch.save()d state dict into a file we import', { skip: skipNoTorch }, async () => {
   const { io } = makePython();
   // The snippet reads ./model.pt (a real pickled checkpoint, as TRADES/MART ship) and writes ./model.safetensors.
   const work = pyDir;

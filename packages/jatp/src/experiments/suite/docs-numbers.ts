@@ -40,8 +40,18 @@ export interface ResultsFile {
   readonly results: readonly ResultsEntry[];
   readonly evaluations?: readonly { key: string; n?: number; done?: boolean }[];
   readonly outcomes?: Readonly<Record<string, StoredOutcomes>>;
-  /** Written by newer reports: where and when (any of these fields). */
-  readonly provenance?: Readonly<Record<string, unknown>>;
+  /** Written by newer reports: where and when the report was built (commit, CPU, date, engine). */
+  readonly provenance?: RunProvenance;
+  /** Written by newer reports: each invocation that computed cells, with its own provenance. */
+  readonly runs?: readonly { readonly started?: string; readonly finished?: string; readonly provenance?: RunProvenance }[];
+}
+
+/** The fields of a provenance record the docs name (tfjs-backend-torch/provenance writes more). */
+export interface RunProvenance {
+  readonly commit?: string;
+  readonly date?: string;
+  readonly cpuModel?: string;
+  readonly cpus?: number;
 }
 
 export interface LoadedResults {
@@ -65,12 +75,19 @@ function fromBitStrings(record: Readonly<Record<string, string>>): StoredOutcome
   return { n: clean.length, clean: pack(clean), robust: pack(robust) };
 }
 
+const day = (iso: string | undefined): string | undefined => iso?.slice(0, 10);
+
 function provenanceOf(file: string, data: ResultsFile): string {
-  if (data.provenance && Object.keys(data.provenance).length > 0) {
-    return Object.entries(data.provenance)
-      .filter(([, v]) => typeof v === 'string' || typeof v === 'number')
-      .map(([k, v]) => `${k} ${String(v)}`)
-      .join(', ');
+  // The runs that computed the cells say where and when the numbers were made; the report's own
+  // provenance only where and when it was built.
+  const recorded = (data.runs ?? []).map((r) => r.provenance).filter((p): p is RunProvenance => p !== undefined);
+  const from = recorded.length ? recorded : data.provenance ? [data.provenance] : [];
+  if (from.length) {
+    const machines = [...new Set(from.map((p) => `${p.cpuModel ?? 'unknown CPU'}${p.cpus !== undefined ? ` × ${p.cpus}` : ''}`))];
+    const days = [...new Set(from.map((p) => day(p.date)).filter((d): d is string => d !== undefined))].sort();
+    const commits = [...new Set(from.map((p) => p.commit?.slice(0, 10)).filter((c): c is string => c !== undefined))];
+    const when = days.length ? (days.length === 1 ? days[0] : `${days[0]} to ${days[days.length - 1]}`) : 'dates not recorded';
+    return `${recorded.length ? 'runs' : 'report built'} on ${machines.join(' and ')}, ${when}${commits.length ? `, commit ${commits.join(', ')}` : ''}`;
   }
   const html = path.join(path.dirname(file), 'index.html');
   if (!fs.existsSync(html)) return 'machine and dates not recorded';

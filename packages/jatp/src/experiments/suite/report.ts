@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { provenance } from 'tfjs-backend-torch/provenance';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import type { ExperimentName } from './declarations/index.js';
 import type { Panel } from './declarations/types.js';
@@ -374,7 +375,8 @@ export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
   fs.mkdirSync(dir, { recursive: true });
-  const json = { scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, outcomes: data.outcomes };
+  // provenance: of this report's build; runs: each invocation that computed cells, with its own.
+  const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, outcomes: data.outcomes };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import type { Dataset } from '../../data/types.js';
 import { loadDataset } from '../../data/load.js';
 import { firstN } from '../../data/subset.js';
@@ -51,7 +52,8 @@ export interface Manifest {
   readonly seeds: number;
   readonly evalCount?: number;
   readonly experiments: ExperimentName[];
-  readonly runs: { command: string; started: string; pid?: number; finished?: string; backend?: string; trained: number; evaluated: number; interrupted?: boolean; leftToOthers?: number }[];
+  /** Each invocation, with the commit, engine build and CPU it ran on (`provenance`, absent in folders older than that field). */
+  readonly runs: { command: string; started: string; pid?: number; finished?: string; backend?: string; provenance?: Provenance; trained: number; evaluated: number; interrupted?: boolean; leftToOthers?: number }[];
 }
 
 export const MANIFEST = 'experiment.json';
@@ -136,7 +138,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => {});
   fs.mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
   const manifest = updatedManifest(opts, readManifest(opts.out));
-  const run: Manifest['runs'][number] = { command: opts.command ?? '', started: new Date().toISOString(), pid: process.pid, ...(opts.backend ? { backend: opts.backend } : {}), trained: 0, evaluated: 0 };
+  const run: Manifest['runs'][number] = { command: opts.command ?? '', started: new Date().toISOString(), pid: process.pid, ...(opts.backend ? { backend: opts.backend } : {}), provenance: provenance(), trained: 0, evaluated: 0 };
   // Several processes may run on one folder (see below), so each save re-reads the manifest and
   // replaces only this run's record: nobody's record is lost to another's older copy.
   const saveManifest = () => {
