@@ -15,6 +15,17 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
+/**
+ * Cross-origin isolation: with these the page gets SharedArrayBuffer, which the threaded wasm
+ * backend needs (its threads share one wasm memory). Every file here is same-origin, so nothing the
+ * pages load is blocked by them.
+ */
+export const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+} as const;
+
 export interface StaticServer {
   readonly url: string;
   close(): Promise<void>;
@@ -33,7 +44,7 @@ export async function serveFolder(root: string, port = 0): Promise<StaticServer>
       }
       try {
         const body = await fs.readFile(file);
-        res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...ISOLATION });
         res.end(body);
       } catch {
         res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${urlPath}`);
