@@ -58,6 +58,29 @@ export type WorkerMessage =
       readonly fallen: readonly FallenImage[];
       readonly warnings: readonly string[];
     }
-  | { readonly type: 'error'; readonly message: string };
+  | { readonly type: 'error'; readonly message: string }
+  | BenchResult
+  | { readonly type: 'bench-done' };
 
-export type PageMessage = { readonly type: 'run'; readonly job: AuditJob };
+/** `npm run bench:web`: time the toolkit's PGD through a model on one backend, per batch size. */
+export interface BenchJob {
+  readonly backend: BackendName;
+  readonly classifierUrl: string;
+  readonly preprocessorUrl?: string;
+  readonly imageShape: readonly [number, number, number];
+  readonly batchSizes: readonly number[];
+  /** Stop adding repeats once one batch size has taken this long. */
+  readonly budgetMs: number;
+}
+
+export interface BenchResult {
+  readonly type: 'bench';
+  readonly backend: string;
+  readonly detail: string;
+  readonly batch: number;
+  /** One entry per timed repeat: milliseconds per PGD step. */
+  readonly msPerStep: readonly number[];
+  readonly steps: number;
+}
+
+export type PageMessage = { readonly type: 'run'; readonly job: AuditJob } | { readonly type: 'bench'; readonly job: BenchJob };

@@ -14,6 +14,10 @@
  * 3. `unfuseConvolutions(model)` makes a loaded model's Conv2D layers run conv2d + bias add, the
  *    same arithmetic as the fused op on the cpu backend, so the filter gradient (which an attack
  *    throws away) is only computed when someone asks for it.
+ * 4. Concat and SplitV along the channel axis (the purifier's dense blocks, forward and backward)
+ *    copy a few channels per pixel in a JavaScript loop on wasm; as [pixels, channels] →
+ *    [channels, pixels] transposes they become whole-block copies, several times faster at batch 32.
+ *    These run the backend's kernels directly (not tfjs ops), so nothing is recorded on a gradient tape.
  * Only the NHWC layout (what tfjs-layers uses in the browser) is handled; anything else says so or
  * falls back to the original kernel.
  */
@@ -115,6 +119,7 @@ export function registerWasmGradients(): void {
       },
     });
   }
+  fastChannelKernels();
   const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (original !== undefined) {
     tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
@@ -132,6 +137,76 @@ export function registerWasmGradients(): void {
       },
     });
   }
+}
+
+interface WasmBackendLike {
+  disposeData(id: unknown): void;
+}
+
+/** Runs a kernel of the backend directly, as backends compose kernels (no tape, no engine bookkeeping). */
+function runKernel(name: string, backend: unknown, inputs: tf.NamedTensorInfoMap, attrs: object, kernel = tf.getKernel(name, 'wasm')): tf.TensorInfo {
+  return kernel!.kernelFunc({ inputs, backend: backend as never, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+}
+
+function fastChannelKernels(): void {
+  const concat = tf.getKernel('Concat', 'wasm');
+  const split = tf.getKernel('SplitV', 'wasm');
+  const slice = tf.getKernel('Slice', 'wasm');
+  if (!concat || !split || !slice) return;
+  tf.unregisterKernel('Concat', 'wasm');
+  tf.registerKernel({
+    ...concat,
+    kernelFunc: (args) => {
+      const inputs = args.inputs as unknown as tf.TensorInfo[];
+      const rank = inputs[0]!.shape.length;
+      const axis = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, inputs[0]!.shape)[0]!;
+      const rows = tf.util.sizeFromShape(inputs[0]!.shape.slice(0, -1));
+      if (rank < 2 || axis !== rank - 1 || rows < 64 || inputs.some((t) => t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) === 0)) return concat.kernelFunc(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const temps: tf.TensorInfo[] = [];
+      const columns = inputs.map((t) => {
+        const flat = runKernel('Reshape', be, { x: t }, { shape: [rows, t.shape[rank - 1]!] });
+        const c = runKernel('Transpose', be, { x: flat }, { perm: [1, 0] });
+        temps.push(flat, c);
+        return c;
+      });
+      const joined = runKernel('Concat', be, columns as unknown as tf.NamedTensorInfoMap, { axis: 0 }, concat);
+      const back = runKernel('Transpose', be, { x: joined }, { perm: [1, 0] });
+      const channels = inputs.reduce((acc, t) => acc + t.shape[rank - 1]!, 0);
+      const out = runKernel('Reshape', be, { x: back }, { shape: [...inputs[0]!.shape.slice(0, -1), channels] });
+      for (const t of [...temps, joined, back]) be.disposeData(t.dataId);
+      return out;
+    },
+  });
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({
+    ...split,
+    kernelFunc: (args) => {
+      const x = args.inputs['x'] as tf.TensorInfo;
+      const rank = x.shape.length;
+      const attrs = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+      const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0]!;
+      const rows = tf.util.sizeFromShape(x.shape.slice(0, -1));
+      if (rank < 2 || axis !== rank - 1 || rows < 64 || x.dtype !== 'float32') return split.kernelFunc(args);
+      const sizes = tf.backend_util.prepareSplitSize(x, attrs.numOrSizeSplits, axis);
+      const be = args.backend as unknown as WasmBackendLike;
+      const flat = runKernel('Reshape', be, { x }, { shape: [rows, x.shape[rank - 1]!] });
+      const columns = runKernel('Transpose', be, { x: flat }, { perm: [1, 0] });
+      let start = 0;
+      const outs = sizes.map((size) => {
+        const part = runKernel('Slice', be, { x: columns }, { begin: [start, 0], size: [size, rows] }, slice);
+        start += size;
+        const t = runKernel('Transpose', be, { x: part }, { perm: [1, 0] });
+        const out = runKernel('Reshape', be, { x: t }, { shape: [...x.shape.slice(0, -1), size] });
+        be.disposeData(part.dataId);
+        be.disposeData(t.dataId);
+        return out;
+      });
+      be.disposeData(flat.dataId);
+      be.disposeData(columns.dataId);
+      return outs;
+    },
+  });
 }
 
 interface ConvLayerInternals {

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import type { AuditJob, BackendName, FallenImage, ModelSource, PageMessage, PixelRange, WorkerMessage } from './protocol.js';
+import type { AuditJob, BackendName, BenchJob, FallenImage, ModelSource, PageMessage, PixelRange, WorkerMessage } from './protocol.js';
 import { BACKENDS, PIXEL_RANGES } from './protocol.js';
 import { registerWasmGradients, unfuseConvolutions } from './wasm-gradients.js';
 import { assembleReport, attackLabel, batchRanges, buildAttack, parseAttackSpec, toFloatBatch, type AttackBatchRecord, type AutoAttackReport, type EvaluationState, type Split } from './toolkit.js';
@@ -410,7 +410,53 @@ async function run(job: AuditJob): Promise<void> {
   post({ type: 'done', payload: JSON.parse(JSON.stringify(payload)) as Record<string, unknown>, state: JSON.parse(JSON.stringify(state)) as Record<string, unknown>, fallen, warnings });
 }
 
+/**
+ * Milliseconds per step of the toolkit's PGD through the model, per batch size: one untimed
+ * step first (kernels compile / warm up), then repeats of k steps, k chosen so a repeat takes
+ * about a second (2 to 10 steps), as many repeats (1 to 5) as the time budget allows.
+ */
+async function bench(job: BenchJob): Promise<void> {
+  await pickBackend(job.backend);
+  const detail = await backendDetail(tf.getBackend());
+  const classifier = await loadModel({ kind: 'url', url: job.classifierUrl }, 'classifier');
+  const pre = job.preprocessorUrl ? await loadModel({ kind: 'url', url: job.preprocessorUrl }, 'pre-processor') : undefined;
+  const model = pipeline(classifier, pre, '0-1');
+  const eps = 0.1;
+  let msPerImage = 0;
+  for (const batch of job.batchSizes) {
+    // A batch whose step would take minutes (the cpu backend at batch 32) is left out, said so.
+    if (msPerImage * batch > job.budgetMs * 4) {
+      post({ type: 'bench', backend: tf.getBackend(), detail, batch, msPerStep: [], steps: 0 });
+      continue;
+    }
+    const x = tf.randomUniform([batch, ...job.imageShape], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const y = tf.zeros([batch], 'int32') as tf.Tensor1D;
+    const timeSteps = (steps: number): number => {
+      const attack = buildAttack(parseAttackSpec(`pgd${steps}`), { eps, norm: 'Linf' });
+      const t0 = performance.now();
+      const r = attack.run(model, x, y, 0);
+      r.xAdv.dataSync();
+      const ms = performance.now() - t0;
+      tf.dispose(r.xAdv);
+      return ms;
+    };
+    const first = timeSteps(1);
+    const steps = Math.max(2, Math.min(10, Math.round(1000 / Math.max(1, first))));
+    const msPerStep: number[] = [];
+    const started = performance.now();
+    while (msPerStep.length < 5 && (msPerStep.length === 0 || performance.now() - started < job.budgetMs)) msPerStep.push(timeSteps(steps) / steps);
+    tf.dispose([x, y]);
+    msPerImage = Math.min(...msPerStep) / batch;
+    post({ type: 'bench', backend: tf.getBackend(), detail, batch, msPerStep, steps });
+  }
+  post({ type: 'bench-done' });
+}
+
 self.onmessage = (e: MessageEvent<PageMessage>) => {
+  if (e.data.type === 'bench') {
+    bench(e.data.job).catch((err: unknown) => post({ type: 'error', message: (err as Error).message ?? String(err) }));
+    return;
+  }
   if (e.data.type !== 'run') return;
   run(e.data.job).catch((err: unknown) => {
     const message = err instanceof InputError ? err.message : `the audit failed: ${(err as Error).message ?? String(err)}`;
