@@ -45,14 +45,15 @@ function smallCnn(inputShape: [number, number, number], classes: number, seed: n
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape, filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(0) }),
+      tf.layers.conv2d({ inputShape, filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(0) }),
       tf.layers.flatten(),
       tf.layers.dense({ units: classes, kernelInitializer: init(1) }),
     ],
   });
 }
 
-const EPS = 0.1;
+/** Large enough that few images survive APGD-CE: each survivor costs AutoAttack's later stages (on cpu, twice). */
+const EPS = 0.15;
 
 describe('audit page (headless chromium)', { skip }, () => {
   let dir: string;
