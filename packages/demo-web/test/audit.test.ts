@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { assembleReport, evaluate, loadPipeline, loadTestSplit, parseAttackSpec, readEvalJson, readState, mergeStates, type EvaluationReport, type Split } from 'jatp';
+import { assembleReport, cliEvalJson, evaluate, loadPipeline, loadTestSplit, parseAttackSpec, readEvalJson, readState, mergeStates, type EvaluationReport, type Split } from 'jatp';
 import type { Page } from 'playwright-core';
 import { buildAuditSite, FASHION_MNIST_DIR } from '../scripts/audit-site.js';
 import { serveFolder, type StaticServer } from '../scripts/static-server.js';
@@ -171,8 +171,10 @@ describe('audit page (headless chromium)', { skip }, () => {
     assert.equal(payload.forwardPasses, node.forwardPasses);
     assert.ok(node.cleanAccuracy > 0.4 && node.attacks[0]!.robustAccuracy < node.cleanAccuracy, `a meaningful case: clean ${node.cleanAccuracy}, AA ${node.attacks[0]!.robustAccuracy}`);
     // Every field `evaluate` reports is in the download, with the CLI's header and leaderboard block.
-    for (const k of Object.keys(node)) assert.ok(k in payload, `download lacks '${k}'`);
-    for (const k of ['model', 'dataset', 'backend', 'attacksRequested', 'leaderboard']) assert.ok(k in payload, `download lacks '${k}'`);
+    // The download has exactly the fields, in the order, of what `jatp eval --json` writes for this run.
+    const cli = JSON.parse(JSON.stringify(cliEvalJson(node, { describe: { model: String(payload['model']), dataset: 'fashion-mnist' }, backend: 'cpu', attacksRequested: 'aa' }, pipeline.identity))) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(payload), Object.keys(cli));
+    assert.deepEqual(payload['leaderboard'], cli['leaderboard']);
     assert.equal(payload['backend'], 'cpu');
     // The toolkit's readers: the eval-JSON reader, and the state reader + merge behind `jatp eval merge`.
     const read = readEvalJson(json.file);

@@ -9,5 +9,6 @@ export { buildAttack, parseAttackSpec, type AttackSpec } from 'jatp/dist/attacks
 export type { AutoAttackReport } from 'jatp/dist/attacks/autoattack.js';
 export { toFloatBatch } from 'jatp/dist/data/pipeline.js';
 export type { Split } from 'jatp/dist/data/types.js';
-export { assembleReport, attackLabel, batchRanges, type EvaluationReport } from 'jatp/dist/experiments/evaluate.js';
-export type { EvaluationState, AttackBatchRecord } from 'jatp/dist/experiments/eval-state.js';
+export { assembleReport, attackLabel, batchRanges, type EvaluationReport } from 'jatp/dist/evaluation/evaluate.js';
+export type { EvaluationState, AttackBatchRecord } from 'jatp/dist/evaluation/eval-state.js';
+export { cliEvalJson } from 'jatp/dist/evaluation/eval-json.js';

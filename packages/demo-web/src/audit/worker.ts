@@ -11,7 +11,7 @@ import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { AuditJob, BackendName, BenchJob, FallenImage, ModelSource, PageMessage, PixelRange, WorkerMessage } from './protocol.js';
 import { BACKENDS, PIXEL_RANGES } from './protocol.js';
 import { registerWasmGradients, unfuseConvolutions } from './wasm-gradients.js';
-import { assembleReport, attackLabel, batchRanges, buildAttack, parseAttackSpec, toFloatBatch, type AttackBatchRecord, type AutoAttackReport, type EvaluationState, type Split } from './toolkit.js';
+import { assembleReport, attackLabel, batchRanges, buildAttack, cliEvalJson, parseAttackSpec, toFloatBatch, type AttackBatchRecord, type AutoAttackReport, type EvaluationState, type Split } from './toolkit.js';
 
 type Logits = (x: tf.Tensor4D) => tf.Tensor2D;
 
@@ -380,33 +380,12 @@ async function run(job: AuditJob): Promise<void> {
     });
   });
   const report = assembleReport(state);
-  const aa = report.attacks.find((r) => r.attack === 'aa');
-  const backend = tf.getBackend();
-  // The same document `jatp eval --json` writes: description, backend, the report, the leaderboard block.
-  const payload: Record<string, unknown> = {
-    model: job.describe.model,
-    ...(job.describe.preprocessor ? { preprocessor: job.describe.preprocessor } : {}),
-    dataset: job.dataset,
-    backend,
-    attacksRequested: job.attacks.join(','),
-    ...report,
-    leaderboard: {
-      dataset: job.dataset,
-      threat_model: report.norm,
-      eps: report.eps,
-      n_examples: report.n,
-      clean_acc: report.cleanAccuracy,
-      autoattack_acc: aa ? aa.robustAccuracy : null,
-      union_acc: report.unionRobustAccuracy,
-      architecture: state.key.identity['model']!.split(' ')[0],
-      forward_passes: report.forwardPasses,
-      preprocessor: job.describe.preprocessor ?? null,
-      gradient_mode: Object.fromEntries(report.attacks.map((r) => [r.attack, r.bpda ? 'bpda' : 'full'])),
-      eot_draws: report.eotDraws,
-      randomized: report.randomized,
-      decision_passes: report.decisionPasses,
-    },
-  };
+  // The document `jatp eval --json` writes, made by the toolkit's own eval-JSON writer.
+  const payload = cliEvalJson(
+    report,
+    { describe: { model: job.describe.model, ...(job.describe.preprocessor ? { preprocessor: job.describe.preprocessor } : {}), dataset: job.dataset }, backend: tf.getBackend(), attacksRequested: job.attacks.join(',') },
+    state.key.identity,
+  );
   post({ type: 'done', payload: JSON.parse(JSON.stringify(payload)) as Record<string, unknown>, state: JSON.parse(JSON.stringify(state)) as Record<string, unknown>, fallen, warnings });
 }
 
