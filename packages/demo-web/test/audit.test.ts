@@ -75,6 +75,12 @@ describe('audit page (headless chromium)', { skip }, () => {
     await model.fit(xs, ys, { epochs: 3, batchSize: 100, shuffle: false, verbose: 0 });
     tf.dispose([xs, ys]);
     await saveModel(model, path.join(dir, 'classifier'));
+    // The same network for 0-255 pixels (first kernel / 255): fed 0-1 images it sees almost only its biases.
+    const for255 = smallCnn([28, 28, 1], 10, 1);
+    const [kernel, bias, ...rest] = model.getWeights();
+    for255.setWeights([tf.div(kernel!, 255), bias!, ...rest]);
+    await saveModel(for255, path.join(dir, 'pixels-255'));
+    for255.dispose();
     await saveModel(smallCnn([32, 32, 3], 10, 2), path.join(dir, 'wrong-shape'));
     await saveModel(smallCnn([28, 28, 1], 5, 3), path.join(dir, 'five-classes'));
     model.dispose();
@@ -91,7 +97,7 @@ describe('audit page (headless chromium)', { skip }, () => {
     }
     site = path.join(dir, 'site');
     await buildAuditSite({ outDir: site, fashionMnistCount: 40, classifier: path.join(dir, 'classifier') });
-    for (const m of ['wrong-shape', 'five-classes']) {
+    for (const m of ['wrong-shape', 'five-classes', 'pixels-255']) {
       mkdirSync(path.join(site, 'models', m), { recursive: true });
       for (const f of ['model.json', 'group1-shard1of1.bin']) writeFileSync(path.join(site, 'models', m, f), readFileSync(path.join(dir, m, f)));
     }
@@ -237,7 +243,7 @@ describe('audit page (headless chromium)', { skip }, () => {
     ['a dropped model.json without its shard', '', /weight shard 'group1-shard1of1\.bin' .* is missing: drop the model\.json together with all its \.bin files/, async (p) => p.setInputFiles('#classifier-files', [path.join(dir, 'classifier', 'model.json')])],
     ['an input shape that does not match the images', '?classifier=models/wrong-shape/model.json', /takes 32×32×3 images, but the test images are 28×28×1/],
     ['a class count that does not match the images', '?classifier=models/five-classes/model.json', /outputs 5 values per image, but the test images have 10 classes/],
-    ['a pixel range mismatch', '?classifier=models/classifier/model.json&pixelRange=-1-1', /pixel range mismatch: .* choose the pixel range 0-1/],
+    ['a pixel range mismatch', '?classifier=models/pixels-255/model.json&pixelRange=0-1', /pixel range mismatch: with pixels in 0-1 .* choose the pixel range 0-255/],
   ];
   for (const [what, query, message, prepare] of bad) {
     test(`bad input shows its message on the page: ${what}`, async () => {
