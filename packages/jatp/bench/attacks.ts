@@ -4,7 +4,9 @@
  * PyTorch on the same weights and images, for two models (--model cnn|full|both):
  *
  * (a) cnn: the speed issue's small CNN on Fashion-MNIST, eps --eps (bench/attacks-small-cnn.ts),
- *     trained --train-steps SGD steps; kernel counts also for the toolkit's ResNet-18 at 32x32x3.
+ *     adversarially trained with the toolkit's TRADES recipe at the cpu preset (--trades-epochs,
+ *     cached in --cache), so that about half the points survive AutoAttack and its later stages
+ *     work; kernel counts also for the toolkit's ResNet-18 at 32x32x3.
  * (b) full: the CPU-preset full model T(clip01(P(x))) (JATP purifier nf 16 / gc 8 / nb 1 + ResNet-18
  *     width 8, inference mode) on 32x32x3 JPEG-derived CIFAR-10 test images, eps 8/255
  *     (bench/attacks-full-model.ts), trained --full-train-steps Adam steps.
@@ -21,8 +23,12 @@
  * with the engine's thread count and OMP_WAIT_POLICY=PASSIVE unless the environment sets a policy
  * (as the engine does).
  *
+ * AutoAttack also reports each stage's time (APGD-CE, APGD-T, FAB-T, Square) on both sides.
+ *
  * Flags: --model cnn|full|both (both)  --images N (100)  --pairs N (2)  --skip-aa
- *        --eps E (0.1, the CNN; the full model uses 8/255)  --train-steps N (300, CNN)
+ *        --attacks LIST (pgd40,apgd_ce,autoattack_standard: which to time)
+ *        --eps E (0.1, the CNN; the full model uses 8/255)  --trades-epochs N (3; 0 = the old
+ *        naturally trained CNN, --train-steps N (300) SGD steps)  --cache DIR (.cache/bench-attacks)
  *        --full-train-steps N (300)  --cifar FILE (a CIFAR-10 test_batch.bin; default: found
  *        under shared/data beside the repository)  --port-tol T (1e-5, relative above 1)
  *        --python PATH (/usr/bin/python3)  --json
@@ -83,6 +89,12 @@ function parseFlags() {
     pairs: positiveIntFlag(args, '--pairs', 2),
     cnnEps: positiveNumber('--eps', 0.1),
     trainSteps: positiveIntFlag(args, '--train-steps', 300),
+    tradesEpochs: nonNegativeInt('--trades-epochs', 3),
+    cache: flagValue('--cache') ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../.cache/bench-attacks'),
+    attacks: (flagValue('--attacks') ?? 'pgd40,apgd_ce,autoattack_standard').split(',').map((a) => {
+      if (!['pgd40', 'apgd_ce', 'autoattack_standard'].includes(a)) throw new Error(`--attacks: expected pgd40, apgd_ce or autoattack_standard, got '${a}'`);
+      return a;
+    }),
     fullTrainSteps: nonNegativeInt('--full-train-steps', 300),
     portTol: positiveNumber('--port-tol', 1e-5),
     cifar: flagValue('--cifar'),
@@ -90,7 +102,7 @@ function parseFlags() {
   };
 }
 // A bad flag is a one-line message, not a stack trace.
-const { model: modelFlag, images, pairs, cnnEps, trainSteps, fullTrainSteps, portTol, cifar, python } = (() => {
+const { model: modelFlag, images, pairs, cnnEps, trainSteps, tradesEpochs, cache, attacks, fullTrainSteps, portTol, cifar, python } = (() => {
   try {
     return parseFlags();
   } catch (err) {
@@ -174,7 +186,8 @@ function checkPort(bm: BenchModel, dataDir: string): Record<string, number> {
   return diffs;
 }
 
-type Run = { seconds: number; robustAccuracy: number };
+/** One timed attack; AutoAttack adds each stage's seconds. */
+type Run = { seconds: number; robustAccuracy: number; stages?: Record<string, number> };
 
 /**
  * Whether the two sides' median robust accuracies agree within what different random draws of
@@ -195,12 +208,15 @@ function ours(bm: BenchModel, name: string): Run {
   const attack: Attack = name === 'pgd40' ? new Pgd({ eps, steps: 40, stepSize: eps / 4 })
     : name === 'warmup' ? new Pgd({ eps, steps: 2, stepSize: eps / 4 })
       : name === 'apgd_ce' ? apgdCe({ eps }) : autoAttack({ eps });
+  const stages: Record<string, number> = {};
   const start = performance.now();
-  const r = attack.run(bm.logits, bm.x, bm.y, 0);
+  const r = name === 'autoattack_standard'
+    ? autoAttack({ eps, onStage: (s) => { stages[s.name] = s.seconds; } }).run(bm.logits, bm.x, bm.y, 0)
+    : attack.run(bm.logits, bm.x, bm.y, 0);
   const seconds = (performance.now() - start) / 1000;
   const acc = robustAccuracy(bm.logits, r.xAdv, bm.y);
   r.xAdv.dispose();
-  return { seconds, robustAccuracy: acc };
+  return { seconds, robustAccuracy: acc, ...(Object.keys(stages).length ? { stages } : {}) };
 }
 
 async function benchModel(bm: BenchModel, extraCounts: () => Record<string, number>, noRef: string | undefined): Promise<Record<string, unknown>> {
@@ -225,7 +241,7 @@ async function benchModel(bm: BenchModel, extraCounts: () => Record<string, numb
     }
     ours(bm, 'warmup');
     if (noRef === undefined) runReference(dataDir, 'warmup');
-    const names = ['pgd40', 'apgd_ce', ...(args.includes('--skip-aa') ? [] : ['autoattack_standard'])];
+    const names = attacks.filter((a) => a !== 'autoattack_standard' || !args.includes('--skip-aa'));
     const table: Record<string, unknown> = {};
     log(`  ${noRef === undefined ? `tfjs (${tf.getBackend()}) vs reference PyTorch, interleaved, ${pairs} pair(s)` : `tfjs (${tf.getBackend()}) only`}; eps ${eps.toPrecision(4)}, ${x.shape[0]} images:`);
     for (const name of names) {
@@ -243,6 +259,17 @@ async function benchModel(bm: BenchModel, extraCounts: () => Record<string, numb
       log(`  ${name}: tfjs ${median(a.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(a)}%` +
         (b.length ? `; reference ${median(b.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(b)}%; time ratio ${median(ratios).toFixed(2)}x (min-max ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '') +
         `  [load ${load.join(' ')}]`);
+      if (a[0]?.stages !== undefined) {
+        const stageNames = Object.keys(a[0].stages);
+        const stageRatios: Record<string, unknown> = {};
+        for (const st of stageNames) {
+          const ta = a.map((r) => r.stages?.[st] ?? NaN);
+          const rs = b.map((r, i) => ta[i]! / (r.stages?.[st] ?? NaN));
+          stageRatios[st] = rs.length ? { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) } : undefined;
+          log(`    stage ${st}: tfjs ${median(ta).toFixed(2)} s` + (b.length ? `; reference ${median(b.map((r) => r.stages?.[st] ?? NaN)).toFixed(2)} s; ratio ${median(rs).toFixed(2)}x (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''));
+        }
+        (table[name] as Record<string, unknown>).stageRatios = stageRatios;
+      }
       if (agreement !== undefined && !agreement.agree) {
         log(`  WARNING ${name}: robust accuracies differ by ${(100 * agreement.difference).toFixed(1)} points, more than the ${(100 * agreement.allowed).toFixed(1)} that the attacks' random draws explain at ${x.shape[0]} images`);
       }
@@ -280,7 +307,7 @@ async function main(): Promise<void> {
   const models = results.models as Record<string, unknown>;
 
   if (modelFlag !== 'full') {
-    const bm = await smallCnnBench({ images, eps: cnnEps, trainSteps });
+    const bm = await smallCnnBench({ images, eps: cnnEps, trainSteps, tradesEpochs, cache });
     try {
       models.cnn = await benchModel(bm, resnet18Counts, noRef);
     } finally {

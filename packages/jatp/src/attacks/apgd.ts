@@ -24,6 +24,17 @@
  * - rho: oscillation threshold of condition (1)  = 0.75
  * - nTargetClasses: targets tried by APGD-T      = 9 (capped at numClasses - 1)
  * - onIteration: hook receiving each iteration's step sizes and losses (reads back; for tests) = undefined
+ * - batchTargets: run the (target, restart) runs together as one batch, up to maxBatchElements
+ *   input elements per batch (more runs per batch means fewer, larger kernel calls) = true
+ * - maxBatchElements: input elements (rows x H x W x C) a batched group may hold = 2^22; a group
+ *   always holds at least one run
+ *
+ * Runs in one batch give the same result as one after another: every per-example computation is
+ * independent of the other rows, each run's random start is drawn for all N input points from the
+ * run's own seed and then gathered (so a point's start does not depend on which other points are
+ * still attacked), and each point takes the first run, in (target, restart) order, that fooled it.
+ * A batch only costs the work of the runs a sequential pass would have skipped for points that an
+ * earlier run of the same batch fooled.
  *
  * Deviation (documented): the reference compares the first step's loss with an uninitialised zero entry
  * when counting loss increases; here it is compared with the loss at the random start.
@@ -67,6 +78,10 @@ export interface ApgdOptions {
   readonly nTargetClasses: number;
   /** Debug/test hook called after every iteration with the per-example step size and loss. */
   readonly onIteration?: (info: { iteration: number; stepSize: number[]; loss: number[] }) => void;
+  /** Run several (target, restart) runs as one batch (same results as one after another). */
+  readonly batchTargets?: boolean;
+  /** Input elements a batch of runs may hold (at least one run per batch). */
+  readonly maxBatchElements?: number;
 }
 
 /** AutoAttack standard APGD-CE (spec §5.3): 100 iterations, 1 restart, rho 0.75. */
@@ -144,21 +159,66 @@ export class Apgd implements Attack {
     cleanMask.dispose();
     let xAdv = tf.clone(x);
 
-    for (const rank of targetRanks) {
-      for (let restart = 0; restart < o.nRestarts; restart++) {
-        const runSeed = rng.nextSeed(); // one seed per (target, restart), drawn whether or not it runs
-        xAdv = attackRemaining(x, y, xAdv, fooled, (xs, ys) => {
-          const target = targeted
-            ? tf.tidy(() => tf.reshape(tf.slice(tf.topk(model(xs), rank).indices, [0, rank - 1], [-1, 1]), [-1]) as tf.Tensor1D)
-            : undefined;
-          const { xBestAdv, robust } = this.singleRun(model, xs, ys, target, runSeed);
-          const robustFlags = robust.dataSync();
-          tf.dispose([robust, ...(target ? [target] : [])]);
-          return { xAdv: xBestAdv, fooled: Array.from(robustFlags, (r) => r === 0) };
-        }).xAdv;
-      }
+    // One seed per (target, restart), drawn whether or not it runs.
+    const runs = targetRanks.flatMap((rank) => Array.from({ length: o.nRestarts }, () => ({ rank, seed: rng.nextSeed() })));
+    const dim = x.size / Math.max(n, 1);
+    const budget = o.maxBatchElements ?? 2 ** 22;
+    let next = 0;
+    while (next < runs.length) {
+      const remaining = fooled.reduce((c, f) => c + (f ? 0 : 1), 0);
+      if (remaining === 0) break;
+      const perGroup = o.batchTargets === false ? 1 : Math.max(1, Math.floor(budget / (remaining * dim)));
+      const group = runs.slice(next, next + perGroup);
+      next += group.length;
+      xAdv = attackRemaining(x, y, xAdv, fooled, (xs, ys, todo) => this.runGroup(model, x.shape, xs, ys, todo, group, targeted)).xAdv;
     }
     return { xAdv, success: fooled };
+  }
+
+  /**
+   * Runs `group` (consecutive (target, restart) runs) on the m points `todo` as one batch of
+   * group.length * m rows; each point takes the first run that fooled it.
+   */
+  private runGroup(
+    model: LogitsFn,
+    fullShape: readonly number[],
+    xs: tf.Tensor4D,
+    ys: tf.Tensor1D,
+    todo: readonly number[],
+    group: readonly { rank: number; seed: number }[],
+    targeted: boolean,
+  ): { xAdv: tf.Tensor4D; fooled: boolean[] } {
+    const m = xs.shape[0];
+    const k = group.length;
+    const rows = Int32Array.from(todo);
+    const { xb, yb, target, start } = tf.tidy(() => {
+      const idx = tf.tensor1d(rows, 'int32');
+      // Each run's start draws for every input point of `run`, then keeps the attacked ones.
+      const starts = group.map((r) => tf.gather(tf.randomUniform(fullShape as [number, number, number, number], 0, 1, 'float32', r.seed), idx));
+      const maxRank = Math.max(...group.map((r) => r.rank));
+      const order = targeted ? tf.topk(model(xs), maxRank).indices : undefined;
+      const targets = order ? group.map((r) => tf.reshape(tf.slice(order, [0, r.rank - 1], [-1, 1]), [-1])) : [];
+      return {
+        xb: (k === 1 ? tf.clone(xs) : tf.concat(Array(k).fill(xs), 0)) as tf.Tensor4D,
+        yb: (k === 1 ? tf.clone(ys) : tf.concat(Array(k).fill(ys), 0)) as tf.Tensor1D,
+        target: targeted ? (tf.concat(targets, 0) as tf.Tensor1D) : undefined,
+        start: tf.concat(starts, 0) as tf.Tensor4D,
+      };
+    });
+    const { xBestAdv, robust } = this.singleRun(model, xb, yb, target, start);
+    const robustFlags = robust.dataSync();
+    tf.dispose([xb, yb, start, robust, ...(target ? [target] : [])]);
+    const pick = new Int32Array(m);
+    const fooledHere: boolean[] = [];
+    for (let j = 0; j < m; j++) {
+      let run = 0;
+      while (run < k && robustFlags[run * m + j] !== 0) run++;
+      fooledHere.push(run < k);
+      pick[j] = (run < k ? run : k - 1) * m + j;
+    }
+    const xAdv = k === 1 ? xBestAdv : (tf.tidy(() => tf.gather(xBestAdv, tf.tensor1d(pick, 'int32'))) as tf.Tensor4D);
+    if (k > 1) xBestAdv.dispose();
+    return { xAdv, fooled: fooledHere };
   }
 
   /** One APGD run on a batch (all points attacked), spec §5.3. */
@@ -167,7 +227,7 @@ export class Apgd implements Attack {
     x: tf.Tensor4D,
     y: tf.Tensor1D,
     target: tf.Tensor1D | undefined,
-    seed: number,
+    uniformStart: tf.Tensor4D,
   ): SingleRunResult {
     const o = this.options;
     const n = x.shape[0];
@@ -176,7 +236,7 @@ export class Apgd implements Attack {
 
     // Random start on the sphere of the norm ball (spec §5.3), then clipped to [0,1].
     let xCur = tf.tidy(() => {
-      const t = tf.sub(tf.mul(tf.randomUniform(x.shape, 0, 1, 'float32', seed), 2), 1) as tf.Tensor4D;
+      const t = tf.sub(tf.mul(uniformStart, 2), 1) as tf.Tensor4D;
       const size = o.norm === 'Linf' ? linfNormPerExample(t) : l2NormPerExample(t);
       return clip01(tf.add(x, tf.mul(tf.div(t, perExample(tf.add(size, 1e-12) as tf.Tensor1D)), o.eps))) as tf.Tensor4D;
     });
