@@ -38,13 +38,14 @@ function smallCnn(seed: number): Cnn {
   const w2 = he([4, 4, 16, 32], 256, seed + 1), b2 = zeros(32);
   const w3 = he([1568, 100], 1568, seed + 2), b3 = zeros(100);
   const w4 = he([100, 10], 100, seed + 3), b4 = zeros(10);
-  // PyTorch's padding=1 with k4 s2: 28 -> 14 -> 7 (explicit symmetric padding, as the reference).
-  const pad = [[0, 0], [1, 1], [1, 1], [0, 0]] as [number, number][];
+  // PyTorch's padding=1 with k4 s2 is tfjs's 'same' here (28 -> 14 -> 7: one pixel on each side).
+  // Written with tfjs's fused ops, as a tfjs-layers model (Conv2D / Dense with bias and ReLU) runs:
+  // one kernel per layer without a gradient; with one, tfjs splits them into conv, bias add, ReLU.
   const model: LogitsFn = (x) => tf.tidy(() => {
-    const h1 = tf.relu(tf.add(tf.conv2d(tf.pad(x, pad), w1 as tf.Tensor4D, 2, 'valid'), b1)) as tf.Tensor4D;
-    const h2 = tf.relu(tf.add(tf.conv2d(tf.pad(h1, pad), w2 as tf.Tensor4D, 2, 'valid'), b2));
-    const h3 = tf.relu(tf.add(tf.matMul(tf.reshape(h2, [x.shape[0], 1568]), w3), b3));
-    return tf.add(tf.matMul(h3, w4), b4) as tf.Tensor2D;
+    const h1 = tf.fused.conv2d({ x, filter: w1 as tf.Tensor4D, strides: 2, pad: 'same', bias: b1, activation: 'relu' });
+    const h2 = tf.fused.conv2d({ x: h1, filter: w2 as tf.Tensor4D, strides: 2, pad: 'same', bias: b2, activation: 'relu' });
+    const h3 = tf.fused.matMul({ a: tf.reshape(h2, [x.shape[0], 1568]), b: w3 as tf.Tensor2D, bias: b3, activation: 'relu' });
+    return tf.fused.matMul({ a: h3, b: w4 as tf.Tensor2D, bias: b4 }) as tf.Tensor2D;
   });
   return { model, weights: { w1, b1, w2, b2, w3, b3, w4, b4 } };
 }

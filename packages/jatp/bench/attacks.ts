@@ -27,6 +27,8 @@
  *
  * Flags: --model cnn|full|both (both)  --images N (100)  --pairs N (2)  --skip-aa
  *        --attacks LIST (pgd40,apgd_ce,autoattack_standard: which to time)
+ *        --compare-sequential (AutoAttack also with APGD-T's and FAB-T's targets one after another,
+ *        the old way, as a third interleaved side: what batching the targets buys)
  *        --eps E (0.1, the CNN; the full model uses 8/255)  --trades-epochs N (3; 0 = the old
  *        naturally trained CNN, --train-steps N (300) SGD steps)  --cache DIR (.cache/bench-attacks)
  *        --full-train-steps N (300)  --cifar FILE (a CIFAR-10 test_batch.bin; default: found
@@ -45,7 +47,7 @@ import { kernelStats, provenance, torchStatus } from 'tfjs-backend-torch';
 
 import { initBackend } from '../src/backend.js';
 import { apgdCe } from '../src/attacks/apgd.js';
-import { autoAttack } from '../src/attacks/autoattack.js';
+import { STANDARD_STAGES, autoAttack, autoAttackCustom } from '../src/attacks/autoattack.js';
 import { Pgd } from '../src/attacks/pgd.js';
 import type { Attack } from '../src/attacks/types.js';
 import { buildResnet18 } from '../src/models/resnet18.js';
@@ -187,7 +189,13 @@ function checkPort(bm: BenchModel, dataDir: string): Record<string, number> {
 }
 
 /** One timed attack; AutoAttack adds each stage's seconds. */
-type Run = { seconds: number; robustAccuracy: number; stages?: Record<string, number> };
+type Run = { seconds: number; cpuSeconds?: number; robustAccuracy: number; stages?: Record<string, number>; stagesCpu?: Record<string, number> };
+
+/** Process CPU time (user + system, all threads) in seconds: less sensitive to other jobs than wall time. */
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /**
  * Whether the two sides' median robust accuracies agree within what different random draws of
@@ -209,14 +217,26 @@ function ours(bm: BenchModel, name: string): Run {
     : name === 'warmup' ? new Pgd({ eps, steps: 2, stepSize: eps / 4 })
       : name === 'apgd_ce' ? apgdCe({ eps }) : autoAttack({ eps });
   const stages: Record<string, number> = {};
+  const stagesCpu: Record<string, number> = {};
+  const cpuStart = cpuNow();
+  let cpuMark = cpuStart;
   const start = performance.now();
+  const onStage = (s: { name: string; seconds: number }): void => {
+    stages[s.name] = s.seconds;
+    const c = cpuNow();
+    stagesCpu[s.name] = c - cpuMark;
+    cpuMark = c;
+  };
   const r = name === 'autoattack_standard'
-    ? autoAttack({ eps, onStage: (s) => { stages[s.name] = s.seconds; } }).run(bm.logits, bm.x, bm.y, 0)
-    : attack.run(bm.logits, bm.x, bm.y, 0);
+    ? autoAttack({ eps, onStage }).run(bm.logits, bm.x, bm.y, 0)
+    : name === 'autoattack_sequential'
+      ? autoAttackCustom(STANDARD_STAGES.map((st) => ({ ...st, options: { ...st.options, batchTargets: false } })), { eps, onStage }).run(bm.logits, bm.x, bm.y, 0)
+      : attack.run(bm.logits, bm.x, bm.y, 0);
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuNow() - cpuStart;
   const acc = robustAccuracy(bm.logits, r.xAdv, bm.y);
   r.xAdv.dispose();
-  return { seconds, robustAccuracy: acc, ...(Object.keys(stages).length ? { stages } : {}) };
+  return { seconds, cpuSeconds, robustAccuracy: acc, ...(Object.keys(stages).length ? { stages, stagesCpu } : {}) };
 }
 
 async function benchModel(bm: BenchModel, extraCounts: () => Record<string, number>, noRef: string | undefined): Promise<Record<string, unknown>> {
@@ -247,18 +267,31 @@ async function benchModel(bm: BenchModel, extraCounts: () => Record<string, numb
     for (const name of names) {
       const a: Run[] = [];
       const b: Run[] = [];
-      for (let i = 0; i < (noRef === undefined ? pairs : 1); i++) {
+      const seq: Run[] = [];
+      const withSequential = name === 'autoattack_standard' && args.includes('--compare-sequential');
+      for (let i = 0; i < (noRef === undefined || withSequential ? pairs : 1); i++) {
+        if (withSequential) seq.push(ours(bm, 'autoattack_sequential'));
         a.push(ours(bm, name));
         if (noRef === undefined) b.push(runReference(dataDir, name) as unknown as Run);
+      }
+      if (withSequential) {
+        const total = a.map((r, i) => r.seconds / seq[i]!.seconds);
+        log(`  batched targets / sequential targets (toolkit, interleaved): AutoAttack ${median(total).toFixed(2)}x (${Math.min(...total).toFixed(2)}-${Math.max(...total).toFixed(2)}), robust ${(100 * median(seq.map((r) => r.robustAccuracy))).toFixed(1)}% sequential`);
+        for (const st of Object.keys(a[0]?.stages ?? {})) {
+          const rs = a.map((r, i) => (r.stages?.[st] ?? NaN) / (seq[i]!.stages?.[st] ?? NaN));
+          log(`    stage ${st}: sequential ${median(seq.map((r) => r.stages?.[st] ?? NaN)).toFixed(2)} s, batched/sequential ${median(rs).toFixed(2)}x (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})`);
+        }
       }
       const ratios = b.map((r, i) => a[i]!.seconds / r.seconds);
       const load = machine().loadavg;
       const agreement = b.length ? accuracyAgreement(a, b, x.shape[0]) : undefined;
-      table[name] = { tfjs: a, reference: b, loadavgAfter: load, ratio: ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : undefined, agreement };
+      table[name] = { tfjs: a, reference: b, ...(seq.length ? { tfjsSequentialTargets: seq } : {}), loadavgAfter: load, ratio: ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : undefined, agreement };
+      const cpuRatios = b.filter((r) => r.cpuSeconds !== undefined).map((r, i) => a[i]!.cpuSeconds! / r.cpuSeconds!);
+      if (cpuRatios.length) (table[name] as Record<string, unknown>).cpuRatio = { median: median(cpuRatios), min: Math.min(...cpuRatios), max: Math.max(...cpuRatios) };
       const accs = (rs: Run[]) => [...new Set(rs.map((r) => (100 * r.robustAccuracy).toFixed(1)))].join('/');
       log(`  ${name}: tfjs ${median(a.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(a)}%` +
         (b.length ? `; reference ${median(b.map((r) => r.seconds)).toFixed(1)} s, robust ${accs(b)}%; time ratio ${median(ratios).toFixed(2)}x (min-max ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : '') +
-        `  [load ${load.join(' ')}]`);
+        (cpuRatios.length ? `; CPU-time ratio ${median(cpuRatios).toFixed(2)}x` : '') + `  [load ${load.join(' ')}]`);
       if (a[0]?.stages !== undefined) {
         const stageNames = Object.keys(a[0].stages);
         const stageRatios: Record<string, unknown> = {};
@@ -266,7 +299,8 @@ async function benchModel(bm: BenchModel, extraCounts: () => Record<string, numb
           const ta = a.map((r) => r.stages?.[st] ?? NaN);
           const rs = b.map((r, i) => ta[i]! / (r.stages?.[st] ?? NaN));
           stageRatios[st] = rs.length ? { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) } : undefined;
-          log(`    stage ${st}: tfjs ${median(ta).toFixed(2)} s` + (b.length ? `; reference ${median(b.map((r) => r.stages?.[st] ?? NaN)).toFixed(2)} s; ratio ${median(rs).toFixed(2)}x (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)})` : ''));
+          const cr = b.map((r, i) => (a[i]!.stagesCpu?.[st] ?? NaN) / (r.stagesCpu?.[st] ?? NaN));
+          log(`    stage ${st}: tfjs ${median(ta).toFixed(2)} s` + (b.length ? `; reference ${median(b.map((r) => r.stages?.[st] ?? NaN)).toFixed(2)} s; ratio ${median(rs).toFixed(2)}x (${Math.min(...rs).toFixed(2)}-${Math.max(...rs).toFixed(2)}); CPU-time ratio ${median(cr).toFixed(2)}x` : ''));
         }
         (table[name] as Record<string, unknown>).stageRatios = stageRatios;
       }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { linfStep } from 'tfjs-backend-torch/fused';
 import type { LogitsFn } from '../models/types.js';
-import { averagedLoss, checkInputs, cwMarginPerExample, projectLinf, SeedStream } from './common.js';
+import { averagedLoss, checkInputs, cwMarginPerExample, SeedStream } from './common.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { attackRemaining, replaceRows } from './remaining.js';
@@ -159,7 +160,10 @@ function squareSingleRun(
     }
 
     const next = tf.tidy(() => {
-      const proposal = projectLinf(tf.add(cur.best, tf.tensor4d(step, [m, height, width, channels])) as tf.Tensor4D, cur.x, eps);
+      // best + step, projected onto the ball and the box: on torch one fused call (linfStep adds
+      // stepSize * sign(step) = step itself, since every entry is 0 or +-stepSize), the same floats
+      // as projectLinf(best + step) on every backend.
+      const proposal = linfStep(cur.best, tf.tensor4d(step, [m, height, width, channels]), cur.x, stepSize, eps, 0, 1);
       const newMargin = averagedLoss(model, proposal as tf.Tensor4D, (z) => marginLoss(z, cur.y));
       // Accept if the loss decreased or the point is now misclassified (spec §5.3).
       const accept = tf.logicalOr(tf.less(newMargin, cur.margin), tf.lessEqual(newMargin, 0));

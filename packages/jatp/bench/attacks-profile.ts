@@ -1,0 +1,58 @@
+/**
+ * Where AutoAttack's time goes on the bench's small CNN (dev tool for docs/engine-speed.md):
+ * per stage, the seconds, the kernel calls the engine dispatched, the host reads
+ * (dataSync / data / arraySync) and the kernels by name, for one run on the first --images
+ * Fashion-MNIST test images. Load-independent counts first, time second.
+ *
+ *   npx tsx bench/attacks-profile.ts --images 200 [--sequential] [--trades-epochs 3]
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as tf from '@tensorflow/tfjs-core';
+import { kernelStats } from 'tfjs-backend-torch';
+
+import { initBackend } from '../src/backend.js';
+import { STANDARD_STAGES, autoAttackCustom } from '../src/attacks/autoattack.js';
+import { machine } from '../../tfjs-backend-torch/bench/interleave.js';
+import { smallCnnBench } from './attacks-small-cnn.js';
+import { positiveIntFlag } from './flags.js';
+
+const args = process.argv.slice(2);
+const images = positiveIntFlag(args, '--images', 200);
+const sequential = args.includes('--sequential');
+
+async function main(): Promise<void> {
+  await initBackend();
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const bm = await smallCnnBench({ images, eps: 0.1, trainSteps: 300, tradesEpochs: 3, cache: path.resolve(here, '../../../.cache/bench-attacks') });
+  let reads = 0;
+  const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of ['dataSync', 'data', 'arraySync', 'array']) {
+    const orig = proto[name]!;
+    proto[name] = function (this: unknown, ...a: unknown[]) { reads++; return orig.apply(this, a); };
+  }
+  const byKernel = new Map<string, number>();
+  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+  const run = engine.runKernel.bind(engine);
+  engine.runKernel = (name: string, ...rest: unknown[]) => { byKernel.set(name, (byKernel.get(name) ?? 0) + 1); return run(name, ...rest); };
+  const calls = (): number => kernelStats.native + kernelStats.fallback;
+  let mark = { t: performance.now(), c: calls(), r: reads, k: new Map(byKernel) };
+  const host = machine();
+  console.log(`${host.cpuModel}, load ${host.loadavg.join(' ')}, ${host.date}; ${images} images, ${sequential ? 'sequential' : 'batched'} targets`);
+  const stages = STANDARD_STAGES.map((s) => ({ ...s, options: { ...s.options, batchTargets: !sequential } }));
+  const report = autoAttackCustom(stages, {
+    eps: bm.eps,
+    onStage: (s) => {
+      const now = { t: performance.now(), c: calls(), r: reads, k: new Map(byKernel) };
+      const top = [...now.k].map(([k, v]) => [k, v - (mark.k.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 12);
+      console.log(`${s.name}: ${((now.t - mark.t) / 1000).toFixed(2)} s, ${now.c - mark.c} kernel calls, ${now.r - mark.r} host reads, robust ${(100 * s.robustAccuracy).toFixed(1)}% (fooled ${s.newlyFooled})`);
+      console.log(`   ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      mark = now;
+    },
+  }).run(bm.logits, bm.x, bm.y, 0);
+  report.xAdv.dispose();
+  console.log(`clean ${(100 * report.cleanAccuracy).toFixed(1)}%, robust ${(100 * report.robustAccuracy).toFixed(1)}%, load ${machine().loadavg.join(' ')}`);
+  bm.dispose();
+}
+main().catch((e) => { console.error(e); process.exit(1); });
