@@ -37,16 +37,17 @@ async function main(): Promise<void> {
   const run = engine.runKernel.bind(engine);
   engine.runKernel = (name: string, ...rest: unknown[]) => { byKernel.set(name, (byKernel.get(name) ?? 0) + 1); return run(name, ...rest); };
   const calls = (): number => kernelStats.native + kernelStats.fallback;
-  let mark = { t: performance.now(), c: calls(), r: reads, k: new Map(byKernel) };
+  const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  let mark = { t: performance.now(), cpu: cpu(), c: calls(), r: reads, k: new Map(byKernel) };
   const host = machine();
   console.log(`${host.cpuModel}, load ${host.loadavg.join(' ')}, ${host.date}; ${images} images, ${sequential ? 'sequential' : 'batched'} targets`);
   const stages = STANDARD_STAGES.map((s) => ({ ...s, options: { ...s.options, batchTargets: !sequential } }));
   const report = autoAttackCustom(stages, {
     eps: bm.eps,
     onStage: (s) => {
-      const now = { t: performance.now(), c: calls(), r: reads, k: new Map(byKernel) };
+      const now = { t: performance.now(), cpu: cpu(), c: calls(), r: reads, k: new Map(byKernel) };
       const top = [...now.k].map(([k, v]) => [k, v - (mark.k.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 12);
-      console.log(`${s.name}: ${((now.t - mark.t) / 1000).toFixed(2)} s, ${now.c - mark.c} kernel calls, ${now.r - mark.r} host reads, robust ${(100 * s.robustAccuracy).toFixed(1)}% (fooled ${s.newlyFooled})`);
+      console.log(`${s.name}: ${((now.t - mark.t) / 1000).toFixed(2)} s wall, ${(now.cpu - mark.cpu).toFixed(2)} s CPU, ${now.c - mark.c} kernel calls, ${now.r - mark.r} host reads, robust ${(100 * s.robustAccuracy).toFixed(1)}% (fooled ${s.newlyFooled})`);
       console.log(`   ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
       mark = now;
     },

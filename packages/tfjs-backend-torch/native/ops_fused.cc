@@ -200,6 +200,72 @@ TT_FN(NnApgdLinfStep) {
   return ReturnTensor(info.Env(), project((x + (z - x) * a) + (x - xPrev) * (1 - a)));
 }
 
+// nnApgdTrack(xCur, grad, loss, lossPrev, logits, y, xBestAdv, robust, increases, xBest, gradBest,
+//             lossBest) -> [xBestAdv', robust', increases', xBest', gradBest', lossBest']
+// APGD's per-iteration bookkeeping after the gradient at xCur: the last misclassified iterate,
+// "robust at every iterate so far", the count of loss increases since the last checkpoint, and
+// the best-loss iterate with its gradient and loss. One call instead of about thirty tfjs kernels
+// (argMax, equal, five broadcast selects, ...); selections and an add of 0/1, so the same floats.
+TT_FN(NnApgdTrack) {
+  const at::Tensor x = Float(TensorArg(info, 0));
+  const at::Tensor g = Float(TensorArg(info, 1));
+  const at::Tensor loss = Float(TensorArg(info, 2));
+  const at::Tensor lossPrev = Float(TensorArg(info, 3));
+  const at::Tensor& logits = TensorArg(info, 4);
+  const at::Tensor& y = TensorArg(info, 5);
+  const at::Tensor xBestAdv = Float(TensorArg(info, 6));
+  const at::Tensor& robust = TensorArg(info, 7);
+  const at::Tensor increases = Float(TensorArg(info, 8));
+  const at::Tensor xBest = Float(TensorArg(info, 9));
+  const at::Tensor gradBest = Float(TensorArg(info, 10));
+  const at::Tensor lossBest = Float(TensorArg(info, 11));
+  const int64_t n = x.size(0);
+  std::vector<int64_t> rowShape(static_cast<size_t>(x.dim()), 1);
+  rowShape[0] = n;
+  // The prediction as the ArgMax kernel makes it (ops_reduce.cc): a NaN logit is never picked
+  // unless it is the first one.
+  const at::Tensor z = Float(logits);
+  at::Tensor pred = at::argmax(at::where(at::isnan(z), at::full({}, -INFINITY, z.options()), z), 1);
+  pred = at::where(at::isnan(z.select(1, 0)), at::zeros({}, pred.options()), pred);
+  const at::Tensor correct = pred.eq(y.to(at::kLong));
+  const at::Tensor improved = loss.gt(lossBest);
+  const at::Tensor wrongRows = correct.logical_not().reshape(rowShape);
+  const at::Tensor improvedRows = improved.reshape(rowShape);
+  std::vector<at::Tensor> outs;
+  outs.push_back(at::where(wrongRows, x, xBestAdv));
+  outs.push_back(robust.to(at::kBool).logical_and(correct));
+  outs.push_back(increases + loss.gt(lossPrev).to(at::kFloat));
+  outs.push_back(at::where(improvedRows, x, xBest));
+  outs.push_back(at::where(improvedRows, g, gradBest));
+  outs.push_back(at::where(improved, loss, lossBest));
+  return ReturnTensors(info.Env(), outs);
+}
+
+// nnSquareAccept(logits, y, proposal, best, margin) -> [best', margin']
+// Square's accept step (Andriushchenko et al. 2020) on the model's logits at the proposals:
+// newMargin = z_y - max_{k != y} z_k (the toolkit's CW margin, the true class masked by -1e9),
+// accept = newMargin < margin or newMargin <= 0; best and margin take the proposal's values where
+// accepted. One call instead of about twenty tfjs kernels per query, with the same ATen ops as the
+// engine's Multiply / Sum / Max kernels, so the same floats.
+TT_FN(NnSquareAccept) {
+  const at::Tensor z = Float(TensorArg(info, 0));
+  const at::Tensor& y = TensorArg(info, 1);
+  const at::Tensor proposal = Float(TensorArg(info, 2));
+  const at::Tensor best = Float(TensorArg(info, 3));
+  const at::Tensor margin = Float(TensorArg(info, 4));
+  const at::Tensor oneHot = at::one_hot(y.to(at::kLong), z.size(1)).to(at::kFloat);
+  const at::Tensor trueLogit = at::sum(z * oneHot, {1}, false);
+  const at::Tensor maxOther = at::amax(z - oneHot * 1e9, {1}, false);
+  const at::Tensor newMargin = (maxOther - trueLogit).neg();
+  const at::Tensor accept = newMargin.lt(margin).logical_or(newMargin.le(0));
+  std::vector<int64_t> rowShape(static_cast<size_t>(best.dim()), 1);
+  rowShape[0] = best.size(0);
+  std::vector<at::Tensor> outs;
+  outs.push_back(at::where(accept.reshape(rowShape), proposal, best));
+  outs.push_back(at::where(accept, newMargin, margin));
+  return ReturnTensors(info.Env(), outs);
+}
+
 }  // namespace
 }  // namespace nn
 
@@ -211,6 +277,8 @@ void RegisterFusedOps(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, NnAdamUpdate);
   TT_EXPORT(exports, env, NnLinfStep);
   TT_EXPORT(exports, env, NnApgdLinfStep);
+  TT_EXPORT(exports, env, NnApgdTrack);
+  TT_EXPORT(exports, env, NnSquareAccept);
 }
 
 }  // namespace tt

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { TorchAdamUpdate, TorchApgdLinfStep, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate } from './fused_names.js';
+import { TorchAdamUpdate, TorchApgdLinfStep, TorchApgdTrack, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate, TorchSquareAccept } from './fused_names.js';
 
 /** Whether the active backend runs the fused kernels natively. */
 export function fusedOpsAvailable(): boolean {
@@ -160,5 +160,71 @@ export function apgdLinfStep<T extends tf.Tensor>(xCur: T, xPrev: tf.Tensor, gra
     const project = (v: tf.Tensor) => tf.clipByValue(tf.minimum(tf.maximum(v, tf.sub(x0, epsilon)), tf.add(x0, epsilon)), lo, hi);
     const z = project(tf.add(xCur, tf.mul(stepSize, tf.sign(grad))));
     return project(tf.add(tf.add(xCur, tf.mul(tf.sub(z, xCur), a)), tf.mul(tf.sub(xCur, xPrev), 1 - a))) as T;
+  });
+}
+
+/** APGD's tracked state between iterations (see apgdTrack). */
+export interface ApgdTracked<X extends tf.Tensor> {
+  /** Last misclassified iterate per example (else what it was). */
+  xBestAdv: X;
+  /** bool [N]: correctly classified at every iterate so far. */
+  robust: tf.Tensor1D;
+  /** float [N]: iterations whose loss rose, since the last checkpoint. */
+  increases: tf.Tensor1D;
+  /** Highest-loss iterate, its gradient and its loss. */
+  xBest: X;
+  gradBest: X;
+  lossBest: tf.Tensor1D;
+}
+
+/**
+ * APGD's bookkeeping after the loss, logits and gradient at the iterate xCur (Croce & Hein 2020):
+ * correct = argMax(logits) == y; xBestAdv <- xCur where not correct; robust <- robust && correct;
+ * increases += (loss > lossPrev); where loss > lossBest: xBest <- xCur, gradBest <- grad,
+ * lossBest <- loss. Returns new tensors (the inputs are not disposed). One kernel on torch; the
+ * same selections from tfjs ops elsewhere, so the floats are the same on every backend.
+ */
+export function apgdTrack<X extends tf.Tensor>(xCur: X, grad: X, loss: tf.Tensor1D, lossPrev: tf.Tensor1D, logits: tf.Tensor2D,
+  y: tf.Tensor1D, s: ApgdTracked<X>): ApgdTracked<X> {
+  if (fusedOpsAvailable()) {
+    const [xBestAdv, robust, increases, xBest, gradBest, lossBest] = tf.engine().runKernel(TorchApgdTrack,
+      { xCur, grad, loss, lossPrev, logits, y, xBestAdv: s.xBestAdv, robust: s.robust, increases: s.increases, xBest: s.xBest,
+        gradBest: s.gradBest, lossBest: s.lossBest }, {}) as tf.Tensor[];
+    return { xBestAdv: xBestAdv as X, robust: robust as tf.Tensor1D, increases: increases as tf.Tensor1D, xBest: xBest as X,
+      gradBest: gradBest as X, lossBest: lossBest as tf.Tensor1D };
+  }
+  return tf.tidy(() => {
+    const rows = (m: tf.Tensor1D) => tf.broadcastTo(tf.reshape(m, [m.shape[0], ...Array(xCur.rank - 1).fill(1)]), xCur.shape);
+    const correct = tf.equal(tf.argMax(logits, 1), tf.cast(y, 'int32')) as tf.Tensor1D;
+    const improved = tf.greater(loss, s.lossBest) as tf.Tensor1D;
+    return {
+      xBestAdv: tf.where(rows(tf.logicalNot(correct) as tf.Tensor1D), xCur, s.xBestAdv) as X,
+      robust: tf.logicalAnd(s.robust, correct) as tf.Tensor1D,
+      increases: tf.add(s.increases, tf.cast(tf.greater(loss, lossPrev), 'float32')) as tf.Tensor1D,
+      xBest: tf.where(rows(improved), xCur, s.xBest) as X,
+      gradBest: tf.where(rows(improved), grad, s.gradBest) as X,
+      lossBest: tf.where(improved, loss, s.lossBest) as tf.Tensor1D,
+    };
+  });
+}
+
+/**
+ * Square's accept step from the logits at the proposals: margin' = z_y - max_{k != y} z_k (the
+ * true class masked by -1e9, as the toolkit's CW margin), accept = margin' < margin or margin' <= 0,
+ * then best and margin take the proposal's values where accepted. Returns [best', margin'] (new
+ * tensors). One kernel on torch, the same floats from tfjs ops elsewhere.
+ */
+export function squareAccept<X extends tf.Tensor>(logits: tf.Tensor2D, y: tf.Tensor1D, proposal: X, best: X, margin: tf.Tensor1D): [X, tf.Tensor1D] {
+  if (fusedOpsAvailable()) {
+    return tf.engine().runKernel(TorchSquareAccept, { logits, y, proposal, best, margin }, {}) as [X, tf.Tensor1D];
+  }
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(tf.cast(y, 'int32'), logits.shape[1]);
+    const trueLogit = tf.sum(tf.mul(logits, oneHot), 1);
+    const maxOther = tf.max(tf.sub(logits, tf.mul(oneHot, 1e9)), 1);
+    const newMargin = tf.neg(tf.sub(maxOther, trueLogit)) as tf.Tensor1D;
+    const accept = tf.logicalOr(tf.less(newMargin, margin), tf.lessEqual(newMargin, 0)) as tf.Tensor1D;
+    const rows = tf.reshape(accept, [accept.shape[0], ...Array(best.rank - 1).fill(1)]);
+    return [tf.where(rows, proposal, best) as X, tf.where(accept, newMargin, margin) as tf.Tensor1D];
   });
 }

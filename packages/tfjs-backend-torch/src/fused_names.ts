@@ -9,3 +9,5 @@ export const TorchSgdMomentumUpdate = 'TorchSgdMomentumUpdate';
 export const TorchAdamUpdate = 'TorchAdamUpdate';
 export const TorchLinfStep = 'TorchLinfStep';
 export const TorchApgdLinfStep = 'TorchApgdLinfStep';
+export const TorchApgdTrack = 'TorchApgdTrack';
+export const TorchSquareAccept = 'TorchSquareAccept';

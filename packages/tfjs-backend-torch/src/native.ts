@@ -168,6 +168,11 @@ export interface TorchBinding {
     weightDecay: number, step: number): NativeResult[];
   nnLinfStep(x: H, grad: H, x0: H, stepSize: number, eps: number, lo: number, hi: number): NativeResult;
   nnApgdLinfStep(xCur: H, xPrev: H, grad: H, x0: H, stepSize: H, a: number, eps: number, lo: number, hi: number): NativeResult;
+  /** -> [xBestAdv', robust', increases', xBest', gradBest', lossBest'] */
+  nnApgdTrack(xCur: H, grad: H, loss: H, lossPrev: H, logits: H, y: H, xBestAdv: H, robust: H, increases: H, xBest: H,
+    gradBest: H, lossBest: H): NativeResult[];
+  /** -> [best', margin'] */
+  nnSquareAccept(logits: H, y: H, proposal: H, best: H, margin: H): NativeResult[];
 }
 
 /** Names of the binding's functions returning one tensor, and several. */

@@ -46,7 +46,7 @@
  *   const targeted = apgdT({ nTargetClasses: 9 }).run(fullModel, x, y, 0);
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgdLinfStep } from 'tfjs-backend-torch/fused';
+import { apgdLinfStep, apgdTrack } from 'tfjs-backend-torch/fused';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
@@ -277,20 +277,13 @@ export class Apgd implements Attack {
       grad = step.grad;
       const loss = step.loss;
 
-      const correct = tf.tidy(() => tf.equal(tf.argMax(step.logits, 1), tf.cast(y, 'int32'))) as tf.Tensor1D;
+      // The bookkeeping (last fooling iterate, robust flags, loss increases, best-loss iterate):
+      // one fused kernel on torch, the same selections from tfjs ops elsewhere.
+      const tracked = apgdTrack(xCur, grad, loss, lossPrev, step.logits, y, { xBestAdv, robust, increases, xBest, gradBest, lossBest });
       step.logits.dispose();
-      xBestAdv = swap(xBestAdv, tf.tidy(() => tf.where(imageMask(tf.logicalNot(correct), xCur), xCur, xBestAdv)) as tf.Tensor4D);
-      robust = swap(robust, tf.logicalAnd(robust, correct) as tf.Tensor1D);
-      correct.dispose();
-
-      increases = swap(increases, tf.tidy(() => tf.add(increases, tf.cast(tf.greater(loss, lossPrev), 'float32'))) as tf.Tensor1D);
-      lossPrev.dispose();
+      tf.dispose([xBestAdv, robust, increases, xBest, gradBest, lossBest, lossPrev]);
+      ({ xBestAdv, robust, increases, xBest, gradBest, lossBest } = tracked);
       lossPrev = loss;
-      const improved = tf.greater(loss, lossBest) as tf.Tensor1D;
-      xBest = swap(xBest, tf.tidy(() => tf.where(imageMask(improved, xCur), xCur, xBest)) as tf.Tensor4D);
-      gradBest = swap(gradBest, tf.tidy(() => tf.where(imageMask(improved, grad), grad, gradBest)) as tf.Tensor4D);
-      lossBest = swap(lossBest, tf.where(improved, loss, lossBest) as tf.Tensor1D);
-      improved.dispose();
 
       if (checkpoints.includes(i)) {
         const interval = i - lastCheck;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { linfStep } from 'tfjs-backend-torch/fused';
+import { linfStep, squareAccept } from 'tfjs-backend-torch/fused';
 import type { LogitsFn } from '../models/types.js';
-import { averagedLoss, checkInputs, cwMarginPerExample, SeedStream } from './common.js';
+import { averagedLoss, checkInputs, cwMarginPerExample, isEot, SeedStream } from './common.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { attackRemaining, replaceRows } from './remaining.js';
@@ -164,6 +164,11 @@ function squareSingleRun(
       // stepSize * sign(step) = step itself, since every entry is 0 or +-stepSize), the same floats
       // as projectLinf(best + step) on every backend.
       const proposal = linfStep(cur.best, tf.tensor4d(step, [m, height, width, channels]), cur.x, stepSize, eps, 0, 1);
+      if (!isEot(model)) {
+        // Margin at the proposals and the accept rule below, as one fused call on torch.
+        const [best, margin] = squareAccept(model(proposal), cur.y, proposal, cur.best, cur.margin);
+        return { best, margin };
+      }
       const newMargin = averagedLoss(model, proposal as tf.Tensor4D, (z) => marginLoss(z, cur.y));
       // Accept if the loss decreased or the point is now misclassified (spec §5.3).
       const accept = tf.logicalOr(tf.less(newMargin, cur.margin), tf.lessEqual(newMargin, 0));

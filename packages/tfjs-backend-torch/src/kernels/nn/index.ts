@@ -29,7 +29,7 @@ import { torchReluGradConfig } from './TorchReluGrad.js';
 import { torchBatchNormTrainConfig } from './TorchBatchNormTrain.js';
 import { torchBatchNormTrainGradConfig } from './TorchBatchNormTrainGrad.js';
 import { torchAdamUpdateConfig, torchSgdMomentumUpdateConfig } from './TorchOptimizerUpdate.js';
-import { torchApgdLinfStepConfig, torchLinfStepConfig } from './TorchLinfStep.js';
+import { torchApgdLinfStepConfig, torchApgdTrackConfig, torchLinfStepConfig, torchSquareAcceptConfig } from './TorchLinfStep.js';
 
 export const nnKernelConfigs: KernelConfig[] = [
   conv2DConfig,
@@ -59,6 +59,8 @@ export const nnKernelConfigs: KernelConfig[] = [
   torchAdamUpdateConfig,
   torchLinfStepConfig,
   torchApgdLinfStepConfig,
+  torchApgdTrackConfig,
+  torchSquareAcceptConfig,
 ];
 
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
