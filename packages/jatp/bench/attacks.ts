@@ -23,7 +23,9 @@
  * with the engine's thread count and OMP_WAIT_POLICY=PASSIVE unless the environment sets a policy
  * (as the engine does).
  *
- * AutoAttack also reports each stage's time (APGD-CE, APGD-T, FAB-T, Square) on both sides.
+ * AutoAttack also reports each stage's time (APGD-CE, APGD-T, FAB-T, Square) on both sides. Next to
+ * each wall-time ratio the bench prints the ratio of process CPU times (user + system, all
+ * threads), which other jobs on a shared machine disturb much less.
  *
  * Flags: --model cnn|full|both (both)  --images N (100)  --pairs N (2)  --skip-aa
  *        --attacks LIST (pgd40,apgd_ce,autoattack_standard: which to time)
