@@ -21,8 +21,8 @@ import { firstPerClass } from '../src/data/subset.js';
 import type { Classifier, LogitsFn } from '../src/models/types.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { SgdMomentum } from '../src/training/optim.js';
-import { TRAIN_ATTACK_FASHION_MNIST } from '../src/training/adversarial.js';
-import { TradesRecipe } from '../src/training/recipes/trades.js';
+import { targetPreset } from '../src/targets/presets.js';
+import { TradesRecipe } from '../src/targets/recipes/trades.js';
 import type { BenchModel } from './attacks-model.js';
 
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -110,11 +110,15 @@ function asClassifier(cnn: Cnn): Classifier {
   };
 }
 
-/** TRADES at the cpu target preset's settings (see the file comment). */
-export const TRADES_CPU = { perClass: 250, batchSize: 32, lr: 0.1, momentum: 0.9, weightDecay: 2e-4, beta: 6, seed: 0 } as const;
+/** TRADES at the cpu target preset's settings (see the file comment), read from the preset itself. */
+const PRESET = targetPreset('trades', 'cpu', 'fashion-mnist');
+export const TRADES_CPU = {
+  perClass: PRESET.perClass ?? 250, batchSize: PRESET.batchSize, lr: PRESET.optimizer.lr, momentum: PRESET.optimizer.momentum,
+  weightDecay: PRESET.optimizer.weightDecay, beta: PRESET.beta ?? 6, seed: 0,
+} as const;
 
 function trainTrades(cnn: Cnn, d: Data, epochs: number): void {
-  const recipe = new TradesRecipe(asClassifier(cnn), { beta: TRADES_CPU.beta, attack: { ...TRAIN_ATTACK_FASHION_MNIST } });
+  const recipe = new TradesRecipe(asClassifier(cnn), { beta: TRADES_CPU.beta, attack: { ...PRESET.attack } });
   const opt = new SgdMomentum(Object.values(cnn.weights), { lr: TRADES_CPU.lr, momentum: TRADES_CPU.momentum, weightDecay: TRADES_CPU.weightDecay });
   const n = d.trainX.shape[0];
   const bs = TRADES_CPU.batchSize;
