@@ -33,6 +33,8 @@
  * independent of the other rows, each run's random start is drawn for all N input points from the
  * run's own seed and then gathered (so a point's start does not depend on which other points are
  * still attacked), and each point takes the first run, in (target, restart) order, that fooled it.
+ * (A lone run — APGD-CE with one restart — draws for the attacked points only, as earlier versions
+ * did for every run, so its results did not change; APGD-T's and multi-restart draws did.)
  * A batch only costs the work of the runs a sequential pass would have skipped for points that an
  * earlier run of the same batch fooled.
  *
@@ -170,7 +172,7 @@ export class Apgd implements Attack {
       const perGroup = o.batchTargets === false ? 1 : Math.max(1, Math.floor(budget / (remaining * dim)));
       const group = runs.slice(next, next + perGroup);
       next += group.length;
-      xAdv = attackRemaining(x, y, xAdv, fooled, (xs, ys, todo) => this.runGroup(model, x.shape, xs, ys, todo, group, targeted)).xAdv;
+      xAdv = attackRemaining(x, y, xAdv, fooled, (xs, ys, todo) => this.runGroup(model, x.shape, xs, ys, todo, group, targeted, runs.length === 1)).xAdv;
     }
     return { xAdv, success: fooled };
   }
@@ -187,6 +189,7 @@ export class Apgd implements Attack {
     todo: readonly number[],
     group: readonly { rank: number; seed: number }[],
     targeted: boolean,
+    loneRun: boolean,
   ): { xAdv: tf.Tensor4D; fooled: boolean[] } {
     const m = xs.shape[0];
     const k = group.length;
@@ -194,7 +197,11 @@ export class Apgd implements Attack {
     const { xb, yb, target, start } = tf.tidy(() => {
       const idx = tf.tensor1d(rows, 'int32');
       // Each run's start draws for every input point of `run`, then keeps the attacked ones.
-      const starts = group.map((r) => tf.gather(tf.randomUniform(fullShape as [number, number, number, number], 0, 1, 'float32', r.seed), idx));
+      // A lone run (APGD-CE with one restart) draws for the attacked points only, as before
+      // batching existed, so its results are unchanged; runs that may share a batch draw for all.
+      const starts = group.map((r) => (loneRun
+        ? tf.randomUniform(xs.shape, 0, 1, 'float32', r.seed)
+        : tf.gather(tf.randomUniform(fullShape as [number, number, number, number], 0, 1, 'float32', r.seed), idx)));
       const maxRank = Math.max(...group.map((r) => r.rank));
       const order = targeted ? tf.topk(model(xs), maxRank).indices : undefined;
       const targets = order ? group.map((r) => tf.reshape(tf.slice(order, [0, r.rank - 1], [-1, 1]), [-1])) : [];
