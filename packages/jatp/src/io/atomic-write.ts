@@ -24,6 +24,19 @@ function tempNameFor(file: string): string {
   return `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
 }
 
+/**
+ * Fault injection for the CLI tests where no small file system can be mounted:
+ * JATP_TEST_SHORT_WRITE=<k> makes the k-th atomic write of this process (1-based) reach the disk
+ * only half of its bytes, as write(2) does on a nearly full disk. Unset in normal use.
+ */
+let atomicWrites = 0;
+function injectedShortWrite(asked: number): number | undefined {
+  const k = process.env.JATP_TEST_SHORT_WRITE;
+  if (k === undefined || k === '') return undefined;
+  atomicWrites++;
+  return atomicWrites === Number(k) ? Math.floor(asked / 2) : undefined;
+}
+
 function shortWriteError(file: string, written: number, asked: number): Error {
   return new Error(`${file}: short write (${written} of ${asked} bytes reached the disk; is it full?); the previous file is kept`);
 }
@@ -36,7 +49,8 @@ export function writeFileAtomicSync(file: string, data: Uint8Array | string): vo
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      const written = fs.writeSync(fd, bytes, 0, bytes.byteLength, 0);
+      const injected = injectedShortWrite(bytes.byteLength);
+      const written = fs.writeSync(fd, bytes, 0, injected ?? bytes.byteLength, 0);
       if (written !== bytes.byteLength) throw shortWriteError(file, written, bytes.byteLength);
       fs.fsyncSync(fd);
     } finally {
@@ -57,7 +71,8 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
   try {
     const handle = await fs.promises.open(tmp, 'w');
     try {
-      const { bytesWritten } = await handle.write(bytes, 0, bytes.byteLength, 0);
+      const injected = injectedShortWrite(bytes.byteLength);
+      const { bytesWritten } = await handle.write(bytes, 0, injected ?? bytes.byteLength, 0);
       if (bytesWritten !== bytes.byteLength) throw shortWriteError(file, bytesWritten, bytes.byteLength);
       await handle.sync();
     } finally {

@@ -12,6 +12,7 @@ import type { Split } from '../../data/types.js';
 import { toFloatBatch } from '../../data/pipeline.js';
 import type { Attack } from '../../attacks/types.js';
 import type { EvaluatedModel } from '../../evaluation/evaluate.js';
+import { writeFileAtomicSync } from '../../io/atomic-write.js';
 
 /** |purified − natural| is multiplied by this before display (an 8/255 perturbation would be invisible). */
 export const DIFF_AMPLIFICATION = 5;
@@ -72,11 +73,11 @@ export function writeGallery(dir: string, model: EvaluatedModel, split: Split, c
     const files = {} as Record<keyof typeof arrays, string>;
     for (const kind of Object.keys(arrays) as (keyof typeof arrays)[]) {
       files[kind] = `${i}-${kind}.png`;
-      fs.writeFileSync(path.join(out, files[kind]), toPng(arrays[kind].subarray(i * per, (i + 1) * per), h, w, c));
+      writeFileAtomicSync(path.join(out, files[kind]), toPng(arrays[kind].subarray(i * per, (i + 1) * per), h, w, c));
     }
     return { index: i, label: name(labels[i]!), predictedNatural: name(predNat[i]!), predictedAdversarial: name(predAdv[i]!), files };
   });
   tf.dispose([x, y, xAdv, purified, diff, natLogits, advLogits]);
   const json: GalleryJson = { amplification: DIFF_AMPLIFICATION, images };
-  fs.writeFileSync(path.join(out, 'gallery.json'), `${JSON.stringify(json, null, 1)}\n`);
+  writeFileAtomicSync(path.join(out, 'gallery.json'), `${JSON.stringify(json, null, 1)}\n`);
 }
