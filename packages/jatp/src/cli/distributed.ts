@@ -78,6 +78,9 @@ export async function launchLocalWorkers(flags: DistributedFlags): Promise<boole
       },
       // Rank 0 prints the command's result; the others' stdout would repeat it.
       stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit'],
+      // Own process group: a terminal's Ctrl-C reaches the launcher only, which passes it on once.
+      // A worker that got it twice (terminal + launcher) would quit without its checkpoint.
+      detached: true,
     });
     children.push(child);
     return new Promise<number>((resolve) => {
@@ -88,12 +91,14 @@ export async function launchLocalWorkers(flags: DistributedFlags): Promise<boole
       child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1)));
     });
   });
-  // Ctrl-C reaches every worker through the terminal; they checkpoint and stop together. A SIGTERM
-  // sent to this process alone (a job scheduler) is passed on, so no worker is left behind.
-  const onSigint = (): void => {};
-  const onSigterm = (): void => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  // Ctrl-C (from the terminal or `kill -INT` to this launcher) and SIGTERM are passed on to every
+  // worker; they checkpoint and stop together, and the launcher waits for them, so no worker is left
+  // behind. The workers are in their own process group (detached), so each gets the signal once.
+  const forward = (signal: NodeJS.Signals) => (): void => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill(signal);
   };
+  const onSigint = forward('SIGINT');
+  const onSigterm = forward('SIGTERM');
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   let failed = 0;

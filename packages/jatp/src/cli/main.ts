@@ -26,5 +26,6 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`jatp: ${message}\n`);
   if (process.env.JATP_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-  process.exit(1);
+  // A command that set a signal's status (130 / 143) before failing keeps it; anything else is 1.
+  process.exit(typeof process.exitCode === 'number' && process.exitCode > 1 ? process.exitCode : 1);
 });

@@ -319,7 +319,8 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
     done += indices.length;
     options.onProgress?.('clean', done, shardCount);
   }
-  if (changed) save();
+  // A shard that owns no batch still records its (empty) state, so that merge finds every shard.
+  if (changed || (options.statePath !== undefined && !fs.existsSync(options.statePath))) save();
   const passes = state.randomized ? key.repeat : 1;
 
   const build = options.build ?? defaultBuild;
