@@ -139,13 +139,25 @@ export interface BuildContext {
  * The Attack for a spec with the paper's settings (spec §5). For `bpda` this is PGD with spec §5.1
  * settings: the caller must run it on the BPDA model (see bpda.ts), as the spec's `bpda` flag says.
  */
+/**
+ * Throws unless `spec` can run under `norm`. Square, FAB-T and TI-BIM are implemented for L∞ only;
+ * FWA has its own (Wasserstein) threat model and would ignore an L2 ball, so a report headed
+ * "L2 eps" would mislabel it.
+ */
+export function checkAttackNorm(spec: AttackSpec, norm: BallNorm): void {
+  if (norm === 'Linf') return;
+  if (spec.family === 'fwa') {
+    throw new Error(`--norm ${norm}: attack '${spec.text}' has its own Wasserstein budget (--eps as a fraction of the image mass), not an ${norm} ball; run it under --norm Linf`);
+  }
+  if (spec.family === 'square' || spec.family === 'fab-t' || spec.family === 'tibim') {
+    throw new Error(`--norm ${norm}: attack '${spec.text}' supports only Linf; L2 works with pgd, dlr, apgd-ce, apgd-t, aa (APGD stages only) and bpda`);
+  }
+}
+
 export function buildAttack(spec: AttackSpec, context: BuildContext): Attack {
   const eps = context.eps;
   const norm = context.norm ?? 'Linf';
-  // Square, FAB-T and TI-BIM are implemented for L∞ only; FWA has its own (Wasserstein) threat model.
-  if (norm !== 'Linf' && (spec.family === 'square' || spec.family === 'fab-t' || spec.family === 'tibim')) {
-    throw new Error(`--norm ${norm}: attack '${spec.text}' supports only Linf; L2 works with pgd, dlr, apgd-ce, apgd-t, aa (APGD stages only) and bpda`);
-  }
+  checkAttackNorm(spec, norm);
   switch (spec.family) {
     case 'pgd':
     case 'bpda':

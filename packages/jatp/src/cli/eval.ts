@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   initBackend,
   firstN,
@@ -25,6 +26,7 @@ import {
   loadPipeline,
   PIXEL_RANGES,
   loadTestSplit,
+  toFloatBatch,
   formatSanityCard,
   sanityCard,
   sweepSvg,
@@ -57,7 +59,12 @@ import {
 import { parseShard } from '../evaluation/eval-state.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { runShardProcesses } from './eval-shards.js';
-import { defaultEps, parseChoice, parseEps, parseInteger } from './flags.js';
+import { parseChoice, parseInteger, parseNormEps } from './flags.js';
+import { checkAttackNorm } from '../attacks/registry.js';
+import { shardBatches } from '../evaluation/eval-state.js';
+import { checkOutputDir, checkOutputPath } from './output-paths.js';
+
+export { checkOutputPath };
 
 /** The flags as commander hands them over (strings), also what a state file keeps to resume with. */
 export interface EvalFlags {
@@ -120,37 +127,23 @@ export function sweepSvgPath(json: string): string {
   return `${json.replace(/\.json$/, '')}.sweep.svg`;
 }
 
-/**
- * Refuses an output path that cannot be written (a directory, a parent that is a file or read-only)
- * before any work is done.
- */
-export function checkOutputPath(file: string, flag: string): void {
-  const resolved = path.resolve(file);
-  if (fs.existsSync(resolved)) {
-    const stat = fs.statSync(resolved);
-    if (stat.isDirectory()) throw new Error(`${flag}: '${file}' is a directory; expected the path of a file to write`);
-    try {
-      fs.accessSync(resolved, fs.constants.W_OK);
-    } catch {
-      throw new Error(`${flag}: '${file}' exists and is not writable`);
-    }
-  }
-  let dir = path.dirname(resolved);
-  while (!fs.existsSync(dir)) dir = path.dirname(dir);
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`${flag}: cannot create '${file}': '${dir}' is a file, not a folder`);
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    throw new Error(`${flag}: cannot create '${file}': folder '${dir}' is not writable`);
-  }
-}
-
 /** Parses and checks every flag; throws naming the flag. Touches no data and no network. */
-export function parseEvalFlags(flags: EvalFlags): EvalSettings {
+export function parseEvalFlags(flags: EvalFlags, explicit: ReadonlySet<string> = new Set()): EvalSettings {
   if (!flags.model && !flags.weights) throw new Error(`--model: required (a run folder, a .safetensors weights file or a tfjs model.json), or --resume <state file>`);
   const attacks = parseAttackList(flags.attacks).map((s) => (flags.bpda ? { ...s, bpda: true } : s));
-  const eps = flags.eps === undefined ? defaultEps(flags.dataset) : parseEps('--eps', flags.eps);
+  const seen = new Set<string>();
+  for (const a of attacks) {
+    // Two runs under one name would overwrite each other's column in every report.
+    if (seen.has(attackLabel(a))) throw new Error(`--attacks: '${a.text}' is listed twice in '${flags.attacks}'; each attack runs once`);
+    seen.add(attackLabel(a));
+  }
   const norm = parseChoice('--norm', flags.norm, ['Linf', 'L2'] as const);
+  for (const a of attacks) checkAttackNorm(a, norm);
+  if (!flags.preprocessor && !flags.preprocessorWeights) {
+    const bpda = attacks.find((a) => a.bpda);
+    if (bpda) throw new Error(`${flags.bpda ? '--bpda' : `--attacks: '${bpda.text}'`}: BPDA replaces a pre-processor's backward pass, and no --preprocessor is given (it would run plain PGD under the name bpda); add --preprocessor or use pgd`);
+  }
+  const eps = parseNormEps('--eps', flags.eps, norm, flags.dataset);
   const n = parseInteger('--n', flags.n, { min: 1 });
   const batchSize = parseInteger('--batch-size', flags.batchSize, { min: 1 });
   const seed = parseInteger('--seed', flags.seed, { min: 0 });
@@ -158,7 +151,14 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   const eot = flags.eot === undefined ? undefined : parseInteger('--eot', flags.eot, { min: 1 });
   const pixelRange = parseChoice('--pixel-range', flags.pixelRange, PIXEL_RANGES);
   const shard = flags.shard === undefined ? undefined : parseShard(flags.shard);
-  const nproc = flags.nproc === undefined ? 1 : parseInteger('--nproc', flags.nproc, { min: 1, max: 256 });
+  let nproc = flags.nproc === undefined ? 1 : parseInteger('--nproc', flags.nproc, { min: 1, max: 256 });
+  const batches = Math.ceil(n / batchSize);
+  if (nproc > batches) {
+    // More processes than batches would leave shards with nothing to do; decided before spawning.
+    process.stderr.write(`warning: --nproc ${nproc} is more than the ${batches} batch(es) of --n ${n} / --batch-size ${batchSize}; running ${batches} process(es)\n`);
+    nproc = batches;
+  }
+  if (nproc > os.availableParallelism()) process.stderr.write(`warning: --nproc ${nproc} is more than the ${os.availableParallelism()} CPU cores; the shards will compete for them\n`);
   if (shard && nproc > 1) throw new Error(`--nproc: cannot be combined with --shard (--nproc ${nproc} runs shards 1..${nproc} itself)`);
   if (shard && !flags.json && !flags.state) throw new Error(`--shard: needs --json <file> (or --state <file>) so that 'jatp eval merge' can combine the shards`);
   const sanity = flags.sanity
@@ -170,8 +170,14 @@ export function parseEvalFlags(flags: EvalFlags): EvalSettings {
   if (flags.saveExamples !== undefined && fs.existsSync(flags.saveExamples) && !fs.statSync(flags.saveExamples).isDirectory()) {
     throw new Error(`--save-examples: '${flags.saveExamples}' is a file; expected a folder for the examples`);
   }
+  if (flags.saveExamples !== undefined) checkOutputDir(flags.saveExamples, '--save-examples');
+  if (flags.weights && flags.model && flags.model !== flags.weights && fs.existsSync(flags.model)) {
+    throw new Error(`--weights: '${flags.weights}' and --model '${flags.model}' both name a model to load; give one (--model may name an architecture to check --weights against)`);
+  }
   if (flags.fromExamples !== undefined) {
     readManifest(flags.fromExamples);
+    const ignored = (['n', 'attacks', 'eps', 'norm'] as const).filter((k) => explicit.has(k));
+    if (ignored.length > 0) throw new Error(`--from-examples: the saved examples fix ${ignored.map((k) => `--${k}`).join(', ')} (see their manifest.json); drop ${ignored.length > 1 ? 'them' : 'it'}`);
     if (shard || nproc > 1 || sanity || flags.saveExamples) throw new Error('--from-examples: scores saved examples in one process; drop --shard / --nproc / --sanity / --save-examples');
   }
   if (flags.json !== undefined) checkOutputPath(flags.json, '--json');
@@ -221,8 +227,12 @@ function runFlags(flags: EvalFlags): Partial<EvalFlags> {
   return out as Partial<EvalFlags>;
 }
 
-/** `--resume <state>`: the flags the state was made with (its own path as the state). */
-function flagsFromState(file: string, given: Pick<EvalFlags, 'eot'>): EvalFlags {
+/**
+ * `--resume <state>`: the flags the state was made with (its own path as the state). A flag typed
+ * beside --resume (`explicit`) that would change the evaluation is refused, naming it: it would
+ * otherwise be silently ignored and the old evaluation continued.
+ */
+function flagsFromState(file: string, given: EvalFlags, explicit: ReadonlySet<string>): EvalFlags {
   if (!fs.existsSync(file)) throw new Error(`--resume: '${file}' does not exist (expected the .state.json file beside a --json output)`);
   const state = readState(file, '--resume');
   const meta = state.meta as Partial<EvalMeta> | undefined;
@@ -231,12 +241,25 @@ function flagsFromState(file: string, given: Pick<EvalFlags, 'eot'>): EvalFlags 
   if (given.eot !== undefined && parseInteger('--eot', given.eot, { min: 1 }) !== (state.key.eot ?? 1)) {
     throw new Error(`--resume: '${file}' was run with --eot ${state.key.eot ?? 1}, not --eot ${given.eot}; drop --eot to resume it, or start a new evaluation`);
   }
-  return { ...(meta.flags as EvalFlags), state: file };
+  const recorded = meta.flags as Partial<EvalFlags>;
+  for (const k of RUN_FLAGS) {
+    if (k === 'eot' || k === 'json' || k === 'state' || !explicit.has(k)) continue;
+    if (given[k] !== recorded[k]) {
+      const flag = `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new Error(`--resume: '${file}' was run with ${flag} ${recorded[k] === undefined ? '(not given)' : String(recorded[k])}, not ${flag} ${String(given[k])}; drop ${flag} to resume it, or start a new evaluation (another --json)`);
+    }
+  }
+  return { ...(recorded as EvalFlags), state: file };
 }
 
-export async function runEval(given: EvalFlags): Promise<EvaluationReport | SanityCard> {
-  const flags = given.resume !== undefined ? flagsFromState(given.resume, given) : given;
-  const settings = parseEvalFlags(flags);
+/**
+ * `explicit`: the flags typed on the command line (not commander defaults); undefined (a library
+ * caller): every flag in `given`.
+ */
+export async function runEval(given: EvalFlags, explicit?: ReadonlySet<string>): Promise<EvaluationReport | SanityCard | undefined> {
+  const typed = explicit ?? new Set(Object.keys(given).filter((k) => given[k as keyof EvalFlags] !== undefined));
+  const flags = given.resume !== undefined ? flagsFromState(given.resume, given, typed) : given;
+  const settings = parseEvalFlags(flags, given.resume !== undefined ? new Set() : typed);
   if (settings.nproc > 1) return runParallel(flags, settings);
 
   const backend = await initBackend();
@@ -246,10 +269,22 @@ export async function runEval(given: EvalFlags): Promise<EvaluationReport | Sani
     process.stderr.write(`warning: --n ${settings.n} is more than the ${data.test.count} test images of ${data.name}; evaluating all ${data.test.count}\n`);
   }
   const split = firstN(data.test, Math.min(settings.n, data.test.count));
-  return evaluateSplit(flags, settings, backend, data.name, split);
+  return evaluateSplit(flags, settings, backend, data.name, split, data.numClasses);
 }
 
-async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: string, datasetName: string, split: Split): Promise<EvaluationReport | SanityCard> {
+/** Throws unless the model has one output per class of the dataset (otherwise accuracy is silently wrong). */
+function checkClassCount(model: EvaluatedModel, split: Split, numClasses: number, flags: EvalFlags, dataset: string): void {
+  if (split.count === 0) return;
+  const { x } = toFloatBatch(split, [0]);
+  const logits = tf.tidy(() => model.logits(x));
+  const outputs = logits.shape[logits.rank - 1]!;
+  tf.dispose([x, logits]);
+  if (outputs !== numClasses) {
+    throw new Error(`--model: '${flags.weights ?? flags.model}' has ${outputs} outputs, but ${dataset} has ${numClasses} classes; evaluate it on a dataset with ${outputs} classes`);
+  }
+}
+
+async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: string, datasetName: string, split: Split, numClasses?: number): Promise<EvaluationReport | SanityCard | undefined> {
   const data = { name: datasetName };
   const pipeline = await loadPipeline({
     model: flags.weights ?? flags.model!,
@@ -270,6 +305,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       warnSquare(report);
       return report;
     }
+    if (numClasses !== undefined) checkClassCount(pipeline.model, split, numClasses, flags, data.name);
     if (settings.sanity) {
       return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
     }
@@ -306,6 +342,12 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       onProgress: progressPrinter(),
     });
     if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
+    if (report.n === 0) {
+      // A shard past the last batch: its (empty) state is written for `eval merge`; a table would show NaN%.
+      const batches = Math.ceil(split.count / settings.batchSize);
+      process.stderr.write(`eval: shard ${flags.shard} holds no batch (${split.count} images make ${batches} batch(es) of ${settings.batchSize}); nothing to evaluate, its empty state is kept for 'jatp eval merge'\n`);
+      return undefined;
+    }
     if (settings.json) writeEvalJson(settings.json, evalJsonOf(report, meta, identity));
     process.stdout.write(`${formatReport(report, meta.describe)}\n`);
     warnSquare(report);
@@ -338,8 +380,9 @@ function runSanity(model: EvaluatedModel, split: Split, settings: EvalSettings, 
 
 /** A state from a merge argument: a state file itself, or the shard's --json output with its state beside it. */
 function stateOf(file: string): { file: string; state: EvaluationState } {
-  if (!fs.existsSync(file)) throw new Error(`eval merge: '${file}' does not exist`);
   const beside = statePathFor(file);
+  // An empty shard writes its state but no report (it has no numbers); its --json name still finds it.
+  if (!fs.existsSync(file) && !fs.existsSync(beside)) throw new Error(`eval merge: '${file}' does not exist`);
   const stateFile = fs.existsSync(beside) ? beside : file;
   return { file: stateFile, state: readState(stateFile, 'eval merge') };
 }
@@ -359,11 +402,17 @@ export function runMerge(files: readonly string[], opts: { json?: string }): Eva
 
 /** `--nproc N`: shards 1..N as child processes (cli/eval-shards.ts), then merged into `--json`. */
 async function runParallel(flags: EvalFlags, settings: EvalSettings): Promise<EvaluationReport> {
-  const base = settings.json ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-eval-')), 'eval.json');
-  // Each shard gets its own --json (and the state beside it); the rest of the command is the same.
-  const rest = Object.fromEntries(Object.entries(runFlags(flags)).filter(([k]) => k !== 'json' && k !== 'state')) as Partial<EvalFlags>;
-  const shardFiles = await runShardProcesses(rest as Record<string, unknown>, settings.nproc, base);
-  return runMerge(shardFiles, { json: settings.json });
+  const tempDir = settings.json === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-eval-')) : undefined;
+  const base = settings.json ?? path.join(tempDir!, 'eval.json');
+  try {
+    // Each shard gets its own --json (and the state beside it); the rest of the command is the same.
+    const rest = Object.fromEntries(Object.entries(runFlags(flags)).filter(([k]) => k !== 'json' && k !== 'state')) as Partial<EvalFlags>;
+    const shardFiles = await runShardProcesses(rest as Record<string, unknown>, settings.nproc, base);
+    return runMerge(shardFiles, { json: settings.json });
+  } finally {
+    // Without --json the shard outputs are scratch: nothing to resume from, nothing to keep.
+    if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
+  }
 }
 
 export function register(program: Command): void {
@@ -401,8 +450,9 @@ export function register(program: Command): void {
     .option('--sanity', 'run the gradient-masking sanity card (FGSM, PGD-K, PGD-2K, Square, BPDA, eps sweep, gradient and output checks) instead of --attacks')
     .option('--sanity-steps <K>', 'PGD steps K of the sanity card', '20')
     .option('--sanity-queries <q>', 'Square queries of the sanity card', '500')
-    .action(async (flags: EvalFlags) => {
-      await runEval(flags);
+    .action(async (flags: EvalFlags, command: Command) => {
+      const typed = new Set(Object.keys(flags).filter((k) => command.getOptionValueSource(k) === 'cli'));
+      await runEval(flags, typed);
     });
   evalCommand
     .command('merge')

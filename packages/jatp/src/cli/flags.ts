@@ -80,12 +80,33 @@ export interface EpsRule {
 export function parseEps(flag: string, text: string, rule: EpsRule = {}): number {
   const max = rule.max ?? 1;
   const numberRule: NumberRule = rule.positive === true ? { above: 0, max } : { min: 0, max };
-  return parseFraction(flag, text, numberRule);
+  try {
+    return parseFraction(flag, text, numberRule);
+  } catch (err) {
+    // '--eps 8' is almost always 8/255 typed in 0-255 pixel units.
+    const value = Number(text.trim());
+    if (max === 1 && Number.isFinite(value) && value > 1 && value <= 255) {
+      throw new Error(`${(err as Error).message}; did you mean ${text.trim()}/255 (budgets are in pixel units of images in [0, 1])?`);
+    }
+    throw err;
+  }
 }
 
 /** Default L∞ budget of a dataset: its threat model's (data/threat-model.ts). */
 export function defaultEps(dataset: string): number {
   return threatModelOf(dataset).eps;
+}
+
+/**
+ * `--eps` under a norm: L∞ budgets are in [0, 1]; L2 budgets in [0, sqrt(H·W·C)] (the distance
+ * between an all-black and an all-white image of the dataset). Without `--eps`, the dataset's
+ * default for that norm (data/threat-model.ts: L∞ 8/255 or 0.1, L2 0.5 or 1.5).
+ */
+export function parseNormEps(flag: string, text: string | undefined, norm: 'Linf' | 'L2', dataset: string): number {
+  const threat = threatModelOf(dataset);
+  if (norm === 'Linf') return text === undefined ? threat.eps : parseEps(flag, text);
+  if (text === undefined) return threat.l2Eps;
+  return parseEps(flag, text, { max: Math.floor(Math.sqrt(threat.inputSize) * 100) / 100 });
 }
 
 /** A comma-separated list, each item trimmed and parsed by `item`; an empty item is an error. */

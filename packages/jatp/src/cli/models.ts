@@ -27,6 +27,7 @@ import {
   type Network,
 } from '../index.js';
 import { parseInteger } from './flags.js';
+import { checkOutputDir, checkOutputPath } from './output-paths.js';
 
 export interface ArchRow {
   readonly arch: string;
@@ -74,6 +75,7 @@ export interface ImportResult {
 
 /** `jatp models import-pytorch`: a PyTorch-named ResNet-18 safetensors -> `<out>/model.safetensors` (+ sidecar). */
 export async function modelsImportPytorch(o: { in: string; out: string; inputSize?: number; dataset?: string }): Promise<ImportResult> {
+  checkOutputDir(o.out, '--out');
   await initBackend();
   const net = await importPytorchResnet18(o.in, o.inputSize === undefined ? {} : { inputSize: o.inputSize });
   try {
@@ -94,6 +96,7 @@ async function loadFrom(given: string, flag: string): Promise<Network> {
 
 /** `jatp models export-pytorch`: one of our ResNet-18 weight files -> PyTorch names and layouts. */
 export async function modelsExportPytorch(o: { model: string; out: string }): Promise<{ out: string; arch: string }> {
+  checkOutputPath(o.out, '--out');
   await initBackend();
   const net = await loadFrom(o.model, '--model');
   try {
@@ -107,6 +110,7 @@ export async function modelsExportPytorch(o: { model: string; out: string }): Pr
 /** `jatp models export-tfjs`: a classifier and/or pre-processor -> `<out>/model.json` + weight shard. */
 export async function modelsExportTfjs(o: { model?: string; preprocessor?: string; out: string; clamp: boolean }): Promise<{ modelJson: string; bytes: number; networks: string[] }> {
   if (o.model === undefined && o.preprocessor === undefined) throw new Error('export-tfjs: give --model, --preprocessor, or both');
+  checkOutputDir(o.out, '--out');
   await initBackend();
   const nets: Network[] = [];
   try {

@@ -5,6 +5,32 @@ import { barChartSvg, markdownTable, readEvalJson, writeReport } from '../index.
 // CLI-only helpers: the LABEL=file argument parser and the atomic writer of output files.
 import { parseRowArgs } from '../evaluation/comparison.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import type { EvalJson } from '../evaluation/eval-json.js';
+import { checkOutputDir } from './output-paths.js';
+
+/**
+ * One table is captioned with one dataset, n, norm and ε: evaluations that differ in any of them
+ * are refused, naming the two files and the field, rather than shown as if comparable.
+ */
+function checkComparable(rows: readonly { label: string; file: string; result: EvalJson }[]): void {
+  const first = rows[0];
+  if (!first) return;
+  const fields: [string, (r: EvalJson) => unknown][] = [
+    ['dataset', (r) => r.leaderboard?.dataset ?? r.dataset],
+    ['n', (r) => r.n],
+    ['norm', (r) => r.norm],
+    ['eps', (r) => r.eps],
+  ];
+  for (const row of rows.slice(1)) {
+    for (const [name, get] of fields) {
+      const a = get(first.result);
+      const b = get(row.result);
+      if (a !== b) {
+        throw new Error(`report: '${row.file}' (${row.label}) has ${name} ${JSON.stringify(b)}, '${first.file}' (${first.label}) has ${JSON.stringify(a)}; one table needs evaluations with the same dataset, n, norm and eps`);
+      }
+    }
+  }
+}
 
 export async function runReport(rowArgs: string[], flags: { out?: string; title: string }): Promise<string> {
   if (rowArgs.length === 0) throw new Error('report: give an experiment folder (from `jatp experiment`) or LABEL=eval.json pairs (from `jatp eval --json`)');
@@ -14,7 +40,10 @@ export async function runReport(rowArgs: string[], flags: { out?: string; title:
     process.stdout.write(`${index}\n`);
     return index;
   }
-  const rows = parseRowArgs(rowArgs).map(({ label, file }) => ({ label, result: readEvalJson(file) }));
+  if (flags.out) checkOutputDir(flags.out, '--out');
+  const parsed = parseRowArgs(rowArgs).map(({ label, file }) => ({ label, file, result: readEvalJson(file) }));
+  checkComparable(parsed);
+  const rows = parsed.map(({ label, result }) => ({ label, result }));
   const table = markdownTable(rows);
   if (flags.out) {
     fs.mkdirSync(flags.out, { recursive: true });

@@ -27,6 +27,7 @@ import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFrom
 import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 // CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
 import { stoppedExitCode } from '../training/stop-signal.js';
+import { checkOutputDir } from './output-paths.js';
 
 export interface TrainDefenseFlags extends DistributedFlags { // [distributed]
   /** fp32 | tf32 | bf16: conv/matmul arithmetic of the training run (torch engine); evaluation stays fp32. */
@@ -192,7 +193,13 @@ export function trainDefenseExitCode(result: TrainDefenseResult): number {
 }
 
 export async function runTrainDefense(givenFlags: TrainDefenseFlags): Promise<TrainDefenseResult> {
+  if (givenFlags.target !== undefined && !fs.existsSync(givenFlags.target)) {
+    throw new Error(`--target: '${givenFlags.target}' does not exist; expected a train-target run folder or its .safetensors weights`);
+  }
   const flags = withResumeDefaults(givenFlags);
+  // Before any work: the oblivious examples alone take hours at paper scale.
+  checkOutputDir(flags.out, givenFlags.resume !== undefined && givenFlags.resume !== false ? '--resume' : '--out');
+  if (flags.cacheDir !== undefined) checkOutputDir(flags.cacheDir, '--cache-dir');
   const method = parseMethod(flags.method);
   const preset = parsePreset(flags.preset);
   const seed = parseInteger('--seed', flags.seed);

@@ -29,6 +29,7 @@ import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorker
 import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 // CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
 import { stoppedExitCode } from '../training/stop-signal.js';
+import { checkOutputDir } from './output-paths.js';
 
 export interface TrainTargetFlags extends DistributedFlags { // [distributed]
   /** fp32 | tf32 | bf16: conv/matmul arithmetic of the training run (torch engine); evaluation stays fp32. */
@@ -159,6 +160,7 @@ export function trainTargetText(r: TrainTargetResult): string {
 /** The command's action, exported for tests and scripts. */
 export async function runTrainTarget(flags: TrainTargetFlags): Promise<TrainTargetResult> {
   const { config, out, resume } = targetConfigFromFlags(flags);
+  checkOutputDir(out, resume ? '--resume' : '--out');
   await initBackend();
   await startDataParallelFromEnv(flags); // [distributed] joins the group under a launcher
   return withTrainingPrecision(flags.precision, '--precision', () => trainTarget({

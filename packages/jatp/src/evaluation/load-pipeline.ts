@@ -118,6 +118,20 @@ interface Predictor {
   predict(x: tf.Tensor): tf.Tensor | tf.Tensor[];
 }
 
+/**
+ * Attacks need logits: a model whose last layer is a softmax squashes the loss surface (cross-entropy
+ * of probabilities saturates, gradients vanish) and robust accuracy comes out too high. Said, not
+ * refused: some users evaluate such models on purpose.
+ */
+function warnIfSoftmaxOutput(file: string, topology: unknown): void {
+  const t = topology as { model_config?: { config?: { layers?: unknown } }; config?: { layers?: unknown } } | undefined;
+  const layers = t?.model_config?.config?.layers ?? t?.config?.layers;
+  const last = Array.isArray(layers) ? (layers[layers.length - 1] as { class_name?: string; config?: { activation?: string } }) : undefined;
+  if (last?.class_name === 'Softmax' || last?.config?.activation === 'softmax') {
+    process.stderr.write(`warning: --model ${file}: the last layer applies softmax; attacks need logits (on probabilities the loss saturates and gradients vanish, so robust accuracy is overstated). Export the model without its final softmax.\n`);
+  }
+}
+
 /** Loads a user's tfjs model.json (LayersModel or GraphModel) as a differentiable LogitsFn on [0,1] images. */
 export async function loadTfjsClassifier(modelJsonPath: string, range: PixelRange): Promise<LogitsFn> {
   ensureGradients(); // also loads the union package, which brings tfjs-layers and the converter
@@ -125,7 +139,13 @@ export async function loadTfjsClassifier(modelJsonPath: string, range: PixelRang
     loadLayersModel(h: tf.io.IOHandler): Promise<Predictor>;
     loadGraphModel(h: tf.io.IOHandler): Promise<Predictor>;
   };
-  const json = JSON.parse(await fs.promises.readFile(modelJsonPath, 'utf8')) as { format?: string };
+  const json = JSON.parse(await fs.promises.readFile(modelJsonPath, 'utf8')) as { format?: string; userDefinedMetadata?: { pixelRange?: unknown }; modelTopology?: unknown };
+  // Our own export records the range it takes; another range would feed it wrong pixels silently.
+  const recorded = json.userDefinedMetadata?.pixelRange;
+  if (typeof recorded === 'string' && recorded !== range) {
+    throw new Error(`--pixel-range: ${modelJsonPath} records that it takes pixels in ${recorded} (a jatp export), not ${range}; drop --pixel-range or pass ${recorded}`);
+  }
+  warnIfSoftmaxOutput(modelJsonPath, json.modelTopology);
   const handler = fileModelHandler(modelJsonPath);
   const model = json.format === 'graph-model' ? await union.loadGraphModel(handler) : await union.loadLayersModel(handler);
   const scale = range === '0-255' ? 255 : range === '-1-1' ? 2 : 1;

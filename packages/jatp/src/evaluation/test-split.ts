@@ -18,6 +18,8 @@ import { SVHN_FILES, readSvhnFile } from '../data/svhn.js';
 export interface TestSplit {
   readonly name: string;
   readonly test: Split;
+  /** Classes of the dataset (10 for the built-in ones; a folder's class folders). */
+  readonly numClasses: number;
   readonly source: string;
 }
 
@@ -58,9 +60,9 @@ export async function loadTestSplit(name: string, opts: LoadOptions = {}): Promi
       } catch (err) {
         if (!(err instanceof DatasetNotFoundError)) throw err;
       }
-      if (test) return { name: canonical, test, source: dir };
+      if (test) return { name: canonical, test, source: dir, numClasses: 10 };
     }
   }
   const dataset = await loadDataset(name, opts);
-  return { name: dataset.name, test: dataset.test, source: dataset.source };
+  return { name: dataset.name, test: dataset.test, source: dataset.source, numClasses: dataset.numClasses };
 }

@@ -74,10 +74,16 @@ export async function saveLayersModel(model: tfl.LayersModel, dir: string, userD
   return { modelJson, bytes };
 }
 
+/**
+ * The input range of every exported model: our networks take pixels in [0, 1]. Recorded in
+ * model.json's userDefinedMetadata so that `jatp eval --pixel-range` can refuse another range.
+ */
+export const EXPORT_PIXEL_RANGE = '0-1';
+
 /** Exports one network (classifier or pre-processor) to `<dir>/model.json`. */
 export async function exportTfjsModel(net: Network, dir: string): Promise<{ modelJson: string; bytes: number }> {
   const ln = layersOf(net);
-  return saveLayersModel(ln.model, dir, { arch: net.arch, options: net.options });
+  return saveLayersModel(ln.model, dir, { arch: net.arch, options: net.options, pixelRange: EXPORT_PIXEL_RANGE });
 }
 
 /**
@@ -113,6 +119,7 @@ export async function exportTfjsPipeline(
       classifier: { arch: classifier.arch, options: classifier.options },
       preprocessor: { arch: preprocessor.arch, options: preprocessor.options },
       clamp,
+      pixelRange: EXPORT_PIXEL_RANGE,
     });
   } finally {
     full.dispose();

@@ -87,7 +87,13 @@ export function resolveRunWeights(given: string, flag: string, view: FolderView)
   }
   for (const candidate of RUN_WEIGHT_CANDIDATES) {
     const p = view.join(given, candidate);
-    if (view.kind(p) !== undefined) return p;
+    if (view.kind(p) === undefined) continue;
+    // A training run always writes last/; with only best/ left (last/ deleted or lost), taking best/
+    // silently would evaluate another network than the user thinks. Naming best/ is one word away.
+    if (candidate.startsWith('best/') && view.kind(view.join(given, 'config.json')) !== undefined) {
+      throw new Error(`${flag}: run folder '${given}' has no last/ network (deleted?), only best/; pass '${view.join(given, 'best')}' to use the best checkpoint`);
+    }
+    return p;
   }
   for (const dir of [view.join(given, 'last'), given]) {
     if (view.kind(dir) === undefined) continue;

@@ -44,7 +44,7 @@ import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochRe
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
-import { ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
+import { dataParallelInfo, ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
@@ -202,6 +202,11 @@ function freshConfig(recipe: Recipe, opts: TrainingRunOptions): RunConfigFile {
       ...(opts.data.padding !== undefined ? { padding: opts.data.padding } : {}),
       dropLast: opts.data.dropLast ?? false,
       checkpointEverySteps: opts.checkpointEverySteps ?? 0,
+      // Two runs that differ only in data parallelism (per-rank vs global batch-norm statistics) must not look the same.
+      ...(() => {
+        const dp = dataParallelInfo();
+        return dp ? { worldSize: dp.worldSize, syncBatchNorm: dp.syncBatchNorm } : {};
+      })(),
     },
     config: opts.config ?? null,
     createdAt: new Date().toISOString(),

@@ -28,6 +28,9 @@ export interface RunConfigFile {
     padding?: number;
     dropLast: boolean;
     checkpointEverySteps: number;
+    /** Data-parallel runs: the number of ranks and whether batch norm used global statistics. */
+    worldSize?: number;
+    syncBatchNorm?: boolean;
   };
   config: unknown;
   createdAt: string;

@@ -199,6 +199,16 @@ test('experiment all --scale smoke: every table and figure in the report, values
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'experiment.json'), 'utf8')) as { runs: { leftToOthers?: number }[] };
   assert.ok(manifest.runs.length >= 5 && manifest.runs.some((r) => r.leftToOthers === 1), 'every run keeps its manifest record');
 
+  // An eval.json cut short (a full disk under an older writer, a copy interrupted): the report names
+  // the cell and the file; the experiment runs the cell again, with the same numbers.
+  const truncated = fs.readFileSync(evalFile, 'utf8');
+  fs.writeFileSync(evalFile, truncated.slice(0, Math.floor(truncated.length / 2)));
+  await assert.rejects(writeReport(out), (e: Error) => e.message.includes(`cell ${victim.cells[0]!}`) && e.message.includes(evalFile));
+  const redone = await runSuite({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1'] });
+  assert.equal(redone.evaluated, 1, 'the damaged cell is run again');
+  assert.deepEqual((JSON.parse(fs.readFileSync(evalFile, 'utf8')) as EvalFile).attacks[0]!.robust, before.attacks[0]!.robust);
+  assert.ok(fs.existsSync(`${evalFile}.damaged`), 'the damaged file is kept aside');
+
   // A crafted result where BPDA beats the full gradient (every point broken by BPDA, none by PGD) warns.
   const jatp = sanity.find((m) => m.model === 'JATP + TRADES' && m.checks[0]!.status !== 'not run')!;
   const [bpdaKey, pgdKey] = jatp.checks.find((c) => c.id === 'bpda-vs-full')!.cells;

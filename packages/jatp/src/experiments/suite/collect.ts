@@ -65,7 +65,11 @@ export function pooledWilson(metric: Metric, values: readonly (number | null)[],
 export function readCellEval(out: string, key: string): EvalJson | undefined {
   const file = path.join(cellDir(out, key), EVAL_FILE);
   if (!fs.existsSync(file)) return undefined;
-  return readEvalJson(file);
+  try {
+    return readEvalJson(file);
+  } catch (err) {
+    throw new Error(`cell ${key}: ${(err as Error).message}; run \`jatp experiment\` on this folder again to re-run the cell`);
+  }
 }
 
 /** The value an entry's metric takes in one cell's evaluation. */

@@ -30,7 +30,12 @@ function classes(cell: ResolvedCell): string[] {
 function measured(out: string, cell: ResolvedCell): number | undefined {
   const file = path.join(cellDir(out, cell.key), cell.cell.kind === 'eval' ? 'eval.json' : 'done.json');
   if (!fs.existsSync(file)) return undefined;
-  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as { wallSeconds?: number; n?: number };
+  let r: { wallSeconds?: number; n?: number };
+  try {
+    r = JSON.parse(fs.readFileSync(file, 'utf8')) as { wallSeconds?: number; n?: number };
+  } catch {
+    return undefined; // damaged: the cell will be run again (scheduler.ts damagedCellFile)
+  }
   if (typeof r.wallSeconds !== 'number') return undefined;
   return cell.cell.kind === 'eval' ? r.wallSeconds / Math.max(1, r.n ?? 1) : r.wallSeconds;
 }

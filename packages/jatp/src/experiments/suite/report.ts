@@ -60,7 +60,12 @@ export function collectReport(out: string): ReportData {
   const trainings = grid.trainings.map((c) => {
     const f = path.join(cellDir(out, c.key), TRAINING_DONE);
     const done = fs.existsSync(f);
-    const wallSeconds = done ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { wallSeconds?: number }).wallSeconds : undefined;
+    let wallSeconds: number | undefined;
+    try {
+      wallSeconds = done ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { wallSeconds?: number }).wallSeconds : undefined;
+    } catch (err) {
+      throw new Error(`cell ${c.key}: ${f}: not readable JSON (${(err as Error).message}); run \`jatp experiment\` on this folder again to re-run the cell`);
+    }
     return { key: c.key, kind: c.cell.kind, done, ...(wallSeconds !== undefined ? { wallSeconds } : {}) };
   });
   const evaluations = grid.evaluations.map((c) => {

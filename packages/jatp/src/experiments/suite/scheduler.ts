@@ -18,7 +18,7 @@ import { silentProgress, type ProgressSink } from '../../training/progress.js';
 import { trainDefense } from '../../defenses/train.js';
 import { runLockHolder, tryAcquireRunLock } from '../../training/run-folder.js';
 import { evaluate } from '../../evaluation/evaluate.js';
-import { writeEvalJson, type EvalJson } from '../../evaluation/eval-json.js';
+import { readEvalJson, writeEvalJson, type EvalJson } from '../../evaluation/eval-json.js';
 import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
@@ -76,9 +76,31 @@ export function gridContext(m: Pick<Manifest, 'scale' | 'dataset' | 'evalCount'>
 
 export type CellState = 'done' | 'partial' | 'pending';
 
+/** The file whose presence marks a cell finished: `eval.json` or `done.json`. */
+export function finishedFile(out: string, cell: ResolvedCell): string {
+  return path.join(cellDir(out, cell.key), cell.cell.kind === 'eval' ? EVAL_FILE : TRAINING_DONE);
+}
+
+/**
+ * Why a cell's finished file cannot be read (cut short by a full disk, edited by hand), or undefined
+ * when it is absent or readable. Such a cell counts as unfinished and is run again.
+ */
+export function damagedCellFile(out: string, cell: ResolvedCell): string | undefined {
+  const file = finishedFile(out, cell);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    if (cell.cell.kind === 'eval') readEvalJson(file);
+    else JSON.parse(fs.readFileSync(file, 'utf8'));
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    return message.startsWith(file) ? message : `${file}: ${message}`;
+  }
+}
+
 export function cellState(out: string, cell: ResolvedCell): CellState {
   const dir = cellDir(out, cell.key);
-  if (fs.existsSync(path.join(dir, cell.cell.kind === 'eval' ? EVAL_FILE : TRAINING_DONE))) return 'done';
+  if (fs.existsSync(finishedFile(out, cell)) && damagedCellFile(out, cell) === undefined) return 'done';
   return fs.existsSync(dir) ? 'partial' : 'pending';
 }
 
@@ -163,6 +185,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     if (cellState(opts.out, cell) === 'done') {
       skipped++;
       continue;
+    }
+    const damaged = damagedCellFile(opts.out, cell);
+    if (damaged !== undefined && runLockHolder(dir) === undefined) {
+      // Kept aside for a post-mortem, out of the way of the re-run.
+      log(`[${stamp()}] (${i + 1}/${all.length}) cell ${cell.key}: ${damaged}; running the cell again (the damaged file is kept as ${path.basename(finishedFile(opts.out, cell))}.damaged)`);
+      fs.renameSync(finishedFile(opts.out, cell), `${finishedFile(opts.out, cell)}.damaged`);
     }
     // Another process running on the same folder (a second `jatp experiment` started to use more
     // cores) holds this cell, or is still training a cell this one needs: leave it to that process.
