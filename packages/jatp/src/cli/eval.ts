@@ -175,9 +175,18 @@ export function parseEvalFlags(flags: EvalFlags, explicit: ReadonlySet<string> =
     throw new Error(`--weights: '${flags.weights}' and --model '${flags.model}' both name a model to load; give one (--model may name an architecture to check --weights against)`);
   }
   if (flags.fromExamples !== undefined) {
-    readManifest(flags.fromExamples);
-    const ignored = (['n', 'attacks', 'eps', 'norm'] as const).filter((k) => explicit.has(k));
-    if (ignored.length > 0) throw new Error(`--from-examples: the saved examples fix ${ignored.map((k) => `--${k}`).join(', ')} (see their manifest.json); drop ${ignored.length > 1 ? 'them' : 'it'}`);
+    const manifest = readManifest(flags.fromExamples);
+    // The saved examples fix these; a different value typed beside them would be silently ignored.
+    const recorded: Record<string, [unknown, unknown]> = {
+      n: [manifest.n, n],
+      attacks: [manifest.attacks.join(','), attacks.map(attackLabel).join(',')],
+      eps: [manifest.eps, eps],
+      norm: [manifest.norm, norm],
+    };
+    const ignored = Object.entries(recorded).filter(([k, [saved, given]]) => explicit.has(k) && saved !== given);
+    if (ignored.length > 0) {
+      throw new Error(`--from-examples: the saved examples were made with ${ignored.map(([k, [saved]]) => `--${k} ${String(saved)}`).join(', ')} (their manifest.json); drop ${ignored.map(([k]) => `--${k}`).join(', ')} or pass the same value`);
+    }
     if (shard || nproc > 1 || sanity || flags.saveExamples) throw new Error('--from-examples: scores saved examples in one process; drop --shard / --nproc / --sanity / --save-examples');
   }
   if (flags.json !== undefined) checkOutputPath(flags.json, '--json');
@@ -259,7 +268,8 @@ function flagsFromState(file: string, given: EvalFlags, explicit: ReadonlySet<st
 export async function runEval(given: EvalFlags, explicit?: ReadonlySet<string>): Promise<EvaluationReport | SanityCard | undefined> {
   const typed = explicit ?? new Set(Object.keys(given).filter((k) => given[k as keyof EvalFlags] !== undefined));
   const flags = given.resume !== undefined ? flagsFromState(given.resume, given, typed) : given;
-  const settings = parseEvalFlags(flags, given.resume !== undefined ? new Set() : typed);
+  // Library callers (no `explicit`) pass every flag; only typed ones are checked against saved examples.
+  const settings = parseEvalFlags(flags, given.resume !== undefined ? new Set() : (explicit ?? new Set()));
   if (settings.nproc > 1) return runParallel(flags, settings);
 
   const backend = await initBackend();
@@ -309,52 +319,90 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
     if (settings.sanity) {
       return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
     }
-    if (settings.statePath && fs.existsSync(settings.statePath)) process.stderr.write(`resuming from ${settings.statePath}\n`);
-    process.stderr.write(`eval on backend '${backend}': ${split.count} ${data.name} test images, attacks ${settings.attacks.map((a) => a.text).join(', ')}${settings.shard ? `, shard ${flags.shard}` : ''}\n`);
-    let onAttackBatch: ((b: AttackBatch) => void) | undefined;
-    if (flags.saveExamples !== undefined) {
-      const manifest: ExamplesManifest = {
-        format: EXAMPLES_FORMAT,
-        attacks: settings.attacks.map(attackLabel),
+    const unlock = settings.statePath !== undefined ? lockState(settings.statePath, flags.state !== undefined ? '--state' : '--json') : () => {};
+    try {
+      if (settings.statePath && fs.existsSync(settings.statePath)) process.stderr.write(`resuming from ${settings.statePath}\n`);
+      process.stderr.write(`eval on backend '${backend}': ${split.count} ${data.name} test images, attacks ${settings.attacks.map((a) => a.text).join(', ')}${settings.shard ? `, shard ${flags.shard}` : ''}\n`);
+      let onAttackBatch: ((b: AttackBatch) => void) | undefined;
+      if (flags.saveExamples !== undefined) {
+        const manifest: ExamplesManifest = {
+          format: EXAMPLES_FORMAT,
+          attacks: settings.attacks.map(attackLabel),
+          eps: settings.eps,
+          norm: settings.norm,
+          n: split.count,
+          batchSize: settings.batchSize,
+          ...(settings.eot !== undefined && settings.eot > 1 ? { eot: settings.eot } : {}),
+          source: { ...meta.describe, identity },
+        };
+        prepareExamplesDir(flags.saveExamples, manifest);
+        onAttackBatch = examplesWriter(flags.saveExamples, manifest);
+      }
+      const report = evaluate(pipeline.model, split, {
+        onAttackBatch,
+        attacks: settings.attacks,
         eps: settings.eps,
         norm: settings.norm,
-        n: split.count,
         batchSize: settings.batchSize,
-        ...(settings.eot !== undefined && settings.eot > 1 ? { eot: settings.eot } : {}),
-        source: { ...meta.describe, identity },
-      };
-      prepareExamplesDir(flags.saveExamples, manifest);
-      onAttackBatch = examplesWriter(flags.saveExamples, manifest);
+        seed: settings.seed,
+        repeat: settings.repeat,
+        eot: settings.eot,
+        shard: settings.shard,
+        statePath: settings.statePath,
+        identity,
+        meta: meta as unknown as Record<string, unknown>,
+        onProgress: progressPrinter(),
+      });
+      if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
+      if (report.n === 0) {
+        // A shard past the last batch: its (empty) state is written for `eval merge`; a table would show NaN%.
+        const batches = Math.ceil(split.count / settings.batchSize);
+        process.stderr.write(`eval: shard ${flags.shard} holds no batch (${split.count} images make ${batches} batch(es) of ${settings.batchSize}); nothing to evaluate, its empty state is kept for 'jatp eval merge'\n`);
+        return undefined;
+      }
+      if (settings.json) writeEvalJson(settings.json, evalJsonOf(report, meta, identity));
+      process.stdout.write(`${formatReport(report, meta.describe)}\n`);
+      warnSquare(report);
+      return report;
+    } finally {
+      unlock();
     }
-    const report = evaluate(pipeline.model, split, {
-      onAttackBatch,
-      attacks: settings.attacks,
-      eps: settings.eps,
-      norm: settings.norm,
-      batchSize: settings.batchSize,
-      seed: settings.seed,
-      repeat: settings.repeat,
-      eot: settings.eot,
-      shard: settings.shard,
-      statePath: settings.statePath,
-      identity,
-      meta: meta as unknown as Record<string, unknown>,
-      onProgress: progressPrinter(),
-    });
-    if (flags.saveExamples !== undefined) writeContactSheets(flags.saveExamples);
-    if (report.n === 0) {
-      // A shard past the last batch: its (empty) state is written for `eval merge`; a table would show NaN%.
-      const batches = Math.ceil(split.count / settings.batchSize);
-      process.stderr.write(`eval: shard ${flags.shard} holds no batch (${split.count} images make ${batches} batch(es) of ${settings.batchSize}); nothing to evaluate, its empty state is kept for 'jatp eval merge'\n`);
-      return undefined;
-    }
-    if (settings.json) writeEvalJson(settings.json, evalJsonOf(report, meta, identity));
-    process.stdout.write(`${formatReport(report, meta.describe)}\n`);
-    warnSquare(report);
-    return report;
   } finally {
     pipeline.dispose();
   }
+}
+
+/**
+ * Two evaluations on one state file would overwrite each other's batches: the second is refused
+ * while the first runs. `<state>.lock` holds the owner's pid; a lock whose process is gone
+ * (SIGKILL) is taken over, so it never blocks a resume. Returns the release function.
+ */
+function lockState(statePath: string, flag: string): () => void {
+  const lock = `${statePath}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      const release = (): void => {
+        process.off('exit', release);
+        if (fs.existsSync(lock) && fs.readFileSync(lock, 'utf8').trim() === String(process.pid)) fs.rmSync(lock, { force: true });
+      };
+      process.on('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(lock, 'utf8').trim());
+      let alive = false;
+      try {
+        process.kill(owner, 0);
+        alive = Number.isInteger(owner) && owner > 0 && owner !== process.pid;
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new Error(`${flag}: '${statePath}' is in use by another evaluation (process ${owner}, lock ${lock}); wait for it, or choose another ${flag}`);
+      fs.rmSync(lock, { force: true }); // left by a process that no longer runs
+    }
+  }
+  throw new Error(`${flag}: could not take the lock ${lock}; try again`);
 }
 
 /** `--sanity`: the gradient-masking checks instead of the attack list (no state: it is short by design). */
@@ -430,7 +478,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'where the dataset files are (default: the usual locations and the cache)')
     .option('--n <count>', 'evaluate the first N test images', '1000')
     .option('--attacks <list>', `comma-separated attacks with budgets; valid: ${validAttackForms()}`, 'pgd40')
-    .option('--eps <value>', 'perturbation budget, e.g. 8/255 or 0.1 (default: 8/255; 0.1 for (fashion-)mnist)')
+    .option('--eps <value>', 'perturbation budget, e.g. 8/255 or 0.1 (L∞ default: 8/255; 0.1 for (fashion-)mnist. --norm L2: up to sqrt(H·W·C), default 0.5; 1.5 for (fashion-)mnist)')
     .option('--norm <norm>', 'Linf | L2 (gradient attacks)', EVALUATION_DEFAULTS.norm)
     .option('--bpda', 'run every attack with the identity as the pre-processor\'s backward pass (BPDA)')
     .option('--batch-size <n>', 'images per attack batch', String(EVALUATION_DEFAULTS.batchSize))

@@ -76,6 +76,10 @@ export async function runExperiment(name: string, flags: ExperimentFlags, argv: 
   const result = await runSuite({ ...r, experiments, command, backend, log, ...(flags.quiet ? {} : { progress: stderrProgress() }) });
   const report = await writeReport(r.out);
   log(`${result.trained} trainings and ${result.evaluated} evaluations run, ${result.skipped} cells already done${result.interrupted ? '; interrupted: run the same command again to continue' : ''}`);
+  if (result.trained + result.evaluated === 0 && result.leftToOthers > 0) {
+    // Said even with --quiet: exit 0 alone would read as "the experiment is complete".
+    process.stderr.write(`experiment: nothing run here: ${result.leftToOthers} unfinished cell(s) are held by other processes on ${r.out}; the report covers the finished cells only. Run the same command again once they finish.\n`);
+  }
   return { report, interrupted: result.interrupted };
 }
 

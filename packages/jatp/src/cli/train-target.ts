@@ -10,6 +10,7 @@
  *   jatp train-target --resume runs/x
  */
 import { existsSync } from 'node:fs';
+import * as os from 'node:os';
 import type { Command } from 'commander';
 import {
   initBackend,
@@ -218,6 +219,14 @@ Progress goes to stderr (a bar on a terminal); Ctrl-C or SIGTERM writes a checkp
 status 130 (SIGTERM: 143); continue with --resume.`,
     )
     .action(async (flags: TrainTargetFlags) => {
+      if (flags.nproc !== undefined) {
+        // Checked before spawning: each rank needs at least one example of every batch.
+        const { config, out, resume } = targetConfigFromFlags(flags);
+        const nproc = parseInteger('--nproc', flags.nproc, { min: 1 });
+        if (config.batchSize < nproc) throw new Error(`--nproc ${nproc}: a batch of ${config.batchSize} examples cannot give each of ${nproc} ranks one; use --batch-size ${nproc} or more, or fewer processes`);
+        if (nproc > os.availableParallelism()) process.stderr.write(`warning: --nproc ${nproc} is more than the ${os.availableParallelism()} CPU cores; the ranks will compete for them\n`);
+        checkOutputDir(out, resume ? '--resume' : '--out');
+      }
       if (await launchLocalWorkers(flags)) return; // [distributed] --nproc: the workers did the run
       const r = await runTrainTarget(flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ config: r.config, summary: r.summary, weights: r.weights }, null, 2)}\n` : `${trainTargetText(r)}\n`);

@@ -11,7 +11,9 @@
  * Without network access it fails with one message that lists which files to put where.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { copyFileSync, readFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -62,6 +64,16 @@ export async function fileDigest(file: string, algorithm: 'md5' | 'sha256'): Pro
   const hash = createHash(algorithm);
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** Whether the .gz `file` (saved as `dest`) decompresses to the bytes whose sha256 is `sha256`. */
+function sameDecompressed(file: string, dest: string, sha256: string | undefined): boolean {
+  if (sha256 === undefined || !dest.endsWith('.gz')) return false;
+  try {
+    return createHash('sha256').update(gunzipSync(readFileSync(file))).digest('hex') === sha256;
+  } catch {
+    return false; // not gzip at all
+  }
 }
 
 interface FetchResult {
@@ -123,21 +135,23 @@ export async function downloadFile(
   url: string,
   dest: string,
   md5: string | undefined,
-  opts: Pick<DownloadOptions, 'idleTimeoutMs' | 'onProgress'> = {},
+  opts: Pick<DownloadOptions, 'idleTimeoutMs' | 'onProgress'> & { sha256Decompressed?: string } = {},
 ): Promise<{ md5: string; sha256: string; bytes: number; skipped: boolean }> {
   const idle = opts.idleTimeoutMs ?? DOWNLOAD_DEFAULTS.idleTimeoutMs;
   const log = opts.onProgress ?? (() => undefined);
   if (existsSync(dest)) {
     const have = await fileDigest(dest, 'md5');
-    if (md5 === undefined || have === md5) {
+    if (md5 === undefined || have === md5 || sameDecompressed(dest, dest, opts.sha256Decompressed)) {
       log(`${dest}: already present${md5 ? ', md5 verified' : ''}`);
       return { md5: have, sha256: await fileDigest(dest, 'sha256'), bytes: statSync(dest).size, skipped: true };
     }
     log(`${dest}: present but md5 ${have} != ${md5}; downloading again`);
   }
   const part = `${dest}.part`;
+  // A mirror on this machine (a folder or a file:// URL, e.g. Debian's /usr/share/datasets/...): copied.
+  const local = url.startsWith('file:') ? fileURLToPath(url) : isAbsolute(url) ? url : undefined;
   let target = url;
-  for (let redirects = 0; ; redirects++) {
+  for (let redirects = 0; local === undefined; redirects++) {
     const offset = existsSync(part) ? statSync(part).size : 0;
     let res: FetchResult;
     try {
@@ -180,8 +194,16 @@ export async function downloadFile(
     }
     break;
   }
+  if (local !== undefined) {
+    if (!existsSync(local)) throw new DownloadError(`${local}: not in the --mirror folder`);
+    log(`${dest}: copying ${local}`);
+    copyFileSync(local, part);
+  }
   const have = await fileDigest(part, 'md5');
-  if (md5 !== undefined && have !== md5) {
+  // A recompressed copy (Debian's .gz files) has another md5 but the same decompressed bytes.
+  const sameContent = md5 !== undefined && have !== md5 && sameDecompressed(part, dest, opts.sha256Decompressed);
+  if (sameContent) log(`${dest}: md5 ${have} differs from the published ${md5}, but the decompressed bytes match the published sha256 (a recompressed copy)`);
+  if (md5 !== undefined && have !== md5 && !sameContent) {
     unlinkSync(part);
     throw new DownloadError(`${url}: checksum mismatch (md5 ${have}, expected ${md5}); the corrupt download was removed, rerun to fetch it again`);
   }
@@ -263,7 +285,7 @@ export async function downloadFiles(files: readonly RemoteFile[], dir: string, o
     const dest = join(dir, f.file);
     let result;
     try {
-      result = await downloadFile(url, dest, f.md5, opts);
+      result = await downloadFile(url, dest, f.md5, { ...opts, ...(f.sha256Decompressed !== undefined ? { sha256Decompressed: f.sha256Decompressed } : {}) });
     } catch (err) {
       if (err instanceof OfflineError) {
         throw new OfflineError(`${err.message}: no network? Download these files elsewhere and put them here:\n${manualInstructions(files, dir)}`);

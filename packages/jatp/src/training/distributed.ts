@@ -129,7 +129,7 @@ export function ddpRecipe(recipe: Recipe): Recipe {
       const n = batch.x.shape[0];
       const [lo, hi] = shardRange(n, c.group.rank, c.group.worldSize);
       if (hi <= lo) {
-        throw new Error(`data parallel: a batch of ${n} examples cannot give each of ${c.group.worldSize} ranks one (use a batch size, or dropLast, so every batch has at least ${c.group.worldSize})`);
+        throw new Error(`data parallel: a batch of ${n} examples cannot give each of ${c.group.worldSize} ranks one (use a batch size of at least ${c.group.worldSize}, with a last partial batch of at least ${c.group.worldSize} or dropped, or fewer ranks)`);
       }
       c.weight = (hi - lo) / n;
       c.globalRows = n;

@@ -122,10 +122,10 @@ test('full disk: eval --json fails naming the file, keeps the last good state, l
   let env: Record<string, string> = {};
   const filler = path.join(disk, 'filler');
   if (real) {
-    // Leave two pages: the state fits until it outgrows one page beside its previous copy, then
-    // write(2) stores only what fits (a short write, not ENOSPC).
+    // Leave three pages: one for the run's lock, and the state fits until it outgrows one page
+    // beside its previous copy; then write(2) stores only what fits (a short write, not ENOSPC).
     const s = fs.statfsSync(disk);
-    fs.writeFileSync(filler, Buffer.alloc(s.bavail * s.bsize - 2 * 4096));
+    fs.writeFileSync(filler, Buffer.alloc(s.bavail * s.bsize - 3 * 4096));
   } else {
     fs.mkdirSync(disk, { recursive: true });
     env = { JATP_TEST_SHORT_WRITE: '12' }; // the 12th atomic write reaches the disk half written
@@ -340,4 +340,43 @@ test('rough edges: our tfjs export records its pixel range and eval refuses anot
   soft.dispose();
   const said = await stderrOf(() => loadTfjsClassifier(path.join(softDir, 'model.json'), '0-1'));
   assert.match(said, /warning: --model .*softmax.*: the last layer applies softmax; attacks need logits/);
+});
+
+test('rough edge: --from-examples refuses a typed --attacks / --eps that the saved examples do not have', async () => {
+  const f = await getFixture();
+  const examples = path.join(dir, 'examples');
+  await runEval(flags(f, { saveExamples: examples }));
+  await assert.rejects(runEval(flags(f, { fromExamples: examples, attacks: 'dlr2', eps: '0.03' }), new Set(['fromExamples', 'attacks', 'eps'])), /--from-examples: the saved examples were made with --attacks pgd2, --eps 0\.05 .*; drop --attacks, --eps/);
+  await runEval(flags(f, { fromExamples: examples }), new Set(['fromExamples', 'attacks'])); // the same value: fine
+});
+
+const DEBIAN_FASHION = '/usr/share/datasets/fashion-mnist';
+test('rough edge: --mirror takes Debian\'s recompressed Fashion-MNIST files (other md5, the published decompressed sha256)', { skip: fs.existsSync(DEBIAN_FASHION) ? false : `${DEBIAN_FASHION} absent (Debian package dataset-fashion-mnist)` }, async () => {
+  const { downloadDataset } = await import('../../src/data/download.js');
+  const into = path.join(dir, 'mirror');
+  const r = await downloadDataset('fashion-mnist', { mirror: DEBIAN_FASHION, dataDir: into });
+  assert.equal(r.files.length, 4);
+  for (const f of r.files) assert.deepEqual(fs.readFileSync(f.file), fs.readFileSync(path.join(DEBIAN_FASHION, path.basename(f.file))));
+});
+
+test('rough edge: train-target --nproc 3 with batches of 2 is refused before any worker starts', async () => {
+  const run = await startJatp(['train-target', '--preset', 'cpu', '--recipe', 'natural', '--batch-size', '2', '--nproc', '3', '--out', path.join(dir, 'np3')]).done;
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /--nproc 3: a batch of 2 examples cannot give each of 3 ranks one; use --batch-size 3 or more/);
+  assert.doesNotMatch(run.stderr, /rank \d|c10d|dropLast/i);
+});
+
+test('rough edge: a second eval on a --json whose evaluation is running is refused; a stale lock is taken over', async () => {
+  const f = await getFixture();
+  const json = path.join(dir, 'locked.json');
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    fs.writeFileSync(`${statePathFor(json)}.lock`, `${holder.pid}\n`);
+    await assert.rejects(runEval(flags(f, { json })), /--json: '.*locked\.json\.state\.json' is in use by another evaluation \(process \d+/);
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+  }
+  await runEval(flags(f, { json })); // its process is gone: the lock is stale
+  assert.ok(!fs.existsSync(`${statePathFor(json)}.lock`), 'released');
 });
