@@ -283,10 +283,18 @@ export async function runEval(given: EvalFlags, explicit?: ReadonlySet<string>):
 }
 
 /** Throws unless the model has one output per class of the dataset (otherwise accuracy is silently wrong). */
-function checkClassCount(model: EvaluatedModel, split: Split, numClasses: number, flags: EvalFlags, dataset: string): void {
+function checkClassCount(model: EvaluatedModel, split: Split, numClasses: number, flags: EvalFlags, dataset: string, trainedOn: string | undefined): void {
   if (split.count === 0) return;
   const { x } = toFloatBatch(split, [0]);
-  const logits = tf.tidy(() => model.logits(x));
+  let logits: tf.Tensor;
+  try {
+    logits = tf.tidy(() => model.logits(x));
+  } catch (err) {
+    x.dispose();
+    // The network's own message names shapes and options; the sidecar knows the simpler answer.
+    if (trainedOn !== undefined && trainedOn !== dataset) throw new Error(`--model: '${flags.weights ?? flags.model}' was trained on ${trainedOn} and cannot take ${dataset} images (${(err as Error).message}); evaluate it with --dataset ${trainedOn}`);
+    throw err;
+  }
   const outputs = logits.shape[logits.rank - 1]!;
   tf.dispose([x, logits]);
   if (outputs !== numClasses) {
@@ -315,7 +323,7 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
       warnSquare(report);
       return report;
     }
-    if (numClasses !== undefined) checkClassCount(pipeline.model, split, numClasses, flags, data.name);
+    if (numClasses !== undefined) checkClassCount(pipeline.model, split, numClasses, flags, data.name, pipeline.trainedOn);
     if (settings.sanity) {
       return runSanity(pipeline.model, split, settings, meta, pipeline.preprocessor !== undefined);
     }

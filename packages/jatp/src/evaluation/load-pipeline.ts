@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, LogitsFn, Network } from '../models/types.js';
 import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
+import { sidecarPath } from '../models/weights-core.js';
 import { fullModel } from '../models/full-model.js';
 import { archInfo, isClassifier } from '../models/registry.js';
 import { bpdaModel } from '../attacks/bpda.js';
@@ -158,6 +159,16 @@ export async function loadTfjsClassifier(modelJsonPath: string, range: PixelRang
     });
 }
 
+/** The "dataset" a weights file's sidecar records (train-target writes it), if any. */
+function recordedDataset(weightsFile: string): string | undefined {
+  try {
+    const sidecar = JSON.parse(fs.readFileSync(sidecarPath(weightsFile), 'utf8')) as { dataset?: unknown };
+    return typeof sidecar.dataset === 'string' ? sidecar.dataset : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A tfjs model.json (has "modelTopology"), as opposed to our weights sidecar (has "arch"). */
 function isTfjsModelJson(file: string): boolean {
   if (!file.endsWith('.json') || !fs.existsSync(file) || !fs.statSync(file).isFile()) return false;
@@ -174,6 +185,8 @@ export interface LoadedPipeline {
   readonly classifier?: Classifier;
   readonly preprocessor?: Network;
   readonly describe: { model: string; preprocessor?: string };
+  /** The dataset the classifier was trained on, when its sidecar records it. */
+  readonly trainedOn?: string;
   /** Architecture and sha256 of each network's file: what an evaluation state is keyed by. */
   readonly identity: Readonly<Record<string, string>>;
   dispose(): void;
@@ -226,6 +239,7 @@ export async function loadPipeline(opts: {
     throw new Error(`--model: '${file}' holds a '${net.arch}', not a classifier`);
   }
   identity.model = `${net.arch} ${fileDigest(file)}`;
+  const trainedOn = recordedDataset(file);
   const exact = fullModel(net, preprocessor, { clamp: true });
   const bpda = fullModel(net, preprocessor, { clamp: true, bpda: true });
   return {
@@ -233,6 +247,7 @@ export async function loadPipeline(opts: {
     classifier: net,
     preprocessor,
     describe: { model: `${net.arch} (${file})`, preprocessor: preDescribe },
+    ...(trainedOn !== undefined ? { trainedOn } : {}),
     identity,
     dispose: () => {
       net.dispose();
