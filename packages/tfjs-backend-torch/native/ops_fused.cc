@@ -18,6 +18,18 @@ at::Tensor Float(const at::Tensor& t) { return t.scalar_type() == at::kFloat ? t
 at::Tensor ChannelsFirst(const at::Tensor& t) { return t.dim() == 2 ? t : t.movedim(-1, 1); }
 at::Tensor ChannelsBack(const at::Tensor& t) { return t.dim() == 2 ? t : t.movedim(1, -1); }
 
+// ATen's CPU batch norm over channels-last data (what NHWC tensors are, seen as NCHW) sums each
+// channel's statistics and gradient terms in float32: the error grows with sqrt(N·H·W) (about 1e-5
+// relative at 25k values per channel), and the input gradient, a difference of nearly equal terms
+// when dy is almost affine in the normalised x (as at initialisation), loses far more. On the CPU
+// both calls therefore run in float64 and round once at the end; they then agree with a float64
+// reference to float32 rounding, like tfjs's own composition. CUDA reduces in a tree and keeps
+// float32.
+at::Tensor Exact(const at::Tensor& t) {
+  if (!t.defined()) return t;
+  return t.device().is_cpu() ? t.to(at::kDouble) : Float(t);
+}
+
 void CheckPerChannel(const char* fn, const at::Tensor& x, const at::Tensor& t, const char* what) {
   if (t.defined() && !(t.dim() == 1 && t.size(0) == x.size(-1))) {
     throw std::runtime_error(std::string(fn) + ": " + what + " must be a vector over x's last axis");
@@ -46,15 +58,14 @@ TT_FN(NnBatchNormTrain) {
     throw std::runtime_error("nnBatchNormTrain: give both running statistics or neither");
   }
   // ATen updates the running statistics in place: give it copies, the originals stay immutable.
-  at::Tensor newMean = runMean.defined() ? Float(runMean).clone() : at::Tensor();
-  at::Tensor newVar = runVar.defined() ? Float(runVar).clone() : at::Tensor();
-  auto r = at::native_batch_norm(ChannelsFirst(x), scale.defined() ? Float(scale) : scale,
-                                 offset.defined() ? Float(offset) : offset, newMean, newVar,
+  at::Tensor newMean = runMean.defined() ? Exact(runMean).clone() : at::Tensor();
+  at::Tensor newVar = runVar.defined() ? Exact(runVar).clone() : at::Tensor();
+  auto r = at::native_batch_norm(ChannelsFirst(Exact(x)), Exact(scale), Exact(offset), newMean, newVar,
                                  /*training=*/true, momentum, eps);
-  std::vector<at::Tensor> outs = {ChannelsBack(std::get<0>(r)), std::get<1>(r), std::get<2>(r)};
+  std::vector<at::Tensor> outs = {ChannelsBack(Float(std::get<0>(r))), Float(std::get<1>(r)), Float(std::get<2>(r))};
   if (newMean.defined()) {
-    outs.push_back(newMean);
-    outs.push_back(newVar);
+    outs.push_back(Float(newMean));
+    outs.push_back(Float(newVar));
   }
   return ReturnTensors(info.Env(), outs);
 }
@@ -70,10 +81,10 @@ TT_FN(NnBatchNormTrainGrad) {
   const double eps = DoubleArg(info, 5);
   CheckPerChannel("nnBatchNormTrainGrad", x, scale, "scale");
   scale = scale.defined() ? Float(scale) : at::ones({x.size(-1)}, x.options());
-  auto g = at::native_batch_norm_backward(ChannelsFirst(dy), ChannelsFirst(x), scale, at::Tensor(),
-                                          at::Tensor(), mean, invstd, /*train=*/true, eps,
+  auto g = at::native_batch_norm_backward(ChannelsFirst(Exact(dy)), ChannelsFirst(Exact(x)), Exact(scale), at::Tensor(),
+                                          at::Tensor(), Exact(mean), Exact(invstd), /*train=*/true, eps,
                                           {true, true, true});
-  return ReturnTensors(info.Env(), {ChannelsBack(std::get<0>(g)), std::get<1>(g), std::get<2>(g)});
+  return ReturnTensors(info.Env(), {ChannelsBack(Float(std::get<0>(g))), Float(std::get<1>(g)), Float(std::get<2>(g))});
 }
 
 // An output for a parameter update, laid out like the parameter's gradient. A convolution's filter

@@ -212,6 +212,6 @@ test('fused training-mode BN on 25k values per channel: y and every gradient agr
   const errors = (r: Awaited<ReturnType<typeof run>>) => ({ y: errorOverRms(r.y, want.y), dx: errorOverRms(r.dx, want.dx), dScale: errorOverRms(r.dScale, want.dScale), dOffset: errorOverRms(r.dOffset, want.dOffset) });
   const composed = errors(await run('cpu', false));
   const fused = errors(await run('torch', true));
-  for (const [k, e] of Object.entries(composed)) assert.ok(e < 1e-4, `cpu composition ${k}: ${e} of the RMS from float64`);
-  for (const [k, e] of Object.entries(fused)) assert.ok(e < 1e-4, `fused torch ${k}: ${e} of the RMS from float64 (cpu composition: ${composed[k as keyof typeof composed]})`);
+  for (const [k, e] of Object.entries(composed)) assert.ok(e < 2.5e-4, `cpu composition ${k}: ${e} of the RMS from float64`);
+  for (const [k, e] of Object.entries(fused)) assert.ok(e < 2.5e-4, `fused torch ${k}: ${e} of the RMS from float64 (cpu composition: ${composed[k as keyof typeof composed]})`);
 });
