@@ -262,14 +262,13 @@ function flagsFromState(file: string, given: EvalFlags, explicit: ReadonlySet<st
 }
 
 /**
- * `explicit`: the flags typed on the command line (not commander defaults); undefined (a library
- * caller): every flag in `given`.
+ * `explicit`: the flags typed on the command line (not commander defaults), checked against what
+ * --resume's state or --from-examples' manifest recorded. A library caller passes every flag with
+ * its defaults filled in and no `explicit`: nothing is checked then.
  */
-export async function runEval(given: EvalFlags, explicit?: ReadonlySet<string>): Promise<EvaluationReport | SanityCard | undefined> {
-  const typed = explicit ?? new Set(Object.keys(given).filter((k) => given[k as keyof EvalFlags] !== undefined));
-  const flags = given.resume !== undefined ? flagsFromState(given.resume, given, typed) : given;
-  // Library callers (no `explicit`) pass every flag; only typed ones are checked against saved examples.
-  const settings = parseEvalFlags(flags, given.resume !== undefined ? new Set() : (explicit ?? new Set()));
+export async function runEval(given: EvalFlags, explicit: ReadonlySet<string> = new Set()): Promise<EvaluationReport | SanityCard | undefined> {
+  const flags = given.resume !== undefined ? flagsFromState(given.resume, given, explicit) : given;
+  const settings = parseEvalFlags(flags, given.resume !== undefined ? new Set() : explicit);
   if (settings.nproc > 1) return runParallel(flags, settings);
 
   const backend = await initBackend();

@@ -380,3 +380,15 @@ test('rough edge: a second eval on a --json whose evaluation is running is refus
   await runEval(flags(f, { json })); // its process is gone: the lock is stale
   assert.ok(!fs.existsSync(`${statePathFor(json)}.lock`), 'released');
 });
+
+test('rough edge: a model trained on another dataset is named by its sidecar\'s dataset', async () => {
+  const f = await getFixture();
+  await tf.setBackend('cpu');
+  const { buildNetwork } = await import('../../src/models/registry.js');
+  const { saveNetwork } = await import('../../src/models/weights.js');
+  const net = buildNetwork('small-cnn', { inChannels: 3, inputSize: 8, width: 2 });
+  const file = path.join(dir, 'colour', 'model.safetensors');
+  await saveNetwork(net, file, { dataset: 'cifar10' });
+  net.dispose();
+  await assert.rejects(runEval(flags(f, { model: file })), /--model: .* was trained on cifar10 and cannot take fashion-mnist images .*; evaluate it with --dataset cifar10/);
+});
