@@ -100,6 +100,22 @@ function alive(pid: number): boolean {
   }
 }
 
+/** `exit` within `ms`, or kills `pids` (so nothing is left behind) and fails naming `what`. */
+async function exitsWithin<T>(exit: Promise<T>, ms: number, what: string, pids: number[]): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      reject(new Error(`${what} did not exit within ${ms / 1000} s of SIGINT`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([exit, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function waitFor(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
   const until = Date.now() + ms;
   while (!ok()) {
@@ -184,7 +200,7 @@ test('SIGINT on the eval --nproc launcher reaches the shards; it waits for them 
   const workers = pidsWithParent(child.pid!, MAIN);
   assert.equal(workers.length, 2, 'two shard processes');
   child.kill('SIGINT');
-  const run = await done;
+  const run = await exitsWithin(done, 90_000, 'the eval --nproc launcher', [child.pid!, ...workers]);
   assert.equal(run.code, 130, run.stderr);
   assert.match(run.stderr, /SIGINT.*run the same command again to resume/);
   assert.deepEqual(workers.filter(alive), [], 'no shard outlives the launcher');
@@ -218,7 +234,7 @@ if (process.env.RANK !== undefined) {
   const workers = pidsWithParent(child.pid!, script);
   assert.equal(workers.length, 2);
   child.kill('SIGINT');
-  assert.equal(await exited, 130, stderr);
+  assert.equal(await exitsWithin(exited, 60_000, 'the train --nproc launcher', [child.pid!, ...workers]), 130, stderr);
   assert.deepEqual(workers.filter(alive), [], 'no worker outlives the launcher');
   for (const r of ['0', '1']) assert.equal(fs.readFileSync(path.join(log, r), 'utf8'), 'started\nSIGINT\n', `rank ${r} got SIGINT once`);
 });
