@@ -309,6 +309,10 @@ async function evaluateSplit(flags: EvalFlags, settings: EvalSettings, backend: 
     pixelRange: settings.pixelRange,
   });
   try {
+    if (pipeline.classifier && settings.pixelRange !== '0-1') {
+      // Our networks take [0, 1]; the flag would otherwise be silently ignored.
+      throw new Error(`--pixel-range ${settings.pixelRange}: applies to foreign tfjs models; '${flags.weights ?? flags.model}' is a jatp network, which takes pixels in 0-1 (drop --pixel-range)`);
+    }
     if (flags.weights && flags.model && pipeline.classifier && flags.model !== flags.weights && pipeline.classifier.arch !== flags.model && !fs.existsSync(flags.model)) {
       throw new Error(`--model: '${flags.model}' does not match the architecture '${pipeline.classifier.arch}' stored with --weights ${flags.weights}`);
     }

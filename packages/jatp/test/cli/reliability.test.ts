@@ -407,4 +407,5 @@ test('rough edge: a model trained on another dataset is named by its sidecar\'s 
   await saveNetwork(net, file, { dataset: 'cifar10' });
   net.dispose();
   await assert.rejects(runEval(flags(f, { model: file })), /--model: .* was trained on cifar10 and cannot take fashion-mnist images .*; evaluate it with --dataset cifar10/);
+  await assert.rejects(runEval(flags(f, { model: file, pixelRange: '0-255' })), /--pixel-range 0-255: applies to foreign tfjs models; .* is a jatp network/);
 });
