@@ -17,6 +17,7 @@ import {
   initBackend,
   firstN,
   parseAttackList,
+  checkAttackNorm,
   validAttackForms,
   assembleReport,
   evaluate,
@@ -60,8 +61,6 @@ import { parseShard } from '../evaluation/eval-state.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { runShardProcesses } from './eval-shards.js';
 import { parseChoice, parseInteger, parseNormEps } from './flags.js';
-import { checkAttackNorm } from '../attacks/registry.js';
-import { shardBatches } from '../evaluation/eval-state.js';
 import { checkOutputDir, checkOutputPath } from './output-paths.js';
 
 export { checkOutputPath };

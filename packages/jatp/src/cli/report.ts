@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { barChartSvg, markdownTable, readEvalJson, writeReport } from '../index.js';
+import { barChartSvg, markdownTable, readEvalJson, writeReport, type EvalJson } from '../index.js';
 // CLI-only helpers: the LABEL=file argument parser and the atomic writer of output files.
 import { parseRowArgs } from '../evaluation/comparison.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import type { EvalJson } from '../evaluation/eval-json.js';
 import { checkOutputDir } from './output-paths.js';
 
 /**
