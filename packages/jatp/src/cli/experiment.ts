@@ -22,6 +22,9 @@ import {
   type PlanLine,
 } from '../index.js';
 import { parseInteger } from './flags.js';
+import { SCALE_SETTINGS } from '../experiments/suite/scales.js';
+import { runDryRun, type DryRunSubset } from '../experiments/suite/dry-run.js';
+import { formatMeasuredPlan, parseStepsPerSecond, planFromMeasurements, readMeasurements, type Throughput } from '../experiments/suite/measured-plan.js';
 
 export interface ExperimentFlags {
   scale: string;
@@ -31,6 +34,11 @@ export interface ExperimentFlags {
   n?: string;
   out?: string;
   quiet?: boolean;
+  dryRun?: boolean;
+  subset?: string;
+  measurements?: string;
+  gpuStepsPerS?: string;
+  speedup?: string;
 }
 
 /** The experiment flags checked and resolved (defaults filled in); bad values name their flag. */
@@ -39,7 +47,7 @@ export function resolveExperimentFlags(flags: ExperimentFlags) {
   const dataset = flags.dataset.startsWith('folder:') ? flags.dataset : canonicalName(flags.dataset);
   const seeds = parseInteger('--seeds', flags.seeds, { min: 1 });
   const evalCount = flags.n !== undefined ? parseInteger('--n', flags.n, { min: 1 }) : undefined;
-  const out = flags.out ?? path.join('runs', `exp-${scale}-${dataset.replace(/[^a-z0-9-]/gi, '_')}`);
+  const out = flags.out ?? path.join('runs', `${flags.dryRun ? 'dry-run' : 'exp'}-${scale}-${dataset.replace(/[^a-z0-9-]/gi, '_')}`);
   return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}) };
 }
 
@@ -62,9 +70,55 @@ export function formatPlan(lines: readonly PlanLine[]): string {
 
 export async function runExperimentPlan(name: string, flags: ExperimentFlags): Promise<PlanLine[]> {
   const r = resolveExperimentFlags(flags);
-  const { lines } = planGrid({ ...r, experiments: parseExperimentNames(name) });
-  process.stdout.write(`${formatPlan(lines)}\n`);
+  const { grid, lines } = planGrid({ ...r, experiments: parseExperimentNames(name) });
+  if (flags.measurements === undefined) {
+    if (flags.gpuStepsPerS !== undefined || flags.speedup !== undefined) throw new Error('--gpu-steps-per-s / --speedup: need --measurements <file> (a dry run\'s measurements.json)');
+    process.stdout.write(`${formatPlan(lines)}\n`);
+    return lines;
+  }
+  const m = readMeasurements(flags.measurements);
+  const throughput: Throughput | undefined =
+    flags.gpuStepsPerS !== undefined || flags.speedup !== undefined
+      ? {
+          stepsPerSecond: flags.gpuStepsPerS !== undefined ? parseStepsPerSecond(flags.gpuStepsPerS) : {},
+          ...(flags.speedup !== undefined ? { speedup: parsePositive('--speedup', flags.speedup) } : {}),
+        }
+      : undefined;
+  const pending = new Set(lines.filter((l) => l.state !== 'done').map((l) => l.key));
+  const cells = [...grid.trainings, ...grid.evaluations].filter((c) => pending.has(c.key));
+  const ctx = { scale: SCALE_SETTINGS[r.scale], dataset: r.dataset, ...(r.evalCount !== undefined ? { evalCount: r.evalCount } : {}) };
+  process.stdout.write(`${formatMeasuredPlan(planFromMeasurements(ctx, cells, m, throughput), m, flags.measurements, throughput)}\n`);
   return lines;
+}
+
+function parsePositive(flag: string, text: string): number {
+  const v = Number(text);
+  if (!(Number.isFinite(v) && v > 0)) throw new Error(`${flag}: expected a positive number, got '${text}'`);
+  return v;
+}
+
+/** `--dry-run`: the scale's presets on a handful of images (experiments/suite/dry-run.ts). */
+export async function runExperimentDryRun(name: string, flags: ExperimentFlags, argv: readonly string[] = process.argv): Promise<{ report: string; measurements: string }> {
+  const r = resolveExperimentFlags(flags);
+  const subset = (flags.subset ?? 'kinds') as DryRunSubset;
+  if (subset !== 'kinds' && subset !== 'all') throw new Error(`--subset: '${flags.subset}' is not one of kinds, all`);
+  if (flags.seeds !== '1' || r.evalCount !== undefined) throw new Error('--dry-run: runs one seed on the dry run\'s own few test images; leave out --seeds and --n');
+  const backend = await initBackend();
+  const log = flags.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const started = Date.now();
+  const res = await runDryRun({
+    out: r.out,
+    dataset: r.dataset,
+    ...(r.dataDir !== undefined ? { dataDir: r.dataDir } : {}),
+    experiments: parseExperimentNames(name),
+    scale: r.scale,
+    subset,
+    backend,
+    command: ['jatp', ...argv.slice(2)].join(' '),
+    log,
+  });
+  log(`dry run passed in ${((Date.now() - started) / 1000).toFixed(0)} s (${res.measurements.cells.length} cells, ${res.suiteCalls} scheduler calls); measurements: ${res.file}`);
+  return { report: res.report, measurements: res.file };
 }
 
 export async function runExperiment(name: string, flags: ExperimentFlags, argv: readonly string[] = process.argv): Promise<{ report: string; interrupted: boolean }> {
@@ -96,6 +150,11 @@ export function register(program: Command): void {
     .option('--n <count>', "evaluate the first N test images (default: the scale's: smoke 6, cpu 200, paper all)")
     .option('--out <dir>', 'experiment folder (default runs/exp-<scale>-<dataset>)')
     .option('--quiet', 'no progress on stderr')
+    .option('--dry-run', "the scale's presets (real networks, attack budgets, schedules) for a few steps on a handful of images, with one checkpoint/resume; writes measurements.json for 'plan --measurements'")
+    .option('--subset <which>', 'with --dry-run: kinds (one cell of each kind; default) | all (every cell)')
+    .option('--measurements <file>', "with 'plan': estimate from a dry run's measurements.json (e.g. docs/paper-scale/measurements-*.json)")
+    .option('--gpu-steps-per-s <list>', "with 'plan --measurements': another machine's optimizer steps per second at the preset's batch, e.g. trades=12,jatp=3")
+    .option('--speedup <factor>', "with 'plan --measurements': how many times faster than the measured machine the rest runs")
     .addHelpText(
       'after',
       `
@@ -104,6 +163,8 @@ Examples:
   jatp experiment table1 --scale cpu --dataset fashion-mnist --out runs/exp
   jatp experiment all --scale cpu --dataset cifar10 --data-dir ../shared/data/cifar-10-jpeg-batches-bin --out runs/exp-c10
   jatp report runs/exp            # rebuild runs/exp/report/ from the run folders
+  jatp experiment all --scale paper --dry-run --dataset cifar10 --data-dir ../shared/data/cifar-10-jpeg-batches-bin
+  jatp experiment plan all --scale paper --dataset cifar10 --measurements docs/paper-scale/measurements-<cpu>.json --gpu-steps-per-s trades=12 --speedup 40
 
 Killed or Ctrl-C'd, the same command continues: finished cells are skipped, training resumes from its checkpoint.`,
     )
@@ -114,6 +175,11 @@ Killed or Ctrl-C'd, the same command continues: finished cells are skipped, trai
         return;
       }
       if (planned !== undefined) throw new Error(`experiment ${name}: unexpected argument '${planned}'`);
+      if (flags.dryRun) {
+        const { report, measurements } = await runExperimentDryRun(name, flags);
+        process.stdout.write(`${report}\n${measurements}\n`);
+        return;
+      }
       const { report, interrupted } = await runExperiment(name, flags);
       process.stdout.write(`${report}\n`);
       if (interrupted) process.exitCode = 130;

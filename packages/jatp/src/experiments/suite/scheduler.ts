@@ -23,7 +23,8 @@ import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
 import { buildGrid, type Grid } from './grid.js';
-import { SCALE_SETTINGS, attackSpec, datasetEps, type ScaleName } from './scales.js';
+import { SCALE_SETTINGS, attackSpec, datasetEps, type ScaleName, type ScaleSettings } from './scales.js';
+import { dryRunScale } from './dry-run-scale.js';
 import { writeGallery } from './gallery.js';
 import { estimateSeconds } from './estimate.js';
 
@@ -42,9 +43,22 @@ export interface SuiteOptions {
   /** Training progress (bars); default silent. */
   readonly progress?: ProgressSink;
   readonly backend?: string;
+  /** Set by the dry run (dry-run.ts): its settings, its subset of cells, and hooks around each cell. */
+  readonly dryRun?: DryRunHooks;
 }
 
-/** `<out>/experiment.json`. */
+/** How the dry run drives the scheduler; real runs leave it out. */
+export interface DryRunHooks {
+  readonly scale: ScaleSettings;
+  /** The cells to run, from the experiment's grid. */
+  select(grid: Grid): ResolvedCell[];
+  /** A training cell that starts fresh stops (after its checkpoint) once this many steps are done, so the next call resumes it. */
+  readonly interruptAfterSteps: number;
+  /** Called before a cell runs; returns the progress sink its training reports to. */
+  cellStarted(cell: ResolvedCell): ProgressSink;
+  /** Called after a cell ran (also after an interrupted training). */
+  cellFinished(cell: ResolvedCell, interrupted: boolean): void;
+}
 export interface Manifest {
   readonly scale: ScaleName;
   readonly dataset: string;
@@ -52,6 +66,8 @@ export interface Manifest {
   readonly seeds: number;
   readonly evalCount?: number;
   readonly experiments: ExperimentName[];
+  /** A dry run's folder (shrunken paper settings): never mixed with a real run. */
+  readonly dryRun?: boolean;
   /** Each invocation, with the commit, engine build and CPU it ran on (`provenance`, absent in folders older than that field). */
   readonly runs: { command: string; started: string; pid?: number; finished?: string; backend?: string; provenance?: Provenance; trained: number; evaluated: number; interrupted?: boolean; leftToOthers?: number }[];
 }
@@ -70,8 +86,8 @@ export function readManifest(out: string): Manifest | undefined {
   }
 }
 
-export function gridContext(m: Pick<Manifest, 'scale' | 'dataset' | 'evalCount'>): GridContext {
-  return { scale: SCALE_SETTINGS[m.scale], dataset: m.dataset, ...(m.evalCount !== undefined ? { evalCount: m.evalCount } : {}) };
+export function gridContext(m: Pick<Manifest, 'scale' | 'dataset' | 'evalCount' | 'dryRun'>): GridContext {
+  return { scale: m.dryRun ? dryRunScale(SCALE_SETTINGS[m.scale]) : SCALE_SETTINGS[m.scale], dataset: m.dataset, ...(m.evalCount !== undefined ? { evalCount: m.evalCount } : {}) };
 }
 
 export type CellState = 'done' | 'partial' | 'pending';
@@ -109,6 +125,9 @@ function updatedManifest(opts: SuiteOptions, existing: Manifest | undefined): Ma
   if (existing && (existing.scale !== opts.scale || existing.dataset !== opts.dataset)) {
     throw new Error(`--out ${opts.out}: holds a '${existing.scale}' experiment on '${existing.dataset}'; use another --out for --scale ${opts.scale} --dataset ${opts.dataset}`);
   }
+  if (existing && (existing.dryRun === true) !== (opts.dryRun !== undefined)) {
+    throw new Error(`--out ${opts.out}: holds a ${existing.dryRun ? 'dry run' : 'real run'}; use another --out for ${opts.dryRun ? 'the dry run' : 'a real run'}`);
+  }
   const experiments = [...new Set([...(existing?.experiments ?? []), ...opts.experiments])];
   return {
     scale: opts.scale,
@@ -117,6 +136,7 @@ function updatedManifest(opts: SuiteOptions, existing: Manifest | undefined): Ma
     seeds: Math.max(opts.seeds, existing?.seeds ?? 0),
     ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : existing?.evalCount !== undefined ? { evalCount: existing.evalCount } : {}),
     experiments,
+    ...(opts.dryRun ? { dryRun: true } : {}),
     runs: existing?.runs ?? [],
   };
 }
@@ -170,13 +190,13 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   };
   await saveManifest();
 
-  const ctx = gridContext(manifest);
-  const scale = SCALE_SETTINGS[opts.scale];
+  const ctx = opts.dryRun ? { ...gridContext(manifest), scale: opts.dryRun.scale } : gridContext(manifest);
+  const scale = ctx.scale;
   const grid = buildGrid(ctx, opts.experiments, opts.seeds);
   const dataDir = opts.dataDir ?? manifest.dataDir;
   let dataset: Dataset | undefined;
   const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
-  const all = [...grid.trainings, ...grid.evaluations];
+  const all = opts.dryRun ? opts.dryRun.select(grid) : [...grid.trainings, ...grid.evaluations];
   let skipped = 0;
   let leftToOthers = 0;
   let interrupted = false;
@@ -203,9 +223,12 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     }
     log(`[${stamp()}] (${i + 1}/${all.length}) ${cell.cell.kind === 'eval' ? 'evaluating' : 'training'} ${cell.key}`);
     const started = Date.now();
+    const fresh = cellState(opts.out, cell) === 'pending';
+    const progress = opts.dryRun ? opts.dryRun.cellStarted(cell) : (opts.progress ?? silentProgress);
+    const stop = opts.dryRun && fresh ? { stopAfterSteps: opts.dryRun.interruptAfterSteps } : {};
     if (cell.cell.kind === 'target') {
       const config = { ...scale.targetConfig((cell.cell as TargetCell).recipe, opts.dataset, cell.cell.seed), ...(dataDir !== undefined ? { dataDir } : {}) };
-      const r = await trainTarget({ config, out: dir, resume: true, progress: opts.progress ?? silentProgress, dataset: await data() });
+      const r = await trainTarget({ config, out: dir, resume: true, progress, dataset: await data(), ...stop });
       if (r.summary.interrupted) interrupted = true;
       else await writeDone(dir, cell, (Date.now() - started) / 1000, r.summary);
     } else if (cell.cell.kind === 'defense') {
@@ -222,7 +245,8 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         config,
         cacheDir: path.join(opts.out, 'cells', '.example-cache'),
         resume: true,
-        progress: opts.progress ?? silentProgress,
+        progress,
+        ...stop,
       });
       if (r.summary.interrupted) interrupted = true;
       else await writeDone(dir, cell, (Date.now() - started) / 1000, r.summary);
@@ -241,6 +265,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
       }
       run.evaluated++;
     }
+    opts.dryRun?.cellFinished(cell, interrupted);
     if (interrupted) {
       log(`[${stamp()}] interrupted during ${cell.key}; run the same command again to continue`);
       break;

@@ -1,0 +1,442 @@
+/**
+ * `jatp experiment <name> --scale paper --dry-run`: every cell kind of the experiment through the
+ * scheduler's real code path at the scale's network sizes and attack budgets, on a handful of images
+ * (dry-run-scale.ts). Each training is stopped after its first step, resumed from the checkpoint and
+ * finished; then the report is written. Fails on any error of the cells, on a learning-rate schedule
+ * that does not give the preset's rate at its epoch boundaries, on a non-finite training metric, and on
+ * a cell that leaves tensors behind. Records per-step time and peak memory of each cell kind with the
+ * machine they were measured on (`measurements.json`), which `jatp experiment plan --measurements`
+ * turns into an estimate of the full run.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import { piecewiseSchedule } from '../../training/loop.js';
+import type { ProgressSink } from '../../training/progress.js';
+import type { ExperimentName } from './declarations/index.js';
+import { cellDir, type DefenseCell, type EvalCell, type ResolvedCell, type TargetCell } from './cells.js';
+import type { Grid } from './grid.js';
+import { ATTACK_COLUMNS, SCALE_SETTINGS, type ScaleName, type ScaleSettings } from './scales.js';
+import { DRY_RUN_WORK, dryRunScale, type PresetOverride } from './dry-run-scale.js';
+import { EVAL_FILE, runSuite } from './scheduler.js';
+import { writeReport } from './report.js';
+
+export const MEASUREMENTS_FILE = 'measurements.json';
+
+/** Which cells a dry run takes: one of each kind (see `selectKinds`), or every cell of the grid. */
+export type DryRunSubset = 'kinds' | 'all';
+
+export interface DryRunOptions {
+  readonly out: string;
+  readonly dataset: string;
+  readonly dataDir?: string;
+  readonly experiments: readonly ExperimentName[];
+  /** The scale whose presets are exercised; default 'paper'. */
+  readonly scale?: ScaleName;
+  readonly subset?: DryRunSubset;
+  /** Edits the presets first (tests: a deliberately wrong preset must fail the dry run). */
+  readonly override?: PresetOverride;
+  readonly backend?: string;
+  readonly command?: string;
+  readonly log?: (line: string) => void;
+}
+
+/** What one cell cost on this machine. Times in seconds, memory in bytes. */
+export interface CellMeasurement {
+  readonly key: string;
+  readonly kind: 'target' | 'defense' | 'eval';
+  /** 'target:trades', 'defense:nrp:full:none', 'eval:AA:jatp' (estimate.ts matches on these). */
+  readonly cls: string;
+  /** Training: the dry run's batch size (the preset's is in `presetBatchSize`). */
+  readonly batchSize?: number;
+  readonly presetBatchSize?: number;
+  /** Training: seconds of the optimizer steps timed between two steps of one session (the first step of a session also pays its setup). */
+  readonly stepSeconds?: number[];
+  /** The same steps' process CPU time (user + system, all threads): on a shared machine, closer to what the work costs than wall time. */
+  readonly stepCpuSeconds?: number[];
+  readonly steps?: number;
+  /** Training: the per-epoch evaluation (seconds, on how many test images). */
+  readonly epochEvalSeconds?: number;
+  readonly epochEvalImages?: number;
+  /** Baselines: generating the oblivious training examples (seconds, for how many images). */
+  readonly obliviousSeconds?: number;
+  readonly obliviousImages?: number;
+  /** Evaluation: seconds per test image of the attack (on `evalImages` images). */
+  readonly evalSecondsPerImage?: number;
+  readonly evalImages?: number;
+  /** All sessions of the cell, setup included. */
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  /** Highest process RSS sampled (every 5 ms, from a worker thread) while the cell ran. */
+  readonly peakRssBytes: number;
+  readonly rssBeforeBytes: number;
+  /** Highest tf.memory().numBytes seen between steps (held tensors: weights, optimizer state, data), and before the cell. */
+  readonly tfBytesBetweenStepsMax: number;
+  readonly tfBytesBefore: number;
+}
+
+export interface ScheduleCheck {
+  readonly key: string;
+  readonly epochs: number;
+  /** Learning rate (per optimizer group) at each milestone epoch and the epoch before it. */
+  readonly boundaries: { epoch: number; lr: Record<string, number> }[];
+  /** Milestones after the last epoch (they never act; e.g. TRADES' 90 and 100 with 76 epochs). */
+  readonly inertMilestones: number[];
+}
+
+export interface Measurements {
+  readonly format: 'jatp-dry-run-measurements';
+  readonly version: 1;
+  readonly date: string;
+  readonly machine: {
+    readonly cpuModel: string;
+    readonly cores: number;
+    readonly memoryBytes: number;
+    readonly platform: string;
+    readonly node: string;
+    /** 1/5/15-minute load averages when the dry run started and ended (the machine may be shared). */
+    readonly loadAverageStart: number[];
+    readonly loadAverageEnd: number[];
+    readonly gpu: string;
+  };
+  readonly backend: string;
+  readonly scale: ScaleName;
+  readonly dataset: string;
+  readonly experiments: readonly ExperimentName[];
+  readonly subset: DryRunSubset;
+  readonly work: typeof DRY_RUN_WORK;
+  readonly wallSeconds: number;
+  readonly schedules: ScheduleCheck[];
+  readonly cells: CellMeasurement[];
+}
+
+/** The cell kind `estimate.ts` and the plan match measurements on. */
+export function cellClass(cell: ResolvedCell): string {
+  const c = cell.cell;
+  if (c.kind === 'target') return `target:${(c as TargetCell).recipe}`;
+  if (c.kind === 'defense') {
+    const d = c as DefenseCell;
+    return `defense:${d.method}:${d.examples ?? ''}:${d.ablation}`;
+  }
+  const e = c as EvalCell;
+  return `eval:${e.attack}:${e.defense?.method ?? 'none'}`;
+}
+
+/**
+ * One cell of each kind: one training per cell kind (each target recipe; each pre-processor method
+ * with its examples and ablation: the same code path against another target is not run again), each
+ * attack once (on a model with JATP in front when the grid has one, so the attack's gradient goes
+ * through a pre-processor; BPDA needs one), PGD once on each pre-processor kind and once on a bare
+ * target. Every evaluation picked needs only trainings picked.
+ */
+export function selectKinds(grid: Grid): ResolvedCell[] {
+  const byClass = new Map<string, ResolvedCell>();
+  for (const t of grid.trainings) if (!byClass.has(cellClass(t))) byClass.set(cellClass(t), t);
+  const trained = new Set([...byClass.values()].map((t) => t.key));
+  const evals = (grid.evaluations as ResolvedCell<EvalCell>[]).filter((e) => e.needs.every((n) => trained.has(n.key)));
+  const picked = new Set<string>();
+  for (const attack of ATTACK_COLUMNS) {
+    const same = evals.filter((e) => e.cell.attack === attack);
+    const c = same.find((e) => e.cell.defense?.method === 'jatp' && e.cell.defense.ablation === 'none') ?? same.find((e) => e.cell.defense) ?? same[0];
+    if (c) picked.add(c.key);
+  }
+  const pgd = evals.filter((e) => e.cell.attack === 'PGD');
+  for (const t of byClass.values()) {
+    const c = t.cell.kind === 'defense' ? pgd.find((e) => e.needs.some((n) => n.key === t.key)) : undefined;
+    if (c) picked.add(c.key);
+  }
+  const bare = pgd.find((e) => e.cell.defense === undefined);
+  if (bare) picked.add(bare.key);
+  return [...grid.trainings.filter((t) => trained.has(t.key)), ...grid.evaluations.filter((e) => picked.has(e.key))];
+}
+
+/**
+ * Checks a preset's schedule at the paper's epoch boundaries without running those epochs: the
+ * schedule the training uses (`piecewiseSchedule`) must give, at each milestone epoch, the base lr
+ * times that milestone's factor, and the previous factor the epoch before. Throws naming the cell.
+ */
+export function checkSchedule(key: string, baseLr: Record<string, number>, milestones: ReadonlyArray<readonly [number, number]>, epochs: number): ScheduleCheck {
+  const fail = (why: string): never => {
+    throw new Error(`dry run: ${key}: learning-rate schedule ${JSON.stringify(milestones)} over ${epochs} epochs: ${why}`);
+  };
+  if (!Number.isInteger(epochs) || epochs < 1) fail(`epochs must be a positive integer`);
+  for (const [g, lr] of Object.entries(baseLr)) if (!(Number.isFinite(lr) && lr > 0)) fail(`base lr of '${g}' is ${lr}`);
+  let previousEpoch = 0;
+  for (const [e, f] of milestones) {
+    if (!Number.isInteger(e) || e < 1) fail(`milestone epoch ${e} is not a positive integer (epochs are 1-based)`);
+    if (e <= previousEpoch) fail(`milestones must be in increasing epoch order (${e} after ${previousEpoch})`);
+    if (!(Number.isFinite(f) && f > 0)) fail(`factor ${f} at epoch ${e} is not a positive number`);
+    previousEpoch = e;
+  }
+  const schedule = piecewiseSchedule(milestones);
+  // The loop asks per optimizer group; the presets' schedules apply to every group alike.
+  const groups = Object.keys(baseLr);
+  const multiplier = (epoch: number): number => {
+    const m = schedule(epoch, groups[0]!);
+    for (const g of groups) if (schedule(epoch, g) !== m) fail(`groups get different multipliers at epoch ${epoch}`);
+    return m;
+  };
+  const lrAt = (epoch: number) => Object.fromEntries(Object.entries(baseLr).map(([g, lr]) => [g, lr * multiplier(epoch)]));
+  const boundaries: ScheduleCheck['boundaries'] = [{ epoch: 1, lr: lrAt(1) }];
+  milestones.forEach(([e, f], i) => {
+    const before = i === 0 ? 1 : milestones[i - 1]![1];
+    if (e > 1 && multiplier(e - 1) !== before) fail(`at epoch ${e - 1} the multiplier is ${multiplier(e - 1)}, expected ${before}`);
+    if (multiplier(e) !== f) fail(`at epoch ${e} the multiplier is ${multiplier(e)}, expected ${f}`);
+    if (e > 1) boundaries.push({ epoch: e - 1, lr: lrAt(e - 1) });
+    boundaries.push({ epoch: e, lr: lrAt(e) });
+  });
+  const inert = milestones.filter(([e]) => e > epochs).map(([e]) => e);
+  return { key, epochs, boundaries, inertMilestones: inert };
+}
+
+function baseLrs(cell: ResolvedCell, scale: ScaleSettings, dataset: string): { lr: Record<string, number>; milestones: ReadonlyArray<readonly [number, number]>; epochs: number; batchSize: number } {
+  if (cell.cell.kind === 'target') {
+    const c = scale.targetConfig((cell.cell as TargetCell).recipe, dataset, cell.cell.seed);
+    return { lr: { main: c.optimizer.lr }, milestones: c.lrMilestones, epochs: c.epochs, batchSize: c.batchSize };
+  }
+  const d = cell.cell as DefenseCell;
+  const c = scale.defenseConfig(d.method, dataset, d.examples, d.ablation);
+  return { lr: Object.fromEntries(Object.entries(c.optimizers).map(([g, o]) => [g, o.lr])), milestones: c.lrMilestones, epochs: c.epochs, batchSize: c.batchSize };
+}
+
+/** Peak process RSS, sampled by a worker thread (it keeps sampling while the main thread is inside a native kernel). */
+class RssSampler {
+  private readonly shared = new SharedArrayBuffer(8);
+  private readonly peak = new Float64Array(this.shared);
+  private readonly worker: Worker;
+  constructor() {
+    this.worker = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const peak = new Float64Array(workerData);
+       setInterval(() => { const r = process.memoryUsage.rss(); if (r > peak[0]) peak[0] = r; }, 5);`,
+      { eval: true, workerData: this.shared },
+    );
+    this.worker.unref();
+  }
+  reset(): void {
+    this.peak[0] = process.memoryUsage.rss();
+  }
+  read(): number {
+    return Math.max(this.peak[0]!, process.memoryUsage.rss());
+  }
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+interface CellRecord {
+  cell: ResolvedCell;
+  sessions: number;
+  interrupted: number;
+  stepSeconds: number[];
+  stepCpuSeconds: number[];
+  steps: number;
+  epochEvalSeconds?: number;
+  obliviousSeconds?: number;
+  obliviousImages?: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  peakRss: number;
+  rssBefore: number;
+  tfBytesMax: number;
+  tfBytesBefore: number;
+}
+
+function cpuModel(): string {
+  return os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+}
+
+export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Measurements; file: string; report: string; suiteCalls: number }> {
+  const log = opts.log ?? (() => {});
+  const scaleName = opts.scale ?? 'paper';
+  const subset = opts.subset ?? 'kinds';
+  const presets: ScaleSettings = dryRunScale(SCALE_SETTINGS[scaleName], opts.override);
+  // The presets as a real run would use them (override applied, work not shrunk), for the schedule checks.
+  const real: ScaleSettings = {
+    ...SCALE_SETTINGS[scaleName],
+    targetConfig: (r, d, s) => (opts.override?.target ?? ((c) => c))(SCALE_SETTINGS[scaleName].targetConfig(r, d, s)),
+    defenseConfig: (m, d, e, a) => (opts.override?.defense ?? ((c) => c))(SCALE_SETTINGS[scaleName].defenseConfig(m, d, e, a)),
+  };
+  const started = Date.now();
+  const loadStart = os.loadavg();
+  const records = new Map<string, CellRecord>();
+  const sampler = new RssSampler();
+  let current: { record: CellRecord; t0: number; cpu0: number; numTensors: number; numBytes: number; lastStep?: number; lastCpu?: number; oblStart?: number } | undefined;
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const schedules: ScheduleCheck[] = [];
+  let trainings: ResolvedCell[] = [];
+  const select = (grid: Grid): ResolvedCell[] => {
+    const cells = subset === 'all' ? [...grid.trainings, ...grid.evaluations] : selectKinds(grid);
+    if (trainings.length === 0) {
+      trainings = cells.filter((c) => c.cell.kind !== 'eval');
+      // Schedules first: a wrong preset fails before any training.
+      for (const t of trainings) {
+        const r = baseLrs(t, real, opts.dataset);
+        schedules.push(checkSchedule(t.key, r.lr, r.milestones, r.epochs));
+      }
+      log(`dry run (${subset}): ${cells.length} cells: ${trainings.length} trainings, ${cells.length - trainings.length} evaluations; schedules checked at ${schedules.reduce((a, s) => a + s.boundaries.length, 0)} epoch boundaries`);
+    }
+    return cells;
+  };
+  const sink = (): ProgressSink => ({
+    step: () => {
+      if (!current) return;
+      const now = performance.now();
+      const cpu = cpuNow();
+      if (current.lastStep !== undefined) current.record.stepSeconds.push((now - current.lastStep) / 1000);
+      if (current.lastCpu !== undefined) current.record.stepCpuSeconds.push(cpu - current.lastCpu);
+      current.lastStep = now;
+      current.lastCpu = cpu;
+      current.record.steps++;
+      current.record.tfBytesMax = Math.max(current.record.tfBytesMax, tf.memory().numBytes);
+    },
+    epochEnd: () => {
+      if (current?.lastStep !== undefined) current.record.epochEvalSeconds = (performance.now() - current.lastStep) / 1000;
+    },
+    message: (text) => {
+      if (!current) return;
+      if (/^oblivious \S+ examples for (\d+) images/.test(text)) {
+        current.oblStart = performance.now();
+        current.record.obliviousImages = Number(/for (\d+) images/.exec(text)![1]);
+      }
+      const done = /oblivious examples (\d+)\/(\d+)/.exec(text);
+      if (done && done[1] === done[2] && current.oblStart !== undefined) current.record.obliviousSeconds = (performance.now() - current.oblStart) / 1000;
+    },
+  });
+  const hooks = {
+    scale: presets,
+    select,
+    interruptAfterSteps: 1,
+    cellStarted: (cell: ResolvedCell): ProgressSink => {
+      const record = records.get(cell.key) ?? { cell, sessions: 0, interrupted: 0, stepSeconds: [], stepCpuSeconds: [], steps: 0, wallSeconds: 0, cpuSeconds: 0, peakRss: 0, rssBefore: process.memoryUsage.rss(), tfBytesMax: 0, tfBytesBefore: tf.memory().numBytes };
+      records.set(cell.key, record);
+      record.sessions++;
+      sampler.reset();
+      const m = tf.memory();
+      current = { record, t0: performance.now(), cpu0: cpuNow(), numTensors: m.numTensors, numBytes: m.numBytes };
+      return sink();
+    },
+    cellFinished: (cell: ResolvedCell, interrupted: boolean) => {
+      const c = current!;
+      current = undefined;
+      c.record.wallSeconds += (performance.now() - c.t0) / 1000;
+      c.record.cpuSeconds += cpuNow() - c.cpu0;
+      c.record.peakRss = Math.max(c.record.peakRss, sampler.read());
+      if (interrupted) c.record.interrupted++;
+      const m = tf.memory();
+      if (m.numTensors !== c.numTensors || m.numBytes !== c.numBytes) {
+        throw new Error(`dry run: ${cell.key} left ${m.numTensors - c.numTensors} tensors (${m.numBytes - c.numBytes} bytes) behind (tf.memory() before: ${c.numTensors} tensors / ${c.numBytes} bytes, after: ${m.numTensors} / ${m.numBytes})`);
+      }
+      log(`dry run: ${cell.key}${interrupted ? ' stopped after step 1 (checkpointed)' : ''}: ${((performance.now() - c.t0) / 1000).toFixed(1)} s, peak RSS ${(c.record.peakRss / 2 ** 20).toFixed(0)} MiB`);
+    },
+  };
+  let suiteCalls = 0;
+  try {
+    for (;;) {
+      suiteCalls++;
+      const r = await runSuite({
+        out: opts.out,
+        scale: scaleName,
+        dataset: opts.dataset,
+        ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+        seeds: 1,
+        experiments: opts.experiments,
+        command: opts.command ?? 'dry run',
+        ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+        log,
+        dryRun: hooks,
+      });
+      if (r.leftToOthers > 0) throw new Error(`dry run: ${r.leftToOthers} cell(s) held by another process on ${opts.out}`);
+      if (!r.interrupted) break;
+      // Every fresh training stops once after step 1; the next call resumes it.
+      if (suiteCalls > trainings.length + 1) throw new Error(`dry run: still interrupted after ${suiteCalls} scheduler calls`);
+    }
+  } finally {
+    await sampler.stop();
+  }
+  verifyTrainings(opts.out, trainings, records, schedules);
+  const report = await writeReport(opts.out);
+  const measurements: Measurements = {
+    format: 'jatp-dry-run-measurements',
+    version: 1,
+    date: new Date().toISOString(),
+    machine: {
+      cpuModel: cpuModel(),
+      cores: os.cpus().length,
+      memoryBytes: os.totalmem(),
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      node: process.version,
+      loadAverageStart: loadStart.map((x) => Number(x.toFixed(2))),
+      loadAverageEnd: os.loadavg().map((x) => Number(x.toFixed(2))),
+      gpu: 'none (not measured on a GPU)',
+    },
+    backend: opts.backend ?? tf.getBackend(),
+    scale: scaleName,
+    dataset: opts.dataset,
+    experiments: [...opts.experiments],
+    subset,
+    work: DRY_RUN_WORK,
+    wallSeconds: (Date.now() - started) / 1000,
+    schedules,
+    cells: [...records.values()].map((r) => measurementOf(opts.out, r, real, opts.dataset)),
+  };
+  const file = path.join(opts.out, MEASUREMENTS_FILE);
+  await writeFileAtomic(file, `${JSON.stringify(measurements, null, 1)}\n`);
+  return { measurements, file, report, suiteCalls };
+}
+
+/** Each training was stopped once and resumed, ran with the preset's epoch-1 learning rate, and kept finite metrics. */
+function verifyTrainings(out: string, trainings: readonly ResolvedCell[], records: Map<string, CellRecord>, schedules: readonly ScheduleCheck[]): void {
+  for (const t of trainings) {
+    const r = records.get(t.key);
+    if (!r || r.interrupted !== 1 || r.sessions !== 2) throw new Error(`dry run: ${t.key} was not stopped once and resumed (sessions ${r?.sessions ?? 0}, interruptions ${r?.interrupted ?? 0})`);
+    const lines = fs.readFileSync(path.join(cellDir(out, t.key), 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    if (!lines.some((l) => l['type'] === 'resume')) throw new Error(`dry run: ${t.key}: metrics.jsonl records no resume`);
+    const epoch = lines.find((l) => l['type'] === 'epoch') as { lr: Record<string, number>; train: Record<string, number>; eval: Record<string, number> } | undefined;
+    if (!epoch) throw new Error(`dry run: ${t.key}: metrics.jsonl has no epoch record`);
+    const expected = schedules.find((s) => s.key === t.key)!.boundaries[0]!.lr;
+    for (const [g, lr] of Object.entries(expected)) {
+      if (Math.abs((epoch.lr[g] ?? NaN) - lr) > 1e-12 * lr) throw new Error(`dry run: ${t.key}: optimizer '${g}' trained epoch 1 at lr ${epoch.lr[g]}, the preset's schedule gives ${lr}`);
+    }
+    for (const [k, v] of Object.entries({ ...epoch.train, ...epoch.eval })) {
+      if (!Number.isFinite(v)) throw new Error(`dry run: ${t.key}: epoch metric '${k}' is ${v}`);
+    }
+  }
+}
+
+function measurementOf(out: string, r: CellRecord, real: ScaleSettings, dataset: string): CellMeasurement {
+  const kind = r.cell.cell.kind;
+  const base = {
+    key: r.cell.key,
+    kind,
+    cls: cellClass(r.cell),
+    wallSeconds: Number(r.wallSeconds.toFixed(3)),
+    cpuSeconds: Number(r.cpuSeconds.toFixed(3)),
+    peakRssBytes: r.peakRss,
+    rssBeforeBytes: r.rssBefore,
+    tfBytesBetweenStepsMax: r.tfBytesMax,
+    tfBytesBefore: r.tfBytesBefore,
+  };
+  if (kind === 'eval') {
+    const e = JSON.parse(fs.readFileSync(path.join(cellDir(out, r.cell.key), EVAL_FILE), 'utf8')) as { wallSeconds: number; n: number };
+    return { ...base, evalSecondsPerImage: e.wallSeconds / e.n, evalImages: e.n };
+  }
+  const preset = baseLrs(r.cell, real, dataset);
+  const evalImages = kind === 'target' ? 10 * Math.min(1, real.targetConfig((r.cell.cell as TargetCell).recipe, dataset, 0).evaluation.perClass) : DRY_RUN_WORK.evalCount;
+  return {
+    ...base,
+    batchSize: DRY_RUN_WORK.batchSize,
+    presetBatchSize: preset.batchSize,
+    stepSeconds: r.stepSeconds.map((s) => Number(s.toFixed(3))),
+    stepCpuSeconds: r.stepCpuSeconds.map((s) => Number(s.toFixed(3))),
+    steps: r.steps,
+    ...(r.epochEvalSeconds !== undefined ? { epochEvalSeconds: Number(r.epochEvalSeconds.toFixed(3)), epochEvalImages: evalImages } : {}),
+    ...(r.obliviousSeconds !== undefined ? { obliviousSeconds: Number(r.obliviousSeconds.toFixed(3)), obliviousImages: r.obliviousImages } : {}),
+  };
+}

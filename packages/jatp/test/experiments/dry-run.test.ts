@@ -1,0 +1,135 @@
+/**
+ * The paper-scale dry run (`jatp experiment all --scale paper --dry-run`): one cell of every kind of
+ * every experiment at the paper's network sizes and attack budgets, on a handful of images, each
+ * training stopped once and resumed; then the plan estimated from its measurements. Runs on the
+ * JPEG-derived CIFAR-10 copy when present, else on a generated folder of 32x32 RGB images. Also: a
+ * deliberately wrong preset (learning-rate milestones out of order; a purifier with no blocks) must
+ * fail it.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { PNG } from 'pngjs';
+import { initBackend } from '../../src/index.js';
+import { checkSchedule, runDryRun, type Measurements } from '../../src/experiments/suite/dry-run.js';
+import { buildGrid } from '../../src/experiments/suite/grid.js';
+import { SCALE_SETTINGS } from '../../src/experiments/suite/scales.js';
+import { formatMeasuredPlan, planFromMeasurements } from '../../src/experiments/suite/measured-plan.js';
+import { targetPreset } from '../../src/targets/presets.js';
+import { EXPERIMENT_NAMES } from '../../src/experiments/suite/declarations/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const cifarDir = path.resolve(repoRoot, '../shared/data/cifar-10-jpeg-batches-bin');
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-dry-run-'));
+const out = path.join(root, 'dry');
+const useCifar = fs.existsSync(path.join(cifarDir, 'test_batch.bin'));
+const dataset = useCifar ? 'cifar10' : `folder:${path.join(root, 'data')}`;
+const dataDir = useCifar ? { dataDir: cifarDir } : {};
+
+/** <dir>/{train,test}/<class>/<i>.png: 10 classes (AutoAttack's targeted stage needs 10) of 32x32 RGB images. */
+function writeFolderDataset(dir: string): void {
+  for (const [split, n] of [['train', 1], ['test', 2]] as const) {
+    for (let c = 0; c < 10; c++) {
+      const classDir = path.join(dir, split, `class${c}`);
+      fs.mkdirSync(classDir, { recursive: true });
+      for (let i = 0; i < n; i++) {
+        const png = new PNG({ width: 32, height: 32 });
+        for (let p = 0; p < 1024; p++) {
+          for (let k = 0; k < 3; k++) png.data[4 * p + k] = (k === c % 3 ? 60 + 18 * c : 30) + ((p * 37 + i * 11 + k * 5) % 70);
+          png.data[4 * p + 3] = 255;
+        }
+        fs.writeFileSync(path.join(classDir, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+  }
+}
+
+let backend = '';
+before(async () => {
+  if (!useCifar) {
+    process.stderr.write(`dry-run test: ${cifarDir} absent; using a generated 32x32 image folder\n`);
+    writeFolderDataset(path.join(root, 'data'));
+  }
+  backend = await initBackend();
+});
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+test('schedule check: the preset milestones give the preset rate at each boundary; a wrong list is refused', () => {
+  const trades = targetPreset('trades', 'paper', 'cifar10');
+  const s = checkSchedule('trades', { main: trades.optimizer.lr }, trades.lrMilestones, trades.epochs);
+  // TRADES: lr 0.1, x0.1 from epoch 75 (its 90 and 100 lie after its 76 epochs).
+  assert.deepEqual(s.boundaries.find((b) => b.epoch === 74)!.lr, { main: 0.1 });
+  assert.ok(Math.abs(s.boundaries.find((b) => b.epoch === 75)!.lr['main']! - 0.01) < 1e-15);
+  assert.deepEqual(s.inertMilestones, [90, 100]);
+  assert.throws(() => checkSchedule('x', { main: 0.1 }, [[90, 0.01], [75, 0.1]], 100), /increasing epoch order/);
+  assert.throws(() => checkSchedule('x', { main: 0.1 }, [[0, 0.1]], 100), /not a positive integer/);
+});
+
+let measurements: Measurements | undefined;
+
+test('dry run of every experiment at paper scale: every cell kind trains (stopped once, resumed) and evaluates; report and measurements written', async () => {
+  const startTensors = tf.memory().numTensors;
+  const started = Date.now();
+  const lines: string[] = [];
+  const r = await runDryRun({ out, dataset, ...dataDir, experiments: [...EXPERIMENT_NAMES], backend, log: (l) => lines.push(l) });
+  process.stderr.write(`dry run on ${dataset}: ${((Date.now() - started) / 1000).toFixed(0)} s, ${r.measurements.cells.length} cells\n`);
+  measurements = r.measurements;
+  assert.equal(tf.memory().numTensors, startTensors, 'the dry run leaves no tensors behind');
+  assert.ok(fs.existsSync(r.report), 'report written');
+  const m = r.measurements;
+  const classes = new Set(m.cells.map((c) => c.cls));
+  // Every target recipe and every pre-processor kind of the paper's experiments ran.
+  for (const recipe of ['trades', 'standard', 'mma', 'mart']) assert.ok(classes.has(`target:${recipe}`), recipe);
+  for (const cls of ['apeg:obl', 'apeg:full', 'hgd:obl', 'hgd:full', 'nrp:obl', 'nrp:full']) assert.ok(classes.has(`defense:${cls}:none`), cls);
+  for (const cls of ['jatp::none', 'jatp-joint::none', 'jatp::no-pixel', 'jatp::no-bce', 'jatp::no-fsm']) assert.ok(classes.has(`defense:${cls}`), cls);
+  // Every attack at the paper's budget, on JATP.
+  for (const attack of ['PGD', 'DLR', 'AA', 'FWA', 'TI-BIM', 'BPDA']) assert.ok(classes.has(`eval:${attack}:jatp`), attack);
+  for (const c of m.cells.filter((x) => x.kind !== 'eval')) {
+    // 10 training images in batches of 2: 5 steps, the first in its own session; the rest timed.
+    assert.equal(c.steps, 5, c.key);
+    assert.equal(c.stepSeconds!.length, 3, c.key);
+    assert.ok(c.peakRssBytes > 0 && c.stepSeconds!.every((s) => s > 0), c.key);
+  }
+  for (const c of m.cells.filter((x) => x.kind === 'eval')) assert.ok(c.evalImages === 2 && c.evalSecondsPerImage! > 0, c.key);
+  // The paper's attack budgets, not shrunk: the evaluation folders record them.
+  const grid = buildGrid({ scale: SCALE_SETTINGS.paper, dataset }, EXPERIMENT_NAMES, 1);
+  const attacks = new Set(grid.evaluations.map((e) => e.settings['attack']));
+  const dryAttacks = fs.readdirSync(path.join(out, 'cells')).filter((d) => d.startsWith('eval-')).map((d) => (JSON.parse(fs.readFileSync(path.join(out, 'cells', d, 'eval.json'), 'utf8')) as { settings: { attack: string } }).settings.attack);
+  for (const a of dryAttacks) assert.ok(attacks.has(a), `${a} is a paper budget`);
+  // Baselines with oblivious examples timed their generation; trainings checked their schedules.
+  assert.ok(m.cells.some((c) => c.obliviousSeconds !== undefined && c.obliviousImages === 10));
+  assert.equal(m.schedules.length, m.cells.filter((c) => c.kind !== 'eval').length);
+});
+
+test('plan from the measurements: every cell of the paper experiment is estimated from a measured kind', () => {
+  assert.ok(measurements, 'needs the dry run');
+  const ctx = { scale: SCALE_SETTINGS.paper, dataset: 'cifar10' };
+  const grid = buildGrid(ctx, EXPERIMENT_NAMES, 1);
+  const cells = [...grid.trainings, ...grid.evaluations];
+  const planned = planFromMeasurements(ctx, cells, measurements, { stepsPerSecond: { trades: 10 }, speedup: 20 });
+  assert.ok(planned.every((p) => p.match !== 'none' && Number.isFinite(p.seconds) && p.seconds > 0));
+  const trades = planned.find((p) => p.cls === 'target:trades')!;
+  // 76 epochs of ceil(50000 / 128) = 391 steps; at 10 steps/s the steps alone take 2972 s.
+  assert.equal(trades.steps, 76 * 391);
+  assert.ok(trades.secondsThere! >= trades.steps! / 10);
+  const text = formatMeasuredPlan(planned, measurements, 'measurements.json', { stepsPerSecond: { trades: 10 }, speedup: 20 });
+  assert.match(text, new RegExp(`measured on: .*backend '${backend}'`));
+  assert.match(text, /not measured on a GPU/);
+});
+
+test('a deliberately wrong preset fails the dry run: milestones out of order (before training), a purifier with no blocks (at its cell)', async () => {
+  await assert.rejects(
+    runDryRun({ out: path.join(root, 'bad-schedule'), dataset, ...dataDir, experiments: ['table1'], override: { target: (c) => ({ ...c, lrMilestones: [[90, 0.01], [75, 0.1]] }) } }),
+    /target-trades.*increasing epoch order/,
+  );
+  assert.ok(!fs.existsSync(path.join(root, 'bad-schedule', 'cells')) || fs.readdirSync(path.join(root, 'bad-schedule', 'cells')).length === 0, 'nothing trained');
+  // Same folder as the passing run: the targets and baselines are done; the JATP cells change and fail.
+  await assert.rejects(
+    runDryRun({ out, dataset, ...dataDir, experiments: ['table1'], override: { defense: (c) => (c.method === 'jatp' ? { ...c, purifier: { ...c.purifier, options: { ...c.purifier.options, nb: 0 } } } : c) } }),
+    /nb' must be an integer >= 1, got 0/,
+  );
+});
