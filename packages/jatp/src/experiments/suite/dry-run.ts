@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { piecewiseSchedule } from '../../training/loop.js';
 import type { ProgressSink } from '../../training/progress.js';
@@ -20,7 +21,7 @@ import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type ResolvedCell, type TargetCell } from './cells.js';
 import type { Grid } from './grid.js';
 import { ATTACK_COLUMNS, SCALE_SETTINGS, type ScaleName, type ScaleSettings } from './scales.js';
-import { DRY_RUN_WORK, dryRunScale, type PresetOverride } from './dry-run-scale.js';
+import { DRY_RUN_WORK, autoAttackWorkRatio, dryRunScale, type PresetOverride } from './dry-run-scale.js';
 import { EVAL_FILE, runSuite } from './scheduler.js';
 import { writeReport } from './report.js';
 
@@ -103,11 +104,15 @@ export interface Measurements {
     readonly gpu: string;
   };
   readonly backend: string;
+  /** Commit, engine build and CPU (absent in files written before this field). */
+  readonly provenance?: Provenance;
   readonly scale: ScaleName;
   readonly dataset: string;
   readonly experiments: readonly ExperimentName[];
   readonly subset: DryRunSubset;
   readonly work: typeof DRY_RUN_WORK;
+  /** A robust image's AutoAttack work, standard over the dry run's capped stages (the plan scales AA's measured time by it). */
+  readonly autoAttackWorkRatio: number;
   readonly wallSeconds: number;
   readonly schedules: ScheduleCheck[];
   readonly cells: CellMeasurement[];
@@ -377,11 +382,13 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
       gpu: 'none (not measured on a GPU)',
     },
     backend: opts.backend ?? tf.getBackend(),
+    provenance: provenance(),
     scale: scaleName,
     dataset: opts.dataset,
     experiments: [...opts.experiments],
     subset,
     work: DRY_RUN_WORK,
+    autoAttackWorkRatio: Number(autoAttackWorkRatio().toFixed(3)),
     wallSeconds: (Date.now() - started) / 1000,
     schedules,
     cells: [...records.values()].map((r) => measurementOf(opts.out, r, real, opts.dataset)),

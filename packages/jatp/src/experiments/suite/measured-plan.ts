@@ -58,7 +58,7 @@ export interface PlannedCell {
   readonly cls: string;
   /** The measured cell it is estimated from, and how closely it matches. */
   readonly from: string | undefined;
-  readonly match: 'same kind' | 'same method' | 'same attack' | 'none';
+  readonly match: 'same kind' | 'same method' | 'same attack' | 'stand-in' | 'none';
   readonly steps?: number;
   readonly secondsPerStep?: number;
   readonly seconds: number;
@@ -78,12 +78,21 @@ function stepSeconds(c: CellMeasurement): number {
   return median(c.stepSeconds ?? []) ?? c.wallSeconds / Math.max(1, c.steps ?? 1);
 }
 
+/**
+ * The measured cell a kind is estimated from: the same kind; else the same method (other examples or
+ * ablation) or attack (on another pre-processor); else a stand-in of the same cost structure: another
+ * target recipe (the same ResNet-18 with a 10-step training attack) for a target, JATP for JATP′ (the
+ * same purifier and loss, plus the target's update), PGD for BPDA (both 40 gradient steps).
+ */
 function findMeasured(m: Measurements, cls: string): { c: CellMeasurement; match: PlannedCell['match'] } | undefined {
   const exact = m.cells.find((c) => c.cls === cls);
   if (exact) return { c: exact, match: 'same kind' };
-  const [kind, name] = cls.split(':');
+  const [kind, name, rest] = cls.split(':');
   const near = m.cells.find((c) => c.cls.startsWith(`${kind}:${name}:`));
   if (near) return { c: near, match: kind === 'eval' ? 'same attack' : 'same method' };
+  const stand = kind === 'target' ? 'target:trades' : kind === 'defense' && name === 'jatp-joint' ? 'defense:jatp::none' : kind === 'eval' && name === 'BPDA' ? `eval:PGD:${rest}` : undefined;
+  const standIn = stand !== undefined ? (m.cells.find((c) => c.cls === stand) ?? m.cells.find((c) => c.cls.startsWith(stand.split(':').slice(0, 2).join(':') + ':'))) : undefined;
+  if (standIn) return { c: standIn, match: 'stand-in' };
   return undefined;
 }
 
@@ -105,7 +114,9 @@ export function planFromMeasurements(ctx: GridContext, cells: readonly ResolvedC
     if (!found) return { ...base, seconds: NaN };
     const c = found.c;
     if (cell.cell.kind === 'eval') {
-      const seconds = (c.evalSecondsPerImage ?? NaN) * testImages;
+      // The dry run caps AutoAttack's iterations: scale to the standard version's work (an upper bound: points already fooled cost less).
+      const aa = (cell.cell as { attack?: string }).attack === 'AA' ? (m.autoAttackWorkRatio ?? 1) : 1;
+      const seconds = (c.evalSecondsPerImage ?? NaN) * testImages * aa;
       return { ...base, seconds, ...(throughput?.speedup ? { secondsThere: seconds / throughput.speedup } : {}), peakRssBytes: c.peakRssBytes };
     }
     let epochs: number;
@@ -173,7 +184,7 @@ export function formatMeasuredPlan(planned: readonly PlannedCell[], m: Measureme
       p0.steps !== undefined ? String(p0.steps) : '-',
       p0.secondsPerStep !== undefined ? p0.secondsPerStep.toFixed(2) : '-',
       p0.peakRssBytes !== undefined ? `${(p0.peakRssBytes / 2 ** 30).toFixed(2)} GiB` : '-',
-      `${hours(sum((p) => p.seconds))}${p0.match === 'same kind' ? '' : p0.match === 'none' ? ' (not measured)' : ` (from ${p0.match})`}`,
+      `${hours(sum((p) => p.seconds))}${p0.match === 'same kind' ? '' : p0.match === 'none' ? ' (not measured)' : ` (${p0.match}: ${m.cells.find((c) => c.key === p0.from)?.cls})`}`,
       ...(throughput ? [hours(sum((p) => p.secondsThere))] : []),
     ];
   });
@@ -213,7 +224,7 @@ export function paperScaleMarkdown(planned: readonly PlannedCell[], m: Measureme
     const wall = median(c?.stepSeconds ?? []);
     const perImage = c?.evalSecondsPerImage;
     const measuredText = wall !== undefined ? `${wall.toFixed(2)} (${cpu?.toFixed(2) ?? '-'})` : perImage !== undefined ? `${perImage.toFixed(1)} s per test image` : '-';
-    out.push(`| ${cls} | ${ps.length} | ${c?.presetBatchSize ?? '-'} | ${ps[0]!.steps ?? '-'} | ${measuredText} | ${c ? `${(c.peakRssBytes / 2 ** 30).toFixed(2)} GiB` : '-'} | ${hours(ps.reduce((a, p) => a + p.seconds, 0))}${ps[0]!.match === 'same kind' ? '' : ` (from ${ps[0]!.match})`} |`);
+    out.push(`| ${cls} | ${ps.length} | ${c?.presetBatchSize ?? '-'} | ${ps[0]!.steps ?? '-'} | ${measuredText} | ${c ? `${(c.peakRssBytes / 2 ** 30).toFixed(2)} GiB` : '-'} | ${hours(ps.reduce((a, p) => a + p.seconds, 0))}${ps[0]!.match === 'same kind' ? '' : ` (${ps[0]!.match}: ${c?.cls})`} |`);
   }
   const total = planned.reduce((a, p) => a + p.seconds, 0);
   out.push('');
