@@ -115,6 +115,8 @@ export interface Measurements {
   readonly autoAttackWorkRatio: number;
   readonly wallSeconds: number;
   readonly schedules: ScheduleCheck[];
+  /** Set when the dry run failed: the error (the cells listed are those that finished before it). */
+  readonly failure?: string;
   readonly cells: CellMeasurement[];
 }
 
@@ -290,8 +292,12 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
     return cells;
   };
   const sink = (): ProgressSink => ({
-    step: () => {
+    step: (p) => {
       if (!current) return;
+      // A diverged training fails here, at the step, not later when its weights are loaded.
+      for (const [k, v] of Object.entries(p.metrics)) {
+        if (!Number.isFinite(v)) throw new Error(`dry run: ${current.record.cell.key}: training metric '${k}' is ${v} after step ${p.step} of epoch ${p.epoch} (running mean; the preset diverges)`);
+      }
       const now = performance.now();
       const cpu = cpuNow();
       if (current.lastStep !== undefined) current.record.stepSeconds.push((now - current.lastStep) / 1000);
@@ -342,6 +348,7 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
     },
   };
   let suiteCalls = 0;
+  let failure: string | undefined;
   try {
     for (;;) {
       suiteCalls++;
@@ -362,12 +369,20 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
       // Every fresh training stops once after step 1; the next call resumes it.
       if (suiteCalls > trainings.length + 1) throw new Error(`dry run: still interrupted after ${suiteCalls} scheduler calls`);
     }
+    verifyTrainings(opts.out, trainings, records, schedules);
+  } catch (err) {
+    failure = (err as Error).message;
+    throw err;
   } finally {
     await sampler.stop();
+    // Written also when a cell failed: what ran is measured, and the failure is named.
+    await writeFileAtomic(path.join(opts.out, MEASUREMENTS_FILE), `${JSON.stringify(measurementsOf(), null, 1)}\n`);
   }
-  verifyTrainings(opts.out, trainings, records, schedules);
   const report = await writeReport(opts.out);
-  const measurements: Measurements = {
+  return { measurements: measurementsOf(), file: path.join(opts.out, MEASUREMENTS_FILE), report, suiteCalls };
+
+  function measurementsOf(): Measurements {
+    return {
     format: 'jatp-dry-run-measurements',
     version: 1,
     date: new Date().toISOString(),
@@ -391,11 +406,11 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
     autoAttackWorkRatio: Number(autoAttackWorkRatio().toFixed(3)),
     wallSeconds: (Date.now() - started) / 1000,
     schedules,
-    cells: [...records.values()].map((r) => measurementOf(opts.out, r, real, opts.dataset)),
-  };
-  const file = path.join(opts.out, MEASUREMENTS_FILE);
-  await writeFileAtomic(file, `${JSON.stringify(measurements, null, 1)}\n`);
-  return { measurements, file, report, suiteCalls };
+    ...(failure !== undefined ? { failure } : {}),
+    // Cells that finished (a failed or interrupted one has nothing comparable to measure).
+    cells: [...records.values()].filter((r) => fs.existsSync(path.join(cellDir(opts.out, r.cell.key), r.cell.cell.kind === 'eval' ? EVAL_FILE : 'done.json'))).map((r) => measurementOf(opts.out, r, real, opts.dataset)),
+    };
+  }
 }
 
 /** Each training was stopped once and resumed, ran with the preset's epoch-1 learning rate, and kept finite metrics. */

@@ -124,7 +124,7 @@ function seedNote(m: Manifest): string {
 export function reportMarkdown(data: ReportData): string {
   const m = data.manifest;
   const lines: string[] = [];
-  lines.push(`# Experiments on ${data.datasetLabel} (${m.scale} scale)`, '');
+  lines.push(`# Experiments on ${data.datasetLabel} (${m.scale} scale${m.dryRun ? ', DRY RUN: a few steps on a handful of images, the numbers mean nothing' : ''})`, '');
   lines.push(`Experiments: ${m.experiments.join(', ')}. Values: ${seedNote(m)}. ${WILSON_NOTE} Paper values: CIFAR-10, ResNet-18, ε = 8/255 (spec §6); our scale and data differ, so the difference shows the direction, not a reproduction error.`, '');
   lines.push(verdictMarkdown(data.claims));
   for (const p of data.panels) {
@@ -355,7 +355,7 @@ export function reportHtml(out: string, data: ReportData): string {
   const vers = Object.entries(versions()).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
   const runs = m.runs.map((r) => `<tr><td><code>${escapeXml(r.command)}</code></td><td>${escapeXml(r.started)}</td><td>${escapeXml(r.finished ?? 'running or killed')}</td><td>${escapeXml(r.backend ?? '')}</td><td class="num">${r.trained}</td><td class="num">${r.evaluated}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>jatp experiments: ${escapeXml(data.datasetLabel)} (${m.scale})</title><style>${CSS}</style></head><body>
-<h1>JATP experiments on ${escapeXml(data.datasetLabel)}, ${escapeXml(m.scale)} scale</h1>
+<h1>JATP experiments on ${escapeXml(data.datasetLabel)}, ${escapeXml(m.scale)} scale${m.dryRun ? ' (dry run: a few steps on a handful of images; the numbers mean nothing)' : ''}</h1>
 <p>Experiments: ${m.experiments.map((e) => escapeXml(e)).join(', ')}. ${data.evaluations.filter((e) => e.done).length}/${data.evaluations.length} evaluations and ${data.trainings.filter((t) => t.done).length}/${data.trainings.length} trainings done. Values: ${escapeXml(seedNote(m))}.
 Accuracies in % of the first ${data.evaluations.find((e) => e.n !== undefined)?.n ?? '?'} test images; full model F = T(clip01(P(x))), adaptive attacks (exact gradients through P; BPDA: identity backward). Paper values are CIFAR-10 with ResNet-18 targets at ε = 8/255: at a smaller scale or on other data, Δ shows the direction, not a reproduction error.</p>
 ${m.dataset === 'cifar10' && data.datasetLabel.startsWith('JPEG') ? '<p><b>Data: the JPEG-derived copy of CIFAR-10 (lossy). These are not CIFAR-10 accuracies.</b></p>' : ''}
