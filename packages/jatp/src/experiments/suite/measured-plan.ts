@@ -60,6 +60,8 @@ export interface PlannedCell {
   readonly from: string | undefined;
   readonly match: 'same kind' | 'same method' | 'same attack' | 'stand-in' | 'none';
   readonly steps?: number;
+  /** The preset's batch (training cells). */
+  readonly batchSize?: number;
   readonly secondsPerStep?: number;
   readonly seconds: number;
   /** At the stated throughput; undefined when none applies. */
@@ -147,7 +149,7 @@ export function planFromMeasurements(ctx: GridContext, cells: readonly ResolvedC
     const rate = throughput?.stepsPerSecond[nameOf(cell)];
     // A stated rate replaces the measured one; the cell's other work is sped up by the same ratio.
     const secondsThere = rate !== undefined ? seconds / (rate * secondsPerStep) : throughput?.speedup ? seconds / throughput.speedup : undefined;
-    return { ...base, steps, secondsPerStep, seconds, ...(secondsThere !== undefined ? { secondsThere } : {}), peakRssBytes: c.peakRssBytes };
+    return { ...base, steps, batchSize: batch, secondsPerStep, seconds, ...(secondsThere !== undefined ? { secondsThere } : {}), peakRssBytes: c.peakRssBytes };
   });
 }
 
@@ -192,12 +194,14 @@ export function formatMeasuredPlan(planned: readonly PlannedCell[], m: Measureme
   const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   out.push(line(head));
   for (const r of rows) out.push(line(r));
-  const total = planned.reduce((a, p) => a + p.seconds, 0);
-  const there = planned.every((p) => p.secondsThere !== undefined) ? planned.reduce((a, p) => a + p.secondsThere!, 0) : undefined;
-  const unmeasured = planned.filter((p) => p.match === 'none').length;
+  const measured = planned.filter((p) => p.match !== 'none');
+  const total = measured.reduce((a, p) => a + p.seconds, 0);
+  const there = measured.every((p) => p.secondsThere !== undefined) ? measured.reduce((a, p) => a + p.secondsThere!, 0) : undefined;
+  const unmeasured = planned.length - measured.length;
+  if (m.failure !== undefined) out.push('', `The dry run FAILED: ${m.failure}`, 'Kinds it did not reach are not measured.');
   out.push('');
   out.push(`${planned.length} cells to run: ${hours(total)} on the measured machine${unmeasured ? ` (${unmeasured} cells of kinds the dry run did not run are left out)` : ''}`);
-  if (throughput) out.push(`at the stated throughput (${stated}): ${there !== undefined ? hours(there) : `${hours(planned.reduce((a, p) => a + (p.secondsThere ?? 0), 0))} for the cells it covers; state --speedup for the rest`}`);
+  if (throughput) out.push(`at the stated throughput (${stated}): ${there !== undefined ? hours(there) : `${hours(measured.reduce((a, p) => a + (p.secondsThere ?? 0), 0))} for the cells it covers; state --speedup for the rest`}`);
   else out.push(`state a GPU's rate to size a GPU job, e.g. --gpu-steps-per-s "trades=12,jatp=3" --speedup 40 (nothing here was measured on a GPU)`);
   return out.join('\n');
 }
@@ -216,18 +220,24 @@ export function paperScaleMarkdown(planned: readonly PlannedCell[], m: Measureme
   out.push('');
   out.push('| cell kind | cells in `all` | preset batch | paper steps per cell | measured s/step (CPU s/step) at batch 2 | peak RSS at batch 2 | estimate, all cells of this kind |');
   out.push('|---|---|---|---|---|---|---|');
+  // Evaluations grouped by attack (one row per attack, over every model it runs on).
   const groups = new Map<string, PlannedCell[]>();
-  for (const p of planned) groups.set(p.cls, [...(groups.get(p.cls) ?? []), p]);
+  for (const p of planned) {
+    const g = p.kind === 'eval' ? p.cls.split(':').slice(0, 2).join(':') : p.cls;
+    groups.set(g, [...(groups.get(g) ?? []), p]);
+  }
   for (const [cls, ps] of groups) {
     const c = m.cells.find((x) => x.key === ps[0]!.from);
     const cpu = median(c?.stepCpuSeconds ?? []);
     const wall = median(c?.stepSeconds ?? []);
     const perImage = c?.evalSecondsPerImage;
     const measuredText = wall !== undefined ? `${wall.toFixed(2)} (${cpu?.toFixed(2) ?? '-'})` : perImage !== undefined ? `${perImage.toFixed(1)} s per test image` : '-';
-    out.push(`| ${cls} | ${ps.length} | ${c?.presetBatchSize ?? '-'} | ${ps[0]!.steps ?? '-'} | ${measuredText} | ${c ? `${(c.peakRssBytes / 2 ** 30).toFixed(2)} GiB` : '-'} | ${hours(ps.reduce((a, p) => a + p.seconds, 0))}${ps[0]!.match === 'same kind' ? '' : ` (${ps[0]!.match}: ${c?.cls})`} |`);
+    out.push(`| ${cls} | ${ps.length} | ${ps[0]!.batchSize ?? '-'} | ${ps[0]!.steps ?? '-'} | ${measuredText} | ${c ? `${(c.peakRssBytes / 2 ** 30).toFixed(2)} GiB` : '-'} | ${ps[0]!.match === 'none' ? 'not measured' : `${hours(ps.reduce((a, p) => a + p.seconds, 0))}${ps[0]!.match === 'same kind' ? '' : ` (${ps[0]!.match}: ${c?.cls})`}`} |`);
   }
-  const total = planned.reduce((a, p) => a + p.seconds, 0);
+  const measured = planned.filter((p) => p.match !== 'none');
+  const total = measured.reduce((a, p) => a + p.seconds, 0);
   out.push('');
-  out.push(`Whole experiment (\`all\`, one seed, ${planned.length} cells, CIFAR-10: 50,000 training and 10,000 test images): **${hours(total)}** on this machine as loaded. For a GPU, state its rate: \`jatp experiment plan all --scale paper --dataset cifar10 --measurements ${file} --gpu-steps-per-s trades=<steps/s> --speedup <factor>\` prints the same table at that throughput.`);
+  if (m.failure !== undefined) out.push(`**The dry run failed**: ${m.failure.replace(/\|/g, '/')}. Cell kinds after it were not reached ("-" above).`, '');
+  out.push(`Whole experiment (\`all\`, one seed, ${planned.length} cells, CIFAR-10: 50,000 training and 10,000 test images): **${hours(total)}** on this machine as loaded${measured.length < planned.length ? ` for the ${measured.length} cells of measured kinds (${planned.length - measured.length} cells not estimated)` : ''}. For a GPU, state its rate: \`jatp experiment plan all --scale paper --dataset cifar10 --measurements ${file} --gpu-steps-per-s trades=<steps/s> --speedup <factor>\` prints the same table at that throughput.`);
   return out.join('\n');
 }
