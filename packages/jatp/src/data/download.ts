@@ -21,6 +21,7 @@ import * as tar from 'tar';
 import { SVHN_EXTRA, datasetCacheDir, getSpec, type RemoteFile } from './registry.js';
 import { canonicalName } from './load.js';
 
+/** Options of `downloadDataset`: target folder (default: the dataset's cache folder), mirror, idle timeout, progress lines. */
 export interface DownloadOptions {
   /** Target folder (default: the dataset's cache folder, see registry.ts). */
   readonly dataDir?: string;
@@ -261,6 +262,7 @@ export async function extractArchive(archive: string, target: string): Promise<s
   }
 }
 
+/** One file `downloadDataset` fetched: where it lies, where it came from, its verified md5. */
 export interface DownloadedFile {
   readonly file: string;
   readonly url: string;

@@ -16,3 +16,4 @@ export { parseIdx } from './idx.js';
 export { parseMat } from './mat.js';
 export { readImageFolder } from './folder.js';
 export { PAPER_EPS, COLOUR_THREAT_MODEL, GREYSCALE_THREAT_MODEL, threatModelOf, isMnistFamily, type DatasetThreatModel } from './threat-model.js';
+export { downloadDataset, OfflineError, DownloadError, type DownloadOptions, type DownloadedFile } from './download.js';

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { EvalJson } from './eval-json.js';
 import { squareAfterGradientCheck } from './square-check.js';
 
+/** One row of a comparison table (`markdownTable`, `barChartSvg`): a label and its eval JSON. */
 export interface ReportRow {
   /** Row label, e.g. 'None', 'JATP', 'APE-G'. */
   label: string;

@@ -24,6 +24,7 @@ export function fileDigest(file: string): string {
 
 /** How a foreign model expects its input pixels. */
 export type PixelRange = '0-1' | '0-255' | '-1-1';
+/** The input ranges a foreign tfjs classifier may expect (`loadPipeline`'s `pixelRange`): '0-1', '0-255', '-1-1'. */
 export const PIXEL_RANGES: readonly PixelRange[] = ['0-1', '0-255', '-1-1'];
 
 /** An IOHandler reading a tfjs model.json and its weight shards from the local file system. */

@@ -26,8 +26,10 @@ import { square } from '../attacks/square.js';
 import { type BallNorm, crossEntropyPerExample } from '../attacks/common.js';
 import { batchRanges, evaluate, type EvaluatedModel } from './evaluate.js';
 
+/** A check's verdict. */
 export type CheckStatus = 'pass' | 'warn' | 'skip';
 
+/** One judged line of a sanity card: id, title, pass / warn / skip, a sentence and the numbers behind it. */
 export interface SanityCheck {
   readonly id: string;
   readonly title: string;
@@ -37,11 +39,13 @@ export interface SanityCheck {
   readonly numbers: Readonly<Record<string, number>>;
 }
 
+/** One point of the sanity card's eps sweep: the radius and the PGD robust accuracy there. */
 export interface SweepPoint {
   readonly eps: number;
   readonly robustAccuracy: number;
 }
 
+/** What `sanityCard` returns: clean and per-attack robust accuracy at eps, the eps sweep, input-gradient statistics and the judged checks. */
 export interface SanityCard {
   readonly n: number;
   readonly eps: number;
@@ -56,6 +60,7 @@ export interface SanityCard {
   readonly checks: readonly SanityCheck[];
 }
 
+/** Options of `sanityCard`: eps, norm, batch size, seed; PGD steps (default 20), Square queries (default 500), sweep multiples, tolerance. */
 export interface SanityOptions {
   readonly eps: number;
   readonly norm: BallNorm;

@@ -15,6 +15,7 @@ import { CIFAR10_TEST_BATCH, parseCifarRecords } from '../data/cifar10.js';
 import { readMaybeCompressed } from '../data/io.js';
 import { SVHN_FILES, readSvhnFile } from '../data/svhn.js';
 
+/** What `loadTestSplit` returns: the dataset's canonical name, its test split and where it was read from. */
 export interface TestSplit {
   readonly name: string;
   readonly test: Split;

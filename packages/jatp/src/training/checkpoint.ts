@@ -103,6 +103,7 @@ export function listCheckpoints(outDir: string): string[] {
     .map((m) => path.join(dir, m[0]));
 }
 
+/** The newest readable checkpoint of a run folder, or undefined. */
 export function latestCheckpoint(outDir: string): string | undefined {
   return listCheckpoints(outDir)[0];
 }

@@ -55,6 +55,7 @@ export type { RunConfigFile } from './run-folder.js';
 export { readRunConfig } from './run-folder.js';
 export { listCheckpoints, latestCheckpoint } from './checkpoint.js';
 
+/** The training split and how the input pipeline treats it (augmentation default 'none', all examples). */
 export interface TrainingData {
   train: Split;
   /** [height, width, channels]; default: the split's own `imageShape`. */
@@ -69,6 +70,7 @@ export interface TrainingData {
   dropLast?: boolean;
 }
 
+/** Options of `runTraining`: run folder, data, epochs, batch size, optimizers, schedule, checkpointing, resume. */
 export interface TrainingRunOptions {
   /** Run folder; created if needed. */
   outDir: string;
@@ -104,6 +106,7 @@ export interface TrainingRunOptions {
   afterStep?: (globalStep: number) => void | Promise<void>;
 }
 
+/** What `runTraining` returns: epochs and steps done, interruption, resume source, last metrics, best, time. */
 export interface RunSummary {
   outDir: string;
   /** Completed epochs. */
@@ -284,6 +287,13 @@ function epochContext(recipe: Recipe, opts: TrainingRunOptions, parts: Pick<Epoc
   };
 }
 
+/**
+ * The shared training loop: runs `recipe` for the configured epochs with the input pipeline, LR
+ * schedule and optimizers, writing `config.json`, `metrics.jsonl`, checkpoints and `last/` (and
+ * `best/`) weights into `opts.outDir`; resumes a killed run bit for bit. Example:
+ * `await runTraining(new TradesRecipe(net, { beta: 6 }), { outDir: 'runs/t', data: { train: ds.train }, epochs: 3, batchSize: 128, seed: 0, optimizers: { main: { kind: 'sgd', lr: 0.1, momentum: 0.9 } } })`.
+ * Defaults: constant LR, checkpoints at epoch ends, a metrics line every 50 steps, SIGINT handled, progress on stderr.
+ */
 export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   validateOptions(recipe, opts);

@@ -22,7 +22,6 @@ const CLI_ONLY: Readonly<Record<string, readonly string[]>> = {
   'data/svhn.js': ['SVHN_FILES'],
   'evaluation/eval-state.js': ['parseShard'],
   'evaluation/comparison.js': ['parseRowArgs'],
-  'io/atomic-write.js': ['writeFileAtomic', 'writeFileAtomicSync'],
   'training/stop-signal.js': ['stoppedExitCode'],
 };
 

@@ -3,7 +3,7 @@
  * whose dist/ holds only the outputs of the current sources, see stage-package.ts), the two tarballs
  * installed into an empty temporary project OFFLINE (npm ci --offline against a lockfile derived from
  * the monorepo's, so every dependency comes from the npm cache that `npm ci` filled), then a short
- * TypeScript program using only `import ... from 'jatp'` is type-checked and run there (consumer.ts):
+ * TypeScript program importing only the package's named subpaths (`jatp/attacks`, ...) is type-checked and run there (consumer.ts):
  * APGD-CE and AutoAttack on a tf.sequential model on the `cpu` backend, and a pre-processor loaded
  * from a run folder on `torch` (through loadPreprocessor and through tf.loadLayersModel(jatpWeights)).
  * Its results must equal the monorepo's own (same code, same seeds), and importing the package must

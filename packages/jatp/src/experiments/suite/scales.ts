@@ -18,7 +18,9 @@ import type { Attack } from '../../attacks/types.js';
 import type { BallNorm } from '../../attacks/common.js';
 import { PAPER_EPS, threatModelOf } from '../../data/threat-model.js';
 
+/** The scales an experiment runs at: smoke (seconds), cpu (2 cores), paper (GPU). */
 export const SCALES = ['smoke', 'cpu', 'paper'] as const;
+/** One of `SCALES`. */
 export type ScaleName = (typeof SCALES)[number];
 
 /** The paper's attack columns (spec §5) plus BPDA (Fig. 4(a)). */
@@ -28,6 +30,7 @@ export type AttackColumn = (typeof ATTACK_COLUMNS)[number];
 export type Ablation = 'none' | 'no-pixel' | 'no-bce' | 'no-fsm';
 export type ExampleKind = 'obl' | 'full';
 
+/** Checks a --scale value; throws naming the flag and the valid scales. */
 export function parseScale(text: string): ScaleName {
   if ((SCALES as readonly string[]).includes(text)) return text as ScaleName;
   throw new Error(`--scale: '${text}' is not one of ${SCALES.join(', ')}`);

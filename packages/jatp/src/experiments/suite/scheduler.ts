@@ -28,6 +28,7 @@ import { dryRunScale } from './dry-run-scale.js';
 import { writeGallery } from './gallery.js';
 import { estimateSeconds } from './estimate.js';
 
+/** Options of `runSuite`: folder, scale, dataset, seeds, test-image count, experiments, command line, logging. */
 export interface SuiteOptions {
   readonly out: string;
   readonly scale: ScaleName;
@@ -141,6 +142,7 @@ function updatedManifest(opts: SuiteOptions, existing: Manifest | undefined): Ma
   };
 }
 
+/** One line of `planGrid`: cell key, kind, state, estimated seconds and where the estimate comes from. */
 export interface PlanLine {
   readonly key: string;
   readonly kind: 'target' | 'defense' | 'eval';
@@ -150,6 +152,7 @@ export interface PlanLine {
   readonly basis: 'measured' | 'prior' | 'done';
 }
 
+/** The cells of the named experiments with their state (done / partial / pending) and a time estimate, without running anything. */
 export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments'>): { grid: Grid; lines: PlanLine[] } {
   const ctx: GridContext = { scale: SCALE_SETTINGS[opts.scale], dataset: opts.dataset, ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : {}) };
   const grid = buildGrid(ctx, opts.experiments, opts.seeds);
@@ -162,6 +165,7 @@ export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 
   return { grid, lines };
 }
 
+/** What `runSuite` did: trainings and evaluations run, cells skipped, whether it was interrupted. */
 export interface SuiteResult {
   readonly trained: number;
   readonly evaluated: number;
@@ -176,6 +180,7 @@ function stamp(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
+/** Runs the cells of the named experiments in `out` (shared cells once, finished ones skipped, interrupted ones continued). */
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => {});
   fs.mkdirSync(path.join(opts.out, 'cells'), { recursive: true });

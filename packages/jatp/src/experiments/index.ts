@@ -1,0 +1,8 @@
+/**
+ * `jatp/experiments`: the paper's tables and figures as a grid of cells (docs/experiments.md) —
+ * `runSuite`, `planGrid`, `writeReport`, the experiment names and scales.
+ */
+export { runSuite, planGrid, type SuiteOptions, type SuiteResult, type PlanLine } from './suite/scheduler.js';
+export { writeReport } from './suite/report.js';
+export { parseExperimentNames, EXPERIMENT_NAMES, EXTRA_EXPERIMENT_NAMES, type ExperimentName } from './suite/declarations/index.js';
+export { SCALES, parseScale, type ScaleName } from './suite/scales.js';
