@@ -50,7 +50,7 @@ export {
   detach,
   BOOSTED_CE_OFFSET,
   BOOSTED_CE_TINY,
-} from './losses.js';
+} from './classifier-losses.js';
 export * from './training/index.js';
 export * from './targets/index.js';
 export * from './defenses/index.js';

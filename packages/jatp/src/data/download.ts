@@ -18,12 +18,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as tar from 'tar';
-import { SVHN_EXTRA, datasetCacheDir, getSpec, type RemoteFile } from './registry.js';
-import { canonicalName } from './load.js';
+import { SVHN_EXTRA, datasetCacheDir, getSpec, type RemoteFile } from './known-datasets.js';
+import { canonicalName } from './load-dataset.js';
 
 /** Options of `downloadDataset`: target folder (default: the dataset's cache folder), mirror, idle timeout, progress lines. */
 export interface DownloadOptions {
-  /** Target folder (default: the dataset's cache folder, see registry.ts). */
+  /** Target folder (default: the dataset's cache folder, see known-datasets.ts). */
   readonly dataDir?: string;
   /** Fetch every file from `<mirror>/<file name>` instead of the official URL (same checksums). */
   readonly mirror?: string;

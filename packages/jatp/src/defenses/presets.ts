@@ -6,8 +6,8 @@
  */
 import type { OptimizerSpec } from '../training/loop.js';
 import type { ExampleMode } from './training-examples.js';
-import type { HgdGuidance, JatpLossOptions } from './losses.js';
-import { DEFAULT_JATP_LOSS_OPTIONS } from './losses.js';
+import type { HgdGuidance, JatpLossOptions } from './purifier-losses.js';
+import { DEFAULT_JATP_LOSS_OPTIONS } from './purifier-losses.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** The defenses `trainDefense` / `jatp train-defense --method` can train. */

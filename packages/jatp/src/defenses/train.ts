@@ -12,9 +12,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset, Split } from '../data/types.js';
-import { loadDataset } from '../data/load.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { firstPerClass, firstN } from '../data/subset.js';
-import { buildNetwork, isClassifier } from '../models/registry.js';
+import { buildNetwork, isClassifier } from '../models/architectures.js';
 import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
@@ -28,7 +28,7 @@ import { ApegRecipe } from './apeg.js';
 import { HgdRecipe } from './hgd.js';
 import { NrpRecipe } from './nrp.js';
 import { obliviousExamples, pairedSplit, type ObliviousAttackSpec } from './example-cache.js';
-import { loadRunNetwork } from './load.js';
+import { loadRunNetwork } from './load-networks.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** What `config.json` of a defense run holds (under `config`), enough to rebuild it on resume. */

@@ -14,10 +14,10 @@ import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack } from '../attacks/types.js';
-import type { AttackSpec } from '../attacks/registry.js';
-import { buildAttack } from '../attacks/registry.js';
+import type { AttackSpec } from '../attacks/attack-specs.js';
+import { buildAttack } from '../attacks/attack-specs.js';
 import type { AutoAttackReport } from '../attacks/autoattack.js';
-import type { BallNorm } from '../attacks/common.js';
+import type { BallNorm } from '../attacks/ball-and-losses.js';
 import { ensureGradients } from '../gradients.js';
 import {
   type EvaluationKey,

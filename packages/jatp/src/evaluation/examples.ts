@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { asFloat32, decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
-import type { BallNorm } from '../attacks/common.js';
+import type { BallNorm } from '../attacks/ball-and-losses.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
 import type { AttackBatch, AttackEvaluation, EvaluatedModel, EvaluationReport } from './evaluate.js';
 

@@ -11,9 +11,9 @@ import type { Classifier, LogitsFn, Network } from '../models/types.js';
 import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
 import { sidecarPath } from '../models/weights-core.js';
 import { fullModel } from '../models/full-model.js';
-import { archInfo, isClassifier } from '../models/registry.js';
+import { archInfo, isClassifier } from '../models/architectures.js';
 import { bpdaModel } from '../attacks/bpda.js';
-import { clip01 } from '../attacks/common.js';
+import { clip01 } from '../attacks/ball-and-losses.js';
 import { ensureGradients } from '../gradients.js';
 import type { EvaluatedModel } from './evaluate.js';
 

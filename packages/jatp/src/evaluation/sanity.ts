@@ -19,11 +19,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
 import type { Attack } from '../attacks/types.js';
-import type { AttackSpec } from '../attacks/registry.js';
-import { buildAttack, parseAttackSpec } from '../attacks/registry.js';
+import type { AttackSpec } from '../attacks/attack-specs.js';
+import { buildAttack, parseAttackSpec } from '../attacks/attack-specs.js';
 import { pgd } from '../attacks/pgd.js';
 import { square } from '../attacks/square.js';
-import { type BallNorm, crossEntropyPerExample } from '../attacks/common.js';
+import { type BallNorm, crossEntropyPerExample } from '../attacks/ball-and-losses.js';
 import { batchRanges, evaluate, type EvaluatedModel } from './evaluate.js';
 
 /** A check's verdict. */

@@ -3,6 +3,6 @@
  * `runSuite`, `planGrid`, `writeReport`, the experiment names and scales.
  */
 export { runSuite, planGrid, type SuiteOptions, type SuiteResult, type PlanLine } from './suite/scheduler.js';
-export { writeReport } from './suite/report.js';
+export { writeReport } from './suite/suite-report.js';
 export { parseExperimentNames, EXPERIMENT_NAMES, EXTRA_EXPERIMENT_NAMES, type ExperimentName } from './suite/declarations/index.js';
 export { SCALES, parseScale, type ScaleName } from './suite/scales.js';

@@ -4,7 +4,7 @@
  * the run folder → weights resolver, PyTorch import/export, tfjs export and the tfjs IOHandler.
  */
 export type { Network, Classifier, Preprocessor, LogitsFn } from './types.js';
-export { buildNetwork, buildClassifier, listArchs, listArchInfo, archInfo, isClassifier, type ArchInfo, type ArchKind } from './registry.js';
+export { buildNetwork, buildClassifier, listArchs, listArchInfo, archInfo, isClassifier, type ArchInfo, type ArchKind } from './architectures.js';
 export { fullModel, PREPROCESSED, type FullModel, type FullModelOptions, type TrainingMode } from './full-model.js';
 export {
   saveNetwork,

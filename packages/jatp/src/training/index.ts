@@ -6,5 +6,5 @@ export { runTraining, readRunConfig, latestCheckpoint, piecewiseSchedule, listCh
 export type { Batch, Recipe } from './types.js';
 export { silentProgress, stderrProgress, type ProgressSink, type StepProgress } from './progress.js';
 export { createOptimizer, SgdMomentum, Adam, OPTIMIZER_DEFAULTS, type OptimizerSpec } from './optim.js';
-export { enableDataParallel, type DataParallelGroup, type DataParallelOptions } from './distributed.js';
+export { enableDataParallel, type DataParallelGroup, type DataParallelOptions } from './data-parallel.js';
 export { accuracyUnderPgd, type PgdAccuracyOptions } from './pgd-accuracy.js';

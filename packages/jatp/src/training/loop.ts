@@ -25,7 +25,7 @@
  * Modules: run-folder.ts (config, metrics log, weights folders, lock), checkpoint.ts (TrainingState
  * save/load), stop-signal.ts (SIGINT/SIGTERM), epoch.ts (the steps of one epoch and its end).
  *
- * Determinism: all randomness is derived from (seed, epoch, step) (rng.ts) and recipes must draw only
+ * Determinism: all randomness is derived from (seed, epoch, step) (step-seeds.ts) and recipes must draw only
  * from the `seed` argument of `step`, so on the CPU backend a run killed at any point and resumed
  * ends with bitwise the same weights as an uninterrupted run.
  *
@@ -44,7 +44,7 @@ import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochRe
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
-import { dataParallelInfo, ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
+import { dataParallelInfo, ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './data-parallel.js'; // [distributed]
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';

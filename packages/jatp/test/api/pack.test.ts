@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { apgdCe } from '../../src/attacks/apgd.js';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { orphanOutputs, stagePackage } from './stage-package.js';

@@ -14,11 +14,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildClassifier } from '../../src/models/registry.js';
+import { buildClassifier } from '../../src/models/architectures.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
 import { trainDefense } from '../../src/defenses/train.js';
-import { loadPreprocessor } from '../../src/defenses/load.js';
+import { loadPreprocessor } from '../../src/defenses/load-networks.js';
 import { defenseDefaults, type DefenseConfig } from '../../src/defenses/presets.js';
 import { runTrainDefense } from '../../src/cli/train-defense.js';
 import { PNG } from 'pngjs';
@@ -177,7 +177,7 @@ test('train-defense --resume <dir> alone continues a stopped run with its stored
   await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, target: targetDir, out }), /--method is required/);
 });
 
-test('issue 12 defect 1: Ctrl-C on train-defense exits 130 and prints no weights path before one exists; --dataset comes from the target run', async () => {
+test('Ctrl-C on train-defense exits 130 and prints no weights path before one exists; --dataset comes from the target run', async () => {
   // A train-target run folder: its config.json names the dataset the target was trained on.
   const targetRun = path.join(root, 'target-run');
   fs.cpSync(targetDir, targetRun, { recursive: true });

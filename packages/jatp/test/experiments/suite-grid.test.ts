@@ -13,7 +13,7 @@ import { SCALE_SETTINGS } from '../../src/experiments/suite/scales.js';
 import { resolveEval, resolveTarget, type GridContext } from '../../src/experiments/suite/cells.js';
 import { estimateSeconds } from '../../src/experiments/suite/estimate.js';
 import { meanStd, metricValue } from '../../src/experiments/suite/collect.js';
-import { datasetLabel } from '../../src/experiments/suite/report.js';
+import { datasetLabel } from '../../src/experiments/suite/suite-report.js';
 import { parseExperimentNames } from '../../src/experiments/suite/declarations/index.js';
 
 const ctx: GridContext = { scale: SCALE_SETTINGS.cpu, dataset: 'fashion-mnist' };

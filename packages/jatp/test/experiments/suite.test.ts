@@ -15,7 +15,7 @@ import { PNG } from 'pngjs';
 import { runExperiment } from '../../src/cli/experiment.js';
 import { runSuite } from '../../src/experiments/suite/scheduler.js';
 import { planGrid } from '../../src/experiments/suite/scheduler.js';
-import { writeReport } from '../../src/experiments/suite/report.js';
+import { writeReport } from '../../src/experiments/suite/suite-report.js';
 import type { ModelMasking } from '../../src/experiments/suite/masking.js';
 import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
 import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';

@@ -110,10 +110,6 @@ export function resolveEval(ctx: GridContext, cell: EvalCell): ResolvedCell<Eval
   };
 }
 
-export function resolveCell(ctx: GridContext, cell: Cell): ResolvedCell {
-  return cell.kind === 'target' ? resolveTarget(ctx, cell) : cell.kind === 'defense' ? resolveDefense(ctx, cell) : resolveEval(ctx, cell);
-}
-
 export function cellDir(outDir: string, key: string): string {
   return path.join(outDir, 'cells', key);
 }

@@ -11,11 +11,11 @@
  */
 import { targetPreset, type TargetConfig, type TargetRecipeName } from '../../targets/presets.js';
 import { defenseDefaults, type DefenseConfig, type DefenseMethod } from '../../defenses/presets.js';
-import type { AttackSpec } from '../../attacks/registry.js';
-import { buildAttack, parseAttackSpec } from '../../attacks/registry.js';
+import type { AttackSpec } from '../../attacks/attack-specs.js';
+import { buildAttack, parseAttackSpec } from '../../attacks/attack-specs.js';
 import { autoAttackCustom } from '../../attacks/autoattack.js';
 import type { Attack } from '../../attacks/types.js';
-import type { BallNorm } from '../../attacks/common.js';
+import type { BallNorm } from '../../attacks/ball-and-losses.js';
 import { PAPER_EPS, threatModelOf } from '../../data/threat-model.js';
 
 /** The scales an experiment runs at: smoke (seconds), cpu (2 cores), paper (GPU). */

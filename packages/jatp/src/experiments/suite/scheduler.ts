@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import type { Dataset } from '../../data/types.js';
-import { loadDataset } from '../../data/load.js';
+import { loadDataset } from '../../data/load-dataset.js';
 import { firstN } from '../../data/subset.js';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { trainTarget } from '../../targets/train.js';

@@ -20,7 +20,7 @@
  *   const attack = buildAttack(specs[0]!, { eps: parseEps('8/255') });
  */
 import type { Attack } from './types.js';
-import { type BallNorm } from './common.js';
+import { type BallNorm } from './ball-and-losses.js';
 import { pgd, pgdDlr } from './pgd.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { autoAttack } from './autoattack.js';
