@@ -15,7 +15,7 @@ import type { Panel } from './declarations/types.js';
 import { cellDir, defenseLabel, type EvalCell, type ResolvedCell } from './cells.js';
 import { buildGrid } from './grid.js';
 import { collectPanel, readCellEval, type EntryResult } from './collect.js';
-import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js';
+import { escapeXml, groupedBarsSvg, lineChartSvg, type BarValue } from '../../evaluation/svg-charts.js';
 import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
 import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
@@ -301,8 +301,9 @@ function curvesHtml(out: string, trainings: readonly ResolvedCell[]): string {
     const steps = stepLines.length >= epochLines.length ? stepLines : epochLines;
     if (steps.length === 0) continue;
     const keys = [...new Set(steps.flatMap((s) => Object.keys(s).filter((k) => !BOOKKEEPING.has(k) && typeof s[k] === 'number')))].slice(0, 4);
-    const series = Object.fromEntries(keys.map((k) => [k, steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN))]));
-    parts.push(curvesSvg(c.key, steps.map((s) => Number(s['globalStep'] ?? 0)), series));
+    const xs = steps.map((s) => Number(s['globalStep'] ?? 0));
+    const series = keys.map((k) => ({ label: k, xs, ys: steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN)) }));
+    parts.push(lineChartSvg({ title: c.key, series, y: 'own-range', xLabel: 'step' }));
   }
   return parts.length > 0 ? parts.join('') : '<p>No training curves yet (cells log a step line every few steps).</p>';
 }
