@@ -1,20 +1,28 @@
 /**
  * jatp as a library: everything the `jatp` command does, importable from `'jatp'` (the CLI in
- * cli/ is a thin client of these modules; importing the package never runs it).
+ * cli/ is a thin client of these modules; importing the package never runs it). Each room below is
+ * also a subpath of its own (`jatp/data`, `jatp/models`, `jatp/io`, `jatp/attacks`, `jatp/losses`,
+ * `jatp/training`, `jatp/targets`, `jatp/defenses`, `jatp/evaluation`, `jatp/experiments`, `jatp/cli`).
  *
  * - Backend: `initBackend()` picks `torch` (our libtorch engine) when its addon loads, else `cpu`.
- * - Data: `loadDataset`, the readers, subsets and the input pipeline (`BatchIterator`, `toFloatBatch`).
- * - Models: `buildNetwork` / `buildClassifier` (registry), `fullModel(T, P)`, weight I/O
- *   (`saveNetwork`, `loadNetwork`, PyTorch import, tfjs export) and `jatpWeights`, a tfjs IOHandler.
+ * - Data: `loadDataset`, the readers, subsets and the input pipeline (`BatchIterator`, `toFloatBatch`),
+ *   each dataset's threat model (`threatModelOf`, `PAPER_EPS`).
+ * - Models: `buildNetwork` / `buildClassifier` (architectures), `fullModel(T, P)`, weight I/O
+ *   (`saveNetwork`, `loadNetwork`, `resolveWeightsFile`, PyTorch import, tfjs export) and
+ *   `jatpWeights`, a tfjs IOHandler.
+ * - Files: `writeFileAtomic` / `writeFileAtomicSync` and the safetensors format.
  * - Attacks: one interface, `attack.run(model, x, y, seed | { seed, eot })` -> `{ xAdv, success }`,
  *   for PGD, APGD-CE/T, AutoAttack, FAB-T, Square, FWA, TI-BIM and the feature attack; `model` may be
  *   a function x -> logits, a FullModel, a network, a tf.LayersModel or a tf.GraphModel.
  * - Losses: the shared loss module (CE, CW, DLR, TRADES/MART terms, boosted CE, `detach`).
- * - Training: `runTraining(recipe, options)` with the target recipes, `trainTarget`.
+ * - Training: `runTraining(recipe, options)`, optimisers, data-parallel training.
+ * - Targets: the target recipes (natural, standard AT, TRADES, MART, MMA), presets, `trainTarget`.
  * - Defenses: the JATP / JATP′ / APE-G / HGD / NRP recipes and losses, `trainDefense`, `loadPreprocessor`.
  * - Evaluation: `evaluate` (the harness behind `jatp eval`; resume, shards and `mergeStates`), `loadPipeline`,
  *   `loadTestSplit`, the gradient-masking `sanityCard`, saved examples (`examplesWriter`,
- *   `evaluateExamples`) and comparison tables (`markdownTable`, `barChartSvg`).
+ *   `evaluateExamples`), the eval JSON (`readEvalJson`, `writeEvalJson`) and comparison tables
+ *   (`markdownTable`, `barChartSvg`).
+ * - Experiments: the paper's suite (`runSuite`, `planGrid`, `writeReport`).
  *
  * Usage (Node, `cpu` backend, a model of your own):
  *
