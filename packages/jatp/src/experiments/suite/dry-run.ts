@@ -23,7 +23,7 @@ import type { Grid } from './grid.js';
 import { ATTACK_COLUMNS, SCALE_SETTINGS, type ScaleName, type ScaleSettings } from './scales.js';
 import { DRY_RUN_WORK, autoAttackWorkRatio, dryRunScale, type PresetOverride } from './dry-run-scale.js';
 import { EVAL_FILE, runSuite } from './scheduler.js';
-import { writeReport } from './report.js';
+import { writeReport } from './suite-report.js';
 
 export const MEASUREMENTS_FILE = 'measurements.json';
 
