@@ -20,11 +20,16 @@ import {
   stderrProgress,
   writeReport,
   type PlanLine,
+  SCALE_SETTINGS,
+  runDryRun,
+  type DryRunSubset,
+  formatMeasuredPlan,
+  parseStepsPerSecond,
+  planFromMeasurements,
+  readMeasurements,
+  type Throughput,
 } from '../index.js';
 import { parseInteger } from './flags.js';
-import { SCALE_SETTINGS } from '../experiments/suite/scales.js';
-import { runDryRun, type DryRunSubset } from '../experiments/suite/dry-run.js';
-import { formatMeasuredPlan, parseStepsPerSecond, planFromMeasurements, readMeasurements, type Throughput } from '../experiments/suite/measured-plan.js';
 
 export interface ExperimentFlags {
   scale: string;

@@ -163,6 +163,7 @@ const paper: ScaleSettings = {
     withCellSwitches(withEps(defenseDefaults(method, 'paper'), datasetEps(dataset)), examples, ablation),
 };
 
+/** The settings of every scale by name (`smoke`, `cpu`, `paper`): attack budgets, eval counts, presets. */
 export const SCALE_SETTINGS: Readonly<Record<ScaleName, ScaleSettings>> = { smoke, cpu, paper };
 
 export function attackSpec(scale: ScaleSettings, column: AttackColumn): AttackSpec {
