@@ -250,9 +250,13 @@ export const EXPERIMENT_NAMES: typeof suiteDeclarations.EXPERIMENT_NAMES = suite
 export const EXTRA_EXPERIMENT_NAMES: typeof suiteDeclarations.EXTRA_EXPERIMENT_NAMES = suiteDeclarations.EXTRA_EXPERIMENT_NAMES;
 /** The name of an experiment declaration. */
 export type ExperimentName = suiteDeclarations.ExperimentName;
-/** The scales an experiment runs at: smoke (seconds), cpu (2 cores), paper (GPU). */
+/** The scales an experiment runs at: smoke (seconds), cpu (2 cores), evidence (cpu networks trained to a plateau, 1,000 images), paper (GPU). */
 export const SCALES: typeof suiteScales.SCALES = suiteScales.SCALES;
 /** One of `SCALES`. */
 export type ScaleName = suiteScales.ScaleName;
 /** Checks a --scale value; throws naming the flag and the valid scales. */
 export const parseScale: typeof suiteScales.parseScale = suiteScales.parseScale;
+/** An experiment's attack columns: the paper's, BPDA, and OBL (PGD made against the target alone). */
+export const ATTACK_COLUMNS: typeof suiteScales.ATTACK_COLUMNS = suiteScales.ATTACK_COLUMNS;
+/** One of `ATTACK_COLUMNS`. */
+export type AttackColumn = suiteScales.AttackColumn;

@@ -22,8 +22,9 @@ import { writeEvalJson, type EvalJson } from '../../evaluation/eval-json.js';
 import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
-import { buildGrid, type Grid } from './grid.js';
-import { SCALE_SETTINGS, attackSpec, datasetEps, type ScaleName } from './scales.js';
+import { buildGrid, withAttacks, type Grid } from './grid.js';
+import { SCALE_SETTINGS, attackSpec, datasetEps, type AttackColumn, type ScaleName } from './scales.js';
+import { evaluateOblivious } from './oblivious.js';
 import { writeGallery } from './gallery.js';
 import { estimateSeconds } from './estimate.js';
 
@@ -35,6 +36,8 @@ export interface SuiteOptions {
   readonly seeds: number;
   readonly evalCount?: number;
   readonly experiments: readonly ExperimentName[];
+  /** Run only these attack columns' evaluations (the trainings they need still run); default all. */
+  readonly attacks?: readonly AttackColumn[];
   /** The command line, recorded in the manifest and the report. */
   readonly command?: string;
   /** Human progress lines (stderr in the CLI). */
@@ -108,9 +111,9 @@ export interface PlanLine {
   readonly basis: 'measured' | 'prior' | 'done';
 }
 
-export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments'>): { grid: Grid; lines: PlanLine[] } {
+export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments' | 'attacks'>): { grid: Grid; lines: PlanLine[] } {
   const ctx: GridContext = { scale: SCALE_SETTINGS[opts.scale], dataset: opts.dataset, ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : {}) };
-  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
   const all = [...grid.trainings, ...grid.evaluations];
   const lines = all.map((cell) => {
     const state = cellState(opts.out, cell);
@@ -150,7 +153,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
 
   const ctx = gridContext(manifest);
   const scale = SCALE_SETTINGS[opts.scale];
-  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
   const dataDir = opts.dataDir ?? manifest.dataDir;
   let dataset: Dataset | undefined;
   const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
@@ -248,6 +251,24 @@ async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<Eva
   const eps = datasetEps(ctx.dataset);
   const pipeline = await loadPipeline({ model: targetDir, ...(defenseDir ? { preprocessor: defenseDir } : {}) });
   const started = Date.now();
+  if (c.attack === 'OBL') {
+    // Examples made against T alone (its own pipeline), scored on T and on the full model.
+    const targetOnly = await loadPipeline({ model: targetDir });
+    try {
+      const report = evaluateOblivious(targetOnly.model.logits, pipeline.model.logits, pipeline.model.preprocess, split, {
+        attack: ctx.scale.buildAttack(spec, eps, 'Linf'),
+        attackName: `obl-${spec.text}`,
+        batchSize: ctx.scale.evalBatchSize,
+        seed: c.seed,
+      });
+      const payload = { key: cell.key, settings: cell.settings, ...pipeline.describe, dataset: dataset.name, backend: backend ?? tf.getBackend(), wallSeconds: (Date.now() - started) / 1000, finishedAt: new Date().toISOString(), eps, norm: 'Linf', ...report };
+      await writeFileAtomic(path.join(dir, EVAL_FILE), `${JSON.stringify(payload)}\n`);
+    } finally {
+      targetOnly.dispose();
+      pipeline.dispose();
+    }
+    return;
+  }
   try {
     const report = evaluate(pipeline.model, split, {
       attacks: [spec],
