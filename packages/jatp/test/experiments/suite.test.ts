@@ -104,6 +104,26 @@ test('experiment all --scale smoke: every table and figure in the report, values
     assert.ok(want !== undefined && r.mean !== undefined, `${r.panel} ${r.metric}: missing value`);
     assert.ok(Math.abs(r.mean - want) < 1e-9, `${r.panel} ${r.cells[0]} ${r.metric}: report ${r.mean}, cell ${want}`);
   }
+  // Baseline validity: one record per trained pre-processor, its gain recomputed here from the OBL cell
+  // (examples made against T alone, so T's outcomes there equal T's own PGD cell on the same seed).
+  assert.ok(html.includes('<section id="validity">'));
+  const { validity } = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as {
+    validity: { preprocessor: string; cells: string[]; seedsDone: number; obliviousGain: { points: number; n: number }; identityNatural: number }[];
+  };
+  const outcomes = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'outcomes.json'), 'utf8')) as Record<string, { robust: string; targetRobust?: string }>;
+  assert.ok(validity.length >= 10, `validity records: ${validity.length}`);
+  for (const v of validity) {
+    assert.equal(v.seedsDone, 1, v.preprocessor);
+    const e = JSON.parse(fs.readFileSync(path.join(out, 'cells', v.cells[0]!, 'eval.json'), 'utf8')) as EvalFile & { oblivious: { targetRobust: boolean[] } };
+    const diff = e.attacks[0]!.robust.reduce((a, f, i) => a + Number(f) - Number(e.oblivious.targetRobust[i]), 0);
+    assert.ok(Math.abs(v.obliviousGain.points - (100 * diff) / e.n) < 1e-9, `${v.preprocessor}: gain`);
+    assert.ok(v.identityNatural > 0, `${v.preprocessor}: a trained P is not exactly the identity`);
+    assert.equal(outcomes[v.cells[0]!]!.targetRobust, e.oblivious.targetRobust.map((b) => (b ? '1' : '0')).join(''));
+  }
+  // The OBL cells of JATP on TRADES and of None on TRADES attack the same T with the same seed: T's outcomes agree.
+  const oblCells = Object.keys(outcomes).filter((k) => k.startsWith('eval-obl-') && k.includes('-on-trades-s0-'));
+  const targetOutcomes = new Set(oblCells.filter((k) => /-vs-trades-on-/.test(k) || k.startsWith('eval-obl-none-')).map((k) => outcomes[k]!.targetRobust));
+  assert.equal(targetOutcomes.size, 1, 'oblivious examples do not depend on the pre-processor');
   // The gradient-masking section: its numbers recomputed here from the cells' eval.json files.
   const sanity = (JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { sanity: ModelMasking[] }).sanity;
   const readEval = (key: string) => JSON.parse(fs.readFileSync(path.join(out, 'cells', key, 'eval.json'), 'utf8')) as EvalFile;

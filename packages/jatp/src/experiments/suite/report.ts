@@ -412,7 +412,31 @@ ${settings}${evalSettings}
 `;
 }
 
-/** Writes `<out>/report/{index.html,report.md,results.csv,results.json}`; returns the index.html path. */
+/** One character per image: '1' correct / robust, '0' not. */
+const bits = (v: readonly boolean[] | undefined): string | undefined => (v ? v.map((b) => (b ? '1' : '0')).join('') : undefined);
+
+/**
+ * Per-image outcomes of every finished evaluation cell, compact ('0'/'1' strings in test-image order),
+ * so that paired comparisons can be made from the committed report alone: F's clean and post-attack
+ * correctness, and for OBL cells T's on the same examples.
+ */
+export function compactOutcomes(out: string, keys: readonly string[]): Record<string, Record<string, string>> {
+  const result: Record<string, Record<string, string>> = {};
+  for (const key of keys) {
+    const e = readCellEval(out, key) as (MaskingEval & { oblivious?: { targetClean: boolean[]; targetRobust: boolean[] } }) | undefined;
+    if (!e) continue;
+    const entry: Record<string, string | undefined> = {
+      clean: bits(e.clean),
+      robust: bits(e.attacks[0]?.robust),
+      targetClean: bits(e.oblivious?.targetClean),
+      targetRobust: bits(e.oblivious?.targetRobust),
+    };
+    result[key] = Object.fromEntries(Object.entries(entry).filter((x): x is [string, string] => x[1] !== undefined));
+  }
+  return result;
+}
+
+/** Writes `<out>/report/{index.html,report.md,results.csv,results.json,outcomes.json}`; returns the index.html path. */
 export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
@@ -421,6 +445,7 @@ export async function writeReport(out: string): Promise<string> {
   const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, validity: data.validity, outcomes: data.outcomes };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
+  await writeFileAtomic(path.join(dir, 'outcomes.json'), `${JSON.stringify(compactOutcomes(out, data.evaluations.filter((e) => e.done).map((e) => e.key)))}\n`);
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);
   const index = path.join(dir, 'index.html');
   await writeFileAtomic(index, reportHtml(out, data));
