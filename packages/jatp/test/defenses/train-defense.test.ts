@@ -140,7 +140,7 @@ test('plateau rule: the run ends at the last phase plateau with the factor appli
   // An improvement threshold no loss can meet: each phase is 1 improving epoch + `patience` = 1 more,
   // so phases end at epochs 2 and 4 of at most 10 (2 steps per epoch).
   const plateau = (c: DefenseConfig): DefenseConfig => ({ ...tinyJatp(c), epochs: 10, lrMilestones: [], plateau: { objective: 'loss', patience: 1, minRelativeImprovement: 10, lrFactors: [0.1], maxEpochs: 10 } });
-  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 5, overrides: plateau, progress: silentProgress, handleSigint: false };
+  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 5, config: plateau(defenseDefaults('jatp', 'cpu')), progress: silentProgress, handleSigint: false };
   const out = path.join(root, 'jatp-plateau');
   const r = await trainDefense({ ...common, out });
   assert.equal(r.summary.converged, true);

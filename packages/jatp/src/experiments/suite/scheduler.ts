@@ -161,7 +161,22 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   let skipped = 0;
   let leftToOthers = 0;
   let interrupted = false;
-  for (const [i, cell] of all.entries()) {
+  const queue = [...all];
+  const movedAhead = new Set<string>();
+  for (let i = 0; i < queue.length; i++) {
+    if (queue[i]!.cell.kind !== 'eval') {
+      // An evaluation whose trainings are all done (e.g. by a second process) runs before the next
+      // training: the finished pre-processors' results appear while long trainings are still ahead.
+      const ready = queue.findIndex(
+        (c, j) => j > i && c.cell.kind === 'eval' && !movedAhead.has(c.key) && cellState(opts.out, c) !== 'done' && c.needs.every((n) => cellState(opts.out, n) === 'done') && runLockHolder(cellDir(opts.out, c.key)) === undefined,
+      );
+      if (ready > i) {
+        const [e] = queue.splice(ready, 1);
+        movedAhead.add(e!.key);
+        queue.splice(i, 0, e!);
+      }
+    }
+    const cell = queue[i]!;
     const dir = cellDir(opts.out, cell.key);
     if (cellState(opts.out, cell) === 'done') {
       skipped++;
