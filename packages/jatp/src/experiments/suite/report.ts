@@ -142,8 +142,10 @@ export function reportMarkdown(data: ReportData): string {
     lines.push('');
   }
   lines.push(`## ${VALIDITY_TITLE}`, '', VALIDITY_NOTE, '');
-  lines.push(`| ${VALIDITY_HEADERS.join(' | ')} |`, `|${VALIDITY_HEADERS.map((_, i) => (i === 0 || i === VALIDITY_HEADERS.length - 1 ? '---' : '---:')).join('|')}|`);
-  for (const v of data.validity) lines.push(`| ${validityRow(v).map((c, i) => (i === VALIDITY_HEADERS.length - 1 && c ? `**${c}**` : c)).join(' | ')} |`);
+  // '|' inside a Markdown table cell must be escaped (the distance headers are |P(x) − x|).
+  const md = (c: string) => c.replace(/\|/g, '\\|');
+  lines.push(`| ${VALIDITY_HEADERS.map(md).join(' | ')} |`, `|${VALIDITY_HEADERS.map((_, i) => (i === 0 || i === VALIDITY_HEADERS.length - 1 ? '---' : '---:')).join('|')}|`);
+  for (const v of data.validity) lines.push(`| ${validityRow(v).map((c, i) => md(i === VALIDITY_HEADERS.length - 1 && c ? `**${c}**` : c)).join(' | ')} |`);
   lines.push('');
   lines.push(`## ${MASKING_TITLE}`, '', MASKING_NOTE, '');
   lines.push(`| ${['full model', 'robust accuracy under the union of attacks', ...MASKING_COLUMNS.map((c) => c.header)].join(' | ')} |`, `|${['---', '---:', ...MASKING_COLUMNS.map(() => '---')].join('|')}|`);
