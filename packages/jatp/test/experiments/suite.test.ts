@@ -172,6 +172,11 @@ test('experiment all --scale smoke: every table and figure in the report, values
 
   // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.
   const { lines } = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });
+  // --attacks OBL: every training, and of the evaluations only the OBL column (one per pre-processor, plus None's in Table 1).
+  const obl = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'], attacks: ['OBL'] }).lines;
+  assert.equal(obl.filter((l) => l.kind !== 'eval').length, lines.filter((l) => l.kind !== 'eval').length);
+  assert.ok(obl.filter((l) => l.kind === 'eval').every((l) => l.key.startsWith('eval-obl-')));
+  assert.equal(obl.filter((l) => l.kind === 'eval').length, lines.filter((l) => l.kind === 'defense').length + 1);
   const cellFolders = fs.readdirSync(path.join(out, 'cells')).filter((f) => !f.startsWith('.'));
   assert.equal(cellFolders.length, lines.length, 'one folder per distinct cell');
   assert.ok(lines.every((l) => l.state === 'done'));
