@@ -19,7 +19,7 @@ import { writeReport } from '../../src/experiments/suite/report.js';
 import type { ModelMasking } from '../../src/experiments/suite/masking.js';
 import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
 import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';
-import { loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
+import { decodeBits, loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
 import { wilsonInterval } from '../../src/evaluation/statistics.js';
 import { cpuModel, engineBuild, gitCommit, type Provenance } from 'tfjs-backend-torch/provenance';
 
@@ -110,7 +110,7 @@ test('experiment all --scale smoke: every table and figure in the report, values
   const { validity } = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as {
     validity: { preprocessor: string; cells: string[]; seedsDone: number; obliviousGain: { points: number; n: number }; identityNatural: number }[];
   };
-  const outcomes = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'outcomes.json'), 'utf8')) as Record<string, { robust: string; targetRobust?: string }>;
+  const { obliviousOutcomes: outcomes } = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { obliviousOutcomes: Record<string, { n: number; robust: string; targetRobust: string }> };
   assert.ok(validity.length >= 10, `validity records: ${validity.length}`);
   for (const v of validity) {
     assert.equal(v.seedsDone, 1, v.preprocessor);
@@ -118,7 +118,8 @@ test('experiment all --scale smoke: every table and figure in the report, values
     const diff = e.attacks[0]!.robust.reduce((a, f, i) => a + Number(f) - Number(e.oblivious.targetRobust[i]), 0);
     assert.ok(Math.abs(v.obliviousGain.points - (100 * diff) / e.n) < 1e-9, `${v.preprocessor}: gain`);
     assert.ok(v.identityNatural > 0, `${v.preprocessor}: a trained P is not exactly the identity`);
-    assert.equal(outcomes[v.cells[0]!]!.targetRobust, e.oblivious.targetRobust.map((b) => (b ? '1' : '0')).join(''));
+    assert.deepEqual(decodeBits(outcomes[v.cells[0]!]!.targetRobust, e.n), e.oblivious.targetRobust);
+    assert.deepEqual(decodeBits(outcomes[v.cells[0]!]!.robust, e.n), e.attacks[0]!.robust);
   }
   // The OBL cells of JATP on TRADES and of None on TRADES attack the same T with the same seed: T's outcomes agree.
   const oblCells = Object.keys(outcomes).filter((k) => k.startsWith('eval-obl-') && k.includes('-on-trades-s0-'));

@@ -19,7 +19,7 @@ import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js
 import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
 import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
-import { outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
+import { encodeBits, outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
 import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, statementVerdict, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
 import { NEAR_IDENTITY_RATIO, collectValidity, plateauCurves, type ValidityRecord } from './validity.js';
 
@@ -84,8 +84,11 @@ export function collectReport(out: string): ReportData {
     if (o) outcomes[key] = storeOutcomes(o, l1Cells.has(key));
   }
   // Judged from the compact outcomes, exactly as anyone can re-judge them from results.json.
-  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes);
   const validity = collectValidity(out, grid.validity);
+  // A row's pre-processor ('APE-G' in Table 1, 'APE-G (Obl)' in Fig. 2(a)) carries its validity marks, per target it was trained against.
+  const marksOf = (row: string) =>
+    validity.filter((v) => [row, `${row} (Obl)`].includes(v.preprocessor.split(' → ')[0]!)).flatMap((v) => v.marks.map((m) => `${m} (${v.preprocessor.slice(v.preprocessor.indexOf(' → ') + 3)} target)`));
+  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes, marksOf);
   return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking, claims, outcomes, validity };
 }
 
@@ -414,40 +417,29 @@ ${settings}${evalSettings}
 `;
 }
 
-/** One character per image: '1' correct / robust, '0' not. */
-const bits = (v: readonly boolean[] | undefined): string | undefined => (v ? v.map((b) => (b ? '1' : '0')).join('') : undefined);
-
 /**
- * Per-image outcomes of every finished evaluation cell, compact ('0'/'1' strings in test-image order),
- * so that paired comparisons can be made from the committed report alone: F's clean and post-attack
- * correctness, and for OBL cells T's on the same examples.
+ * The OBL cells' per-image outcomes (F clean and robust, T clean and robust on the same examples), in
+ * the compact bit encoding of outcomes.ts: the validity gains can be re-tested from results.json alone.
  */
-export function compactOutcomes(out: string, keys: readonly string[]): Record<string, Record<string, string>> {
-  const result: Record<string, Record<string, string>> = {};
+export function obliviousOutcomes(out: string, keys: readonly string[]): Record<string, { n: number; clean: string; robust: string; targetClean: string; targetRobust: string }> {
+  const result: Record<string, { n: number; clean: string; robust: string; targetClean: string; targetRobust: string }> = {};
   for (const key of keys) {
     const e = readCellEval(out, key) as (MaskingEval & { oblivious?: { targetClean: boolean[]; targetRobust: boolean[] } }) | undefined;
-    if (!e) continue;
-    const entry: Record<string, string | undefined> = {
-      clean: bits(e.clean),
-      robust: bits(e.attacks[0]?.robust),
-      targetClean: bits(e.oblivious?.targetClean),
-      targetRobust: bits(e.oblivious?.targetRobust),
-    };
-    result[key] = Object.fromEntries(Object.entries(entry).filter((x): x is [string, string] => x[1] !== undefined));
+    if (!e?.oblivious || !e.clean || !e.attacks[0]?.robust) continue;
+    result[key] = { n: e.n, clean: encodeBits(e.clean), robust: encodeBits(e.attacks[0].robust), targetClean: encodeBits(e.oblivious.targetClean), targetRobust: encodeBits(e.oblivious.targetRobust) };
   }
   return result;
 }
 
-/** Writes `<out>/report/{index.html,report.md,results.csv,results.json,outcomes.json}`; returns the index.html path. */
+/** Writes `<out>/report/{index.html,report.md,results.csv,results.json}`; returns the index.html path. */
 export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
   fs.mkdirSync(dir, { recursive: true });
   // provenance: of this report's build; runs: each invocation that computed cells, with its own.
-  const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, validity: data.validity, outcomes: data.outcomes };
+  const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, validity: data.validity, outcomes: data.outcomes, obliviousOutcomes: obliviousOutcomes(out, data.validity.flatMap((v) => v.cells)) };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
-  await writeFileAtomic(path.join(dir, 'outcomes.json'), `${JSON.stringify(compactOutcomes(out, data.evaluations.filter((e) => e.done).map((e) => e.key)))}\n`);
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);
   const index = path.join(dir, 'index.html');
   await writeFileAtomic(index, reportHtml(out, data));
