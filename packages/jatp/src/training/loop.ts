@@ -104,6 +104,12 @@ export interface TrainingRunOptions {
   saveWeights?: (dir: string) => void | Promise<void>;
   /** Called after every step with the global step count (monitoring, tests). */
   afterStep?: (globalStep: number) => void | Promise<void>;
+  /**
+   * Asked before each epoch: true ends the run there as finished (not interrupted), before `epochs`
+   * (e.g. a plateau rule on the training objective). Must depend only on the recorded epochs, so that a
+   * resumed run decides the same.
+   */
+  converged?: () => boolean;
 }
 
 /** What `runTraining` returns: epochs and steps done, interruption, resume source, last metrics, best, time. */
@@ -122,6 +128,8 @@ export interface RunSummary {
   resumedFrom?: string;
   /** Checkpoints that could not be read on resume, with the reason. */
   skippedCheckpoints: Array<{ file: string; reason: string }>;
+  /** `converged` ended the run before `epochs`. */
+  converged?: boolean;
   /** Train means and eval metrics of the last completed epoch. */
   lastEpoch?: { epoch: number; train: Record<string, number>; eval: Record<string, number> };
   best?: BestResult;
@@ -315,7 +323,8 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: ddpSyncStart(start.state, tensors.state.values(), optimizers) }); // [distributed] rank 0's state everywhere
     let lastEpoch: EpochResult | undefined;
     let stoppedBy: StopReason | undefined;
-    while (ctx.state.epoch < opts.epochs && stoppedBy === undefined) {
+    let converged = false;
+    while (ctx.state.epoch < opts.epochs && stoppedBy === undefined && !(converged = opts.converged?.() ?? false)) {
       const started = Date.now();
       const { stopped, lrs } = await runEpochSteps(ctx, started);
       stoppedBy = stopped;
@@ -333,6 +342,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       interrupted: stoppedBy !== undefined,
       ...(stoppedBy !== undefined ? { stoppedBy } : {}),
       ...(alreadyFinished ? { alreadyFinished } : {}),
+      ...(converged ? { converged } : {}),
       ...(start.resumedFrom !== undefined ? { resumedFrom: start.resumedFrom } : {}),
       skippedCheckpoints: start.skipped,
       ...(lastEpoch !== undefined ? { lastEpoch } : {}),

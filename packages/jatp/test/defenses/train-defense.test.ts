@@ -136,6 +136,25 @@ test('jatp stopped after 3 steps and resumed ends bitwise equal to an uninterrup
   for (const [k, v] of a) assert.ok(Buffer.from(v.buffer).equals(Buffer.from(b.get(k)!.buffer)), `weight ${k} differs after resume`);
 });
 
+test('plateau rule: the run ends at the last phase plateau with the factor applied per phase, and a resumed run stays done', async () => {
+  // An improvement threshold no loss can meet: each phase is 1 improving epoch + `patience` = 1 more,
+  // so phases end at epochs 2 and 4 of at most 10 (2 steps per epoch).
+  const plateau = (c: DefenseConfig): DefenseConfig => ({ ...tinyJatp(c), epochs: 10, lrMilestones: [], plateau: { objective: 'loss', patience: 1, minRelativeImprovement: 10, lrFactors: [0.1], maxEpochs: 10 } });
+  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 5, config: plateau(defenseDefaults('jatp', 'cpu')), progress: silentProgress, handleSigint: false };
+  const out = path.join(root, 'jatp-plateau');
+  const r = await trainDefense({ ...common, out });
+  assert.equal(r.summary.converged, true);
+  assert.equal(r.summary.interrupted, false);
+  assert.equal(r.summary.epochsCompleted, 4);
+  assert.equal(r.summary.globalStep, 8);
+  const lrs = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; lr?: { main: number } }).filter((l) => l.type === 'epoch').map((l) => l.lr!.main);
+  const base = r.config.defense.optimizers['main']!.lr;
+  assert.deepEqual(lrs.map((v) => Math.round((v / base) * 1e6) / 1e6), [1, 1, 0.1, 0.1]);
+  const again = await trainDefense({ ...common, out, resume: true });
+  assert.equal(again.summary.globalStep, 8);
+  assert.equal(again.summary.converged, true);
+});
+
 test('hgd on cached oblivious PGD examples with crop-flip augmentation of the paired batches; the cache is reused', async () => {
   const tiny = (c: DefenseConfig): DefenseConfig => ({
     ...c,

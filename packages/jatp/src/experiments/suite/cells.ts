@@ -100,6 +100,8 @@ export function resolveEval(ctx: GridContext, cell: EvalCell): ResolvedCell<Eval
     eps: datasetEps(ctx.dataset),
     norm: 'Linf',
     seed: cell.seed,
+    // OBL: the same PGD, made against the target alone (a key of its own; other cells' keys unchanged).
+    ...(cell.attack === 'OBL' ? { madeAgainst: 'target' } : {}),
   };
   const defenseName = defense ? defense.key.replace(/^defense-/, '').replace(/-s\d+-[0-9a-f]+$/, '') : 'none';
   return {
