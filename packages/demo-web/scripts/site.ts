@@ -8,11 +8,9 @@ import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { loadDataset } from 'jatp/dist/data/index.js';
-import { loadNetwork, readSidecar, resolveWeightsFile } from 'jatp/dist/models/weights.js';
-import { exportTfjsModel } from 'jatp/dist/models/tfjs-export.js';
-import { archInfo, listArchs } from 'jatp/dist/models/registry.js';
-import { initBackend } from 'jatp/dist/backend.js';
+import { loadDataset } from 'jatp/data';
+import { loadNetwork, readSidecar, resolveWeightsFile, exportTfjsModel, archInfo, listArchs } from 'jatp/models';
+import { initBackend } from 'jatp';
 import type { DemoConfig, DemoImage, DemoModelInfo } from '../src/config.js';
 
 export const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

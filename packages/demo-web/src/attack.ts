@@ -5,8 +5,7 @@
  * per attack step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Pgd } from 'jatp/dist/attacks/pgd.js';
-import { Apgd } from 'jatp/dist/attacks/apgd.js';
+import { Pgd, Apgd } from 'jatp/attacks';
 import type { Pipeline } from './models.js';
 
 export type AttackName = 'pgd' | 'apgd-ce';

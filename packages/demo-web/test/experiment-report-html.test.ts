@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PNG } from 'pngjs';
-import { runExperiment } from 'jatp/dist/cli/experiment.js';
+import { runExperiment } from 'jatp/cli';
 import { ARTIFACTS, browserSkipReason, checkHtmlRenders, launchBrowser, type Browser } from './browser.js';
 
 /** <dir>/{train,test}/class<c>/<i>.png: 4 classes of 16×16 RGB images, class c brighter in channel c mod 3 (4 classes: targeted DLR needs them). */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runReport } from 'jatp/dist/cli/report.js';
+import { runReport } from 'jatp/cli';
 import { ARTIFACTS, browserSkipReason, checkHtmlRenders, launchBrowser, type Browser } from './browser.js';
 
 /** A `jatp eval --json` result with the fields the report reads. */

@@ -28,7 +28,7 @@ import { defenseDefaults } from '../src/defenses/presets.js';
 import { SCALE_SETTINGS } from '../src/experiments/suite/scales.js';
 import { fullModel, type FullModel } from '../src/models/full-model.js';
 import { exportPytorch } from '../src/models/pytorch.js';
-import { buildClassifier, buildNetwork } from '../src/models/registry.js';
+import { buildClassifier, buildNetwork } from '../src/models/architectures.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import type { Classifier, Network } from '../src/models/types.js';
 import { Adam } from '../src/training/optim.js';

@@ -16,7 +16,7 @@ import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { loadDataset } from '../src/data/load.js';
+import { loadDataset } from '../src/data/load-dataset.js';
 import { firstPerClass } from '../src/data/subset.js';
 import type { Classifier, LogitsFn } from '../src/models/types.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';

@@ -26,7 +26,7 @@ if (!Number.isInteger(batch) || batch < 2 || !Number.isInteger(pairs) || pairs <
 type Call = (...a: unknown[]) => unknown;
 const proto = Object.getPrototypeOf(tfl.layers.batchNormalization({})) as { call: Call };
 const stock = proto.call;
-const { buildNetwork, archInfo } = await import('../src/models/registry.js');
+const { buildNetwork, archInfo } = await import('../src/models/architectures.js');
 const fused = proto.call;
 if (fused === stock) throw new Error('bench/batch-norm.ts: the fused batch norm patch is not installed');
 

@@ -13,8 +13,8 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { initProcessGroup } from 'tfjs-backend-torch';
 import { initBackend } from '../src/backend.js';
-import { buildClassifier } from '../src/models/registry.js';
-import { enableDataParallel } from '../src/training/distributed.js';
+import { buildClassifier } from '../src/models/architectures.js';
+import { enableDataParallel } from '../src/training/data-parallel.js';
 import { runTraining, silentProgress } from '../src/training/loop.js';
 import { NaturalRecipe } from '../src/targets/recipes/natural.js';
 

@@ -1,5 +1,5 @@
 /**
- * The shared losses module (src/losses.ts): the one definition that attacks, target training and the
+ * The shared losses module (src/classifier-losses.ts): the one definition that attacks, target training and the
  * defenses import, checked against float64 references written from spec §2.5 / §3.2 (MART's boosted
  * cross-entropy, with its gradient), and the one stop-gradient.
  */
@@ -7,8 +7,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as losses from '../src/losses.js';
-import * as attackCommon from '../src/attacks/common.js';
+import * as losses from '../src/classifier-losses.js';
+import * as attackCommon from '../src/attacks/ball-and-losses.js';
 import { ensureGradients } from '../src/gradients.js';
 
 before(async () => {

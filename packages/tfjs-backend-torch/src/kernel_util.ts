@@ -1,6 +1,8 @@
 /**
- * Shared glue for native kernels (core and nn): wrap a kernel body so it is counted, and so inputs
- * the native side cannot hold (string, complex64) go to the cpu fallback instead.
+ * The one helper vocabulary of every native kernel, core and nn: `nativeKernel` wraps a kernel body
+ * so it is counted and so inputs the native side cannot hold (string, complex64) go to the cpu
+ * fallback instead; `run` / `runMulti` call one addon function and wrap its result(s) as
+ * TensorInfos; `call` / `callMulti` return the raw native results (for deferred kernels).
  */
 import { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
@@ -24,8 +26,11 @@ function allNative(x: unknown): boolean {
   return true;
 }
 
-/** A 'torch' KernelConfig whose body runs natively unless an input is string/complex64. */
-export function nativeKernel(kernelName: string, body: NativeKernelBody): KernelConfig {
+/**
+ * A 'torch' KernelConfig whose body runs natively unless an input is string/complex64. `A` lets a
+ * kernel declare its own typed inputs and attrs (as tfjs's kernels do), e.g. `{ inputs: Conv2DInputs; backend: TorchBackend; attrs: Conv2DAttrs }`.
+ */
+export function nativeKernel<A = Parameters<NativeKernelBody>[0]>(kernelName: string, body: (args: A) => TensorInfo | TensorInfo[]): KernelConfig {
   const kernelFunc: KernelFunc = ({ inputs, attrs, backend }) => {
     const b = backend as TorchBackend;
     if (!allNative(inputs)) {
@@ -33,7 +38,7 @@ export function nativeKernel(kernelName: string, body: NativeKernelBody): Kernel
       return runOnCpu(kernelName, inputs, attrs ?? {}, b);
     }
     countKernel(kernelName, true);
-    return body({ inputs: inputs as Record<string, TensorInfo> & TensorInfo[], attrs: attrs ?? {}, backend: b });
+    return body({ inputs: inputs as Record<string, TensorInfo> & TensorInfo[], attrs: attrs ?? {}, backend: b } as unknown as A);
   };
   return { kernelName, backendName: 'torch', kernelFunc };
 }

@@ -1,5 +1,5 @@
 /**
- * The binding contract of issue 13: every function the addon exports has a camelCase name, the
+ * The binding contract between the addon and the kernels: every function the addon exports has a camelCase name, the
  * op codes the kernels use come from the addon's `opCodes` (native/op_codes.h) and none is
  * missing, and a native error carries the guard's "torch: " prefix (the guard in TT_FN).
  */

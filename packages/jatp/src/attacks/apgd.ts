@@ -65,8 +65,8 @@ import {
   perExample,
   project,
   steepestAscentDirection,
-} from './common.js';
-import { attackRemaining } from './remaining.js';
+} from './ball-and-losses.js';
+import { attackRemaining } from './attack-remaining.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of APGD (defaults: APGD_DEFAULTS, APGD-T: APGD_T_DEFAULTS; see the file comment). Example: `apgdCe({ eps: 8 / 255, nIter: 100 })`. */

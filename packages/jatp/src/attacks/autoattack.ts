@@ -33,8 +33,8 @@ import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { square } from './square.js';
 import { fabT } from './fab.js';
-import { type BallNorm, checkInputs } from './common.js';
-import { attackRemaining } from './remaining.js';
+import { type BallNorm, checkInputs } from './ball-and-losses.js';
+import { attackRemaining } from './attack-remaining.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Stage names AutoAttack understands (also its custom stage lists). */

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { clip01 } from './common.js';
+import { clip01 } from './ball-and-losses.js';
 
 /** x -> clip01(P(x)) whose gradient is the identity (straight-through). */
 export function identityBackward(preprocess: (x: tf.Tensor4D) => tf.Tensor4D): (x: tf.Tensor4D) => tf.Tensor4D {

@@ -5,9 +5,9 @@
  * Two ways in, one mechanism: every attack's `run(model, x, y, { eot: k })` (see model.ts) wraps the
  * model with `withEot(model, k)`, and `eotModel((x, seed) => ..., { samples })` wraps a randomised
  * model that takes its seed explicitly. Either way the result is a LogitsFn that every attack in this
- * folder understands: the attacks' loss/gradient helper (common.ts lossAndGrad) averages the
+ * folder understands: the attacks' loss/gradient helper (ball-and-losses.ts lossAndGrad) averages the
  * per-example loss, and hence its gradient, over the draws, i.e. it ascends E_t[L(F_t(x), y)]; Square
- * accepts a proposal on the loss averaged over the draws (common.ts averagedLoss).
+ * accepts a proposal on the loss averaged over the draws (ball-and-losses.ts averagedLoss).
  * Calling the wrapper directly (predictions, success checks) returns the mean logits of the draws.
  * With `eotModel` each draw uses a fresh seed from a deterministic stream, so a whole attack is
  * reproducible; with `withEot` the model draws its own randomness on every call.
@@ -25,7 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { type EotLogitsFn, SeedStream, isEot } from './common.js';
+import { type EotLogitsFn, SeedStream, isEot } from './ball-and-losses.js';
 
 /** Options of `eotModel` (defaults: EOT_DEFAULTS = 10 draws, seed 0). */
 export interface EotOptions {

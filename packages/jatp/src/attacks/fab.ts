@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { checkInputs, ensureGradients, linfNormPerExample, lossAndGrad, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './common.js';
+import { checkInputs, ensureGradients, linfNormPerExample, lossAndGrad, misclassified as misclassifiedLogits, projectLinf, SeedStream } from './ball-and-losses.js';
 import { projectLinfBox } from './fab-projection.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
-import { attackRemaining } from './remaining.js';
+import { attackRemaining } from './attack-remaining.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /**

@@ -28,7 +28,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { ensureGradients, lossAndGrad, projectLinf, randomStart, untargetedSuccess } from './common.js';
+import { ensureGradients, lossAndGrad, projectLinf, randomStart, untargetedSuccess } from './ball-and-losses.js';
 import { withEot } from './eot.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
 import type { Attack, AttackResult } from './types.js';

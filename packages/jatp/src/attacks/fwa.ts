@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
-import { checkInputs, clip01, crossEntropyPerExample, isEot, lossAndGrad, misclassified } from './common.js';
+import { checkInputs, clip01, crossEntropyPerExample, isEot, lossAndGrad, misclassified } from './ball-and-losses.js';
 import {
   dualProject,
   entropicLmo,

@@ -37,7 +37,7 @@ import {
   misclassified,
   randomStart,
   untargetedSuccess,
-} from './common.js';
+} from './ball-and-losses.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of PGD (defaults: PGD_DEFAULTS, PGD-DLR: PGD_DLR_DEFAULTS; see the file comment). Example: `pgd({ steps: 40, stepSize: 0.01 })`. */

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linfStep, squareAccept } from 'tfjs-backend-torch/fused';
 import type { LogitsFn } from '../models/types.js';
-import { averagedLoss, checkInputs, cwMarginPerExample, isEot, SeedStream } from './common.js';
+import { averagedLoss, checkInputs, cwMarginPerExample, isEot, SeedStream } from './ball-and-losses.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
-import { attackRemaining, replaceRows } from './remaining.js';
+import { attackRemaining, replaceRows } from './attack-remaining.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /**

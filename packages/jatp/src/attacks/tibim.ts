@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack, AttackResult } from './types.js';
 import { type AttackModel, type SeedOrOptions, prepareRun } from './model.js';
-import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './common.js';
+import { checkInputs, crossEntropyPerExample, lossAndGrad, projectLinf, untargetedSuccess } from './ball-and-losses.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Options of TI-BIM (defaults: TIBIM_DEFAULTS: ε = 8/255, 40 steps of 0.007, 15x15 kernel, nsig 3). */

@@ -55,10 +55,10 @@ import {
   writeEvalJson,
   formatReport,
   squareChecks,
+  writeFileAtomicSync,
 } from '../index.js';
-// CLI-only helpers: the --shard text parser and the atomic writer of output files.
+// CLI-only helper: the --shard text parser.
 import { parseShard } from '../evaluation/eval-state.js';
-import { writeFileAtomicSync } from '../io/atomic-write.js';
 import { runShardProcesses } from './eval-shards.js';
 import { parseChoice, parseInteger, parseNormEps } from './flags.js';
 import { checkOutputDir, checkOutputPath } from './output-paths.js';

@@ -1,5 +1,5 @@
 /**
- * `jatp experiment <table1|table2|fig1|fig4a|fig4b|all> --scale <smoke|cpu|paper> --dataset <name>`:
+ * `jatp experiment <table1|table2|fig1|fig4a|fig4b|all> --scale <smoke|cpu|evidence|paper> --dataset <name>`:
  * runs the paper's experiments through the experiments module's scheduler (cells shared between
  * experiments run once; finished cells are skipped; an interrupted one continues), then rebuilds the
  * report. `jatp experiment plan <name> ...` lists the cells, which are done, and a time estimate.
@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import {
+  ATTACK_COLUMNS,
+  type AttackColumn,
   EXPERIMENT_NAMES,
   EXTRA_EXPERIMENT_NAMES,
   SCALES,
@@ -20,11 +22,16 @@ import {
   stderrProgress,
   writeReport,
   type PlanLine,
+  SCALE_SETTINGS,
+  runDryRun,
+  type DryRunSubset,
+  formatMeasuredPlan,
+  parseStepsPerSecond,
+  planFromMeasurements,
+  readMeasurements,
+  type Throughput,
 } from '../index.js';
 import { parseInteger } from './flags.js';
-import { SCALE_SETTINGS } from '../experiments/suite/scales.js';
-import { runDryRun, type DryRunSubset } from '../experiments/suite/dry-run.js';
-import { formatMeasuredPlan, parseStepsPerSecond, planFromMeasurements, readMeasurements, type Throughput } from '../experiments/suite/measured-plan.js';
 
 export interface ExperimentFlags {
   scale: string;
@@ -39,6 +46,7 @@ export interface ExperimentFlags {
   measurements?: string;
   gpuStepsPerS?: string;
   speedup?: string;
+  attacks?: string;
 }
 
 /** The experiment flags checked and resolved (defaults filled in); bad values name their flag. */
@@ -48,7 +56,16 @@ export function resolveExperimentFlags(flags: ExperimentFlags) {
   const seeds = parseInteger('--seeds', flags.seeds, { min: 1 });
   const evalCount = flags.n !== undefined ? parseInteger('--n', flags.n, { min: 1 }) : undefined;
   const out = flags.out ?? path.join('runs', `${flags.dryRun ? 'dry-run' : 'exp'}-${scale}-${dataset.replace(/[^a-z0-9-]/gi, '_')}`);
-  return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}) };
+  const attacks = flags.attacks !== undefined ? parseAttackColumns(flags.attacks) : undefined;
+  return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}), ...(attacks ? { attacks } : {}) };
+}
+
+/** '--attacks PGD,OBL' -> ['PGD', 'OBL'], with an error naming the valid columns. */
+export function parseAttackColumns(text: string): AttackColumn[] {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of list) if (!(ATTACK_COLUMNS as readonly string[]).includes(a)) throw new Error(`--attacks: '${a}' is not one of ${ATTACK_COLUMNS.join(', ')}`);
+  if (list.length === 0) throw new Error(`--attacks: name at least one of ${ATTACK_COLUMNS.join(', ')}`);
+  return list as AttackColumn[];
 }
 
 function duration(s: number): string {
@@ -143,12 +160,13 @@ export function register(program: Command): void {
     .description("run the paper's tables and figures (cells shared and resumable), then write the HTML report; 'plan' lists the cells first")
     .argument('<name>', `${[...EXPERIMENT_NAMES, ...EXTRA_EXPERIMENT_NAMES].join(' | ')} | all | plan`)
     .argument('[planned]', "with 'plan': the experiment to plan")
-    .option('--scale <scale>', `${SCALES.join(' | ')} (smoke: tiny nets, seconds; cpu: ~1 h per table on 2 cores; paper: the paper's settings, for a GPU)`, 'cpu')
+    .option('--scale <scale>', `${SCALES.join(' | ')} (smoke: tiny nets, seconds; cpu: ~1 h per table on 2 cores; evidence: cpu nets trained to a plateau, 1,000 images; paper: the paper's settings, for a GPU)`, 'cpu')
     .option('--dataset <name>', 'fashion-mnist | cifar10 | svhn | folder:<path>', 'fashion-mnist')
     .option('--data-dir <dir>', 'folder holding the dataset files (e.g. the JPEG-derived CIFAR-10 copy)')
     .option('--seeds <n>', 'repeat training and attack randomness n times (tables show mean ± std)', '1')
     .option('--n <count>', "evaluate the first N test images (default: the scale's: smoke 6, cpu 200, paper all)")
     .option('--out <dir>', 'experiment folder (default runs/exp-<scale>-<dataset>)')
+    .option('--attacks <columns>', `run only these attack columns' evaluations, comma-separated (${ATTACK_COLUMNS.join(', ')}); the report still lists every cell`)
     .option('--quiet', 'no progress on stderr')
     .option('--dry-run', "the scale's presets (real networks, attack budgets, schedules) for a few steps on a handful of images, with one checkpoint/resume; writes measurements.json for 'plan --measurements'")
     .option('--subset <which>', 'with --dry-run: kinds (one cell of each kind; default) | all (every cell)')

@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { barChartSvg, markdownTable, readEvalJson, writeReport, type EvalJson } from '../index.js';
-// CLI-only helpers: the LABEL=file argument parser and the atomic writer of output files.
+import { barChartSvg, markdownTable, readEvalJson, writeFileAtomic, writeReport, type EvalJson } from '../index.js';
+// CLI-only helper: the LABEL=file argument parser.
 import { parseRowArgs } from '../evaluation/comparison.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
 import { checkOutputDir } from './output-paths.js';
 
 /**

@@ -23,7 +23,7 @@ import {
   type DefenseRunConfig,
   type TrainDefenseResult,
 } from '../index.js';
-import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
+import { NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './data-parallel-flags.js'; // [distributed]
 import { defaultEps, parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 // CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
 import { stoppedExitCode } from '../training/stop-signal.js';

@@ -1,6 +1,6 @@
 /**
  * `jatp train-target`: train a target classifier with natural training, Standard AT, TRADES, MART or
- * MMA(-lite) through the shared training loop (issue 6). Presets `paper` (reference
+ * MMA(-lite) through the shared training loop. Presets `paper` (reference
  * hyper-parameters, GPU) and `cpu` (minutes on 2 cores); every preset value can be overridden by a
  * flag. `--resume <dir>` continues a run from its newest usable checkpoint with the run's own config.
  * The classifier lands in `<out>/last/model.safetensors` (+ sidecar), best PGD accuracy in `best/`.
@@ -26,7 +26,7 @@ import {
   type TargetConfig,
   type TrainTargetResult,
 } from '../index.js';
-import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './distributed.js'; // [distributed]
+import { DISTRIBUTED_FLAG_NAMES, NPROC_OPTION, SYNC_BN_OPTION, launchLocalWorkers, startDataParallelFromEnv, type DistributedFlags } from './data-parallel-flags.js'; // [distributed]
 import { parseChoice, parseEps, parseFraction, parseInteger, parseMilestones } from './flags.js';
 // CLI-only: the process exit code of a run stopped by a signal or --stop-after-steps.
 import { stoppedExitCode } from '../training/stop-signal.js';

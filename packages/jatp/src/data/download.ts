@@ -18,11 +18,12 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as tar from 'tar';
-import { SVHN_EXTRA, datasetCacheDir, getSpec, type RemoteFile } from './registry.js';
-import { canonicalName } from './load.js';
+import { SVHN_EXTRA, datasetCacheDir, getSpec, type RemoteFile } from './known-datasets.js';
+import { canonicalName } from './load-dataset.js';
 
+/** Options of `downloadDataset`: target folder (default: the dataset's cache folder), mirror, idle timeout, progress lines. */
 export interface DownloadOptions {
-  /** Target folder (default: the dataset's cache folder, see registry.ts). */
+  /** Target folder (default: the dataset's cache folder, see known-datasets.ts). */
   readonly dataDir?: string;
   /** Fetch every file from `<mirror>/<file name>` instead of the official URL (same checksums). */
   readonly mirror?: string;
@@ -261,6 +262,7 @@ export async function extractArchive(archive: string, target: string): Promise<s
   }
 }
 
+/** One file `downloadDataset` fetched: where it lies, where it came from, its verified md5. */
 export interface DownloadedFile {
   readonly file: string;
   readonly url: string;

@@ -4,7 +4,7 @@
  *
  * Determinism and resume: the epoch's order is `permutation(streamKey(seed, SHUFFLE, epoch))` and
  * the augmentation of the image at epoch position p uses draws p (flip) and 2p, 2p+1 (crop offsets)
- * of the keys `streamKey(seed, CROP|FLIP, epoch)` (see rng.ts: SplitMix64-derived keys, counter-based
+ * of the keys `streamKey(seed, CROP|FLIP, epoch)` (see pipeline-rng.ts: SplitMix64-derived keys, counter-based
  * draws). Every batch is therefore a pure function of (split, options, epoch, batch number): a run
  * resumed with `startBatch = k` sees exactly the batches k, k+1, ... of the uninterrupted run.
  *
@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, Split } from './types.js';
-import { STREAM, drawBelow, permutation, streamKey } from './rng.js';
+import { STREAM, drawBelow, permutation, streamKey } from './pipeline-rng.js';
 import { CROP_FLIP_DEFAULTS, cropFlip, type CropFlipMethod, type CropFlipParams } from './augment.js';
 
 /** Training-time augmentation of the input pipeline: none, or random crop + horizontal flip (spec §1). */

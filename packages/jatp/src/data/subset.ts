@@ -3,7 +3,7 @@
  * Subsets copy the selected images, so the result is an ordinary Split (no views into the parent).
  */
 import type { Split } from './types.js';
-import { STREAM, permutation, streamKey } from './rng.js';
+import { STREAM, permutation, streamKey } from './pipeline-rng.js';
 
 /** A new Split holding the images at `indices`, in that order. */
 export function selectIndices(split: Split, indices: ArrayLike<number>): Split {

@@ -16,8 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Network, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
-import { apegDiscriminatorLoss, apegGeneratorLoss, DEFAULT_APEG_GENERATOR_WEIGHTS, type ApegGeneratorWeights } from './losses.js';
-import { optimizeGroup, prefixedWeights } from './common.js';
+import { apegDiscriminatorLoss, apegGeneratorLoss, DEFAULT_APEG_GENERATOR_WEIGHTS, type ApegGeneratorWeights } from './purifier-losses.js';
+import { optimizeGroup, prefixedWeights } from './recipe-helpers.js';
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 

@@ -27,7 +27,7 @@ import type { Split } from '../data/types.js';
 import type { Classifier } from '../models/types.js';
 import { Pgd } from '../attacks/pgd.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
-import { checkFeatureName, defaultFeatureOf } from './common.js';
+import { checkFeatureName, defaultFeatureOf } from './recipe-helpers.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
@@ -149,7 +149,7 @@ export function obliviousExamples(
 
 /**
  * A Split whose images are [natural | adversarial] along the channel axis (2C channels), for the
- * shared input pipeline; baselines split each batch back (common.ts splitPairedBatch).
+ * shared input pipeline; baselines split each batch back (recipe-helpers.ts splitPairedBatch).
  */
 export function pairedSplit(
   natural: Split,

@@ -15,8 +15,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
-import { hgdGuidanceLoss, type HgdGuidance } from './losses.js';
-import { checkFeatureName, optimizeGroup, prefixedWeights, accuracy } from './common.js';
+import { hgdGuidanceLoss, type HgdGuidance } from './purifier-losses.js';
+import { checkFeatureName, optimizeGroup, prefixedWeights, accuracy } from './recipe-helpers.js';
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 

@@ -3,7 +3,7 @@
  * training recipes for the shared loop; their losses; the oblivious-example cache; presets; and
  * helpers to train one end to end and to load a trained pre-processor.
  */
-export * from './losses.js';
+export * from './purifier-losses.js';
 export { JatpRecipe, JATP_DEFAULTS, resolveJatpOptions, type JatpOptions } from './jatp.js';
 export { JatpJointRecipe } from './jatp-joint.js';
 export { ApegRecipe, APEG_DEFAULTS, type ApegOptions } from './apeg.js';
@@ -13,4 +13,4 @@ export { fullAdversarialExamples, trainingPair, BASELINE_PGD_DEFAULTS, type Exam
 export { obliviousExamples, obliviousCacheKey, pairedSplit, OBLIVIOUS_PGD_DEFAULTS, SSP_DEFAULTS, type ObliviousAttackSpec } from './example-cache.js';
 export { defenseDefaults, parseMethod, parsePreset, DEFENSE_METHODS, PRESET_NAMES, type DefenseConfig, type DefenseMethod, type PresetName } from './presets.js';
 export { trainDefense, buildDefense, evaluateFullModel, defenseRunConfig, type TrainDefenseOptions, type TrainDefenseResult, type DefenseRunConfig } from './train.js';
-export { loadPreprocessor, loadRunNetwork } from './load.js';
+export { loadPreprocessor, loadRunNetwork } from './load-networks.js';

@@ -12,7 +12,7 @@
  *
  * Options (defaults in JATP_DEFAULTS): featureLayer 'default' (= the target's default JATP feature,
  * ResNet-18 'layer3', spec §2.3 A), eps 8/255, attackSteps 10 (A2), attackStepSize 0.01, random start
- * on, loss α 5 β 3 with ablation switches (losses.ts). Optimiser/schedule/epochs: presets.ts.
+ * on, loss α 5 β 3 with ablation switches (purifier-losses.ts). Optimiser/schedule/epochs: presets.ts.
  *
  * Usage:
  *   const recipe = new JatpRecipe(purifier, target);
@@ -21,8 +21,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
-import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, withJatpLossDefaults, type JatpLossOptions } from './losses.js';
-import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
+import { DEFAULT_JATP_LOSS_OPTIONS, jatpLoss, withJatpLossDefaults, type JatpLossOptions } from './purifier-losses.js';
+import { accuracy, checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './recipe-helpers.js';
 import { ensureGradients } from '../gradients.js';
 import { FeatureAttack } from '../attacks/feature-attack.js';
 import { PAPER_EPS } from '../data/threat-model.js';

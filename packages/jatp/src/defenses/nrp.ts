@@ -16,8 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier, Network, Preprocessor } from '../models/types.js';
 import type { Batch, Recipe } from '../training/types.js';
-import { DEFAULT_NRP_LOSS_WEIGHTS, nrpPurifierLoss, relativisticDiscriminatorLoss, type NrpLossWeights } from './losses.js';
-import { checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './common.js';
+import { DEFAULT_NRP_LOSS_WEIGHTS, nrpPurifierLoss, relativisticDiscriminatorLoss, type NrpLossWeights } from './purifier-losses.js';
+import { checkFeatureName, defaultFeatureOf, optimizeGroup, prefixedWeights } from './recipe-helpers.js';
 import { ensureGradients } from '../gradients.js';
 import { BASELINE_PGD_DEFAULTS, trainingPair, type BaselinePgdOptions, type ExampleMode } from './training-examples.js';
 

@@ -6,9 +6,10 @@
  */
 import type { OptimizerSpec } from '../training/loop.js';
 import type { ExampleMode } from './training-examples.js';
-import type { HgdGuidance, JatpLossOptions } from './losses.js';
-import { DEFAULT_JATP_LOSS_OPTIONS } from './losses.js';
+import type { HgdGuidance, JatpLossOptions } from './purifier-losses.js';
+import { DEFAULT_JATP_LOSS_OPTIONS } from './purifier-losses.js';
 import { PAPER_EPS } from '../data/threat-model.js';
+import type { PlateauRule } from './plateau.js';
 
 /** The defenses `trainDefense` / `jatp train-defense --method` can train. */
 export const DEFENSE_METHODS = ['jatp', 'jatp-joint', 'apeg', 'hgd', 'nrp'] as const;
@@ -78,6 +79,11 @@ export interface DefenseConfig {
   };
   /** Per-epoch evaluation of the full model T(clip01(P(x))) on the first `count` test images. */
   readonly evaluation: { readonly count: number; readonly pgdSteps: number; readonly pgdStepSize: number };
+  /**
+   * Train until the objective plateaus (plateau.ts) instead of a fixed schedule: `epochs` is then the
+   * cap and `lrMilestones` is ignored (the phases take the rule's factors).
+   */
+  readonly plateau?: PlateauRule;
 }
 
 /** spec §2.6: SGD 0.01 (momentum 0.9, wd 2e-4), /10 at epochs 15 and 25, 30 epochs, batch 128 (A3), K = 10 (A2). */
@@ -187,4 +193,26 @@ function cpuVersion(paper: DefenseConfig): DefenseConfig {
 export function defenseDefaults(method: DefenseMethod, preset: PresetName): DefenseConfig {
   const paper = PAPER[method];
   return preset === 'paper' ? paper : cpuVersion(paper);
+}
+
+/**
+ * The training objective each method's plateau is judged on: the method's own loss. For the GAN
+ * baselines the generator's adversarial term chases a moving discriminator and never settles, so the
+ * purification term is watched: the pixel reconstruction of APE-G and the feature-space distance of NRP.
+ */
+export const PLATEAU_OBJECTIVES: Readonly<Record<DefenseMethod, string>> = { jatp: 'loss', 'jatp-joint': 'loss', apeg: 'mse', hgd: 'loss', nrp: 'feature' };
+
+/**
+ * `config` trained until its objective plateaus: the paper's learning-rate factors of the method (its
+ * `paper` milestones, in order), one phase each, no per-epoch evaluation (the suite scores the result).
+ */
+export function withPlateau(config: DefenseConfig, rule: { patience: number; minRelativeImprovement: number; maxEpochs: number }): DefenseConfig {
+  const factors = [...PAPER[config.method].lrMilestones].sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+  return {
+    ...config,
+    epochs: rule.maxEpochs,
+    lrMilestones: [],
+    evaluation: { ...config.evaluation, count: 0 },
+    plateau: { objective: PLATEAU_OBJECTIVES[config.method], lrFactors: factors, ...rule },
+  };
 }

@@ -12,9 +12,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset, Split } from '../data/types.js';
-import { loadDataset } from '../data/load.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { firstPerClass, firstN } from '../data/subset.js';
-import { buildNetwork, isClassifier } from '../models/registry.js';
+import { buildNetwork, isClassifier } from '../models/architectures.js';
 import type { Classifier, Network } from '../models/types.js';
 import { saveNetwork } from '../models/weights.js';
 import { fullModel } from '../models/full-model.js';
@@ -28,8 +28,9 @@ import { ApegRecipe } from './apeg.js';
 import { HgdRecipe } from './hgd.js';
 import { NrpRecipe } from './nrp.js';
 import { obliviousExamples, pairedSplit, type ObliviousAttackSpec } from './example-cache.js';
-import { loadRunNetwork } from './load.js';
+import { loadRunNetwork } from './load-networks.js';
 import { PAPER_EPS } from '../data/threat-model.js';
+import { plateauControl } from './plateau.js';
 
 /** What `config.json` of a defense run holds (under `config`), enough to rebuild it on resume. */
 export interface DefenseRunConfig {
@@ -191,13 +192,15 @@ export async function trainDefense(opts: TrainDefenseOptions): Promise<TrainDefe
     const eps = d.jatp?.eps ?? d.baseline?.eps ?? PAPER_EPS;
     const weightsFile = path.join(opts.out, 'last', 'model.safetensors');
     const meta = { dataset: dataset.name, recipe: { method: d.method, preset: d.preset }, target: config.target };
+    const plateau = d.plateau ? plateauControl(opts.out, d.plateau) : undefined;
     const summary = await runTraining(recipe, {
       outDir: opts.out,
       config,
       epochs: d.epochs,
       batchSize: d.batchSize,
       optimizers: d.optimizers,
-      lrSchedule: piecewiseSchedule(d.lrMilestones),
+      lrSchedule: plateau ? (epoch1) => plateau.schedule(epoch1) : piecewiseSchedule(d.lrMilestones),
+      ...(plateau ? { converged: plateau.converged } : {}),
       seed: config.seed,
       data: { train, imageShape, augment: d.augment },
       evaluate: () =>

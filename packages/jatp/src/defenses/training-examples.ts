@@ -13,7 +13,7 @@ import type { Classifier, Preprocessor } from '../models/types.js';
 import { fullModel } from '../models/full-model.js';
 import { Pgd } from '../attacks/pgd.js';
 import type { Batch } from '../training/types.js';
-import { splitPairedBatch } from './common.js';
+import { splitPairedBatch } from './recipe-helpers.js';
 import { PAPER_EPS } from '../data/threat-model.js';
 
 /** Which adversarial examples a baseline trains on: oblivious (against T alone, cached) or full (against T ∘ P). */

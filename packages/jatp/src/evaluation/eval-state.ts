@@ -62,12 +62,14 @@ export interface AttackBatchRecord {
   readonly forwarded?: number;
 }
 
+/** One shard of an evaluation (`evaluate`'s `shard` option): 0-based `index` of `count` contiguous blocks of batches. */
 export interface ShardSpec {
   /** 0-based shard index. */
   readonly index: number;
   readonly count: number;
 }
 
+/** The resumable record of an evaluation (`evaluate`'s `statePath`): its key, shard, and per-batch outcomes. */
 export interface EvaluationState {
   readonly format: typeof STATE_FORMAT;
   readonly version: number;

@@ -14,10 +14,10 @@ import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
 import type { LogitsFn } from '../models/types.js';
 import type { Attack } from '../attacks/types.js';
-import type { AttackSpec } from '../attacks/registry.js';
-import { buildAttack } from '../attacks/registry.js';
+import type { AttackSpec } from '../attacks/attack-specs.js';
+import { buildAttack } from '../attacks/attack-specs.js';
 import type { AutoAttackReport } from '../attacks/autoattack.js';
-import type { BallNorm } from '../attacks/common.js';
+import type { BallNorm } from '../attacks/ball-and-losses.js';
 import { ensureGradients } from '../gradients.js';
 import {
   type EvaluationKey,
@@ -42,6 +42,7 @@ export interface EvaluatedModel {
   readonly preprocess?: (x: tf.Tensor4D) => tf.Tensor4D;
 }
 
+/** Options of `evaluate`: attack specs, ε, norm, batch size, seed, progress callback, attack builder. */
 export interface EvaluationOptions {
   readonly attacks: readonly AttackSpec[];
   readonly eps: number;
@@ -99,14 +100,17 @@ export interface AttackBatch {
   readonly robust: readonly boolean[];
 }
 
+/** Defaults of `evaluate`: ε = 8/255, L∞, batches of 100, seed 0. */
 export const EVALUATION_DEFAULTS = { eps: PAPER_EPS, norm: 'Linf' as BallNorm, batchSize: 100, seed: 0 };
 
+/** AutoAttack's accuracy after one stage, in an EvaluationReport. */
 export interface StageAccuracy {
   readonly name: string;
   /** Robust accuracy (fraction of all evaluated points) after this stage. */
   readonly robustAccuracy: number;
 }
 
+/** One attack's row of an EvaluationReport. */
 export interface AttackEvaluation {
   readonly attack: string;
   readonly bpda: boolean;
@@ -135,6 +139,7 @@ export interface AttackEvaluation {
   readonly seconds: number;
 }
 
+/** The report of `evaluate`: clean accuracy, per-attack robust accuracy and distances, per-example outcomes. */
 export interface EvaluationReport {
   readonly n: number;
   readonly eps: number;

@@ -14,12 +14,14 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { asFloat32, decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
-import type { BallNorm } from '../attacks/common.js';
+import type { BallNorm } from '../attacks/ball-and-losses.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
 import type { AttackBatch, AttackEvaluation, EvaluatedModel, EvaluationReport } from './evaluate.js';
 
+/** The `format` of a saved-examples folder's manifest.json. */
 export const EXAMPLES_FORMAT = 'jatp-examples';
 
+/** A saved-examples folder's manifest.json (`jatp eval --save-examples`): attacks, eps, norm, n, batch size, EOT draws, source. */
 export interface ExamplesManifest {
   readonly format: typeof EXAMPLES_FORMAT;
   readonly attacks: readonly string[];
@@ -80,6 +82,7 @@ export function examplesWriter(dir: string, manifest: ExamplesManifest): (batch:
   };
 }
 
+/** Reads and checks a saved-examples folder's manifest.json; `flag` (default '--from-examples') names the folder in errors. */
 export function readManifest(dir: string, flag = '--from-examples'): ExamplesManifest {
   const file = path.join(dir, 'manifest.json');
   if (!fs.existsSync(file)) throw new Error(`${flag}: '${dir}' has no manifest.json (expected a folder written by 'jatp eval --save-examples')`);

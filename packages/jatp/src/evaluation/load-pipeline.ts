@@ -11,9 +11,9 @@ import type { Classifier, LogitsFn, Network } from '../models/types.js';
 import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
 import { sidecarPath } from '../models/weights-core.js';
 import { fullModel } from '../models/full-model.js';
-import { archInfo, isClassifier } from '../models/registry.js';
+import { archInfo, isClassifier } from '../models/architectures.js';
 import { bpdaModel } from '../attacks/bpda.js';
-import { clip01 } from '../attacks/common.js';
+import { clip01 } from '../attacks/ball-and-losses.js';
 import { ensureGradients } from '../gradients.js';
 import type { EvaluatedModel } from './evaluate.js';
 
@@ -24,6 +24,7 @@ export function fileDigest(file: string): string {
 
 /** How a foreign model expects its input pixels. */
 export type PixelRange = '0-1' | '0-255' | '-1-1';
+/** The input ranges a foreign tfjs classifier may expect (`loadPipeline`'s `pixelRange`): '0-1', '0-255', '-1-1'. */
 export const PIXEL_RANGES: readonly PixelRange[] = ['0-1', '0-255', '-1-1'];
 
 /** An IOHandler reading a tfjs model.json and its weight shards from the local file system. */

@@ -19,15 +19,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
 import type { Attack } from '../attacks/types.js';
-import type { AttackSpec } from '../attacks/registry.js';
-import { buildAttack, parseAttackSpec } from '../attacks/registry.js';
+import type { AttackSpec } from '../attacks/attack-specs.js';
+import { buildAttack, parseAttackSpec } from '../attacks/attack-specs.js';
 import { pgd } from '../attacks/pgd.js';
 import { square } from '../attacks/square.js';
-import { type BallNorm, crossEntropyPerExample } from '../attacks/common.js';
+import { type BallNorm, crossEntropyPerExample } from '../attacks/ball-and-losses.js';
 import { batchRanges, evaluate, type EvaluatedModel } from './evaluate.js';
+import { lineChartSvg } from './svg-charts.js';
 
+/** A check's verdict. */
 export type CheckStatus = 'pass' | 'warn' | 'skip';
 
+/** One judged line of a sanity card: id, title, pass / warn / skip, a sentence and the numbers behind it. */
 export interface SanityCheck {
   readonly id: string;
   readonly title: string;
@@ -37,11 +40,13 @@ export interface SanityCheck {
   readonly numbers: Readonly<Record<string, number>>;
 }
 
+/** One point of the sanity card's eps sweep: the radius and the PGD robust accuracy there. */
 export interface SweepPoint {
   readonly eps: number;
   readonly robustAccuracy: number;
 }
 
+/** What `sanityCard` returns: clean and per-attack robust accuracy at eps, the eps sweep, input-gradient statistics and the judged checks. */
 export interface SanityCard {
   readonly n: number;
   readonly eps: number;
@@ -56,6 +61,7 @@ export interface SanityCard {
   readonly checks: readonly SanityCheck[];
 }
 
+/** Options of `sanityCard`: eps, norm, batch size, seed; PGD steps (default 20), Square queries (default 500), sweep multiples, tolerance. */
 export interface SanityOptions {
   readonly eps: number;
   readonly norm: BallNorm;
@@ -260,39 +266,7 @@ export function formatSanityCard(card: SanityCard, title: string): string {
   return lines.join('\n');
 }
 
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
 /** Line plot of robust accuracy against eps, one line per labelled sweep. */
 export function sweepSvg(series: readonly { label: string; sweep: readonly SweepPoint[] }[], title: string): string {
-  const W = 560;
-  const H = 320;
-  const left = 50;
-  const right = 150;
-  const top = 30;
-  const bottom = 40;
-  const maxEps = Math.max(...series.flatMap((s) => s.sweep.map((p) => p.eps)), 1e-9);
-  const px = (e: number): number => left + ((W - left - right) * e) / maxEps;
-  const py = (a: number): number => top + (H - top - bottom) * (1 - a);
-  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`];
-  out.push(`<text x="${W / 2}" y="16" text-anchor="middle" font-size="13">${escapeXml(title)}</text>`);
-  out.push(`<line x1="${left}" y1="${py(0)}" x2="${W - right}" y2="${py(0)}" stroke="#000"/><line x1="${left}" y1="${py(0)}" x2="${left}" y2="${py(1)}" stroke="#000"/>`);
-  for (const a of [0, 0.25, 0.5, 0.75, 1]) {
-    out.push(`<text x="${left - 5}" y="${py(a) + 4}" text-anchor="end">${a * 100}%</text><line x1="${left}" y1="${py(a)}" x2="${W - right}" y2="${py(a)}" stroke="#ddd"/>`);
-  }
-  for (const e of [0, maxEps / 4, maxEps / 2, (3 * maxEps) / 4, maxEps]) {
-    out.push(`<text x="${px(e)}" y="${H - bottom + 15}" text-anchor="middle">${e.toFixed(3)}</text>`);
-  }
-  out.push(`<text x="${(left + W - right) / 2}" y="${H - 8}" text-anchor="middle">eps</text>`);
-  series.forEach((s, i) => {
-    const color = colors[i % colors.length]!;
-    const pts = s.sweep.map((p) => `${px(p.eps).toFixed(1)},${py(p.robustAccuracy).toFixed(1)}`).join(' ');
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"/>`);
-    for (const p of s.sweep) out.push(`<circle cx="${px(p.eps).toFixed(1)}" cy="${py(p.robustAccuracy).toFixed(1)}" r="3" fill="${color}"/>`);
-    out.push(`<rect x="${W - right + 10}" y="${top + 16 * i}" width="10" height="10" fill="${color}"/><text x="${W - right + 25}" y="${top + 16 * i + 9}">${escapeXml(s.label)}</text>`);
-  });
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return `${lineChartSvg({ title, series: series.map((s) => ({ label: s.label, xs: s.sweep.map((p) => p.eps), ys: s.sweep.map((p) => p.robustAccuracy) })), y: 'percent', xLabel: 'eps' })}\n`;
 }

@@ -1,6 +1,6 @@
 /**
  * Only the test split of a dataset, for evaluation: `jatp eval` never looks at training images, so
- * a damaged or missing train file must not stop it (issue 12). The IDX datasets, a CIFAR-10 batch
+ * a damaged or missing train file must not stop it. The IDX datasets, a CIFAR-10 batch
  * folder and SVHN have a test file of their own, read alone; other layouts (the CIFAR-10 tar.gz, an
  * image folder, whose class names come from train/) go through the full reader.
  */
@@ -8,13 +8,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Split } from '../data/types.js';
 import { DatasetNotFoundError } from '../data/errors.js';
-import { canonicalName, loadDataset, searchDirs, type LoadOptions } from '../data/load.js';
+import { canonicalName, loadDataset, searchDirs, type LoadOptions } from '../data/load-dataset.js';
 import { findIdxFile } from '../data/mnist.js';
 import { readIdxSplit } from '../data/idx.js';
 import { CIFAR10_TEST_BATCH, parseCifarRecords } from '../data/cifar10.js';
 import { readMaybeCompressed } from '../data/io.js';
 import { SVHN_FILES, readSvhnFile } from '../data/svhn.js';
 
+/** What `loadTestSplit` returns: the dataset's canonical name, its test split and where it was read from. */
 export interface TestSplit {
   readonly name: string;
   readonly test: Split;

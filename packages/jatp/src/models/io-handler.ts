@@ -24,7 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LayersNetwork } from './layers-network.js';
-import { buildNetwork } from './registry.js';
+import { buildNetwork } from './architectures.js';
 import { decodeSafetensors } from '../io/safetensors-codec.js';
 import { assignWeights, folderViewOf, parseSidecar, resolveRunWeights, sidecarFromMetadata, sidecarPath, type Sidecar } from './weights-core.js';
 

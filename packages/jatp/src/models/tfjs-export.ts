@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LayersNetwork } from './layers-network.js';
-import { buildNetwork } from './registry.js';
+import { buildNetwork } from './architectures.js';
 import type { Classifier, Network, Preprocessor } from './types.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as fsSync from 'node:fs';
 import * as path from 'node:path';
-import { buildNetwork } from './registry.js';
+import { buildNetwork } from './architectures.js';
 import type { Network } from './types.js';
 import { decodeSafetensors, encodeSafetensors, type SafeFile, type TensorToWrite } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';

@@ -27,7 +27,7 @@
  * paper has no grey-scale setting (data/threat-model.ts).
  */
 import type { Augment } from '../data/pipeline.js';
-import { canonicalName } from '../data/load.js';
+import { canonicalName } from '../data/load-dataset.js';
 import { isMnistFamily, threatModelOf } from '../data/threat-model.js';
 import { TRAIN_ATTACK_DEFAULTS, type TrainAttackOptions } from './recipes/classifier-recipe.js';
 import { TRADES_DEFAULTS } from './recipes/trades.js';

@@ -6,9 +6,9 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/types.js';
-import { loadDataset } from '../data/load.js';
+import { loadDataset } from '../data/load-dataset.js';
 import { firstPerClass } from '../data/subset.js';
-import { buildClassifier } from '../models/registry.js';
+import { buildClassifier } from '../models/architectures.js';
 import { saveNetwork } from '../models/weights.js';
 import type { Classifier } from '../models/types.js';
 import { accuracyUnderPgd } from '../training/pgd-accuracy.js';

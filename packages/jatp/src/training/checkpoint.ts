@@ -5,7 +5,7 @@
  *   tensors   'state/<name>' for every tensor of `recipe.stateTensors()`, and
  *             'opt/<group>/<varIndex>/<slot>' for every optimizer slot;
  *   metadata  'jatp_checkpoint': the position (0-based epoch, step in epoch, global step), the seed
- *             (= the whole RNG state, see rng.ts), optimizer step counts, the running metric sums of
+ *             (= the whole RNG state, see step-seeds.ts), optimizer step counts, the running metric sums of
  *             the epoch and of the current metrics.jsonl window, and the best result so far.
  *
  * The newest two are kept: a damaged newest one is reported and the previous one is used
@@ -103,6 +103,7 @@ export function listCheckpoints(outDir: string): string[] {
     .map((m) => path.join(dir, m[0]));
 }
 
+/** The newest readable checkpoint of a run folder, or undefined. */
 export function latestCheckpoint(outDir: string): string | undefined {
   return listCheckpoints(outDir)[0];
 }

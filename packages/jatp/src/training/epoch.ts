@@ -11,11 +11,11 @@ import type { BatchIterator } from '../data/pipeline.js';
 import { emptySums, saveCheckpoint, type CheckpointIdentity, type CheckpointedTensors, type MetricSums, type TrainingState } from './checkpoint.js';
 import type { InspectableOptimizer } from './optim.js';
 import type { ProgressSink } from './progress.js';
-import { deriveSeed, SEED_PURPOSE } from './rng.js';
+import { deriveSeed, SEED_PURPOSE } from './step-seeds.js';
 import type { RunFolder } from './run-folder.js';
 import { yieldToSignals, type StopSignal, type StopSignalName } from './stop-signal.js';
 import type { Recipe } from './types.js';
-import { ddpAnyRank } from './distributed.js'; // [distributed]
+import { ddpAnyRank } from './data-parallel.js'; // [distributed]
 
 /** Learning-rate multiplier for `group` during `epoch` (1-based). */
 export type LrSchedule = (epoch: number, group: string) => number;

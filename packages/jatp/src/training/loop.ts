@@ -25,7 +25,7 @@
  * Modules: run-folder.ts (config, metrics log, weights folders, lock), checkpoint.ts (TrainingState
  * save/load), stop-signal.ts (SIGINT/SIGTERM), epoch.ts (the steps of one epoch and its end).
  *
- * Determinism: all randomness is derived from (seed, epoch, step) (rng.ts) and recipes must draw only
+ * Determinism: all randomness is derived from (seed, epoch, step) (step-seeds.ts) and recipes must draw only
  * from the `seed` argument of `step`, so on the CPU backend a run killed at any point and resumed
  * ends with bitwise the same weights as an uninterrupted run.
  *
@@ -44,7 +44,7 @@ import { finishEpoch, runEpochSteps, stopReason, type EpochContext, type EpochRe
 import { createOptimizer, type OptimizerSpec, type SgdMomentum, type Adam } from './optim.js';
 import { silentProgress, stderrProgress, type ProgressSink } from './progress.js';
 import { acquireRunLock, refuseIfLocked, RunFolder, type RunConfigFile } from './run-folder.js';
-import { dataParallelInfo, ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './distributed.js'; // [distributed]
+import { dataParallelInfo, ddpCleanup, ddpFinish, ddpIsWriter, ddpRecipe, ddpRunOptions, ddpSyncStart } from './data-parallel.js'; // [distributed]
 import { StopSignal } from './stop-signal.js';
 
 export type { OptimizerSpec } from './optim.js';
@@ -55,6 +55,7 @@ export type { RunConfigFile } from './run-folder.js';
 export { readRunConfig } from './run-folder.js';
 export { listCheckpoints, latestCheckpoint } from './checkpoint.js';
 
+/** The training split and how the input pipeline treats it (augmentation default 'none', all examples). */
 export interface TrainingData {
   train: Split;
   /** [height, width, channels]; default: the split's own `imageShape`. */
@@ -69,6 +70,7 @@ export interface TrainingData {
   dropLast?: boolean;
 }
 
+/** Options of `runTraining`: run folder, data, epochs, batch size, optimizers, schedule, checkpointing, resume. */
 export interface TrainingRunOptions {
   /** Run folder; created if needed. */
   outDir: string;
@@ -102,8 +104,15 @@ export interface TrainingRunOptions {
   saveWeights?: (dir: string) => void | Promise<void>;
   /** Called after every step with the global step count (monitoring, tests). */
   afterStep?: (globalStep: number) => void | Promise<void>;
+  /**
+   * Asked before each epoch: true ends the run there as finished (not interrupted), before `epochs`
+   * (e.g. a plateau rule on the training objective). Must depend only on the recorded epochs, so that a
+   * resumed run decides the same.
+   */
+  converged?: () => boolean;
 }
 
+/** What `runTraining` returns: epochs and steps done, interruption, resume source, last metrics, best, time. */
 export interface RunSummary {
   outDir: string;
   /** Completed epochs. */
@@ -119,6 +128,8 @@ export interface RunSummary {
   resumedFrom?: string;
   /** Checkpoints that could not be read on resume, with the reason. */
   skippedCheckpoints: Array<{ file: string; reason: string }>;
+  /** `converged` ended the run before `epochs`. */
+  converged?: boolean;
   /** Train means and eval metrics of the last completed epoch. */
   lastEpoch?: { epoch: number; train: Record<string, number>; eval: Record<string, number> };
   best?: BestResult;
@@ -284,6 +295,13 @@ function epochContext(recipe: Recipe, opts: TrainingRunOptions, parts: Pick<Epoc
   };
 }
 
+/**
+ * The shared training loop: runs `recipe` for the configured epochs with the input pipeline, LR
+ * schedule and optimizers, writing `config.json`, `metrics.jsonl`, checkpoints and `last/` (and
+ * `best/`) weights into `opts.outDir`; resumes a killed run bit for bit. Example:
+ * `await runTraining(new TradesRecipe(net, { beta: 6 }), { outDir: 'runs/t', data: { train: ds.train }, epochs: 3, batchSize: 128, seed: 0, optimizers: { main: { kind: 'sgd', lr: 0.1, momentum: 0.9 } } })`.
+ * Defaults: constant LR, checkpoints at epoch ends, a metrics line every 50 steps, SIGINT handled, progress on stderr.
+ */
 export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   validateOptions(recipe, opts);
@@ -305,7 +323,8 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
     const ctx = epochContext(recipe, opts, { folder, progress, stop, optimizers, identity, tensors, batches, stepsPerEpoch, state: ddpSyncStart(start.state, tensors.state.values(), optimizers) }); // [distributed] rank 0's state everywhere
     let lastEpoch: EpochResult | undefined;
     let stoppedBy: StopReason | undefined;
-    while (ctx.state.epoch < opts.epochs && stoppedBy === undefined) {
+    let converged = false;
+    while (ctx.state.epoch < opts.epochs && stoppedBy === undefined && !(converged = opts.converged?.() ?? false)) {
       const started = Date.now();
       const { stopped, lrs } = await runEpochSteps(ctx, started);
       stoppedBy = stopped;
@@ -323,6 +342,7 @@ export async function runTraining(recipe: Recipe, opts: TrainingRunOptions): Pro
       interrupted: stoppedBy !== undefined,
       ...(stoppedBy !== undefined ? { stoppedBy } : {}),
       ...(alreadyFinished ? { alreadyFinished } : {}),
+      ...(converged ? { converged } : {}),
       ...(start.resumedFrom !== undefined ? { resumedFrom: start.resumedFrom } : {}),
       skippedCheckpoints: start.skipped,
       ...(lastEpoch !== undefined ? { lastEpoch } : {}),

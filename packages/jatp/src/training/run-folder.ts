@@ -16,6 +16,7 @@ import type { Augment } from '../data/pipeline.js';
 import { writeFileAtomicSync } from '../io/atomic-write.js';
 import type { OptimizerSpec } from './optim.js';
 
+/** The `config.json` a run folder keeps (recipe, loop settings, ...). */
 export interface RunConfigFile {
   recipe: string;
   loop: {
@@ -46,6 +47,7 @@ export interface LogPosition {
 
 const LOCK_FILE = 'run.lock';
 
+/** The `config.json` of a run folder (what `--resume` continues). */
 export function readRunConfig(outDir: string): RunConfigFile {
   const file = path.join(outDir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${outDir} a training run folder?)`);

@@ -1,5 +1,5 @@
 /**
- * The CLI is a thin client of the public API (issue 15): every toolkit name a cli/ command uses comes
+ * The CLI is a thin client of the public API: every toolkit name a cli/ command uses comes
  * through `../index.js`. A deep import is allowed only for a name the public API does not export and
  * that is listed below as a CLI-only helper (flag-text parsers, atomic writers of output files, exit
  * codes, the readers' file layouts for `jatp data info`). A new deep import, or a deep import of
@@ -22,7 +22,6 @@ const CLI_ONLY: Readonly<Record<string, readonly string[]>> = {
   'data/svhn.js': ['SVHN_FILES'],
   'evaluation/eval-state.js': ['parseShard'],
   'evaluation/comparison.js': ['parseRowArgs'],
-  'io/atomic-write.js': ['writeFileAtomic', 'writeFileAtomicSync'],
   'training/stop-signal.js': ['stoppedExitCode'],
 };
 

@@ -1,13 +1,16 @@
 /**
  * The program the packed-tarball test (pack.test.ts) compiles and runs inside an empty project where
- * only the `jatp` and `tfjs-backend-torch` tarballs are installed: it uses nothing but the public API.
+ * only the `jatp` and `tfjs-backend-torch` tarballs are installed: it uses nothing but the public API,
+ * through the package's named subpaths (`jatp/attacks`, `jatp/models`, `jatp/defenses`).
  * argv[2]: a run folder holding a pre-processor; argv[3]: a JSON file with the classifier's weights.
  * Prints one JSON line with what it computed.
  */
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import 'tfjs-backend-torch';
-import { apgdCe, autoAttack, jatpWeights, loadPreprocessor, type AttackResult, type AutoAttackReport } from 'jatp';
+import { apgdCe, autoAttack, type AttackResult, type AutoAttackReport } from 'jatp/attacks';
+import { jatpWeights } from 'jatp/models';
+import { loadPreprocessor } from 'jatp/defenses';
 
 const [runDir, weightsJson] = [process.argv[2]!, process.argv[3]!];
 const spec = JSON.parse(readFileSync(weightsJson, 'utf8')) as { kernel: number[]; bias: number[]; x: number[]; y: number[]; eps: number };

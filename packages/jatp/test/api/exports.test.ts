@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -45,4 +46,23 @@ test("importing the package entry runs no CLI, even with CLI flags in argv", () 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^imported function true$/m);
   assert.doesNotMatch(r.stdout, /Usage: jatp/);
+});
+
+test('the package is imported by its named subpaths only: jatp/<room> resolves, jatp/dist/... is refused', () => {
+  const pkg = JSON.parse(readFileSync(resolve(src, '../package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  const subpaths = Object.keys(pkg.exports).filter((k) => k !== '.' && k !== './package.json').map((k) => `jatp/${k.slice(2)}`);
+  assert.ok(subpaths.includes('jatp/attacks') && subpaths.includes('jatp/models') && subpaths.includes('jatp/evaluation'), subpaths.join(', '));
+  // From the repository root, `jatp` resolves through node_modules like any consumer's import.
+  const script = `
+    const out = {};
+    for (const s of ${JSON.stringify(['jatp', ...subpaths])}) out[s] = Object.keys(await import(s)).length;
+    for (const s of ['jatp/dist/attacks/pgd.js', 'jatp/dist/index.js', 'jatp/src/index.ts']) {
+      try { await import(s); out[s] = 'imported'; } catch (err) { out[s] = err.code; }
+    }
+    console.log(JSON.stringify(out));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: resolve(src, '../../..') });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, number | string>;
+  for (const s of ['jatp', ...subpaths]) assert.ok(typeof out[s] === 'number' && out[s] > 0, `${s} exports nothing (${out[s]})`);
+  for (const s of ['jatp/dist/attacks/pgd.js', 'jatp/dist/index.js', 'jatp/src/index.ts']) assert.equal(out[s], 'ERR_PACKAGE_PATH_NOT_EXPORTED', s);
 });

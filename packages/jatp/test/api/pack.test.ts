@@ -3,7 +3,7 @@
  * whose dist/ holds only the outputs of the current sources, see stage-package.ts), the two tarballs
  * installed into an empty temporary project OFFLINE (npm ci --offline against a lockfile derived from
  * the monorepo's, so every dependency comes from the npm cache that `npm ci` filled), then a short
- * TypeScript program using only `import ... from 'jatp'` is type-checked and run there (consumer.ts):
+ * TypeScript program importing only the package's named subpaths (`jatp/attacks`, ...) is type-checked and run there (consumer.ts):
  * APGD-CE and AutoAttack on a tf.sequential model on the `cpu` backend, and a pre-processor loaded
  * from a run folder on `torch` (through loadPreprocessor and through tf.loadLayersModel(jatpWeights)).
  * Its results must equal the monorepo's own (same code, same seeds), and importing the package must
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { apgdCe } from '../../src/attacks/apgd.js';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { orphanOutputs, stagePackage } from './stage-package.js';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { apgdCe, apgdCheckpoints, apgdT } from '../../src/attacks/apgd.js';
 import { pgd } from '../../src/attacks/pgd.js';
-import { SeedStream } from '../../src/attacks/common.js';
+import { SeedStream } from '../../src/attacks/ball-and-losses.js';
 import { type TrainedModel, accuracy, fashionMissing, fashionSlice, rate, trainFashionMlp } from './fixtures.js';
 
 let trained: TrainedModel | undefined;

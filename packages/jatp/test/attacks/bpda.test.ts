@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { bpdaModel } from '../../src/attacks/bpda.js';
 import { pgd } from '../../src/attacks/pgd.js';
-import { ensureGradients } from '../../src/attacks/common.js';
+import { ensureGradients } from '../../src/attacks/ball-and-losses.js';
 import { type TrainedModel, fashionMissing, fashionSlice, randomSignNoiseSuccess, rate, trainFashionMlp } from './fixtures.js';
 
 let trained: TrainedModel | undefined;

@@ -13,7 +13,7 @@ import {
   projectLinf,
   randomStart,
   targetedDlrPerExample,
-} from '../../src/attacks/common.js';
+} from '../../src/attacks/ball-and-losses.js';
 
 before(async () => {
   await tf.setBackend('cpu');

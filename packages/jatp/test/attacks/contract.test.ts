@@ -1,5 +1,5 @@
 /**
- * The contract every attack in attacks/ must keep (issue 5 "Done when"), checked on a small MLP trained
+ * The contract every attack in attacks/ must keep checked on a small MLP trained
  * on Fashion-MNIST: outputs stay in the eps-ball and in [0,1], success is non-decreasing in eps, the
  * attack beats random sign noise of the same L∞ norm by a wide margin, results are deterministic given a
  * seed, and no tensor leaks.

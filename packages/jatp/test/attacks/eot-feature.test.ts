@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { eotModel } from '../../src/attacks/eot.js';
 import { featureAttack } from '../../src/attacks/feature-attack.js';
-import { crossEntropyPerExample, ensureGradients, lossAndGrad } from '../../src/attacks/common.js';
+import { crossEntropyPerExample, ensureGradients, lossAndGrad } from '../../src/attacks/ball-and-losses.js';
 import { pgd } from '../../src/attacks/pgd.js';
 
 before(async () => {

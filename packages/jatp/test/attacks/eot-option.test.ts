@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { Attack } from '../../src/attacks/types.js';
-import { averagedLoss, crossEntropyPerExample, cwMarginPerExample, ensureGradients, misclassified } from '../../src/attacks/common.js';
+import { averagedLoss, crossEntropyPerExample, cwMarginPerExample, ensureGradients, misclassified } from '../../src/attacks/ball-and-losses.js';
 import { eotModel, withEot } from '../../src/attacks/eot.js';
 import { pgd } from '../../src/attacks/pgd.js';
 import { apgdCe } from '../../src/attacks/apgd.js';

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { ensureGradients } from '../../src/attacks/common.js';
+import { ensureGradients } from '../../src/attacks/ball-and-losses.js';
 import { eotModel } from '../../src/attacks/eot.js';
 import { fwa, fwaRun } from '../../src/attacks/fwa.js';
 import { dualProject, identityPlan, projectSimplex, pullBack, pushForward, transportGeometry } from '../../src/attacks/fwa-transport.js';

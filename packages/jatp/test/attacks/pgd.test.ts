@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { PGD_DEFAULTS, PGD_DLR_DEFAULTS, pgd } from '../../src/attacks/pgd.js';
-import { ensureGradients } from '../../src/attacks/common.js';
+import { ensureGradients } from '../../src/attacks/ball-and-losses.js';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildAttack, parseAttackList, parseAttackSpec, parseEps } from '../../src/attacks/registry.js';
+import { buildAttack, parseAttackList, parseAttackSpec, parseEps } from '../../src/attacks/attack-specs.js';
 import { Pgd } from '../../src/attacks/pgd.js';
 import { Apgd } from '../../src/attacks/apgd.js';
 import { TiBim } from '../../src/attacks/tibim.js';

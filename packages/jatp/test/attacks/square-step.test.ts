@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { linfStep, squareAccept } from 'tfjs-backend-torch/fused';
-import { projectLinf } from '../../src/attacks/common.js';
+import { projectLinf } from '../../src/attacks/ball-and-losses.js';
 
 async function torchAvailable(): Promise<boolean> {
   try {

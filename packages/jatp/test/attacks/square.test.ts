@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { ensureGradients } from '../../src/attacks/common.js';
+import { ensureGradients } from '../../src/attacks/ball-and-losses.js';
 import { square, squareP, squareSide } from '../../src/attacks/square.js';
 import type { LogitsFn } from '../../src/models/types.js';
 import { tinyModels } from './synthetic.js';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { gaussianKernel, tiBim, TIBIM_DEFAULTS } from '../../src/attacks/tibim.js';
 import { pgd } from '../../src/attacks/pgd.js';
-import { ensureGradients } from '../../src/attacks/common.js';
+import { ensureGradients } from '../../src/attacks/ball-and-losses.js';
 
 before(async () => {
   await tf.setBackend('cpu');

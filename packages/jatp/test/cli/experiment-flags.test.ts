@@ -22,3 +22,11 @@ test('experiment flags: good values resolve, with the default output folder', ()
   assert.equal(r.evalCount, 20);
   assert.equal(r.out, 'runs/exp-smoke-fashion-mnist');
 });
+
+test('experiment flags: --attacks takes known columns only; --scale evidence resolves', () => {
+  assert.deepEqual(resolveExperimentFlags({ ...base, attacks: 'PGD, OBL' }).attacks, ['PGD', 'OBL']);
+  assert.equal(resolveExperimentFlags({ ...base }).attacks, undefined);
+  assert.throws(() => resolveExperimentFlags({ ...base, attacks: 'PGD,Square' }), /^Error: --attacks: 'Square' is not one of PGD, DLR, AA, FWA, TI-BIM, BPDA, OBL/);
+  assert.throws(() => resolveExperimentFlags({ ...base, attacks: ',' }), /--attacks: name at least one/);
+  assert.equal(resolveExperimentFlags({ ...base, scale: 'evidence' }).scale, 'evidence');
+});

@@ -332,7 +332,7 @@ test('rough edges: duplicate --attacks, bpda without a pre-processor, --weights 
 
 test('rough edges: our tfjs export records its pixel range and eval refuses another; a softmax output is warned about', async () => {
   await tf.setBackend('cpu');
-  const { buildNetwork } = await import('../../src/models/registry.js');
+  const { buildNetwork } = await import('../../src/models/architectures.js');
   const { exportTfjsModel } = await import('../../src/models/tfjs-export.js');
   const { loadTfjsClassifier } = await import('../../src/evaluation/load-pipeline.js');
   const net = buildNetwork('small-cnn', { inChannels: 1, inputSize: 8, width: 2 });
@@ -400,7 +400,7 @@ test('rough edge: a second eval on a --json whose evaluation is running is refus
 test('rough edge: a model trained on another dataset is named by its sidecar\'s dataset', async () => {
   const f = await getFixture();
   await tf.setBackend('cpu');
-  const { buildNetwork } = await import('../../src/models/registry.js');
+  const { buildNetwork } = await import('../../src/models/architectures.js');
   const { saveNetwork } = await import('../../src/models/weights.js');
   const net = buildNetwork('small-cnn', { inChannels: 3, inputSize: 8, width: 2 });
   const file = path.join(dir, 'colour', 'model.safetensors');

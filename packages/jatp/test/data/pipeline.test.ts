@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BatchIterator, toFloatBatch } from '../../src/data/pipeline.js';
 import { cropFlip, resolveCropFlipMethod } from '../../src/data/augment.js';
-import { permutation, streamKey, drawBelow } from '../../src/data/rng.js';
+import { permutation, streamKey, drawBelow } from '../../src/data/pipeline-rng.js';
 import type { Split } from '../../src/data/types.js';
 import { syntheticSplit } from './helpers.js';
 

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork, buildClassifier } from '../../src/models/registry.js';
+import { buildNetwork, buildClassifier } from '../../src/models/architectures.js';
 import type { Network } from '../../src/models/types.js';
 import { ApegRecipe } from '../../src/defenses/apeg.js';
 import { HgdRecipe } from '../../src/defenses/hgd.js';

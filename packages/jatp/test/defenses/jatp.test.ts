@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork, buildClassifier } from '../../src/models/registry.js';
+import { buildNetwork, buildClassifier } from '../../src/models/architectures.js';
 import type { Classifier, Network } from '../../src/models/types.js';
 import { JatpRecipe } from '../../src/defenses/jatp.js';
 import { JatpJointRecipe } from '../../src/defenses/jatp-joint.js';

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { boostedCrossEntropyPerExample, boostedCrossEntropy } from '../../src/losses.js';
+import { boostedCrossEntropyPerExample, boostedCrossEntropy } from '../../src/classifier-losses.js';
 import {
   featureSimilarityPerExample,
   pixelLoss,
@@ -14,7 +14,7 @@ import {
   relativisticGeneratorLoss,
   nrpPurifierLoss,
   binaryCrossEntropyOnProbabilities,
-} from '../../src/defenses/losses.js';
+} from '../../src/defenses/purifier-losses.js';
 import { ensureGradients } from '../../src/gradients.js';
 
 // Independent float64 references: plain JS arrays, formulas written from spec §2.5 / §4.1–4.3.

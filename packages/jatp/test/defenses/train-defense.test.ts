@@ -14,11 +14,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildClassifier } from '../../src/models/registry.js';
+import { buildClassifier } from '../../src/models/architectures.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';
 import { silentProgress } from '../../src/training/progress.js';
 import { trainDefense } from '../../src/defenses/train.js';
-import { loadPreprocessor } from '../../src/defenses/load.js';
+import { loadPreprocessor } from '../../src/defenses/load-networks.js';
 import { defenseDefaults, type DefenseConfig } from '../../src/defenses/presets.js';
 import { runTrainDefense } from '../../src/cli/train-defense.js';
 import { PNG } from 'pngjs';
@@ -136,6 +136,25 @@ test('jatp stopped after 3 steps and resumed ends bitwise equal to an uninterrup
   for (const [k, v] of a) assert.ok(Buffer.from(v.buffer).equals(Buffer.from(b.get(k)!.buffer)), `weight ${k} differs after resume`);
 });
 
+test('plateau rule: the run ends at the last phase plateau with the factor applied per phase, and a resumed run stays done', async () => {
+  // An improvement threshold no loss can meet: each phase is 1 improving epoch + `patience` = 1 more,
+  // so phases end at epochs 2 and 4 of at most 10 (2 steps per epoch).
+  const plateau = (c: DefenseConfig): DefenseConfig => ({ ...tinyJatp(c), epochs: 10, lrMilestones: [], plateau: { objective: 'loss', patience: 1, minRelativeImprovement: 10, lrFactors: [0.1], maxEpochs: 10 } });
+  const common = { method: 'jatp' as const, preset: 'cpu' as const, target: targetDir, dataset: data8, seed: 5, config: plateau(defenseDefaults('jatp', 'cpu')), progress: silentProgress, handleSigint: false };
+  const out = path.join(root, 'jatp-plateau');
+  const r = await trainDefense({ ...common, out });
+  assert.equal(r.summary.converged, true);
+  assert.equal(r.summary.interrupted, false);
+  assert.equal(r.summary.epochsCompleted, 4);
+  assert.equal(r.summary.globalStep, 8);
+  const lrs = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; lr?: { main: number } }).filter((l) => l.type === 'epoch').map((l) => l.lr!.main);
+  const base = r.config.defense.optimizers['main']!.lr;
+  assert.deepEqual(lrs.map((v) => Math.round((v / base) * 1e6) / 1e6), [1, 1, 0.1, 0.1]);
+  const again = await trainDefense({ ...common, out, resume: true });
+  assert.equal(again.summary.globalStep, 8);
+  assert.equal(again.summary.converged, true);
+});
+
 test('hgd on cached oblivious PGD examples with crop-flip augmentation of the paired batches; the cache is reused', async () => {
   const tiny = (c: DefenseConfig): DefenseConfig => ({
     ...c,
@@ -177,7 +196,7 @@ test('train-defense --resume <dir> alone continues a stopped run with its stored
   await assert.rejects(runTrainDefense({ seed: '0', preset: 'cpu', dataset: data8, target: targetDir, out }), /--method is required/);
 });
 
-test('issue 12 defect 1: Ctrl-C on train-defense exits 130 and prints no weights path before one exists; --dataset comes from the target run', async () => {
+test('Ctrl-C on train-defense exits 130 and prints no weights path before one exists; --dataset comes from the target run', async () => {
   // A train-target run folder: its config.json names the dataset the target was trained on.
   const targetRun = path.join(root, 'target-run');
   fs.cpSync(targetDir, targetRun, { recursive: true });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { autoAttackCustom } from '../../src/attacks/autoattack.js';
-import { parseAttackSpec } from '../../src/attacks/registry.js';
+import { parseAttackSpec } from '../../src/attacks/attack-specs.js';
 import { evaluate } from '../../src/evaluation/evaluate.js';
 import { writeFileAtomicSync } from '../../src/io/atomic-write.js';
 import { ensureGradients } from '../../src/gradients.js';

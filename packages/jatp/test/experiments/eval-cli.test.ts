@@ -16,9 +16,9 @@ import { parseEvalFlags, register, runEval, statePathFor, type EvalFlags } from 
 import { keyDifferences, readState } from '../../src/evaluation/eval-state.js';
 import { PNG } from 'pngjs';
 import { evaluate, type EvaluationReport } from '../../src/evaluation/evaluate.js';
-import { parseAttackSpec } from '../../src/attacks/registry.js';
+import { parseAttackSpec } from '../../src/attacks/attack-specs.js';
 import { loadPipeline } from '../../src/evaluation/load-pipeline.js';
-import { buildClassifier } from '../../src/models/registry.js';
+import { buildClassifier } from '../../src/models/architectures.js';
 import { saveNetwork } from '../../src/models/weights.js';
 import type { LogitsFn } from '../../src/models/types.js';
 import { ensureGradients } from '../../src/gradients.js';

@@ -1,8 +1,7 @@
 /**
  * Resumable and sharded evaluation through the real CLI: a `jatp eval` SIGKILLed at random batches
- * several times in a row and then run again ends with the JSON of an uninterrupted run (issue 12's
- * evaluation fault injection, issue 14); shards 1/2 + 2/2 merged, and --nproc 2, give that JSON too
- * (issue 17). Only the wall-clock `seconds` fields may differ between runs, and are left out of the
+ * several times in a row and then run again ends with the JSON of an uninterrupted run (the fault injection that shows a
+ * killed evaluation loses nothing); shards 1/2 + 2/2 merged, and --nproc 2, give that JSON too. Only the wall-clock `seconds` fields may differ between runs, and are left out of the
  * comparison. The cpu backend is used: it is deterministic, so equality is exact.
  */
 import { test } from 'node:test';

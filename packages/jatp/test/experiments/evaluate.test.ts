@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { Split } from '../../src/data/types.js';
 import type { Attack } from '../../src/attacks/types.js';
 import type { LogitsFn } from '../../src/models/types.js';
-import { parseAttackSpec } from '../../src/attacks/registry.js';
+import { parseAttackSpec } from '../../src/attacks/attack-specs.js';
 import { evaluate, type EvaluatedModel } from '../../src/evaluation/evaluate.js';
 import { barChartSvg, markdownTable, parseRowArgs } from '../../src/evaluation/comparison.js';
 import { readEvalJson, type EvalJson } from '../../src/evaluation/eval-json.js';

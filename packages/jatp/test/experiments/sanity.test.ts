@@ -13,7 +13,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { LogitsFn } from '../../src/models/types.js';
 import type { EvaluatedModel } from '../../src/evaluation/evaluate.js';
 import { bpdaModel } from '../../src/attacks/bpda.js';
-import { clip01 } from '../../src/attacks/common.js';
+import { clip01 } from '../../src/attacks/ball-and-losses.js';
 import { judge, outputFlags, sanityCard, sweepSvg, type SanityCheck, type SanityMeasurements } from '../../src/evaluation/sanity.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { hashFloat, tinySplit } from '../training/tiny.js';

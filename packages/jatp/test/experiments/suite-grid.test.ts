@@ -13,12 +13,12 @@ import { SCALE_SETTINGS } from '../../src/experiments/suite/scales.js';
 import { resolveEval, resolveTarget, type GridContext } from '../../src/experiments/suite/cells.js';
 import { estimateSeconds } from '../../src/experiments/suite/estimate.js';
 import { meanStd, metricValue } from '../../src/experiments/suite/collect.js';
-import { datasetLabel } from '../../src/experiments/suite/report.js';
+import { datasetLabel } from '../../src/experiments/suite/suite-report.js';
 import { parseExperimentNames } from '../../src/experiments/suite/declarations/index.js';
 
 const ctx: GridContext = { scale: SCALE_SETTINGS.cpu, dataset: 'fashion-mnist' };
 
-test('grid: all = 4 targets, 17 pre-processors, 123 evaluations, each once', () => {
+test('grid: all = 4 targets, 17 pre-processors, 141 evaluations, each once', () => {
   const grid = buildGrid(ctx, parseExperimentNames('all'), 1);
   assert.equal(grid.trainings.filter((c) => c.cell.kind === 'target').length, 4);
   // Table 1: 4 vs TRADES; Table 2: + JATP′; Fig. 1/2(a): 3 baselines × {Obl, Full} × {Standard, TRADES} minus the 3 of Table 1; Fig. 4(b): 3 ablations.
@@ -26,7 +26,10 @@ test('grid: all = 4 targets, 17 pre-processors, 123 evaluations, each once', () 
   // Table 1: 5 rows × 5 attacks (Natural reads the PGD cell); Table 2: 3 targets × 6 rows × 3 attacks;
   // Fig. 1/2: 2 targets × 7 rows × 3 attacks, less 12 shared with Table 1 and 2 with Table 2;
   // Fig. 4(a): 4 BPDA cells (PGD shared); Fig. 4(b): 16, less 4 shared.
-  assert.equal(grid.evaluations.length, 25 + 54 + (42 - 14) + 4 + 12);
+  // OBL (baseline validity): one per pre-processor on the target it was trained against, and None's in Table 1.
+  assert.equal(grid.evaluations.length, 25 + 54 + (42 - 14) + 4 + 12 + 17 + 1);
+  assert.equal(grid.validity.length, 17);
+  assert.ok(grid.validity.every((c) => c.key.startsWith('eval-obl-') && grid.evaluations.includes(c)));
   const union = new Set(['table1', 'table2', 'fig1', 'fig4a', 'fig4b'].flatMap((n) => buildGrid(ctx, parseExperimentNames(n), 1).evaluations.map((c) => c.key)));
   assert.deepEqual([...union].sort(), grid.evaluations.map((c) => c.key).sort());
   assert.equal(new Set(grid.evaluations.map((c) => c.key)).size, grid.evaluations.length);

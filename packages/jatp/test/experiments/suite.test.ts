@@ -15,11 +15,11 @@ import { PNG } from 'pngjs';
 import { runExperiment } from '../../src/cli/experiment.js';
 import { runSuite } from '../../src/experiments/suite/scheduler.js';
 import { planGrid } from '../../src/experiments/suite/scheduler.js';
-import { writeReport } from '../../src/experiments/suite/report.js';
+import { writeReport } from '../../src/experiments/suite/suite-report.js';
 import type { ModelMasking } from '../../src/experiments/suite/masking.js';
 import { claimsFor } from '../../src/experiments/suite/declarations/claims.js';
 import { judgeClaims, type ClaimResult, type EntryCells } from '../../src/experiments/suite/verdicts.js';
-import { loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
+import { decodeBits, loadOutcomes, type StoredOutcomes } from '../../src/experiments/suite/outcomes.js';
 import { wilsonInterval } from '../../src/evaluation/statistics.js';
 import { cpuModel, engineBuild, gitCommit, type Provenance } from 'tfjs-backend-torch/provenance';
 
@@ -104,6 +104,27 @@ test('experiment all --scale smoke: every table and figure in the report, values
     assert.ok(want !== undefined && r.mean !== undefined, `${r.panel} ${r.metric}: missing value`);
     assert.ok(Math.abs(r.mean - want) < 1e-9, `${r.panel} ${r.cells[0]} ${r.metric}: report ${r.mean}, cell ${want}`);
   }
+  // Baseline validity: one record per trained pre-processor, its gain recomputed here from the OBL cell
+  // (examples made against T alone, so T's outcomes there equal T's own PGD cell on the same seed).
+  assert.ok(html.includes('<section id="validity">'));
+  const { validity } = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as {
+    validity: { preprocessor: string; cells: string[]; seedsDone: number; obliviousGain: { points: number; n: number }; identityNatural: number }[];
+  };
+  const { obliviousOutcomes: outcomes } = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { obliviousOutcomes: Record<string, { n: number; robust: string; targetRobust: string }> };
+  assert.ok(validity.length >= 10, `validity records: ${validity.length}`);
+  for (const v of validity) {
+    assert.equal(v.seedsDone, 1, v.preprocessor);
+    const e = JSON.parse(fs.readFileSync(path.join(out, 'cells', v.cells[0]!, 'eval.json'), 'utf8')) as EvalFile & { oblivious: { targetRobust: boolean[] } };
+    const diff = e.attacks[0]!.robust.reduce((a, f, i) => a + Number(f) - Number(e.oblivious.targetRobust[i]), 0);
+    assert.ok(Math.abs(v.obliviousGain.points - (100 * diff) / e.n) < 1e-9, `${v.preprocessor}: gain`);
+    assert.ok(v.identityNatural > 0, `${v.preprocessor}: a trained P is not exactly the identity`);
+    assert.deepEqual(decodeBits(outcomes[v.cells[0]!]!.targetRobust, e.n), e.oblivious.targetRobust);
+    assert.deepEqual(decodeBits(outcomes[v.cells[0]!]!.robust, e.n), e.attacks[0]!.robust);
+  }
+  // The OBL cells of JATP on TRADES and of None on TRADES attack the same T with the same seed: T's outcomes agree.
+  const oblCells = Object.keys(outcomes).filter((k) => k.startsWith('eval-obl-') && k.includes('-on-trades-s0-'));
+  const targetOutcomes = new Set(oblCells.filter((k) => /-vs-trades-on-/.test(k) || k.startsWith('eval-obl-none-')).map((k) => outcomes[k]!.targetRobust));
+  assert.equal(targetOutcomes.size, 1, 'oblivious examples do not depend on the pre-processor');
   // The gradient-masking section: its numbers recomputed here from the cells' eval.json files.
   const sanity = (JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'results.json'), 'utf8')) as { sanity: ModelMasking[] }).sanity;
   const readEval = (key: string) => JSON.parse(fs.readFileSync(path.join(out, 'cells', key, 'eval.json'), 'utf8')) as EvalFile;
@@ -152,6 +173,11 @@ test('experiment all --scale smoke: every table and figure in the report, values
 
   // Table 1's row None, column PGD and Fig. 4(a)... share cells with other experiments: all cells exist once.
   const { lines } = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] });
+  // --attacks OBL: every training, and of the evaluations only the OBL column (one per pre-processor, plus None's in Table 1).
+  const obl = planGrid({ out, scale: 'smoke', dataset, seeds: 1, experiments: ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'], attacks: ['OBL'] }).lines;
+  assert.equal(obl.filter((l) => l.kind !== 'eval').length, lines.filter((l) => l.kind !== 'eval').length);
+  assert.ok(obl.filter((l) => l.kind === 'eval').every((l) => l.key.startsWith('eval-obl-')));
+  assert.equal(obl.filter((l) => l.kind === 'eval').length, lines.filter((l) => l.kind === 'defense').length + 1);
   const cellFolders = fs.readdirSync(path.join(out, 'cells')).filter((f) => !f.startsWith('.'));
   assert.equal(cellFolders.length, lines.length, 'one folder per distinct cell');
   assert.ok(lines.every((l) => l.state === 'done'));

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { register, modelsImportPytorch, modelsExportTfjs, modelsExportPytorch } from '../../src/cli/models.js';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { exportPytorch } from '../../src/models/pytorch.js';
 import { fullModel } from '../../src/models/full-model.js';
 import { loadNetwork, saveNetwork } from '../../src/models/weights.js';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { loadNetwork, loadWeightsInto, saveNetwork, sidecarPath } from '../../src/models/weights.js';
 import { encodeSafetensors, readSafetensors } from '../../src/io/safetensors.js';
 import { modelsExportTfjs } from '../../src/cli/models.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { fullModel, PREPROCESSED } from '../../src/models/full-model.js';
 import type { Classifier } from '../../src/models/types.js';
 

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { assignPytorchStateDict, exportPytorch, importPytorchResnet18, PYTORCH_TO_SAFETENSORS } from '../../src/models/pytorch.js';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 
 await tf.setBackend('cpu');
 const dir = mkdtempSync(join(tmpdir(), 'jatp-pytorch-'));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork, listArchs } from '../../src/models/registry.js';
+import { buildNetwork, listArchs } from '../../src/models/architectures.js';
 import type { Classifier } from '../../src/models/types.js';
 
 await tf.setBackend('cpu');

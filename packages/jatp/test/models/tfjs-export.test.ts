@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork } from '../../src/models/registry.js';
+import { buildNetwork } from '../../src/models/architectures.js';
 import { fullModel } from '../../src/models/full-model.js';
 import { exportTfjsModel, exportTfjsPipeline } from '../../src/models/tfjs-export.js';
 import type { Classifier } from '../../src/models/types.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { buildNetwork, listArchs } from '../../src/models/registry.js';
+import { buildNetwork, listArchs } from '../../src/models/architectures.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { loadNetwork, loadWeightsInto, saveNetwork, sidecarPath } from '../../src/models/weights.js';
 

@@ -1,5 +1,5 @@
 /**
- * Data-parallel training over c10d/Gloo on 127.0.0.1 (training/distributed.ts): two ranks, each
+ * Data-parallel training over c10d/Gloo on 127.0.0.1 (training/data-parallel.ts): two ranks, each
  * training half of every global batch with a recipe that steps two optimizers (SGD, Adam) per step
  * like the GAN defenses, end with the weights one process gets on the whole batch (synchronized
  * batch norm: the tiny run's small-cnn has BN); a run stopped and resumed with the
@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { distributedStatus, freeLocalPort } from 'tfjs-backend-torch';
 import { readCheckpointFile } from '../../src/io/checkpoint-file.js';
 import { latestCheckpoint } from '../../src/training/loop.js';
-import { shardRange } from '../../src/training/distributed.js';
-import { argvWithoutNproc } from '../../src/cli/distributed.js';
+import { shardRange } from '../../src/training/data-parallel.js';
+import { argvWithoutNproc } from '../../src/cli/data-parallel-flags.js';
 import { tinyRun } from './fixtures/tiny-run.js';
 
 const worker = fileURLToPath(new URL('./fixtures/ddp-run.ts', import.meta.url));

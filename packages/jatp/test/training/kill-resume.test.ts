@@ -1,8 +1,8 @@
 /**
  * Issue 6 "Done when": a training process killed with SIGKILL mid-epoch (after a checkpoint) and
  * resumed ends with bitwise the same weights as an uninterrupted run (CPU backend); Ctrl-C (SIGINT)
- * writes a checkpoint and exits with code 130, SIGTERM the same with 143 (issue 12 defect 8), and
- * those runs resume exactly too. Fault injection (issue 12): killed at a random step several times
+ * writes a checkpoint and exits with code 130, SIGTERM the same with 143 (the signal a scheduler or `kill` sends), and
+ * those runs resume exactly too. Fault injection: killed at a random step several times
  * in a row, each time resumed, the run ends with the weights and metrics of an uninterrupted one.
  */
 import { test } from 'node:test';
@@ -106,7 +106,7 @@ test('SIGINT writes a checkpoint and exits 130; the run then resumes exactly', a
   assertBitwiseEqual(finalWeights(dir), ref);
 });
 
-test('issue 12 defect 8: SIGTERM writes a checkpoint like Ctrl-C and exits 143; the run then resumes exactly', async () => {
+test('SIGTERM writes a checkpoint like Ctrl-C and exits 143; the run then resumes exactly', async () => {
   const ref = await referenceWeights();
   const dir = path.join(root, 'terminated');
   const p = child([dir, '--delay-ms', '150']);

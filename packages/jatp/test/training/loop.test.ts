@@ -128,7 +128,7 @@ function deterministicRecords(dir: string): MetricsRecord[] {
     .map(({ imagesPerSecond: _i, seconds: _s, time: _t, ...rest }) => rest);
 }
 
-test('issue 12 defect 2: a resume that finds no checkpoint starts fresh and drops the records of the crashed attempt', async () => {
+test('a resume that finds no checkpoint starts fresh and drops the records of the crashed attempt', async () => {
   const ref = await referenceWeights();
   const dir = path.join(root, 'crash-no-checkpoint');
   // A crash in epoch 1 with epoch-end checkpoints only: 3 step records, no checkpoint.
@@ -159,7 +159,7 @@ test('the per-step metrics window survives a resume: the records equal an uninte
   assert.deepEqual(deterministicRecords(dir), deterministicRecords(full));
 });
 
-test('issue 12 defect 3: a second run into the same folder is refused naming the process; a stale lock does not block', async () => {
+test('a second run into the same folder is refused naming the process; a stale lock does not block', async () => {
   const dir = path.join(root, 'locked');
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { mmaLiteLoss } from '../../src/losses.js';
+import { mmaLiteLoss } from '../../src/classifier-losses.js';
 import { MmaOriginalRecipe } from '../../src/targets/recipes/mma-original.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import { ensureGradients } from '../../src/gradients.js';

@@ -100,6 +100,8 @@ export function resolveEval(ctx: GridContext, cell: EvalCell): ResolvedCell<Eval
     eps: datasetEps(ctx.dataset),
     norm: 'Linf',
     seed: cell.seed,
+    // OBL: the same PGD, made against the target alone (a key of its own; other cells' keys unchanged).
+    ...(cell.attack === 'OBL' ? { madeAgainst: 'target' } : {}),
   };
   const defenseName = defense ? defense.key.replace(/^defense-/, '').replace(/-s\d+-[0-9a-f]+$/, '') : 'none';
   return {
@@ -108,10 +110,6 @@ export function resolveEval(ctx: GridContext, cell: EvalCell): ResolvedCell<Eval
     key: `eval-${cell.attack.toLowerCase()}-${defenseName}-on-${cell.target.recipe}-s${cell.seed}-${hash(settings)}`,
     needs: defense ? [target, defense] : [target],
   };
-}
-
-export function resolveCell(ctx: GridContext, cell: Cell): ResolvedCell {
-  return cell.kind === 'target' ? resolveTarget(ctx, cell) : cell.kind === 'defense' ? resolveDefense(ctx, cell) : resolveEval(ctx, cell);
 }
 
 export function cellDir(outDir: string, key: string): string {

@@ -28,7 +28,7 @@ import type { Grid } from './grid.js';
 import { ATTACK_COLUMNS, SCALE_SETTINGS, type ScaleName, type ScaleSettings } from './scales.js';
 import { DRY_RUN_WORK, autoAttackWorkRatio, dryRunScale, type PresetOverride } from './dry-run-scale.js';
 import { EVAL_FILE, runSuite } from './scheduler.js';
-import { writeReport } from './report.js';
+import { writeReport } from './suite-report.js';
 
 export const MEASUREMENTS_FILE = 'measurements.json';
 
@@ -261,6 +261,11 @@ function cpuModel(): string {
   return os.cpus()[0]?.model.trim() ?? 'unknown CPU';
 }
 
+/**
+ * Runs an experiment's cells at a scale's real network sizes and attack budgets on a handful of images
+ * (each training stopped once and resumed), writes the report and the measured per-step time and peak
+ * memory of every cell kind. Throws on a shape, schedule, leak or non-finite-metric error, naming the cell.
+ */
 export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Measurements; file: string; report: string; suiteCalls: number }> {
   const log = opts.log ?? (() => {});
   const scaleName = opts.scale ?? 'paper';

@@ -5,17 +5,22 @@
  */
 import { EXPERIMENTS, type ExperimentName } from './declarations/index.js';
 import type { Panel } from './declarations/types.js';
-import { resolveEval, type EvalCell, type GridContext, type ResolvedCell } from './cells.js';
+import { resolveEval, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell } from './cells.js';
 import type { AttackColumn } from './scales.js';
 
 /** Evaluation order, by cost on the 2-core machine. */
-const ATTACK_ORDER: readonly AttackColumn[] = ['PGD', 'BPDA', 'DLR', 'TI-BIM', 'FWA', 'AA'];
+const ATTACK_ORDER: readonly AttackColumn[] = ['PGD', 'OBL', 'BPDA', 'DLR', 'TI-BIM', 'FWA', 'AA'];
 
 export interface Grid {
   readonly panels: { experiment: ExperimentName; panel: Panel }[];
   /** Training cells (targets first, then pre-processors), each once. */
   readonly trainings: ResolvedCell[];
   readonly evaluations: ResolvedCell[];
+  /**
+   * Per trained pre-processor, its OBL cell on the target it was trained against (the baseline-validity
+   * check: oblivious gain and distance from the identity); also in `evaluations`.
+   */
+  readonly validity: ResolvedCell[];
 }
 
 export function seedList(seeds: number): number[] {
@@ -42,8 +47,21 @@ export function buildGrid(ctx: GridContext, experiments: readonly ExperimentName
       }
     }
   }
+  // Every pre-processor gets its oblivious column, whether or not a panel shows it.
+  const validity = [...defenses.values()].map((d) => {
+    const cell = d.cell as DefenseCell;
+    const resolved = resolveEval(ctx, { kind: 'eval', target: cell.target, defense: cell, attack: 'OBL', seed: cell.seed });
+    if (!evaluations.has(resolved.key)) evaluations.set(resolved.key, resolved);
+    return evaluations.get(resolved.key)!;
+  });
   // Cheap attacks first, AutoAttack last: an experiment stopped early has most of its columns.
   const order = (c: ResolvedCell) => ATTACK_ORDER.indexOf((c.cell as EvalCell).attack);
   const sorted = [...evaluations.values()].map((c, i) => ({ c, i })).sort((a, b) => order(a.c) - order(b.c) || a.i - b.i).map((x) => x.c);
-  return { panels, trainings: [...targets.values(), ...defenses.values()], evaluations: sorted };
+  return { panels, trainings: [...targets.values(), ...defenses.values()], evaluations: sorted, validity };
+}
+
+/** Only the evaluations of the given attack columns (run the cheap columns of every seed first). */
+export function withAttacks(grid: Grid, attacks: readonly AttackColumn[] | undefined): Grid {
+  if (attacks === undefined) return grid;
+  return { ...grid, evaluations: grid.evaluations.filter((c) => attacks.includes((c.cell as EvalCell).attack)) };
 }

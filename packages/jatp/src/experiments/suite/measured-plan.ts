@@ -19,6 +19,7 @@ const SPLIT_SIZES: Readonly<Record<string, { train: number; test: number; classe
   mnist: { train: 60000, test: 10000, classes: 10 },
 };
 
+/** Reads a dry run's `measurements.json`; a file of another shape is refused naming the file. */
 export function readMeasurements(file: string): Measurements {
   let m: Measurements;
   try {

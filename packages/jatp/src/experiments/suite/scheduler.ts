@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import type { Dataset } from '../../data/types.js';
-import { loadDataset } from '../../data/load.js';
+import { loadDataset } from '../../data/load-dataset.js';
 import { firstN } from '../../data/subset.js';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { trainTarget } from '../../targets/train.js';
@@ -22,12 +22,14 @@ import { readEvalJson, writeEvalJson, type EvalJson } from '../../evaluation/eva
 import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
-import { buildGrid, type Grid } from './grid.js';
-import { SCALE_SETTINGS, attackSpec, datasetEps, type ScaleName, type ScaleSettings } from './scales.js';
+import { buildGrid, withAttacks, type Grid } from './grid.js';
+import { SCALE_SETTINGS, attackSpec, datasetEps, type AttackColumn, type ScaleName, type ScaleSettings } from './scales.js';
 import { dryRunScale } from './dry-run-scale.js';
+import { evaluateOblivious } from './oblivious.js';
 import { writeGallery } from './gallery.js';
 import { estimateSeconds } from './estimate.js';
 
+/** Options of `runSuite`: folder, scale, dataset, seeds, test-image count, experiments, command line, logging. */
 export interface SuiteOptions {
   readonly out: string;
   readonly scale: ScaleName;
@@ -36,6 +38,8 @@ export interface SuiteOptions {
   readonly seeds: number;
   readonly evalCount?: number;
   readonly experiments: readonly ExperimentName[];
+  /** Run only these attack columns' evaluations (the trainings they need still run); default all. */
+  readonly attacks?: readonly AttackColumn[];
   /** The command line, recorded in the manifest and the report. */
   readonly command?: string;
   /** Human progress lines (stderr in the CLI). */
@@ -141,6 +145,7 @@ function updatedManifest(opts: SuiteOptions, existing: Manifest | undefined): Ma
   };
 }
 
+/** One line of `planGrid`: cell key, kind, state, estimated seconds and where the estimate comes from. */
 export interface PlanLine {
   readonly key: string;
   readonly kind: 'target' | 'defense' | 'eval';
@@ -150,9 +155,10 @@ export interface PlanLine {
   readonly basis: 'measured' | 'prior' | 'done';
 }
 
-export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments'>): { grid: Grid; lines: PlanLine[] } {
+/** The cells of the named experiments with their state (done / partial / pending) and a time estimate, without running anything. */
+export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments' | 'attacks'>): { grid: Grid; lines: PlanLine[] } {
   const ctx: GridContext = { scale: SCALE_SETTINGS[opts.scale], dataset: opts.dataset, ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : {}) };
-  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
   const all = [...grid.trainings, ...grid.evaluations];
   const lines = all.map((cell) => {
     const state = cellState(opts.out, cell);
@@ -162,6 +168,7 @@ export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 
   return { grid, lines };
 }
 
+/** What `runSuite` did: trainings and evaluations run, cells skipped, whether it was interrupted. */
 export interface SuiteResult {
   readonly trained: number;
   readonly evaluated: number;
@@ -176,6 +183,7 @@ function stamp(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
+/** Runs the cells of the named experiments in `out` (shared cells once, finished ones skipped, interrupted ones continued). */
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => {});
   fs.mkdirSync(path.join(opts.out, 'cells'), { recursive: true });
@@ -192,7 +200,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
 
   const ctx = opts.dryRun ? { ...gridContext(manifest), scale: opts.dryRun.scale } : gridContext(manifest);
   const scale = ctx.scale;
-  const grid = buildGrid(ctx, opts.experiments, opts.seeds);
+  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
   const dataDir = opts.dataDir ?? manifest.dataDir;
   let dataset: Dataset | undefined;
   const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
@@ -200,7 +208,22 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   let skipped = 0;
   let leftToOthers = 0;
   let interrupted = false;
-  for (const [i, cell] of all.entries()) {
+  const queue = [...all];
+  const movedAhead = new Set<string>();
+  for (let i = 0; i < queue.length; i++) {
+    if (queue[i]!.cell.kind !== 'eval') {
+      // An evaluation whose trainings are all done (e.g. by a second process) runs before the next
+      // training: the finished pre-processors' results appear while long trainings are still ahead.
+      const ready = queue.findIndex(
+        (c, j) => j > i && c.cell.kind === 'eval' && !movedAhead.has(c.key) && cellState(opts.out, c) !== 'done' && c.needs.every((n) => cellState(opts.out, n) === 'done') && runLockHolder(cellDir(opts.out, c.key)) === undefined,
+      );
+      if (ready > i) {
+        const [e] = queue.splice(ready, 1);
+        movedAhead.add(e!.key);
+        queue.splice(i, 0, e!);
+      }
+    }
+    const cell = queue[i]!;
     const dir = cellDir(opts.out, cell.key);
     if (cellState(opts.out, cell) === 'done') {
       skipped++;
@@ -301,6 +324,24 @@ async function runEvalCell(out: string, ctx: GridContext, cell: ResolvedCell<Eva
   const eps = datasetEps(ctx.dataset);
   const pipeline = await loadPipeline({ model: targetDir, ...(defenseDir ? { preprocessor: defenseDir } : {}) });
   const started = Date.now();
+  if (c.attack === 'OBL') {
+    // Examples made against T alone (its own pipeline), scored on T and on the full model.
+    const targetOnly = await loadPipeline({ model: targetDir });
+    try {
+      const report = evaluateOblivious(targetOnly.model.logits, pipeline.model.logits, pipeline.model.preprocess, split, {
+        attack: ctx.scale.buildAttack(spec, eps, 'Linf'),
+        attackName: `obl-${spec.text}`,
+        batchSize: ctx.scale.evalBatchSize,
+        seed: c.seed,
+      });
+      const payload = { key: cell.key, settings: cell.settings, ...pipeline.describe, dataset: dataset.name, backend: backend ?? tf.getBackend(), wallSeconds: (Date.now() - started) / 1000, finishedAt: new Date().toISOString(), eps, norm: 'Linf', ...report };
+      await writeFileAtomic(path.join(dir, EVAL_FILE), `${JSON.stringify(payload)}\n`);
+    } finally {
+      targetOnly.dispose();
+      pipeline.dispose();
+    }
+    return;
+  }
   try {
     const report = evaluate(pipeline.model, split, {
       attacks: [spec],

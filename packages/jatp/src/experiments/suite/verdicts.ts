@@ -265,7 +265,12 @@ export function judgeClaims(
 }
 
 /** The claims of the panels present, judged from the compact outcomes of results.json. */
-export function judgeClaimsFromStored(panelIds: readonly string[], entries: readonly EntryCells[], outcomes: Readonly<Record<string, StoredOutcomes>>): ClaimResult[] {
+export function judgeClaimsFromStored(
+  panelIds: readonly string[],
+  entries: readonly EntryCells[],
+  outcomes: Readonly<Record<string, StoredOutcomes>>,
+  marks: (row: string) => readonly string[] = () => [],
+): ClaimResult[] {
   const cache = new Map<string, CellOutcomes>();
   const read = (key: string): CellOutcomes | undefined => {
     const s = outcomes[key];
@@ -273,7 +278,7 @@ export function judgeClaimsFromStored(panelIds: readonly string[], entries: read
     if (!cache.has(key)) cache.set(key, loadOutcomes(s));
     return cache.get(key);
   };
-  return judgeClaims(claimsFor(panelIds), entries, read);
+  return judgeClaims(claimsFor(panelIds), entries, read, marks);
 }
 
 export interface FamilySummary {

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch, Recipe } from '../../training/types.js';
 import { ensureGradients } from '../../gradients.js';
-import { crossEntropyPerExample, klPerExample } from '../../losses.js';
+import { crossEntropyPerExample, klPerExample } from '../../classifier-losses.js';
 import { COLOUR_THREAT_MODEL } from '../../data/threat-model.js';
 
 /** Inner attack settings, defaults = spec §3.2 (CIFAR-10: PGD-10, step 0.007, eps 8/255, start std 0.001). */

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../../training/types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
-import { boostedCrossEntropy, martWeightedKl } from '../../losses.js';
+import { boostedCrossEntropy, martWeightedKl } from '../../classifier-losses.js';
 
 /** Options of the MART recipe (defaults: MART_DEFAULTS, β = 6). */
 export interface MartOptions extends ClassifierRecipeOptions {

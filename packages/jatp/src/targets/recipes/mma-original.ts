@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../../training/types.js';
 import { ClassifierRecipe } from './classifier-recipe.js';
-import { crossEntropyPerExample } from '../../losses.js';
+import { crossEntropyPerExample } from '../../classifier-losses.js';
 
 /** Options of the original MMA recipe (defaults: MMA_ORIGINAL_DEFAULTS, spec §3.3(b)). */
 export interface MmaOriginalOptions {

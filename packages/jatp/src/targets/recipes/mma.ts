@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../../training/types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
-import { mmaLiteLoss } from '../../losses.js';
+import { mmaLiteLoss } from '../../classifier-losses.js';
 
 /** MMA-lite (spec §3.3(a)) as a recipe for `runTraining`. */
 export class MmaRecipe extends ClassifierRecipe {

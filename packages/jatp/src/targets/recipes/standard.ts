@@ -10,7 +10,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../../training/types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
-import { crossEntropy } from '../../losses.js';
+import { crossEntropy } from '../../classifier-losses.js';
 
 /** Standard adversarial training (Madry PGD AT, spec §3.2) as a recipe for `runTraining`. */
 export class StandardRecipe extends ClassifierRecipe {

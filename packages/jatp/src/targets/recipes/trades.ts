@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Classifier } from '../../models/types.js';
 import type { Batch } from '../../training/types.js';
 import { ClassifierRecipe, TRAIN_ATTACK_DEFAULTS, checkTrainAttackOptions, trainingAttack, type ClassifierRecipeOptions } from './classifier-recipe.js';
-import { crossEntropy, tradesKl } from '../../losses.js';
+import { crossEntropy, tradesKl } from '../../classifier-losses.js';
 
 /** Options of the TRADES recipe (defaults: TRADES_DEFAULTS, β = 6). */
 export interface TradesOptions extends ClassifierRecipeOptions {

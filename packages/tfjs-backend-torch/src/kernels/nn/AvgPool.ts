@@ -5,9 +5,11 @@
  */
 import { backend_util, util, AvgPool } from '@tensorflow/tfjs-core';
 import type { AvgPoolAttrs, AvgPoolInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
-export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackendLike; attrs: AvgPoolAttrs }): TensorInfo {
+export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackend; attrs: AvgPoolAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
@@ -18,8 +20,8 @@ export function avgPool(args: { inputs: AvgPoolInputs; backend: TorchBackendLike
   if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) {
     return backend.alias(x);
   }
-  return result(backend, nn(backend).nnAvgPool(handle(backend, x), [info.filterHeight, info.filterWidth],
-    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
+  return run(backend, 'nnAvgPool', backend.handle(x), [info.filterHeight, info.filterWidth],
+    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]);
 }
 
-export const avgPoolConfig = nnKernel(AvgPool, avgPool);
+export const avgPoolConfig = nativeKernel(AvgPool, avgPool);

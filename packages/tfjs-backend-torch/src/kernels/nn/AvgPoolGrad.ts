@@ -4,17 +4,19 @@
  */
 import { AvgPoolGrad, backend_util } from '@tensorflow/tfjs-core';
 import type { AvgPoolGradAttrs, AvgPoolGradInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
-export function avgPoolGrad(args: { inputs: AvgPoolGradInputs; backend: TorchBackendLike; attrs: AvgPoolGradAttrs }): TensorInfo {
+export function avgPoolGrad(args: { inputs: AvgPoolGradInputs; backend: TorchBackend; attrs: AvgPoolGradAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const dy = inputs.dy as TensorInfo;
   const input = inputs.input as TensorInfo;
   const { filterSize, strides, pad } = attrs;
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides,
     1, pad);
-  return result(backend, nn(backend).nnAvgPoolGrad(handle(backend, dy), handle(backend, input),
-    [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info)));
+  return run(backend, 'nnAvgPoolGrad', backend.handle(dy), backend.handle(input),
+    [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info));
 }
 
-export const avgPoolGradConfig = nnKernel(AvgPoolGrad, avgPoolGrad);
+export const avgPoolGradConfig = nativeKernel(AvgPoolGrad, avgPoolGrad);

@@ -5,9 +5,11 @@
  */
 import { BatchMatMul } from '@tensorflow/tfjs-core';
 import type { BatchMatMulAttrs, BatchMatMulInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { ACTIVATION_LINEAR, handle, nnKernel, nn, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { ACTIVATION_LINEAR } from './native-args.js';
 
-export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBackendLike; attrs: BatchMatMulAttrs }): TensorInfo {
+export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBackend; attrs: BatchMatMulAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
@@ -15,8 +17,8 @@ export function batchMatMul(args: { inputs: BatchMatMulInputs; backend: TorchBac
     // tfjs's kernels require matrices; ATen would silently treat a vector as one.
     throw new Error(`BatchMatMul: both operands must have rank >= 2, got shapes [${a.shape}] and [${b.shape}]`);
   }
-  return result(backend, nn(backend).nnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
-    attrs.transposeB, -1, -1, ACTIVATION_LINEAR, 0));
+  return run(backend, 'nnMatMul', backend.handle(a), backend.handle(b), attrs.transposeA,
+    attrs.transposeB, -1, -1, ACTIVATION_LINEAR, 0);
 }
 
-export const batchMatMulConfig = nnKernel(BatchMatMul, batchMatMul);
+export const batchMatMulConfig = nativeKernel(BatchMatMul, batchMatMul);

@@ -7,9 +7,11 @@
 import { backend_util, Conv2D } from '@tensorflow/tfjs-core';
 import type { Conv2DAttrs, Conv2DInputs, TensorInfo } from '@tensorflow/tfjs-core';
 import { ensureTorchGradients } from './gradients.js';
-import { ACTIVATION_LINEAR, handle, nnKernel, nn, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { ACTIVATION_LINEAR, padList } from './native-args.js';
 
-export function conv2D(args: { inputs: Conv2DInputs; backend: TorchBackendLike; attrs: Conv2DAttrs }): TensorInfo {
+export function conv2D(args: { inputs: Conv2DInputs; backend: TorchBackend; attrs: Conv2DAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
   const filter = inputs.filter as TensorInfo;
@@ -18,9 +20,9 @@ export function conv2D(args: { inputs: Conv2DInputs; backend: TorchBackendLike; 
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
+  return run(backend, 'nnConv2d', backend.handle(x), backend.handle(filter), -1, -1,
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
-    [info.outHeight, info.outWidth], false, format === 'channelsLast', ACTIVATION_LINEAR, 0));
+    [info.outHeight, info.outWidth], false, format === 'channelsLast', ACTIVATION_LINEAR, 0);
 }
 
-export const conv2DConfig = nnKernel(Conv2D, conv2D);
+export const conv2DConfig = nativeKernel(Conv2D, conv2D);

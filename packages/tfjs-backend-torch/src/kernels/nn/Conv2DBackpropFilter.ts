@@ -10,12 +10,14 @@
  */
 import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs, Conv2DBackpropFilterInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { call, nativeKernel } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
 const defer = process.env.TFJS_TORCH_DEFER_FILTER_GRAD !== '0';
 
 export function conv2DBackpropFilter(args: {
-  inputs: Conv2DBackpropFilterInputs; backend: TorchBackendLike; attrs: Conv2DBackpropFilterAttrs;
+  inputs: Conv2DBackpropFilterInputs; backend: TorchBackend; attrs: Conv2DBackpropFilterAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
@@ -24,14 +26,13 @@ export function conv2DBackpropFilter(args: {
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, 1, pad, dimRoundingMode, false, format);
-  const binding = nn(backend);
-  const compute = (xh: number, dyh: number) => binding.nnConv2dBackpropFilter(xh, dyh,
+  const compute = (xh: number, dyh: number) => call(backend, 'nnConv2dBackpropFilter', xh, dyh,
     [...filterShape], [info.strideHeight, info.strideWidth], padList(info),
     [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast');
   if (!defer || x.dtype !== 'float32' || dy.dtype !== 'float32') {
-    return result(backend, compute(handle(backend, x), handle(backend, dy)));
+    return backend.fromNative(compute(backend.handle(x), backend.handle(dy)));
   }
   return backend.deferred([...filterShape], 'float32', [x, dy], ([xh, dyh]) => compute(xh, dyh));
 }
 
-export const conv2DBackpropFilterConfig = nnKernel(Conv2DBackpropFilter, conv2DBackpropFilter);
+export const conv2DBackpropFilterConfig = nativeKernel(Conv2DBackpropFilter, conv2DBackpropFilter);

@@ -5,10 +5,12 @@
  */
 import { backend_util, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropInputAttrs, Conv2DBackpropInputInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
 export function conv2DBackpropInput(args: {
-  inputs: Conv2DBackpropInputInputs; backend: TorchBackendLike; attrs: Conv2DBackpropInputAttrs;
+  inputs: Conv2DBackpropInputInputs; backend: TorchBackend; attrs: Conv2DBackpropInputAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const dy = inputs.dy as TensorInfo;
@@ -17,9 +19,9 @@ export function conv2DBackpropInput(args: {
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
     strides, 1, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).nnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+  return run(backend, 'nnConv2dBackpropInput', backend.handle(dy), backend.handle(filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast', [info.outHeight, info.outWidth]));
+    [info.dilationHeight, info.dilationWidth], false, format === 'channelsLast', [info.outHeight, info.outWidth]);
 }
 
-export const conv2DBackpropInputConfig = nnKernel(Conv2DBackpropInput, conv2DBackpropInput);
+export const conv2DBackpropInputConfig = nativeKernel(Conv2DBackpropInput, conv2DBackpropInput);

@@ -4,10 +4,12 @@
  */
 import { backend_util, DepthwiseConv2dNative } from '@tensorflow/tfjs-core';
 import type { DepthwiseConv2dNativeAttrs, DepthwiseConv2dNativeInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { ACTIVATION_LINEAR, handle, nnKernel, nn, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { ACTIVATION_LINEAR, padList } from './native-args.js';
 
 export function depthwiseConv2dNative(args: {
-  inputs: DepthwiseConv2dNativeInputs; backend: TorchBackendLike; attrs: DepthwiseConv2dNativeAttrs;
+  inputs: DepthwiseConv2dNativeInputs; backend: TorchBackend; attrs: DepthwiseConv2dNativeAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
@@ -15,9 +17,9 @@ export function depthwiseConv2dNative(args: {
   const { strides, pad, dilations, dimRoundingMode } = attrs;
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations ?? [1, 1], pad, dimRoundingMode, true);
-  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter), -1, -1,
+  return run(backend, 'nnConv2d', backend.handle(x), backend.handle(filter), -1, -1,
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
-    [info.outHeight, info.outWidth], true, true, ACTIVATION_LINEAR, 0));
+    [info.outHeight, info.outWidth], true, true, ACTIVATION_LINEAR, 0);
 }
 
-export const depthwiseConv2dNativeConfig = nnKernel(DepthwiseConv2dNative, depthwiseConv2dNative);
+export const depthwiseConv2dNativeConfig = nativeKernel(DepthwiseConv2dNative, depthwiseConv2dNative);

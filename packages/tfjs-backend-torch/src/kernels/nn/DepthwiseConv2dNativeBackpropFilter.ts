@@ -3,10 +3,12 @@ import { backend_util, DepthwiseConv2dNativeBackpropFilter } from '@tensorflow/t
 import type {
   DepthwiseConv2dNativeBackpropFilterAttrs, DepthwiseConv2dNativeBackpropFilterInputs, TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
 export function depthwiseConv2dNativeBackpropFilter(args: {
-  inputs: DepthwiseConv2dNativeBackpropFilterInputs; backend: TorchBackendLike; attrs: DepthwiseConv2dNativeBackpropFilterAttrs;
+  inputs: DepthwiseConv2dNativeBackpropFilterInputs; backend: TorchBackend; attrs: DepthwiseConv2dNativeBackpropFilterAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
@@ -14,9 +16,9 @@ export function depthwiseConv2dNativeBackpropFilter(args: {
   const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape,
     strides, dilations, pad, dimRoundingMode, true);
-  return result(backend, nn(backend).nnConv2dBackpropFilter(handle(backend, x), handle(backend, dy),
+  return run(backend, 'nnConv2dBackpropFilter', backend.handle(x), backend.handle(dy),
     [...filterShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], true, true));
+    [info.dilationHeight, info.dilationWidth], true, true);
 }
 
-export const depthwiseConv2dNativeBackpropFilterConfig = nnKernel(DepthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropFilter);
+export const depthwiseConv2dNativeBackpropFilterConfig = nativeKernel(DepthwiseConv2dNativeBackpropFilter, depthwiseConv2dNativeBackpropFilter);

@@ -3,10 +3,12 @@ import { backend_util, DepthwiseConv2dNativeBackpropInput } from '@tensorflow/tf
 import type {
   DepthwiseConv2dNativeBackpropInputAttrs, DepthwiseConv2dNativeBackpropInputInputs, TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
 export function depthwiseConv2dNativeBackpropInput(args: {
-  inputs: DepthwiseConv2dNativeBackpropInputInputs; backend: TorchBackendLike; attrs: DepthwiseConv2dNativeBackpropInputAttrs;
+  inputs: DepthwiseConv2dNativeBackpropInputInputs; backend: TorchBackend; attrs: DepthwiseConv2dNativeBackpropInputAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const dy = inputs.dy as TensorInfo;
@@ -14,9 +16,9 @@ export function depthwiseConv2dNativeBackpropInput(args: {
   const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number],
     strides, dilations, pad, dimRoundingMode, true);
-  return result(backend, nn(backend).nnConv2dBackpropInput(handle(backend, dy), handle(backend, filter),
+  return run(backend, 'nnConv2dBackpropInput', backend.handle(dy), backend.handle(filter),
     [...inputShape], [info.strideHeight, info.strideWidth], padList(info),
-    [info.dilationHeight, info.dilationWidth], true, true, [info.outHeight, info.outWidth]));
+    [info.dilationHeight, info.dilationWidth], true, true, [info.outHeight, info.outWidth]);
 }
 
-export const depthwiseConv2dNativeBackpropInputConfig = nnKernel(DepthwiseConv2dNativeBackpropInput, depthwiseConv2dNativeBackpropInput);
+export const depthwiseConv2dNativeBackpropInputConfig = nativeKernel(DepthwiseConv2dNativeBackpropInput, depthwiseConv2dNativeBackpropInput);

@@ -8,10 +8,12 @@
 import { FusedBatchNorm } from '@tensorflow/tfjs-core';
 import type { FusedBatchNormAttrs, FusedBatchNormInputs, TensorInfo } from '@tensorflow/tfjs-core';
 import { ensureTorchGradients } from './gradients.js';
-import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { maybeHandle } from './native-args.js';
 
 export function fusedBatchNorm(args: {
-  inputs: FusedBatchNormInputs; backend: TorchBackendLike; attrs: FusedBatchNormAttrs;
+  inputs: FusedBatchNormInputs; backend: TorchBackend; attrs: FusedBatchNormAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   ensureTorchGradients();
@@ -20,8 +22,8 @@ export function fusedBatchNorm(args: {
   };
   // tfjs's batchNorm op defaults varianceEpsilon to 0.001 before dispatching.
   const eps = attrs.varianceEpsilon ?? 0.001;
-  return result(backend, nn(backend).nnBatchNorm(handle(backend, x), handle(backend, mean),
-    handle(backend, variance), maybeHandle(backend, offset), maybeHandle(backend, scale), eps));
+  return run(backend, 'nnBatchNorm', backend.handle(x), backend.handle(mean),
+    backend.handle(variance), maybeHandle(backend, offset), maybeHandle(backend, scale), eps);
 }
 
-export const fusedBatchNormConfig = nnKernel(FusedBatchNorm, fusedBatchNorm);
+export const fusedBatchNormConfig = nativeKernel(FusedBatchNorm, fusedBatchNorm);

@@ -5,9 +5,11 @@
  */
 import { backend_util, FusedConv2D } from '@tensorflow/tfjs-core';
 import type { FusedConv2DAttrs, FusedConv2DInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { activationCode, handle, nnKernel, maybeHandle, nn, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { activationCode, maybeHandle, padList } from './native-args.js';
 
-export function fusedConv2D(args: { inputs: FusedConv2DInputs; backend: TorchBackendLike; attrs: FusedConv2DAttrs }): TensorInfo {
+export function fusedConv2D(args: { inputs: FusedConv2DInputs; backend: TorchBackend; attrs: FusedConv2DAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
   const filter = inputs.filter as TensorInfo;
@@ -15,12 +17,12 @@ export function fusedConv2D(args: { inputs: FusedConv2DInputs; backend: TorchBac
   const format = backend_util.convertConv2DDataFormat(dataFormat);
   const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, false, format);
-  return result(backend, nn(backend).nnConv2d(handle(backend, x), handle(backend, filter),
+  return run(backend, 'nnConv2d', backend.handle(x), backend.handle(filter),
     maybeHandle(backend, inputs.bias as TensorInfo | undefined),
     maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
     [info.strideHeight, info.strideWidth], padList(info), [info.dilationHeight, info.dilationWidth],
     [info.outHeight, info.outWidth], false, format === 'channelsLast', activationCode(activation),
-    leakyreluAlpha ?? 0.2));
+    leakyreluAlpha ?? 0.2);
 }
 
-export const fusedConv2DConfig = nnKernel(FusedConv2D, fusedConv2D);
+export const fusedConv2DConfig = nativeKernel(FusedConv2D, fusedConv2D);

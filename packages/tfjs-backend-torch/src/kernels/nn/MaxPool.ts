@@ -5,9 +5,11 @@
  */
 import { backend_util, util, MaxPool } from '@tensorflow/tfjs-core';
 import type { MaxPoolAttrs, MaxPoolInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
-export function maxPool(args: { inputs: MaxPoolInputs; backend: TorchBackendLike; attrs: MaxPoolAttrs }): TensorInfo {
+export function maxPool(args: { inputs: MaxPoolInputs; backend: TorchBackend; attrs: MaxPoolAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as TensorInfo;
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
@@ -18,8 +20,8 @@ export function maxPool(args: { inputs: MaxPoolInputs; backend: TorchBackendLike
   if (info.filterHeight === 1 && info.filterWidth === 1 && util.arraysEqual(info.inShape, info.outShape)) {
     return backend.alias(x);
   }
-  return result(backend, nn(backend).nnMaxPool(handle(backend, x), [info.filterHeight, info.filterWidth],
-    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]));
+  return run(backend, 'nnMaxPool', backend.handle(x), [info.filterHeight, info.filterWidth],
+    [info.strideHeight, info.strideWidth], padList(info), [info.outHeight, info.outWidth]);
 }
 
-export const maxPoolConfig = nnKernel(MaxPool, maxPool);
+export const maxPoolConfig = nativeKernel(MaxPool, maxPool);

@@ -4,17 +4,19 @@
  */
 import { backend_util, MaxPoolGrad } from '@tensorflow/tfjs-core';
 import type { MaxPoolGradAttrs, MaxPoolGradInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, padList, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { padList } from './native-args.js';
 
-export function maxPoolGrad(args: { inputs: MaxPoolGradInputs; backend: TorchBackendLike; attrs: MaxPoolGradAttrs }): TensorInfo {
+export function maxPoolGrad(args: { inputs: MaxPoolGradInputs; backend: TorchBackend; attrs: MaxPoolGradAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const dy = inputs.dy as TensorInfo;
   const input = inputs.input as TensorInfo;
   const { filterSize, strides, pad, dimRoundingMode } = attrs;
   const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides,
     1, pad, dimRoundingMode);
-  return result(backend, nn(backend).nnMaxPoolGrad(handle(backend, dy), handle(backend, input),
-    [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info)));
+  return run(backend, 'nnMaxPoolGrad', backend.handle(dy), backend.handle(input),
+    [info.filterHeight, info.filterWidth], [info.strideHeight, info.strideWidth], padList(info));
 }
 
-export const maxPoolGradConfig = nnKernel(MaxPoolGrad, maxPoolGrad);
+export const maxPoolGradConfig = nativeKernel(MaxPoolGrad, maxPoolGrad);

@@ -5,14 +5,15 @@
  */
 import { ResizeBilinear } from '@tensorflow/tfjs-core';
 import type { ResizeBilinearAttrs, ResizeBilinearInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
 
-export function resizeBilinear(args: { inputs: ResizeBilinearInputs; backend: TorchBackendLike; attrs: ResizeBilinearAttrs }): TensorInfo {
+export function resizeBilinear(args: { inputs: ResizeBilinearInputs; backend: TorchBackend; attrs: ResizeBilinearAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const images = inputs.images as TensorInfo;
   const [newH, newW] = attrs.size;
-  return result(backend, nn(backend).nnResizeBilinear(handle(backend, images), newH, newW, attrs.alignCorners,
-    attrs.halfPixelCenters));
+  return run(backend, 'nnResizeBilinear', backend.handle(images), newH, newW, attrs.alignCorners,
+    attrs.halfPixelCenters);
 }
 
-export const resizeBilinearConfig = nnKernel(ResizeBilinear, resizeBilinear);
+export const resizeBilinearConfig = nativeKernel(ResizeBilinear, resizeBilinear);

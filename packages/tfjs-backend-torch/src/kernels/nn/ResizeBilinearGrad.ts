@@ -5,14 +5,15 @@
  */
 import { ResizeBilinearGrad } from '@tensorflow/tfjs-core';
 import type { ResizeBilinearGradAttrs, ResizeBilinearGradInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
 
 export function resizeBilinearGrad(args: {
-  inputs: ResizeBilinearGradInputs; backend: TorchBackendLike; attrs: ResizeBilinearGradAttrs;
+  inputs: ResizeBilinearGradInputs; backend: TorchBackend; attrs: ResizeBilinearGradAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
-  return result(backend, nn(backend).nnResizeBilinearGrad(handle(backend, inputs.dy as TensorInfo),
-    handle(backend, inputs.images as TensorInfo), attrs.alignCorners));
+  return run(backend, 'nnResizeBilinearGrad', backend.handle(inputs.dy as TensorInfo),
+    backend.handle(inputs.images as TensorInfo), attrs.alignCorners);
 }
 
-export const resizeBilinearGradConfig = nnKernel(ResizeBilinearGrad, resizeBilinearGrad);
+export const resizeBilinearGradConfig = nativeKernel(ResizeBilinearGrad, resizeBilinearGrad);

@@ -4,15 +4,16 @@
  */
 import { ResizeNearestNeighbor } from '@tensorflow/tfjs-core';
 import type { ResizeNearestNeighborAttrs, ResizeNearestNeighborInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
 
 export function resizeNearestNeighbor(args: {
-  inputs: ResizeNearestNeighborInputs; backend: TorchBackendLike; attrs: ResizeNearestNeighborAttrs;
+  inputs: ResizeNearestNeighborInputs; backend: TorchBackend; attrs: ResizeNearestNeighborAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const [newH, newW] = attrs.size;
-  return result(backend, nn(backend).nnResizeNearest(handle(backend, inputs.images as TensorInfo), newH, newW,
-    attrs.alignCorners, attrs.halfPixelCenters));
+  return run(backend, 'nnResizeNearest', backend.handle(inputs.images as TensorInfo), newH, newW,
+    attrs.alignCorners, attrs.halfPixelCenters);
 }
 
-export const resizeNearestNeighborConfig = nnKernel(ResizeNearestNeighbor, resizeNearestNeighbor);
+export const resizeNearestNeighborConfig = nativeKernel(ResizeNearestNeighbor, resizeNearestNeighbor);

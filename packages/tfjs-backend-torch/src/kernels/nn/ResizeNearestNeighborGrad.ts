@@ -6,14 +6,15 @@ import { ResizeNearestNeighborGrad } from '@tensorflow/tfjs-core';
 import type {
   ResizeNearestNeighborGradAttrs, ResizeNearestNeighborGradInputs, TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
 
 export function resizeNearestNeighborGrad(args: {
-  inputs: ResizeNearestNeighborGradInputs; backend: TorchBackendLike; attrs: ResizeNearestNeighborGradAttrs;
+  inputs: ResizeNearestNeighborGradInputs; backend: TorchBackend; attrs: ResizeNearestNeighborGradAttrs;
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
-  return result(backend, nn(backend).nnResizeNearestGrad(handle(backend, inputs.dy as TensorInfo),
-    handle(backend, inputs.images as TensorInfo), attrs.alignCorners));
+  return run(backend, 'nnResizeNearestGrad', backend.handle(inputs.dy as TensorInfo),
+    backend.handle(inputs.images as TensorInfo), attrs.alignCorners);
 }
 
-export const resizeNearestNeighborGradConfig = nnKernel(ResizeNearestNeighborGrad, resizeNearestNeighborGrad);
+export const resizeNearestNeighborGradConfig = nativeKernel(ResizeNearestNeighborGrad, resizeNearestNeighborGrad);

@@ -6,7 +6,9 @@
  * per-channel expressions of these two (gradients.ts). Requires rank-1 per-channel parameters.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, callMulti } from '../../kernel_util.js';
+import { maybeHandle } from './native-args.js';
 
 export const TorchBatchNormGrad = 'TorchBatchNormGrad';
 
@@ -15,13 +17,13 @@ export interface TorchBatchNormGradInputs {
 }
 
 export function torchBatchNormGrad(args: {
-  inputs: TorchBatchNormGradInputs; backend: TorchBackendLike; attrs: { varianceEpsilon: number };
+  inputs: TorchBatchNormGradInputs; backend: TorchBackend; attrs: { varianceEpsilon: number };
 }): TensorInfo[] {
   const { inputs, backend, attrs } = args;
-  const outs = nn(backend).nnBatchNormGrad(handle(backend, inputs.dy), handle(backend, inputs.x),
-    handle(backend, inputs.mean), handle(backend, inputs.variance), maybeHandle(backend, inputs.scale),
+  const outs = callMulti(backend, 'nnBatchNormGrad', backend.handle(inputs.dy), backend.handle(inputs.x),
+    backend.handle(inputs.mean), backend.handle(inputs.variance), maybeHandle(backend, inputs.scale),
     attrs.varianceEpsilon);
-  return outs.map((r) => result(backend, r));
+  return backend.fromNativeList(outs);
 }
 
-export const torchBatchNormGradConfig = nnKernel(TorchBatchNormGrad, torchBatchNormGrad);
+export const torchBatchNormGradConfig = nativeKernel(TorchBatchNormGrad, torchBatchNormGrad);

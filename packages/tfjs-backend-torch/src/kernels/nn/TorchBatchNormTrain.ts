@@ -9,7 +9,9 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { TorchBatchNormTrain } from '../../fused_names.js';
-import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, callMulti } from '../../kernel_util.js';
+import { maybeHandle } from './native-args.js';
 
 export interface TorchBatchNormTrainInputs {
   x: TensorInfo; scale?: TensorInfo; offset?: TensorInfo; runningMean?: TensorInfo; runningVariance?: TensorInfo;
@@ -17,13 +19,13 @@ export interface TorchBatchNormTrainInputs {
 export interface TorchBatchNormTrainAttrs { momentum: number; varianceEpsilon: number }
 
 export function torchBatchNormTrain(args: {
-  inputs: TorchBatchNormTrainInputs; backend: TorchBackendLike; attrs: TorchBatchNormTrainAttrs;
+  inputs: TorchBatchNormTrainInputs; backend: TorchBackend; attrs: TorchBatchNormTrainAttrs;
 }): TensorInfo[] {
   const { inputs: i, backend, attrs } = args;
-  const outs = nn(backend).nnBatchNormTrain(handle(backend, i.x), maybeHandle(backend, i.scale),
+  const outs = callMulti(backend, 'nnBatchNormTrain', backend.handle(i.x), maybeHandle(backend, i.scale),
     maybeHandle(backend, i.offset), maybeHandle(backend, i.runningMean), maybeHandle(backend, i.runningVariance),
     attrs.momentum, attrs.varianceEpsilon);
-  return outs.map((r) => result(backend, r));
+  return backend.fromNativeList(outs);
 }
 
-export const torchBatchNormTrainConfig = nnKernel(TorchBatchNormTrain, torchBatchNormTrain);
+export const torchBatchNormTrainConfig = nativeKernel(TorchBatchNormTrain, torchBatchNormTrain);

@@ -5,19 +5,21 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { TorchBatchNormTrainGrad } from '../../fused_names.js';
-import { handle, maybeHandle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, callMulti } from '../../kernel_util.js';
+import { maybeHandle } from './native-args.js';
 
 export interface TorchBatchNormTrainGradInputs {
   dy: TensorInfo; x: TensorInfo; scale?: TensorInfo; batchMean: TensorInfo; batchInvStd: TensorInfo;
 }
 
 export function torchBatchNormTrainGrad(args: {
-  inputs: TorchBatchNormTrainGradInputs; backend: TorchBackendLike; attrs: { varianceEpsilon: number };
+  inputs: TorchBatchNormTrainGradInputs; backend: TorchBackend; attrs: { varianceEpsilon: number };
 }): TensorInfo[] {
   const { inputs: i, backend, attrs } = args;
-  const outs = nn(backend).nnBatchNormTrainGrad(handle(backend, i.dy), handle(backend, i.x),
-    maybeHandle(backend, i.scale), handle(backend, i.batchMean), handle(backend, i.batchInvStd), attrs.varianceEpsilon);
-  return outs.map((r) => result(backend, r));
+  const outs = callMulti(backend, 'nnBatchNormTrainGrad', backend.handle(i.dy), backend.handle(i.x),
+    maybeHandle(backend, i.scale), backend.handle(i.batchMean), backend.handle(i.batchInvStd), attrs.varianceEpsilon);
+  return backend.fromNativeList(outs);
 }
 
-export const torchBatchNormTrainGradConfig = nnKernel(TorchBatchNormTrainGrad, torchBatchNormTrainGrad);
+export const torchBatchNormTrainGradConfig = nativeKernel(TorchBatchNormTrainGrad, torchBatchNormTrainGrad);

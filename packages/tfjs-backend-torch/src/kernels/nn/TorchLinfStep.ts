@@ -8,23 +8,24 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { TorchApgdLinfStep, TorchApgdTrack, TorchLinfStep, TorchSquareAccept } from '../../fused_names.js';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run, runMulti } from '../../kernel_util.js';
 
 export interface LinfStepAttrs { stepSize: number; epsilon: number; lo: number; hi: number }
 
-export const torchLinfStepConfig = nnKernel(TorchLinfStep,
-  ({ inputs: i, backend, attrs: a }: { inputs: { x: TensorInfo; grad: TensorInfo; x0: TensorInfo }; backend: TorchBackendLike; attrs: LinfStepAttrs }) =>
-    result(backend, nn(backend).nnLinfStep(handle(backend, i.x), handle(backend, i.grad), handle(backend, i.x0),
-      a.stepSize, a.epsilon, a.lo, a.hi)));
+export const torchLinfStepConfig = nativeKernel(TorchLinfStep,
+  ({ inputs: i, backend, attrs: a }: { inputs: { x: TensorInfo; grad: TensorInfo; x0: TensorInfo }; backend: TorchBackend; attrs: LinfStepAttrs }) =>
+    run(backend, 'nnLinfStep', backend.handle(i.x), backend.handle(i.grad), backend.handle(i.x0),
+      a.stepSize, a.epsilon, a.lo, a.hi));
 
 export interface ApgdLinfStepAttrs { a: number; epsilon: number; lo: number; hi: number }
 
-export const torchApgdLinfStepConfig = nnKernel(TorchApgdLinfStep,
+export const torchApgdLinfStepConfig = nativeKernel(TorchApgdLinfStep,
   ({ inputs: i, backend, attrs: a }: {
     inputs: { xCur: TensorInfo; xPrev: TensorInfo; grad: TensorInfo; x0: TensorInfo; stepSize: TensorInfo };
-    backend: TorchBackendLike; attrs: ApgdLinfStepAttrs;
-  }) => result(backend, nn(backend).nnApgdLinfStep(handle(backend, i.xCur), handle(backend, i.xPrev), handle(backend, i.grad),
-    handle(backend, i.x0), handle(backend, i.stepSize), a.a, a.epsilon, a.lo, a.hi)));
+    backend: TorchBackend; attrs: ApgdLinfStepAttrs;
+  }) => run(backend, 'nnApgdLinfStep', backend.handle(i.xCur), backend.handle(i.xPrev), backend.handle(i.grad),
+    backend.handle(i.x0), backend.handle(i.stepSize), a.a, a.epsilon, a.lo, a.hi));
 
 /** The inputs of TorchApgdTrack (APGD's per-iteration bookkeeping, native/ops_fused.cc). */
 export interface ApgdTrackInputs {
@@ -32,14 +33,13 @@ export interface ApgdTrackInputs {
   xBestAdv: TensorInfo; robust: TensorInfo; increases: TensorInfo; xBest: TensorInfo; gradBest: TensorInfo; lossBest: TensorInfo;
 }
 
-export const torchApgdTrackConfig = nnKernel(TorchApgdTrack,
-  ({ inputs: i, backend }: { inputs: ApgdTrackInputs; backend: TorchBackendLike }) =>
-    nn(backend).nnApgdTrack(handle(backend, i.xCur), handle(backend, i.grad), handle(backend, i.loss), handle(backend, i.lossPrev),
-      handle(backend, i.logits), handle(backend, i.y), handle(backend, i.xBestAdv), handle(backend, i.robust),
-      handle(backend, i.increases), handle(backend, i.xBest), handle(backend, i.gradBest), handle(backend, i.lossBest))
-      .map((r) => result(backend, r)));
+export const torchApgdTrackConfig = nativeKernel(TorchApgdTrack,
+  ({ inputs: i, backend }: { inputs: ApgdTrackInputs; backend: TorchBackend }) =>
+    runMulti(backend, 'nnApgdTrack', backend.handle(i.xCur), backend.handle(i.grad), backend.handle(i.loss), backend.handle(i.lossPrev),
+      backend.handle(i.logits), backend.handle(i.y), backend.handle(i.xBestAdv), backend.handle(i.robust),
+      backend.handle(i.increases), backend.handle(i.xBest), backend.handle(i.gradBest), backend.handle(i.lossBest)));
 
-export const torchSquareAcceptConfig = nnKernel(TorchSquareAccept,
-  ({ inputs: i, backend }: { inputs: { logits: TensorInfo; y: TensorInfo; proposal: TensorInfo; best: TensorInfo; margin: TensorInfo }; backend: TorchBackendLike }) =>
-    nn(backend).nnSquareAccept(handle(backend, i.logits), handle(backend, i.y), handle(backend, i.proposal), handle(backend, i.best),
-      handle(backend, i.margin)).map((r) => result(backend, r)));
+export const torchSquareAcceptConfig = nativeKernel(TorchSquareAccept,
+  ({ inputs: i, backend }: { inputs: { logits: TensorInfo; y: TensorInfo; proposal: TensorInfo; best: TensorInfo; margin: TensorInfo }; backend: TorchBackend }) =>
+    runMulti(backend, 'nnSquareAccept', backend.handle(i.logits), backend.handle(i.y), backend.handle(i.proposal), backend.handle(i.best),
+      backend.handle(i.margin)));

@@ -7,7 +7,8 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { TorchSgdMomentumUpdate, TorchAdamUpdate } from '../../fused_names.js';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, runMulti } from '../../kernel_util.js';
 
 export interface SgdMomentumUpdateAttrs { count: number; lr: number; momentum: number; weightDecay: number }
 export interface AdamUpdateAttrs {
@@ -16,23 +17,23 @@ export interface AdamUpdateAttrs {
 
 type Inputs = Record<string, TensorInfo>;
 
-function handles(backend: TorchBackendLike, inputs: Inputs, prefix: string, count: number): number[] {
+function handles(backend: TorchBackend, inputs: Inputs, prefix: string, count: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const t = inputs[`${prefix}${i}`];
     if (t === undefined) throw new Error(`torch backend: optimizer update is missing input '${prefix}${i}'`);
-    out.push(handle(backend, t));
+    out.push(backend.handle(t));
   }
   return out;
 }
 
-export const torchSgdMomentumUpdateConfig = nnKernel(TorchSgdMomentumUpdate,
-  ({ inputs, backend, attrs: a }: { inputs: Inputs; backend: TorchBackendLike; attrs: SgdMomentumUpdateAttrs }) =>
-    nn(backend).nnSgdMomentumUpdate(handles(backend, inputs, 'p', a.count), handles(backend, inputs, 'v', a.count),
-      handles(backend, inputs, 'g', a.count), a.lr, a.momentum, a.weightDecay).map((r) => result(backend, r)));
+export const torchSgdMomentumUpdateConfig = nativeKernel(TorchSgdMomentumUpdate,
+  ({ inputs, backend, attrs: a }: { inputs: Inputs; backend: TorchBackend; attrs: SgdMomentumUpdateAttrs }) =>
+    runMulti(backend, 'nnSgdMomentumUpdate', handles(backend, inputs, 'p', a.count), handles(backend, inputs, 'v', a.count),
+      handles(backend, inputs, 'g', a.count), a.lr, a.momentum, a.weightDecay));
 
-export const torchAdamUpdateConfig = nnKernel(TorchAdamUpdate,
-  ({ inputs, backend, attrs: a }: { inputs: Inputs; backend: TorchBackendLike; attrs: AdamUpdateAttrs }) =>
-    nn(backend).nnAdamUpdate(handles(backend, inputs, 'p', a.count), handles(backend, inputs, 'm', a.count),
+export const torchAdamUpdateConfig = nativeKernel(TorchAdamUpdate,
+  ({ inputs, backend, attrs: a }: { inputs: Inputs; backend: TorchBackend; attrs: AdamUpdateAttrs }) =>
+    runMulti(backend, 'nnAdamUpdate', handles(backend, inputs, 'p', a.count), handles(backend, inputs, 'm', a.count),
       handles(backend, inputs, 'v', a.count), handles(backend, inputs, 'g', a.count), a.lr, a.beta1, a.beta2,
-      a.epsilon, a.weightDecay, a.step).map((r) => result(backend, r)));
+      a.epsilon, a.weightDecay, a.step));

@@ -4,13 +4,14 @@
  * in gradients.ts. Difference: tfjs's formula gives NaN where x is NaN, this gives dy.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { handle, nn, nnKernel, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
 
 export const TorchReluGrad = 'TorchReluGrad';
 
-export function torchReluGrad(args: { inputs: { dy: TensorInfo; x: TensorInfo }; backend: TorchBackendLike }): TensorInfo {
+export function torchReluGrad(args: { inputs: { dy: TensorInfo; x: TensorInfo }; backend: TorchBackend }): TensorInfo {
   const { inputs, backend } = args;
-  return result(backend, nn(backend).nnReluGrad(handle(backend, inputs.dy), handle(backend, inputs.x)));
+  return run(backend, 'nnReluGrad', backend.handle(inputs.dy), backend.handle(inputs.x));
 }
 
-export const torchReluGradConfig = nnKernel(TorchReluGrad, torchReluGrad);
+export const torchReluGradConfig = nativeKernel(TorchReluGrad, torchReluGrad);

@@ -4,16 +4,18 @@
  */
 import { _FusedMatMul } from '@tensorflow/tfjs-core';
 import type { _FusedMatMulAttrs, _FusedMatMulInputs, TensorInfo } from '@tensorflow/tfjs-core';
-import { activationCode, handle, nnKernel, maybeHandle, nn, result, type TorchBackendLike } from './util.js';
+import type { TorchBackend } from '../../backend.js';
+import { nativeKernel, run } from '../../kernel_util.js';
+import { activationCode, maybeHandle } from './native-args.js';
 
-export function fusedMatMul(args: { inputs: _FusedMatMulInputs; backend: TorchBackendLike; attrs: _FusedMatMulAttrs }): TensorInfo {
+export function fusedMatMul(args: { inputs: _FusedMatMulInputs; backend: TorchBackend; attrs: _FusedMatMulAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
   const b = inputs.b as TensorInfo;
-  return result(backend, nn(backend).nnMatMul(handle(backend, a), handle(backend, b), attrs.transposeA,
+  return run(backend, 'nnMatMul', backend.handle(a), backend.handle(b), attrs.transposeA,
     attrs.transposeB, maybeHandle(backend, inputs.bias as TensorInfo | undefined),
     maybeHandle(backend, inputs.preluActivationWeights as TensorInfo | undefined),
-    activationCode(attrs.activation), attrs.leakyreluAlpha ?? 0.2));
+    activationCode(attrs.activation), attrs.leakyreluAlpha ?? 0.2);
 }
 
-export const fusedMatMulConfig = nnKernel(_FusedMatMul, fusedMatMul);
+export const fusedMatMulConfig = nativeKernel(_FusedMatMul, fusedMatMul);

@@ -1,5 +1,5 @@
 /**
- * The torch backend's neural-network kernels (issue 2, part 2): convolutions, pooling, batch
+ * The torch backend's neural-network kernels: convolutions, pooling, batch
  * norm, matmul and resize, forward and backward, plus the two fused backward kernels used by the
  * gradient overrides of gradients.ts. register.ts registers `nnKernelConfigs` and then calls
  * `registerTorchGradients()`.

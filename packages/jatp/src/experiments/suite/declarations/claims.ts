@@ -47,7 +47,8 @@ export interface Claim {
 }
 
 const BASELINES = ['APE-G', 'HGD', 'NRP'] as const;
-const attacksOf = (columns: readonly string[]) => columns.filter((c) => c !== 'Natural');
+/** The adaptive-attack columns the paper's claims are about: not Natural, and not OBL (the oblivious validity column, not in the paper). */
+const attacksOf = (columns: readonly string[]) => columns.filter((c) => c !== 'Natural' && c !== 'OBL');
 
 /** Table 1 (TRADES target) and the quick start (Table 1 in small). */
 function tableClaims(panel: string, label: string, group: string | undefined, columns: readonly string[], baselines: readonly string[], withBest: boolean): Claim[] {

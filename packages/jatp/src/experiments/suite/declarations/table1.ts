@@ -3,7 +3,8 @@ import type { DefenseMethod } from '../../../defenses/presets.js';
 import { defenseLabel } from '../cells.js';
 import { defense, entries, evalCell, target, type ExperimentDeclaration } from './types.js';
 
-export const TABLE1_COLUMNS = ['Natural', 'PGD', 'DLR', 'AA', 'FWA', 'TI-BIM'] as const;
+/** The paper's six columns, then OBL: PGD-40 made against the target alone (not in the paper; baseline validity). */
+export const TABLE1_COLUMNS = ['Natural', 'PGD', 'DLR', 'AA', 'FWA', 'TI-BIM', 'OBL'] as const;
 export const TABLE1_DEFENSES: readonly (DefenseMethod | undefined)[] = [undefined, 'apeg', 'hgd', 'nrp', 'jatp'];
 
 export const table1: ExperimentDeclaration = {

@@ -38,6 +38,7 @@ export interface Panel {
 export const EXPERIMENT_NAMES = ['table1', 'table2', 'fig1', 'fig4a', 'fig4b'] as const;
 /** Experiments outside `all` (the README's quick start). */
 export const EXTRA_EXPERIMENT_NAMES = ['quickstart'] as const;
+/** The name of an experiment declaration. */
 export type ExperimentName = (typeof EXPERIMENT_NAMES)[number] | (typeof EXTRA_EXPERIMENT_NAMES)[number];
 
 export interface ExperimentDeclaration {

@@ -10,7 +10,7 @@ import { readCifar10 } from './cifar10.js';
 import { readIdxDataset } from './mnist.js';
 import { readSvhn } from './svhn.js';
 import { readImageFolder } from './folder.js';
-import { DATASET_NAMES, datasetCacheDir, getSpec } from './registry.js';
+import { DATASET_NAMES, datasetCacheDir, getSpec } from './known-datasets.js';
 
 /** Options of `loadDataset` (default: the standard search locations, see `searchDirs`). */
 export interface LoadOptions {

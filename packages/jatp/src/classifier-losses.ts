@@ -3,7 +3,7 @@
  * sits below all three (it imports only tfjs-core): the per-example cross-entropy, the margin losses
  * attackers maximise (CW, DLR, targeted DLR; spec §5.1–5.3), the target-recipe terms (TRADES' KL,
  * MART's boosted CE and weighted KL, MMA-lite; spec §3.2, §3.3) and the one stop-gradient, `detach`.
- * Defense-only losses (JATP, APE-G, HGD, NRP) stay in defenses/losses.ts and import from here.
+ * Defense-only losses (JATP, APE-G, HGD, NRP) stay in defenses/purifier-losses.ts and import from here.
  *
  * Conventions: logits [N, K], labels [N] (any numeric dtype, cast to int32), per-example results [N]
  * (names ending in `PerExample`), the others scalars. None disposes its inputs; all are

@@ -15,12 +15,13 @@ import type { Panel } from './declarations/types.js';
 import { cellDir, defenseLabel, type EvalCell, type ResolvedCell } from './cells.js';
 import { buildGrid } from './grid.js';
 import { collectPanel, readCellEval, type EntryResult } from './collect.js';
-import { curvesSvg, escapeXml, groupedBarsSvg, type BarValue } from './charts.js';
+import { escapeXml, groupedBarsSvg, lineChartSvg, type BarValue } from '../../evaluation/svg-charts.js';
 import { gridContext, readManifest, TRAINING_DONE, type Manifest } from './scheduler.js';
 import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
-import { outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
+import { encodeBits, outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
 import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, statementVerdict, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
+import { NEAR_IDENTITY_RATIO, collectValidity, plateauCurves, type ValidityRecord } from './validity.js';
 
 export interface PanelResult {
   readonly experiment: ExperimentName;
@@ -40,6 +41,8 @@ export interface ReportData {
   readonly claims: ClaimResult[];
   /** Per-image outcomes of every finished evaluation cell of the panels, compact (kept in results.json). */
   readonly outcomes: Record<string, StoredOutcomes>;
+  /** Per pre-processor: oblivious gain, distance from the identity, training plateau (validity.ts). */
+  readonly validity: ValidityRecord[];
 }
 
 /** CIFAR-10 read from the JPEG-derived copy is lossy: never call its numbers CIFAR-10 accuracy. */
@@ -86,8 +89,12 @@ export function collectReport(out: string): ReportData {
     if (o) outcomes[key] = storeOutcomes(o, l1Cells.has(key));
   }
   // Judged from the compact outcomes, exactly as anyone can re-judge them from results.json.
-  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes);
-  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking, claims, outcomes };
+  const validity = collectValidity(out, grid.validity);
+  // A row's pre-processor ('APE-G' in Table 1, 'APE-G (Obl)' in Fig. 2(a)) carries its validity marks, per target it was trained against.
+  const marksOf = (row: string) =>
+    validity.filter((v) => [row, `${row} (Obl)`].includes(v.preprocessor.split(' → ')[0]!)).flatMap((v) => v.marks.map((m) => `${m} (${v.preprocessor.slice(v.preprocessor.indexOf(' → ') + 3)} target)`));
+  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes, marksOf);
+  return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking, claims, outcomes, validity };
 }
 
 const fmt = (v: number | undefined, digits = 2): string => (v === undefined ? '–' : v.toFixed(digits));
@@ -142,6 +149,12 @@ export function reportMarkdown(data: ReportData): string {
     }
     lines.push('');
   }
+  lines.push(`## ${VALIDITY_TITLE}`, '', VALIDITY_NOTE, '');
+  // '|' inside a Markdown table cell must be escaped (the distance headers are |P(x) − x|).
+  const md = (c: string) => c.replace(/\|/g, '\\|');
+  lines.push(`| ${VALIDITY_HEADERS.map(md).join(' | ')} |`, `|${VALIDITY_HEADERS.map((_, i) => (i === 0 || i === VALIDITY_HEADERS.length - 1 ? '---' : '---:')).join('|')}|`);
+  for (const v of data.validity) lines.push(`| ${validityRow(v).map((c, i) => md(i === VALIDITY_HEADERS.length - 1 && c ? `**${c}**` : c)).join(' | ')} |`);
+  lines.push('');
   lines.push(`## ${MASKING_TITLE}`, '', MASKING_NOTE, '');
   lines.push(`| ${['full model', 'robust accuracy under the union of attacks', ...MASKING_COLUMNS.map((c) => c.header)].join(' | ')} |`, `|${['---', '---:', ...MASKING_COLUMNS.map(() => '---')].join('|')}|`);
   for (const mm of data.masking) {
@@ -155,6 +168,39 @@ export function reportMarkdown(data: ReportData): string {
   const commands = m.runs.map((r) => r.command).filter(Boolean);
   lines.push('## Commands', '', ...[...new Set(commands)].map((c) => `    ${c}`), '');
   return lines.join('\n');
+}
+
+const VALIDITY_TITLE = 'Baseline validity: does each pre-processor do its own job?';
+const VALIDITY_NOTE = `OBL: PGD examples made against the target T alone (the pre-processor unknown to the attacker), scored on T and on the full model F; gain = F − T on the same images, pooled over seeds, with a 95 % interval. Identity distance: mean |P(x) − x| (0–1 scale) on natural inputs and on the OBL examples; ratio = the latter / the attack's mean |x_adv − x|. Marks: gain interval reaching 0 ("within noise"), ratio < ${NEAR_IDENTITY_RATIO} ("near identity"), a seed stopped at the epoch cap before its last plateau ("no plateau"). A claim resting on a marked pre-processor compares against a baseline that is not doing its job.`;
+const VALIDITY_HEADERS = ['pre-processor', 'seeds done', 'T on OBL %', 'F on OBL %', 'gain (points, 95 % CI)', 'gain per seed', '|P(x)−x| natural', '|P(x)−x| adversarial', 'ratio to |x_adv−x|', 'plateau reached (epochs)', 'marks'];
+
+function validityRow(v: ValidityRecord): string[] {
+  const g = v.obliviousGain;
+  const plateau = v.plateauReached.map((r, i) => (r === null ? '–' : `${r ? 'yes' : 'no'} (${v.epochs[i] ?? '?'})`)).join(', ');
+  return [
+    v.preprocessor,
+    `${v.seedsDone}/${v.seeds}`,
+    fmt(v.targetObliviousAccuracy, 1),
+    fmt(v.fullObliviousAccuracy, 1),
+    g ? `${signed(g.points)} [${g.lo.toFixed(1)}, ${g.hi.toFixed(1)}] (n ${g.n})` : '–',
+    v.gainPerSeed.map((x) => (x === null ? '–' : x.toFixed(1))).join(', '),
+    fmt(v.identityNatural, 4),
+    fmt(v.identityAdversarial, 4),
+    fmt(v.identityRatio, 2),
+    plateau,
+    v.marks.join('; '),
+  ];
+}
+
+function validityHtml(out: string, data: ReportData, trainings: readonly ResolvedCell[]): string {
+  const head = `<tr>${VALIDITY_HEADERS.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
+  const rows = data.validity
+    .map((v) => `<tr>${validityRow(v).map((c, i) => (i === 0 ? `<th title="${escapeXml(v.cells.join(', '))}">${escapeXml(c)}</th>` : i === VALIDITY_HEADERS.length - 1 ? `<td class="${c ? 'warn' : 'pass'}">${escapeXml(c || 'valid so far')}</td>` : `<td class="num">${escapeXml(c)}</td>`)).join('')}</tr>`)
+    .join('');
+  const curves = plateauCurves(out, trainings)
+    .map((c) => lineChartSvg({ title: `${c.key}: ${c.objective} per epoch; phases ended at ${c.plateauEpochs.join(', ') || '–'}${c.converged ? ' (plateau reached)' : ''}`, series: [{ label: c.objective, xs: c.values.map((_, i) => i + 1), ys: c.values }], y: 'own-range', xLabel: 'epoch' }))
+    .join('');
+  return `<section id="validity"><h2>${escapeXml(VALIDITY_TITLE)}</h2><p>${escapeXml(VALIDITY_NOTE)}</p><div class="scroll"><table>${head}${rows}</table></div>${curves ? `<h3>Training objective per epoch (plateau rule)</h3><div class="scroll">${curves}</div>` : ''}</section>`;
 }
 
 export function resultsCsv(data: ReportData): string {
@@ -301,8 +347,9 @@ function curvesHtml(out: string, trainings: readonly ResolvedCell[]): string {
     const steps = stepLines.length >= epochLines.length ? stepLines : epochLines;
     if (steps.length === 0) continue;
     const keys = [...new Set(steps.flatMap((s) => Object.keys(s).filter((k) => !BOOKKEEPING.has(k) && typeof s[k] === 'number')))].slice(0, 4);
-    const series = Object.fromEntries(keys.map((k) => [k, steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN))]));
-    parts.push(curvesSvg(c.key, steps.map((s) => Number(s['globalStep'] ?? 0)), series));
+    const xs = steps.map((s) => Number(s['globalStep'] ?? 0));
+    const series = keys.map((k) => ({ label: k, xs, ys: steps.map((s) => (typeof s[k] === 'number' ? (s[k] as number) : Number.NaN)) }));
+    parts.push(lineChartSvg({ title: c.key, series, y: 'own-range', xLabel: 'step' }));
   }
   return parts.length > 0 ? parts.join('') : '<p>No training curves yet (cells log a step line every few steps).</p>';
 }
@@ -361,6 +408,7 @@ Accuracies in % of the first ${data.evaluations.find((e) => e.n !== undefined)?.
 ${m.dataset === 'cifar10' && data.datasetLabel.startsWith('JPEG') ? '<p><b>Data: the JPEG-derived copy of CIFAR-10 (lossy). These are not CIFAR-10 accuracies.</b></p>' : ''}
 ${verdictsHtml(data.claims)}
 <p>${escapeXml(WILSON_NOTE)}</p>
+${validityHtml(out, data, grid.trainings)}
 ${panelsHtml}
 ${maskingHtml(data.masking)}
 <section id="images"><h2>Images: natural, adversarial, purified, difference (TRADES target, PGD)</h2>${galleriesHtml(out, grid.evaluations)}</section>
@@ -375,13 +423,27 @@ ${settings}${evalSettings}
 `;
 }
 
+/**
+ * The OBL cells' per-image outcomes (F clean and robust, T clean and robust on the same examples), in
+ * the compact bit encoding of outcomes.ts: the validity gains can be re-tested from results.json alone.
+ */
+export function obliviousOutcomes(out: string, keys: readonly string[]): Record<string, { n: number; clean: string; robust: string; targetClean: string; targetRobust: string }> {
+  const result: Record<string, { n: number; clean: string; robust: string; targetClean: string; targetRobust: string }> = {};
+  for (const key of keys) {
+    const e = readCellEval(out, key) as (MaskingEval & { oblivious?: { targetClean: boolean[]; targetRobust: boolean[] } }) | undefined;
+    if (!e?.oblivious || !e.clean || !e.attacks[0]?.robust) continue;
+    result[key] = { n: e.n, clean: encodeBits(e.clean), robust: encodeBits(e.attacks[0].robust), targetClean: encodeBits(e.oblivious.targetClean), targetRobust: encodeBits(e.oblivious.targetRobust) };
+  }
+  return result;
+}
+
 /** Writes `<out>/report/{index.html,report.md,results.csv,results.json}`; returns the index.html path. */
 export async function writeReport(out: string): Promise<string> {
   const data = collectReport(out);
   const dir = path.join(out, 'report');
   fs.mkdirSync(dir, { recursive: true });
   // provenance: of this report's build; runs: each invocation that computed cells, with its own.
-  const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, outcomes: data.outcomes };
+  const json = { provenance: provenance(), runs: data.manifest.runs, scale: data.manifest.scale, dataset: data.manifest.dataset, datasetLabel: data.datasetLabel, seeds: data.manifest.seeds, experiments: data.manifest.experiments, results: data.panels.flatMap((p) => p.results), trainings: data.trainings, evaluations: data.evaluations, sanity: data.masking, claims: data.claims, validity: data.validity, outcomes: data.outcomes, obliviousOutcomes: obliviousOutcomes(out, data.validity.flatMap((v) => v.cells)) };
   await writeFileAtomic(path.join(dir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   await writeFileAtomic(path.join(dir, 'results.csv'), resultsCsv(data));
   await writeFileAtomic(path.join(dir, 'report.md'), `${reportMarkdown(data)}\n`);

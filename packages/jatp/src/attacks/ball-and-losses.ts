@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { linfStep } from 'tfjs-backend-torch/fused';
 import type { LogitsFn } from '../models/types.js';
 import { ensureGradients } from '../gradients.js';
-import { crossEntropyPerExample, cwMarginPerExample, dlrPerExample, targetedDlrPerExample } from '../losses.js';
+import { crossEntropyPerExample, cwMarginPerExample, dlrPerExample, targetedDlrPerExample } from '../classifier-losses.js';
 
 // Every attack differentiates; the toolkit-wide helper registers tfjs' gradient functions once.
 // Re-exported so attack files import their helpers from one place.

@@ -20,7 +20,7 @@
  *   const attack = buildAttack(specs[0]!, { eps: parseEps('8/255') });
  */
 import type { Attack } from './types.js';
-import { type BallNorm } from './common.js';
+import { type BallNorm } from './ball-and-losses.js';
 import { pgd, pgdDlr } from './pgd.js';
 import { apgdCe, apgdT } from './apgd.js';
 import { autoAttack } from './autoattack.js';
@@ -136,10 +136,6 @@ export interface BuildContext {
 }
 
 /**
- * The Attack for a spec with the paper's settings (spec §5). For `bpda` this is PGD with spec §5.1
- * settings: the caller must run it on the BPDA model (see bpda.ts), as the spec's `bpda` flag says.
- */
-/**
  * Throws unless `spec` can run under `norm`. Square, FAB-T and TI-BIM are implemented for L∞ only;
  * FWA has its own (Wasserstein) threat model and would ignore an L2 ball, so a report headed
  * "L2 eps" would mislabel it.
@@ -154,6 +150,10 @@ export function checkAttackNorm(spec: AttackSpec, norm: BallNorm): void {
   }
 }
 
+/**
+ * The Attack for a spec with the paper's settings (spec §5). For `bpda` this is PGD with spec §5.1
+ * settings: the caller must run it on the BPDA model (see bpda.ts), as the spec's `bpda` flag says.
+ */
 export function buildAttack(spec: AttackSpec, context: BuildContext): Attack {
   const eps = context.eps;
   const norm = context.norm ?? 'Linf';

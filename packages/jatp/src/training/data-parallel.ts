@@ -39,6 +39,7 @@ export interface DataParallelGroup {
   destroy(): void;
 }
 
+/** Options of `enableDataParallel`: `syncBatchNorm` (default false), `bucketBytes` (default the engine's 25 MiB). */
 export interface DataParallelOptions {
   /** Batch-norm statistics over the global batch (SyncBatchNorm) instead of per rank. Default false. */
   syncBatchNorm?: boolean;

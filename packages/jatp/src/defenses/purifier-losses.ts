@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { boostedCrossEntropy, detach } from '../losses.js';
+import { boostedCrossEntropy, detach } from '../classifier-losses.js';
 
 /**
  * Losses of the pre-processing defenses: JATP (paper Eqs. 6–10, spec §2.5) and the three baselines

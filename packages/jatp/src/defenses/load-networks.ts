@@ -7,7 +7,7 @@
  */
 import type { Network, Preprocessor } from '../models/types.js';
 import { loadNetwork, resolveWeightsFile } from '../models/weights.js';
-import { archInfo } from '../models/registry.js';
+import { archInfo } from '../models/architectures.js';
 
 /** The network of a run folder (or weights file); `flag` names the option in errors. Example: `await loadRunNetwork('runs/trades', '--target')`. */
 export async function loadRunNetwork(given: string, flag: string): Promise<Network> {
