@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { piecewiseSchedule } from '../../training/loop.js';
-import { loadDataset } from '../../data/load.js';
+import { loadDataset } from '../../data/load-dataset.js';
 import { firstPerClass } from '../../data/subset.js';
 import { toFloatBatch } from '../../data/pipeline.js';
 import { loadNetwork, readSidecar, saveNetwork, RUN_WEIGHT_CANDIDATES } from '../../models/weights.js';
