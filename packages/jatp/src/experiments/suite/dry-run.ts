@@ -16,6 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { provenance, type Provenance } from 'tfjs-backend-torch/provenance';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { piecewiseSchedule } from '../../training/loop.js';
+import { loadDataset } from '../../data/load-dataset.js';
+import { firstPerClass } from '../../data/subset.js';
+import { toFloatBatch } from '../../data/pipeline.js';
+import { loadNetwork, readSidecar, saveNetwork, RUN_WEIGHT_CANDIDATES } from '../../models/weights.js';
+import { LayersNetwork } from '../../models/layers-network.js';
 import type { ProgressSink } from '../../training/progress.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type ResolvedCell, type TargetCell } from './cells.js';
@@ -338,7 +343,7 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
       current = { record, t0: performance.now(), cpu0: cpuNow(), numTensors: m.numTensors, numBytes: m.numBytes };
       return sink();
     },
-    cellFinished: (cell: ResolvedCell, interrupted: boolean) => {
+    cellFinished: async (cell: ResolvedCell, interrupted: boolean) => {
       const c = current!;
       current = undefined;
       c.record.wallSeconds += (performance.now() - c.t0) / 1000;
@@ -350,6 +355,11 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
         throw new Error(`dry run: ${cell.key} left ${m.numTensors - c.numTensors} tensors (${m.numBytes - c.numBytes} bytes) behind (tf.memory() before: ${c.numTensors} tensors / ${c.numBytes} bytes, after: ${m.numTensors} / ${m.numBytes})`);
       }
       log(`dry run: ${cell.key}${interrupted ? ' stopped after step 1 (checkpointed)' : ''}: ${((performance.now() - c.t0) / 1000).toFixed(1)} s, peak RSS ${(c.record.peakRss / 2 ** 20).toFixed(0)} MiB`);
+      if (cell.cell.kind === 'target' && !interrupted) {
+        const dir = cellDir(opts.out, cell.key);
+        const n = await calibrateTargetBatchNorm(dir, opts.dataset, opts.dataDir);
+        log(`dry run: ${cell.key}: batch-norm running statistics of ${n} weight file(s) set from the ${DRY_RUN_WORK.perClass * 10} training images`);
+      }
     },
   };
   let suiteCalls = 0;
@@ -416,6 +426,50 @@ export async function runDryRun(opts: DryRunOptions): Promise<{ measurements: Me
     cells: [...records.values()].filter((r) => fs.existsSync(path.join(cellDir(opts.out, r.cell.key), r.cell.cell.kind === 'eval' ? EVAL_FILE : 'done.json'))).map((r) => measurementOf(opts.out, r, real, opts.dataset)),
     };
   }
+}
+
+/**
+ * Why the dry run recalibrates its targets' batch norm: after the dry run's five optimizer steps a
+ * target's running statistics are still ~35% their initial values (mean 0, variance 1; each update
+ * moves them 10% of the way at PyTorch's momentum 0.1), while ResNet-18's unnormalised activations grow
+ * through depth. In eval mode, which is how every pre-processor sees its frozen target, the dry run's
+ * TRADES ResNet-18 then gave logits of |z| ~ 6e6 (layer3 ~ 1.6e4) where train mode gives ~ 90; JATP's
+ * cross-entropy on those logits was 3e7 and its step 2 NaN. A real run's 76 epochs leave valid
+ * statistics, so this is the dry run's artifact: here the running statistics are set, in one
+ * train-mode pass at momentum 0 (each layer's statistics become those of the batch), from the
+ * target's own training images, and every weight file of the cell is rewritten (with its checksum).
+ * Returns how many weight files were rewritten.
+ */
+export async function calibrateTargetBatchNorm(dir: string, dataset: string, dataDir?: string): Promise<number> {
+  const ds = await loadDataset(dataset, dataDir !== undefined ? { dataDir } : {});
+  const train = firstPerClass(ds.train, DRY_RUN_WORK.perClass);
+  let rewritten = 0;
+  for (const rel of RUN_WEIGHT_CANDIDATES) {
+    const file = path.join(dir, rel);
+    if (!fs.existsSync(file)) continue;
+    const sidecar = await readSidecar(file);
+    const net = await loadNetwork(file);
+    const batch = toFloatBatch(train, Array.from({ length: train.count }, (_, i) => i), ds.imageShape);
+    try {
+      if (!(net instanceof LayersNetwork)) throw new Error(`dry run: ${file}: batch-norm calibration needs a tfjs-layers network, got '${net.arch}'`);
+      const norms = net.model.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as Array<{ momentum: number }>;
+      const saved = norms.map((l) => l.momentum);
+      try {
+        for (const l of norms) l.momentum = 0;
+        tf.tidy(() => {
+          net.apply(batch.x, true);
+        });
+      } finally {
+        norms.forEach((l, i) => (l.momentum = saved[i]!));
+      }
+      await saveNetwork(net, file, sidecar);
+      rewritten++;
+    } finally {
+      tf.dispose([batch.x, batch.y]);
+      net.dispose();
+    }
+  }
+  return rewritten;
 }
 
 /** Each training was stopped once and resumed, ran with the preset's epoch-1 learning rate, and kept finite metrics. */

@@ -60,8 +60,8 @@ export interface DryRunHooks {
   readonly interruptAfterSteps: number;
   /** Called before a cell runs; returns the progress sink its training reports to. */
   cellStarted(cell: ResolvedCell): ProgressSink;
-  /** Called after a cell ran (also after an interrupted training). */
-  cellFinished(cell: ResolvedCell, interrupted: boolean): void;
+  /** Called after a cell ran (also after an interrupted training); awaited before the next cell. */
+  cellFinished(cell: ResolvedCell, interrupted: boolean): void | Promise<void>;
 }
 export interface Manifest {
   readonly scale: ScaleName;
@@ -288,7 +288,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
       }
       run.evaluated++;
     }
-    opts.dryRun?.cellFinished(cell, interrupted);
+    await opts.dryRun?.cellFinished(cell, interrupted);
     if (interrupted) {
       log(`[${stamp()}] interrupted during ${cell.key}; run the same command again to continue`);
       break;
