@@ -213,7 +213,7 @@ test('SIGINT on the train-target --nproc launcher is passed on to every worker o
   const script = path.join(dir, 'launcher.mts');
   const log = path.join(dir, 'launcher-log');
   fs.mkdirSync(log);
-  const distributed = path.resolve(import.meta.dirname, '../../src/cli/distributed.ts');
+  const distributed = path.resolve(import.meta.dirname, '../../src/cli/data-parallel-flags.ts');
   fs.writeFileSync(script, `
 import * as fs from 'node:fs';
 import { launchLocalWorkers } from ${JSON.stringify(distributed)};
