@@ -23,11 +23,17 @@ import { buildClassifier, buildNetwork } from '../src/models/architectures.js';
 import { exportPytorch, toPytorchStateDict } from '../src/models/pytorch.js';
 import type { Classifier, Network } from '../src/models/types.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
+import type { TensorToWrite } from '../src/io/safetensors-codec.js';
 import { SgdMomentum } from '../src/training/optim.js';
 import type { Batch } from '../src/training/types.js';
-import { hostTensor } from './attacks-small-cnn.js';
 
 export const STEP_DATASET = 'fashion-mnist';
+
+/** A tensor's values on the host, for writing to safetensors (int32 stays int32). */
+function hostTensor(t: tf.Tensor): TensorToWrite {
+  const data = t.dtype === 'int32' ? Int32Array.from(t.dataSync() as Int32Array) : Float32Array.from(t.dataSync() as Float32Array);
+  return { shape: t.shape, data };
+}
 
 export interface JatpStepSetup {
   readonly config: DefenseConfig;
