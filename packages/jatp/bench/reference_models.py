@@ -266,3 +266,86 @@ def jatp_step(purifier, target, feature, optimizer, x, y, cfg, generator=None, s
     total.backward()
     optimizer.step()
     return total.item()
+
+
+# APE-G (models/apeg.ts, defenses/apeg.ts, purifier-losses.ts): generator and discriminator, their
+# losses and one training step (a discriminator update, then `generator_steps` generator updates).
+APEG_SLOPE = 0.01
+
+
+class ApegGenerator(nn.Module):
+    """conv4x4 s2 p1 (inC->64) BN LReLU, conv4x4 s2 p1 (64->128) BN LReLU, convT4x4 s2 p1 (128->64) BN
+    LReLU, convT4x4 s2 p1 (64->inC) tanh; names as the toolkit's exporter writes them."""
+
+    def __init__(self, in_channels=3):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(APEG_SLOPE))
+        self.conv2 = nn.Sequential(nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(APEG_SLOPE))
+        self.deconv1 = nn.Sequential(nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(APEG_SLOPE))
+        self.deconv2 = nn.Sequential(nn.ConvTranspose2d(64, in_channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, x):
+        return self.deconv2(self.deconv1(self.conv2(self.conv1(x))))
+
+
+class ApegDiscriminator(nn.Module):
+    """conv3x3 s2 p0 (inC->64) LReLU, conv3x3 s2 (64->128) BN LReLU, conv3x3 s2 (128->256) BN LReLU,
+    flatten, linear(->1), sigmoid. The toolkit flattens NHWC: `load_toolkit_layout` reorders the
+    linear weight from (h, w, c) to PyTorch's (c, h, w) order."""
+
+    def __init__(self, in_channels=3, input_size=32):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 2, 0), nn.LeakyReLU(APEG_SLOPE))
+        self.conv2 = nn.Sequential(nn.Conv2d(64, 128, 3, 2, 0), nn.BatchNorm2d(128), nn.LeakyReLU(APEG_SLOPE))
+        self.conv3 = nn.Sequential(nn.Conv2d(128, 256, 3, 2, 0), nn.BatchNorm2d(256), nn.LeakyReLU(APEG_SLOPE))
+        s = input_size
+        for _ in range(3):
+            s = (s - 3) // 2 + 1
+        self.side = s
+        self.fc = nn.Sequential(nn.Linear(256 * s * s, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        h = self.conv3(self.conv2(self.conv1(x)))
+        return self.fc(h.flatten(1))
+
+    def load_toolkit_layout(self, w):
+        """Weights in the toolkit's own layout (HWIO kernels, [in, out] dense, NHWC flatten order)."""
+        sd = {}
+        for name, t in w.items():
+            if t.dim() == 4:
+                t = t.permute(3, 2, 0, 1)
+            elif name == "fc.0.weight":
+                s = self.side
+                t = t.reshape(s, s, 256, 1).permute(3, 2, 0, 1).reshape(1, -1)
+            sd[name] = t.contiguous()
+        for layer in ("conv2.1", "conv3.1"):
+            sd[f"{layer}.num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+        self.load_state_dict(sd, strict=True)
+        return self
+
+
+def apeg_discriminator_loss(d_real, d_fake):
+    """BCE(D(x), 1) + BCE(D(G(x_adv)), 0) on probabilities (BCELoss clamps each log at -100)."""
+    return F.binary_cross_entropy(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))
+
+
+def apeg_generator_loss(generated, natural, d_fake, w_mse=0.7, w_adv=0.3):
+    mse = (generated - natural).pow(2).mean()
+    adv = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
+    return w_mse * mse + w_adv * adv, mse, adv
+
+
+def apeg_step(gen, disc, opt_g, opt_d, natural, adversarial, generator_steps=2):
+    """One APE-G step as the toolkit's ApegRecipe: D on (x, G(x_adv) fixed), then G `generator_steps` times."""
+    with torch.no_grad():
+        fake = gen(adversarial)
+    opt_d.zero_grad(set_to_none=True)
+    apeg_discriminator_loss(disc(natural), disc(fake)).backward()
+    opt_d.step()
+    for _ in range(generator_steps):
+        opt_g.zero_grad(set_to_none=True)
+        generated = gen(adversarial)
+        total, _, _ = apeg_generator_loss(generated, natural, disc(generated))
+        total.backward()
+        opt_g.step()
+    return total.item()

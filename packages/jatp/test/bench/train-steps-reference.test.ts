@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { randomStart } from '../../src/attacks/ball-and-losses.js';
 import { buildJatpStep, comparePorts, probeJatpStep, writeJatpStepForReference, type JatpStepSetup } from '../../bench/train-steps-jatp.js';
+import { apegPortHolds, buildApegStep, compareApegPorts, probeApegStep, writeApegStepForReference } from '../../bench/train-steps-apeg.js';
 
 // The engine the bench times when its addon loads (seconds); else the `cpu` backend (minutes: its
 // convolution gradients are slow). PyTorch is the independent reference either way.
@@ -91,6 +92,39 @@ test('bench:train-steps: the PyTorch JATP step matches the toolkit (loss terms, 
     assert.ok(bad.lossRelative > 1e-4 && bad.gradRelative > 1e-3, `an α slip went unseen: ${JSON.stringify(bad)}`);
   } finally {
     tf.dispose([start, xAdv, s.batch.x, s.batch.y]);
+    s.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench:train-steps: the PyTorch APE-G step matches the toolkit (losses; gradients as close to float64 as PyTorch float32)', { skip }, async () => {
+  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
+  const dir = mkdtempSync(join(tmpdir(), 'jatp-train-steps-apeg-'));
+  const natural = tf.randomUniform([4, 16, 16, 1], 0, 1, 'float32', 21) as tf.Tensor4D;
+  const adversarial = tf.tidy(() => tf.clipByValue(tf.add(natural, tf.randomUniform(natural.shape, -0.1, 0.1, 'float32', 22)), 0, 1)) as tf.Tensor4D;
+  const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+  const s = buildApegStep(3, natural, adversarial, y);
+  try {
+    await writeApegStepForReference(dir, s);
+    const r = spawnSync(PY, [script, '--data', dir, '--mode', 'probe', '--threads', '1'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    assert.equal(r.status, 0, r.stderr);
+    const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as Parameters<typeof compareApegPorts>[1];
+    const ours = probeApegStep(s);
+    for (const v of Object.values(ours.loss)) assert.ok(v > 1e-3, `a loss term is ~0: ${JSON.stringify(ours.loss)}`);
+    const report = compareApegPorts(ours, theirs);
+    assert.ok(apegPortHolds(report), JSON.stringify(report));
+    assert.ok(report.oursVs64.d < 1e-4 && report.oursVs64.g < 1e-4, JSON.stringify(report));
+
+    // A real port error shows: the generator loss with the weights ξ swapped (0.3 MSE + 0.7 BCE).
+    const wrong = buildApegStep(3, natural, adversarial, y);
+    for (const [name, v] of wrong.generator.namedWeights()) v.assign(s.generator.namedWeights().get(name)!);
+    for (const [name, v] of wrong.discriminator.namedWeights()) v.assign(s.discriminator.namedWeights().get(name)!);
+    (wrong.recipe.options as { weights: { mse: number; adversarial: number } }).weights = { mse: 0.3, adversarial: 0.7 };
+    const bad = compareApegPorts(probeApegStep(wrong), theirs);
+    wrong.dispose();
+    assert.ok(!apegPortHolds(bad), `swapped generator weights went unseen: ${JSON.stringify(bad)}`);
+  } finally {
+    tf.dispose([natural, adversarial, y]);
     s.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
