@@ -11,6 +11,14 @@
  * the attacked images) when found, else synthetic images labelled by the untrained model itself
  * (no training then; said so in the output).
  *
+ * With --full-runs TARGET,PURIFIER the networks are not built and trained here: a classifier and a
+ * purifier trained by the toolkit's own recipes are loaded from their run folders (the library's
+ * loader, the same files `jatp evaluate --model --preprocessor` would read), the attacked images
+ * are the first --images test images of the dataset the target's sidecar records, and eps is that
+ * dataset's threat model's (data/threat-model.ts). That is the robust full model the bench needs:
+ * on the naturally trained one above every point falls to APGD-CE and AutoAttack's later stages
+ * never run. The PyTorch twins exist for resnet18 and small-cnn targets and the jatp-purifier.
+ *
  * For the reference both networks are written with the toolkit's PyTorch exporter
  * (models/pytorch.ts: PyTorch names and layouts, safetensors), which reference_models.py loads
  * with a strict load_state_dict.
@@ -22,9 +30,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { parseCifarRecords } from '../src/data/cifar10.js';
+import { loadDataset } from '../src/data/load-dataset.js';
+import { threatModelOf } from '../src/data/threat-model.js';
 import { readMaybeCompressed } from '../src/data/io.js';
 import type { Split } from '../src/data/types.js';
 import { defenseDefaults } from '../src/defenses/presets.js';
+import { loadPipeline } from '../src/evaluation/load-pipeline.js';
 import { SCALE_SETTINGS } from '../src/experiments/suite/scales.js';
 import { fullModel, type FullModel } from '../src/models/full-model.js';
 import { exportPytorch } from '../src/models/pytorch.js';
@@ -61,7 +72,8 @@ export async function writeFullModelForReference(dir: string, nets: { target: Cl
   await exportPytorch(nets.target, path.join(dir, 'target.safetensors'));
   await exportPytorch(nets.purifier, path.join(dir, 'purifier.safetensors'));
   await writeSafetensors(path.join(dir, 'inputs.safetensors'), new Map([['x', hostTensor(x)], ['y', hostTensor(y)]]));
-  const meta = { model: 'full', eps, target: nets.target.options, purifier: nets.purifier.options };
+  // targetArch tells attacks_reference.py which PyTorch twin to build for T.
+  const meta = { model: 'full', eps, targetArch: nets.target.arch, target: nets.target.options, purifier: nets.purifier.options };
   fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify(meta));
 }
 
@@ -175,4 +187,57 @@ export async function fullModelBench(opts: { images: number; trainSteps: number;
       nets.purifier.dispose();
     },
   };
+}
+
+/** Target architectures attacks_reference.py has a PyTorch twin for. */
+const PORTED_TARGETS = ['resnet18', 'small-cnn'];
+
+/**
+ * Part (b) on a toolkit-trained pair: the classifier from `targetRun`, the purifier from
+ * `purifierRun` (run folders or weights files), attacked on the first `images` test images of
+ * the dataset the target was trained on, at that dataset's eps.
+ */
+export async function runFolderFullModelBench(opts: { images: number; targetRun: string; purifierRun: string }): Promise<BenchModel> {
+  const pipeline = await loadPipeline({ model: opts.targetRun, preprocessor: opts.purifierRun });
+  const target = pipeline.classifier;
+  const purifier = pipeline.preprocessor;
+  try {
+    if (target === undefined || purifier === undefined) throw new Error('--full-runs: expected a classifier run folder and a purifier run folder');
+    if (!PORTED_TARGETS.includes(target.arch)) throw new Error(`--full-runs: ${opts.targetRun} holds a '${target.arch}'; reference_models.py has PyTorch twins for ${PORTED_TARGETS.join(' and ')} only`);
+    if (purifier.arch !== 'jatp-purifier') throw new Error(`--full-runs: ${opts.purifierRun} holds a '${purifier.arch}'; reference_models.py has a PyTorch twin for jatp-purifier only`);
+    const dataset = pipeline.trainedOn;
+    if (dataset === undefined) throw new Error(`--full-runs: ${opts.targetRun}'s sidecar records no dataset; the bench needs it to pick the test images and eps`);
+    const ds = await loadDataset(dataset);
+    const [h, w, c] = ds.imageShape;
+    if (target.options['inChannels'] !== c || purifier.options['inChannels'] !== c) {
+      throw new Error(`--full-runs: ${dataset} images have ${c} channel(s), the networks take ${String(target.options['inChannels'])} / ${String(purifier.options['inChannels'])}`);
+    }
+    if (ds.test.count < opts.images) throw new Error(`--images ${opts.images}: the ${dataset} test set has ${ds.test.count} images`);
+    const pixels = h * w * c;
+    const x = tf.tensor4d(Float32Array.from(ds.test.images.subarray(0, opts.images * pixels), (v) => v / 255), [opts.images, h, w, c]);
+    const y = tf.tensor1d(ds.test.labels.slice(0, opts.images), 'int32');
+    const eps = threatModelOf(dataset).eps;
+    const nets = { target, purifier, model: fullModel(target, purifier) };
+    const t = target.options, p = purifier.options;
+    return {
+      key: 'full',
+      description: `full model T(clip01(P(x))) from run folders: ${purifier.arch} (nf ${p['nf']}, gc ${p['gc']}, nb ${p['nb']}, ${opts.purifierRun}) + ` +
+        `${target.arch} width ${t['width']} (${opts.targetRun}); eps ${eps} (${dataset} threat model); ` +
+        `clean accuracy ${(100 * accuracy(nets.model, x, y)).toFixed(1)}% on ${opts.images} ${dataset} test images`,
+      logits: nets.model.logits,
+      x,
+      y,
+      data: `${dataset} test`,
+      eps,
+      writeForReference: (dir) => writeFullModelForReference(dir, nets, x, y, eps),
+      probe: () => probeFullModel(nets, x),
+      dispose: () => {
+        tf.dispose([x, y]);
+        pipeline.dispose();
+      },
+    };
+  } catch (err) {
+    pipeline.dispose();
+    throw err;
+  }
 }

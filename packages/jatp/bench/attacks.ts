@@ -9,7 +9,9 @@
  *     work; kernel counts also for the toolkit's ResNet-18 at 32x32x3.
  * (b) full: the CPU-preset full model T(clip01(P(x))) (JATP purifier nf 16 / gc 8 / nb 1 + ResNet-18
  *     width 8, inference mode) on 32x32x3 JPEG-derived CIFAR-10 test images, eps 8/255
- *     (bench/attacks-full-model.ts), trained --full-train-steps Adam steps.
+ *     (bench/attacks-full-model.ts), trained --full-train-steps Adam steps; or, with --full-runs
+ *     TARGET,PURIFIER, a target and a JATP purifier trained by the toolkit's recipes, loaded from
+ *     their run folders, on the test images and eps of the dataset the target was trained on.
  *
  * The comparison (dev-only) needs AUTOATTACK_DIR (a checkout of the reference code, github
  * fra31/auto-attack; never vendored here) and a python3 with torch (Debian python3-torch);
@@ -33,7 +35,8 @@
  *        the old way, as a third interleaved side: what batching the targets buys)
  *        --eps E (0.1, the CNN; the full model uses 8/255)  --trades-epochs N (3; 0 = the old
  *        naturally trained CNN, --train-steps N (300) SGD steps)  --cache DIR (.cache/bench-attacks)
- *        --full-train-steps N (300)  --cifar FILE (a CIFAR-10 test_batch.bin; default: found
+ *        --full-train-steps N (300)  --full-runs TARGET_RUN,PURIFIER_RUN (part (b) on a trained pair
+ *        instead)  --cifar FILE (a CIFAR-10 test_batch.bin; default: found
  *        under shared/data beside the repository)  --port-tol T (1e-5, relative above 1)
  *        --python PATH (/usr/bin/python3)  --json
  * Backend: `initBackend` (torch when its addon loads; JATP_BACKEND to force one).
@@ -56,7 +59,7 @@ import { buildResnet18 } from '../src/models/resnet18.js';
 import type { LogitsFn } from '../src/models/types.js';
 import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
 import type { BenchModel } from './attacks-model.js';
-import { fullModelBench } from './attacks-full-model.js';
+import { fullModelBench, runFolderFullModelBench } from './attacks-full-model.js';
 import { smallCnnBench } from './attacks-small-cnn.js';
 import { positiveIntFlag } from './flags.js';
 
@@ -84,6 +87,16 @@ function nonNegativeInt(name: string, def: number): number {
 }
 const MODELS = ['cnn', 'full', 'both'] as const;
 
+/** --full-runs TARGET,PURIFIER: two run folders (or weights files), each checked to exist. */
+function fullRunsFlag(): { targetRun: string; purifierRun: string } | undefined {
+  const text = flagValue('--full-runs');
+  if (text === undefined) return undefined;
+  const parts = text.split(',');
+  if (parts.length !== 2 || parts.some((p) => p === '')) throw new Error(`--full-runs: expected TARGET_RUN,PURIFIER_RUN (two run folders), got '${text}'`);
+  for (const p of parts) if (!fs.existsSync(p)) throw new Error(`--full-runs: ${p} does not exist (expected a run folder of train-target / train-defense)`);
+  return { targetRun: parts[0]!, purifierRun: parts[1]! };
+}
+
 function parseFlags() {
   const model = flagValue('--model') ?? 'both';
   if (!(MODELS as readonly string[]).includes(model)) throw new Error(`--model: expected one of ${MODELS.join(', ')}, got '${model}'`);
@@ -100,13 +113,14 @@ function parseFlags() {
       return a;
     }),
     fullTrainSteps: nonNegativeInt('--full-train-steps', 300),
+    fullRuns: fullRunsFlag(),
     portTol: positiveNumber('--port-tol', 1e-5),
     cifar: flagValue('--cifar'),
     python: flagValue('--python') ?? '/usr/bin/python3',
   };
 }
 // A bad flag is a one-line message, not a stack trace.
-const { model: modelFlag, images, pairs, cnnEps, trainSteps, tradesEpochs, cache, attacks, fullTrainSteps, portTol, cifar, python } = (() => {
+const { model: modelFlag, images, pairs, cnnEps, trainSteps, tradesEpochs, cache, attacks, fullTrainSteps, fullRuns, portTol, cifar, python } = (() => {
   try {
     return parseFlags();
   } catch (err) {
@@ -356,7 +370,9 @@ async function main(): Promise<void> {
     }
   }
   if (modelFlag !== 'cnn') {
-    const bm = await fullModelBench({ images, trainSteps: fullTrainSteps, ...(cifar === undefined ? {} : { cifar }) });
+    const bm = fullRuns !== undefined
+      ? await runFolderFullModelBench({ images, ...fullRuns })
+      : await fullModelBench({ images, trainSteps: fullTrainSteps, ...(cifar === undefined ? {} : { cifar }) });
     try {
       models.full = await benchModel(bm, () => ({}), noRef);
     } finally {

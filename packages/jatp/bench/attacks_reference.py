@@ -2,7 +2,7 @@
 
 Rebuilds the model whose weights and images bench/attacks.ts wrote to --data (meta.json says
 which: the small CNN, or the full model T(clip01(P(x))) of the JATP purifier and the narrow
-ResNet-18; networks in reference_models.py) and runs one attack with the reference AutoAttack code
+ResNet-18 or the registry small-cnn; networks in reference_models.py) and runs one attack with the reference AutoAttack code
 (its directory on sys.path: AUTOATTACK_DIR), printing one JSON line {"seconds": ...,
 "robustAccuracy": ...}. Attacks: pgd40 (plain PGD written here: random start, sign steps of
 eps/4, projection, as the toolkit's Pgd), apgd_ce (autoattack's APGDAttack, CE, 100 iterations,
@@ -24,7 +24,10 @@ import torch.nn.functional as F
 # No __pycache__ beside the sources (it would show up in git status).
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_models import FullModel, JatpPurifier, ResNet18, SmallCnn, load_strict, read_safetensors  # noqa: E402
+from reference_models import FullModel, JatpPurifier, RegistrySmallCnn, ResNet18, SmallCnn, load_strict, read_safetensors  # noqa: E402
+
+# The PyTorch twin of each target architecture the full model may have (meta.json's targetArch).
+TARGET_TWINS = {"resnet18": ResNet18, "small-cnn": RegistrySmallCnn}
 
 
 def load(data_dir):
@@ -37,7 +40,10 @@ def load(data_dir):
         model = SmallCnn(read_safetensors(os.path.join(data_dir, "cnn.safetensors")))
     elif meta["model"] == "full":
         t, p = meta["target"], meta["purifier"]
-        target = load_strict(ResNet18(t["width"], t["inChannels"], t["numClasses"]), os.path.join(data_dir, "target.safetensors"))
+        arch = meta.get("targetArch", "resnet18")
+        if arch not in TARGET_TWINS:
+            raise ValueError(f"meta.json: no PyTorch twin for target {arch!r} (expected one of {sorted(TARGET_TWINS)})")
+        target = load_strict(TARGET_TWINS[arch](t["width"], t["inChannels"], t["numClasses"]), os.path.join(data_dir, "target.safetensors"))
         purifier = load_strict(JatpPurifier(p["inChannels"], p["nf"], p["gc"], p["nb"]), os.path.join(data_dir, "purifier.safetensors"))
         model = FullModel(purifier, target)
     else:
