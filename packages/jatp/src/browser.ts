@@ -11,3 +11,4 @@ export type { Split } from './data/types.js';
 export { assembleReport, attackLabel, batchRanges, type EvaluationReport } from './evaluation/evaluate.js';
 export type { EvaluationState, AttackBatchRecord } from './evaluation/eval-state.js';
 export { cliEvalJson } from './evaluation/eval-json.js';
+export { batchDistances, correctMask, isRandomized, type BatchDistances } from './evaluation/batch-scoring.js';

@@ -11,7 +11,7 @@ import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { AuditJob, BackendName, BenchJob, FallenImage, ModelSource, PageMessage, PixelRange, WorkerMessage } from './protocol.js';
 import { BACKENDS, PIXEL_RANGES } from './protocol.js';
 import { registerWasmGradients, unfuseConvolutions } from './wasm-gradients.js';
-import { assembleReport, attackLabel, batchRanges, buildAttack, cliEvalJson, parseAttackSpec, toFloatBatch, type AttackBatchRecord, type AutoAttackReport, type EvaluationState, type Split } from './toolkit.js';
+import { assembleReport, attackLabel, batchDistances, batchRanges, buildAttack, correctMask, isRandomized, cliEvalJson, parseAttackSpec, toFloatBatch, type AttackBatchRecord, type AutoAttackReport, type EvaluationState, type Split } from './toolkit.js';
 
 type Logits = (x: tf.Tensor4D) => tf.Tensor2D;
 
@@ -189,38 +189,10 @@ function pipeline(classifier: Loaded, pre: Loaded | undefined, range: PixelRange
 // ---------------------------------------------------------------------------------------------------
 // The evaluation, batch by batch as the toolkit's `evaluate` runs it
 
-function correctMask(model: Logits, x: tf.Tensor4D, y: tf.Tensor1D): boolean[] {
-  const c = tf.tidy(() => tf.equal(tf.cast(tf.argMax(model(x), 1), 'int32'), tf.cast(y, 'int32')));
-  const v = c.dataSync();
-  c.dispose();
-  return Array.from(v, (e) => e === 1);
-}
-
 function predictions(model: Logits, x: tf.Tensor4D): Int32Array {
   const p = tf.tidy(() => tf.cast(tf.argMax(model(x), 1), 'int32'));
   const v = p.dataSync() as Int32Array;
   p.dispose();
-  return v;
-}
-
-function isRandomized(model: Logits, x: tf.Tensor4D): boolean {
-  const a = tf.tidy(() => model(x)).dataSync();
-  const b = tf.tidy(() => model(x)).dataSync();
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return true;
-  return false;
-}
-
-function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
-  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b)), [1, 2, 3]), 255));
-  const v = m.dataSync() as Float32Array;
-  m.dispose();
-  return v;
-}
-
-function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
-  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b))), 255));
-  const v = m.dataSync()[0]!;
-  m.dispose();
   return v;
 }
 
@@ -335,27 +307,12 @@ async function run(job: AuditJob): Promise<void> {
       const still = correctMask(model, result.xAdv, y);
       const clean = state.clean[b]!.correct;
       const purified = purify ? tf.tidy(() => purify(result.xAdv)) : undefined;
-      const adv = perExampleAbsDiff255(result.xAdv, x);
-      const pur = purified ? perExampleAbsDiff255(purified, x) : undefined;
-      let attacked = 0;
-      let l1AdvAttacked = 0;
-      let l1PurifiedAttacked = 0;
-      adv.forEach((d, i) => {
-        if (d > 0) {
-          attacked++;
-          l1AdvAttacked += d;
-          l1PurifiedAttacked += pur ? pur[i]! : 0;
-        }
-      });
+      const distances = batchDistances(result.xAdv, x, purified);
       const robust = indices.map((_, i) => clean[i]! && still[i]!);
       const report = result as Partial<AutoAttackReport>;
       const record: AttackBatchRecord = {
         robust,
-        l1Adv: meanAbsDiff255(result.xAdv, x) * indices.length,
-        l1Purified: purified ? meanAbsDiff255(purified, x) * indices.length : undefined,
-        attacked,
-        l1AdvAttacked,
-        ...(pur ? { l1PurifiedAttacked } : {}),
+        ...distances,
         stageNames: report.stages?.map((s) => s.name),
         stageCorrect: report.stages?.map((s) => Math.round(s.robustAccuracy * indices.length)),
         seconds: (Date.now() - t0) / 1000,

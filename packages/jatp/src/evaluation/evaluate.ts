@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Split } from '../data/types.js';
 import { toFloatBatch } from '../data/pipeline.js';
 import type { LogitsFn } from '../models/types.js';
+import { batchDistances, correctMask, isRandomized } from './batch-scoring.js';
 import type { Attack } from '../attacks/types.js';
 import type { AttackSpec } from '../attacks/attack-specs.js';
 import { buildAttack } from '../attacks/attack-specs.js';
@@ -165,67 +166,11 @@ export interface EvaluationReport {
   readonly shard?: ShardSpec & { readonly firstIndex: number };
 }
 
-function correctMask(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D): boolean[] {
-  const correct = tf.tidy(() => tf.equal(tf.cast(tf.argMax(model(x), 1), 'int32'), tf.cast(y, 'int32')));
-  const values = correct.dataSync();
-  correct.dispose();
-  return Array.from(values, (v) => v === 1);
-}
-
 /** Correct in every one of `passes` forward passes (the worst case for a randomized model). */
 function worstCaseCorrect(model: LogitsFn, x: tf.Tensor4D, y: tf.Tensor1D, passes: number): boolean[] {
   const mask = correctMask(model, x, y);
   for (let p = 1; p < passes; p++) correctMask(model, x, y).forEach((c, i) => (mask[i] = mask[i]! && c));
   return mask;
-}
-
-/** Two forward passes on the same input that differ anywhere: the model is randomized. */
-function isRandomized(model: LogitsFn, x: tf.Tensor4D): boolean {
-  const a = tf.tidy(() => model(x));
-  const b = tf.tidy(() => model(x));
-  const va = a.dataSync();
-  const vb = b.dataSync();
-  let differs = false;
-  for (let i = 0; i < va.length && !differs; i++) differs = !Object.is(va[i], vb[i]);
-  tf.dispose([a, b]);
-  return differs;
-}
-
-function meanAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): number {
-  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b))), 255));
-  const v = m.dataSync()[0]!;
-  m.dispose();
-  return v;
-}
-
-/** Per example: mean |a - b| x 255 over its elements. */
-function perExampleAbsDiff255(a: tf.Tensor4D, b: tf.Tensor4D): Float32Array {
-  const m = tf.tidy(() => tf.mul(tf.mean(tf.abs(tf.sub(a, b)), [1, 2, 3]), 255));
-  const v = m.dataSync() as Float32Array;
-  m.dispose();
-  return v;
-}
-
-/** How many points x_adv changed, and the L1 sums (adversarial, purified) over those points. */
-function attackedL1(
-  xAdv: tf.Tensor4D,
-  x: tf.Tensor4D,
-  purified: tf.Tensor4D | undefined,
-): { attacked: number; l1AdvAttacked: number; l1PurifiedAttacked?: number; l1AdvPerExample?: number[]; l1PurifiedPerExample?: number[] } {
-  const adv = perExampleAbsDiff255(xAdv, x);
-  const pur = purified ? perExampleAbsDiff255(purified, x) : undefined;
-  let attacked = 0;
-  let l1AdvAttacked = 0;
-  let l1PurifiedAttacked = 0;
-  adv.forEach((d, i) => {
-    if (d > 0) {
-      attacked++;
-      l1AdvAttacked += d;
-      l1PurifiedAttacked += pur ? pur[i]! : 0;
-    }
-  });
-  // Per example only with a pre-processor: Fig. 2(b) compares the two distances image by image.
-  return { attacked, l1AdvAttacked, ...(pur ? { l1PurifiedAttacked, l1AdvPerExample: Array.from(adv), l1PurifiedPerExample: Array.from(pur) } : {}) };
 }
 
 function defaultBuild(spec: AttackSpec, eps: number, norm: BallNorm): Attack {
@@ -346,20 +291,15 @@ export function evaluate(model: EvaluatedModel, split: Split, options: Evaluatio
         const forwarded = counter.images;
         const stillCorrect = worstCaseCorrect(exact, result.xAdv, y, passes);
         const clean = state.clean[b]!.correct;
-        const l1Adv = meanAbsDiff255(result.xAdv, x) * indices.length;
-        let l1Purified: number | undefined;
         const purified = model.preprocess ? tf.tidy(() => model.preprocess!(result.xAdv)) : undefined;
-        if (purified) l1Purified = meanAbsDiff255(purified, x) * indices.length;
-        const onAttacked = attackedL1(result.xAdv, x, purified);
+        const distances = batchDistances(result.xAdv, x, purified);
         const robust = indices.map((_, i) => clean[i]! && stillCorrect[i]!);
         options.onAttackBatch?.({ attackIndex, attack: attackLabel(spec), batch: b, indices, x, y, xAdv: result.xAdv, purified, robust });
         purified?.dispose();
         const report = result as Partial<AutoAttackReport>;
         records[b] = {
           robust,
-          l1Adv,
-          l1Purified,
-          ...onAttacked,
+          ...distances,
           stageNames: report.stages?.map((s) => s.name),
           stageCorrect: report.stages?.map((s) => Math.round(s.robustAccuracy * indices.length)),
           seconds: (Date.now() - started) / 1000,
