@@ -166,3 +166,186 @@ def load_strict(module, path):
     """Loads a toolkit-exported state dict; strict, so a naming or shape mismatch fails loudly."""
     module.load_state_dict(read_safetensors(path), strict=True)
     return module
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training steps (bench/train-steps.ts): the registry small CNN as the frozen JATP target, the JATP
+# loss and the feature-space attack, written from models/small-cnn.ts, defenses/purifier-losses.ts,
+# classifier-losses.ts and attacks/feature-attack.ts.
+
+
+class RegistrySmallCnn(nn.Module):
+    """The registry's small-cnn (models/small-cnn.ts): conv3x3 BN ReLU (w), conv3x3 s2 (2w),
+    conv3x3 (2w), conv3x3 s2 (4w), each without bias and followed by BN and ReLU, global average,
+    linear. Not the bench CNN above. `features` returns the logits and the named stage outputs."""
+
+    def __init__(self, width=16, in_channels=3, num_classes=10):
+        super().__init__()
+
+        def cbr(cin, cout, stride):
+            return nn.ModuleDict({"conv": nn.Conv2d(cin, cout, 3, stride, 1, bias=False), "bn": nn.BatchNorm2d(cout)})
+
+        self.block1 = nn.ModuleList([cbr(in_channels, width, 1)])
+        self.block2 = nn.ModuleList([cbr(width, 2 * width, 2), cbr(2 * width, 2 * width, 1)])
+        self.block3 = nn.ModuleList([cbr(2 * width, 4 * width, 2)])
+        self.linear = nn.Linear(4 * width, num_classes)
+
+    @staticmethod
+    def _run(blocks, h):
+        for b in blocks:
+            h = F.relu(b["bn"](b["conv"](h)))
+        return h
+
+    def features(self, x):
+        b1 = self._run(self.block1, x)
+        b2 = self._run(self.block2, b1)
+        b3 = self._run(self.block3, b2)
+        pool = b3.mean(dim=(2, 3))
+        return self.linear(pool), {"block1": b1, "block2": b2, "block3": b3, "pool": pool}
+
+    def forward(self, x):
+        return self.features(x)[0]
+
+
+BOOSTED_CE_OFFSET = 1.0001
+BOOSTED_CE_TINY = 1e-12
+
+
+def boosted_cross_entropy(logits, y):
+    """MART's boosted CE, mean over the batch: CE - log(1.0001 - p[k*] + 1e-12), k* the strongest
+    wrong class chosen without gradient (ties to the lowest index)."""
+    probs = F.softmax(logits, dim=1)
+    with torch.no_grad():
+        masked = probs.clone()
+        masked[torch.arange(len(y)), y] = -1.0
+        k_star = masked.argmax(1)
+    p_wrong = probs.gather(1, k_star[:, None]).squeeze(1)
+    return (F.cross_entropy(logits, y, reduction="none") - torch.log(BOOSTED_CE_OFFSET - p_wrong + BOOSTED_CE_TINY)).mean()
+
+
+def jatp_loss(purifier, target, feature, x, x_adv, y, alpha=5.0, beta=3.0):
+    """L_JATP = mean_i[BCE_i + alpha FSM_i (1 - p_y(T(P(x_i))))] + beta MSE(P(x~), x); P's output goes to
+    T unclamped; the natural branch is not detached. Returns (total, bce, weighted fsm, pixel)."""
+    purified_adv = purifier(x_adv)
+    purified_nat = purifier(x)
+    logits_adv, feats_adv = target.features(purified_adv)
+    logits_nat, feats_nat = target.features(purified_nat)
+    bce = boosted_cross_entropy(logits_adv, y)
+    fa, fn = feats_adv[feature], feats_nat[feature]
+    fsm = (fa - fn).pow(2).reshape(len(y), -1).mean(1)
+    p_true = F.softmax(logits_nat, dim=1).gather(1, y[:, None]).squeeze(1)
+    weighted_fsm = (fsm * (1 - p_true)).mean()
+    pixel = (purified_adv - x).pow(2).mean()
+    return bce + alpha * weighted_fsm + beta * pixel, bce, weighted_fsm, pixel
+
+
+def feature_attack(purifier, target, feature, x, eps, steps, step_size, start=None, generator=None):
+    """Eq. 5: K sign-gradient steps maximising sum_i MSE_i(feat(T, P(x~)), feat(T, P(x))) in the L-inf
+    ball (and [0, 1]); from `start` (projected) or a uniform random start. P and T are as the caller
+    set them (the recipe has both in eval mode; P has no batch norm)."""
+    with torch.no_grad():
+        natural = target.features(purifier(x))[1][feature]
+        if start is None:
+            start = x + (torch.rand(x.shape, generator=generator) * 2 - 1) * eps
+        xa = torch.min(torch.max(start, x - eps), x + eps).clamp(0, 1)
+    for _ in range(steps):
+        xa.requires_grad_(True)
+        f = target.features(purifier(xa))[1][feature]
+        loss = (f - natural).pow(2).reshape(len(x), -1).mean(1).sum()
+        (grad,) = torch.autograd.grad(loss, xa)
+        with torch.no_grad():
+            xa = torch.min(torch.max(xa + step_size * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    return xa.detach()
+
+
+def jatp_step(purifier, target, feature, optimizer, x, y, cfg, generator=None, start=None):
+    """One JATP step (Algorithm 1): craft x~ against the current P, then minimise the loss on P only."""
+    x_adv = feature_attack(purifier, target, feature, x, cfg["eps"], cfg["attackSteps"], cfg["attackStepSize"], start, generator)
+    optimizer.zero_grad(set_to_none=True)
+    total, bce, fsm, pixel = jatp_loss(purifier, target, feature, x, x_adv, y, cfg["alpha"], cfg["beta"])
+    total.backward()
+    optimizer.step()
+    return total.item()
+
+
+# APE-G (models/apeg.ts, defenses/apeg.ts, purifier-losses.ts): generator and discriminator, their
+# losses and one training step (a discriminator update, then `generator_steps` generator updates).
+APEG_SLOPE = 0.01
+
+
+class ApegGenerator(nn.Module):
+    """conv4x4 s2 p1 (inC->64) BN LReLU, conv4x4 s2 p1 (64->128) BN LReLU, convT4x4 s2 p1 (128->64) BN
+    LReLU, convT4x4 s2 p1 (64->inC) tanh; names as the toolkit's exporter writes them."""
+
+    def __init__(self, in_channels=3):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(APEG_SLOPE))
+        self.conv2 = nn.Sequential(nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(APEG_SLOPE))
+        self.deconv1 = nn.Sequential(nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(APEG_SLOPE))
+        self.deconv2 = nn.Sequential(nn.ConvTranspose2d(64, in_channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, x):
+        return self.deconv2(self.deconv1(self.conv2(self.conv1(x))))
+
+
+class ApegDiscriminator(nn.Module):
+    """conv3x3 s2 p0 (inC->64) LReLU, conv3x3 s2 (64->128) BN LReLU, conv3x3 s2 (128->256) BN LReLU,
+    flatten, linear(->1), sigmoid. The toolkit flattens NHWC: `load_toolkit_layout` reorders the
+    linear weight from (h, w, c) to PyTorch's (c, h, w) order."""
+
+    def __init__(self, in_channels=3, input_size=32):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 2, 0), nn.LeakyReLU(APEG_SLOPE))
+        self.conv2 = nn.Sequential(nn.Conv2d(64, 128, 3, 2, 0), nn.BatchNorm2d(128), nn.LeakyReLU(APEG_SLOPE))
+        self.conv3 = nn.Sequential(nn.Conv2d(128, 256, 3, 2, 0), nn.BatchNorm2d(256), nn.LeakyReLU(APEG_SLOPE))
+        s = input_size
+        for _ in range(3):
+            s = (s - 3) // 2 + 1
+        self.side = s
+        self.fc = nn.Sequential(nn.Linear(256 * s * s, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        h = self.conv3(self.conv2(self.conv1(x)))
+        return self.fc(h.flatten(1))
+
+    def load_toolkit_layout(self, w):
+        """Weights in the toolkit's own layout (HWIO kernels, [in, out] dense, NHWC flatten order)."""
+        sd = {}
+        for name, t in w.items():
+            if t.dim() == 4:
+                t = t.permute(3, 2, 0, 1)
+            elif name == "fc.0.weight":
+                s = self.side
+                t = t.reshape(s, s, 256, 1).permute(3, 2, 0, 1).reshape(1, -1)
+            sd[name] = t.contiguous()
+        for layer in ("conv2.1", "conv3.1"):
+            sd[f"{layer}.num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+        self.load_state_dict(sd, strict=True)
+        return self
+
+
+def apeg_discriminator_loss(d_real, d_fake):
+    """BCE(D(x), 1) + BCE(D(G(x_adv)), 0) on probabilities (BCELoss clamps each log at -100)."""
+    return F.binary_cross_entropy(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))
+
+
+def apeg_generator_loss(generated, natural, d_fake, w_mse=0.7, w_adv=0.3):
+    mse = (generated - natural).pow(2).mean()
+    adv = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
+    return w_mse * mse + w_adv * adv, mse, adv
+
+
+def apeg_step(gen, disc, opt_g, opt_d, natural, adversarial, generator_steps=2):
+    """One APE-G step as the toolkit's ApegRecipe: D on (x, G(x_adv) fixed), then G `generator_steps` times."""
+    with torch.no_grad():
+        fake = gen(adversarial)
+    opt_d.zero_grad(set_to_none=True)
+    apeg_discriminator_loss(disc(natural), disc(fake)).backward()
+    opt_d.step()
+    for _ in range(generator_steps):
+        opt_g.zero_grad(set_to_none=True)
+        generated = gen(adversarial)
+        total, _, _ = apeg_generator_loss(generated, natural, disc(generated))
+        total.backward()
+        opt_g.step()
+    return total.item()

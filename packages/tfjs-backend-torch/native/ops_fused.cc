@@ -9,6 +9,9 @@
 #include "ops_nn.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cstring>
 
 namespace tt {
 namespace nn {
@@ -264,6 +267,47 @@ TT_FN(NnSquareAccept) {
   const at::Tensor proposal = Float(TensorArg(info, 2));
   const at::Tensor best = Float(TensorArg(info, 3));
   const at::Tensor margin = Float(TensorArg(info, 4));
+  if (z.device().is_cpu() && z.dim() == 2 && z.is_contiguous() && proposal.is_contiguous() && best.is_contiguous() &&
+      margin.is_contiguous() && proposal.sizes().equals(best.sizes()) && best.dim() >= 1 && best.size(0) == z.size(0) &&
+      margin.numel() == z.size(0) && y.numel() == z.size(0) && at::isfinite(z).all().item<bool>()) {
+    // Per row in one pass, instead of about a dozen ATen calls (one_hot alone checks its indices
+    // with two host reads) on a [rows, classes] tensor a query. With finite logits the composition
+    // below is exact: the one-hot sum is z_y (adding zeros to it; -0 only when every term is -0,
+    // in any order), z_k - 0 = z_k, and the true class enters the maximum as z_y - 1e9 in float32.
+    const int64_t rows = z.size(0), classes = z.size(1), rowSize = best.numel() / std::max<int64_t>(rows, 1);
+    const at::Tensor labels = y.to(at::kLong).contiguous();
+    at::Tensor outBest = at::empty(best.sizes(), best.options());
+    at::Tensor outMargin = at::empty(margin.sizes(), margin.options());
+    const float* pz = z.data_ptr<float>();
+    const int64_t* py = labels.data_ptr<int64_t>();
+    const float* pp = proposal.data_ptr<float>();
+    const float* pb = best.data_ptr<float>();
+    const float* pm = margin.data_ptr<float>();
+    float* ob = outBest.data_ptr<float>();
+    float* om = outMargin.data_ptr<float>();
+    const float big = 1e9f;
+    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(rowSize, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* zr = pz + r * classes;
+        const int64_t label = py[r];
+        float trueLogit = 0.0f, maxOther = -INFINITY;
+        bool first = true;
+        for (int64_t k = 0; k < classes; ++k) {
+          const float hot = k == label ? 1.0f : 0.0f;
+          const float term = zr[k] * hot;
+          trueLogit = first ? term : trueLogit + term;
+          const float masked = zr[k] - hot * big;
+          maxOther = first || maxOther < masked ? masked : maxOther;
+          first = false;
+        }
+        const float newMargin = -(maxOther - trueLogit);
+        const bool accept = newMargin < pm[r] || newMargin <= 0;
+        om[r] = accept ? newMargin : pm[r];
+        std::memcpy(ob + r * rowSize, (accept ? pp : pb) + r * rowSize, static_cast<size_t>(rowSize) * sizeof(float));
+      }
+    });
+    return ReturnTensors(info.Env(), {outBest, outMargin});
+  }
   const at::Tensor oneHot = at::one_hot(y.to(at::kLong), z.size(1)).to(at::kFloat);
   const at::Tensor trueLogit = at::sum(z * oneHot, {1}, false);
   const at::Tensor maxOther = at::amax(z - oneHot * 1e9, {1}, false);

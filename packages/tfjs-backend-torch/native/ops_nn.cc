@@ -89,6 +89,15 @@ TT_FN(NnReluGrad) {
   return ReturnTensor(info.Env(), at::threshold_backward(dy, x, 0));
 }
 
+// nnLeakyReluGrad(dy, x, alpha) -> dy where x > 0, else alpha * dy (one kernel instead of tfjs's
+// Greater, Multiply and Select; the purifiers' dense blocks run it on every activation).
+TT_FN(NnLeakyReluGrad) {
+  const at::Tensor dy = AsFloat(TensorArg(info, 0));
+  const at::Tensor x = AsFloat(TensorArg(info, 1));
+  const double alpha = info[2].As<Napi::Number>().DoubleValue();
+  return ReturnTensor(info.Env(), at::leaky_relu_backward(dy, x, alpha, false));
+}
+
 // nnMatMul(a, b, transposeA, transposeB, bias|-1, preluWeights|-1, activation, leakyreluAlpha) -> y
 // Batch dimensions broadcast (numpy rules in both libraries).
 TT_FN(NnMatMul) {
@@ -230,6 +239,7 @@ void RegisterNnOps(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, NnBatchNorm);
   TT_EXPORT(exports, env, NnBatchNormGrad);
   TT_EXPORT(exports, env, NnReluGrad);
+  TT_EXPORT(exports, env, NnLeakyReluGrad);
   TT_EXPORT(exports, env, NnMatMul);
   TT_EXPORT(exports, env, NnResizeBilinear);
   TT_EXPORT(exports, env, NnResizeBilinearGrad);

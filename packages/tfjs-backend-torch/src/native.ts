@@ -149,6 +149,7 @@ export interface TorchBinding {
   nnBatchNorm(x: H, mean: H, variance: H, offset: H, scale: H, eps: number): NativeResult;
   nnBatchNormGrad(dy: H, x: H, mean: H, variance: H, scale: H, eps: number): NativeResult[];
   nnReluGrad(dy: H, x: H): NativeResult;
+  nnLeakyReluGrad(dy: H, x: H, alpha: number): NativeResult;
   nnMatMul(a: H, b: H, transposeA: boolean, transposeB: boolean, bias: H, prelu: H, activation: number,
     leakyreluAlpha: number): NativeResult;
   nnResizeBilinear(images: H, newH: number, newW: number, alignCorners: boolean, halfPixelCenters: boolean): NativeResult;

@@ -235,3 +235,35 @@ test('shape kernels match cpu (float32/int32/bool)', { skip: skipReason }, async
     return tf.sum(tf.mul(tf.gather(tf.reverse(c, 1), [1, 0, 1], 1), 2)).add(tf.sum(tf.square(d)));
   })([f32([2, 3, 2], s), f32([3, 2, 1], s + 1)]), 1e-4, 1e-5);
 });
+
+test('topk and batched gather on FAB-sized rows (784 values, a permutation per row: the gather\'s copy loop) match cpu exactly', { skip: skipReason }, async () => {
+  // Values on a coarse grid so that many ties occur (ordered by index in tfjs), -0 next to 0 included.
+  // (NaN is left out: tfjs's cpu sort and the engine's stable sort place it differently.)
+  const rows = 120, d = 784;
+  const grid = randInts(rows * d, 77, -20, 21, false).map((v, i) => (v === 0 && i % 2 ? -0 : v / 4));
+  const perm = Array.from({ length: rows }, (_, r) => Array.from({ length: d }, (_, j) => (j * 7 + r * 13) % d));
+  const results: Array<Array<Float32Array | Int32Array>> = [];
+  for (const backend of ['cpu', 'torch']) {
+    await tf.setBackend(backend);
+    const out = tf.tidy(() => {
+      const x = tf.tensor2d(grid, [rows, d]);
+      const full = tf.topk(x, d, true);
+      const some = tf.topk(tf.neg(x), 5, true);
+      const ints = tf.topk(tf.cast(tf.mul(x, 4), 'int32'), d, true);
+      const idx = tf.tensor2d(perm.flat(), [rows, d], 'int32');
+      return [full.values, full.indices, some.values, some.indices, ints.values, ints.indices,
+        tf.gather(x, idx, 1, 1), tf.gather(tf.cast(tf.mul(x, 4), 'int32'), tf.slice(idx, [0, 0], [rows, 300]), 1, 1)];
+    });
+    results.push(out.map((t) => (t.dtype === 'int32' ? Int32Array.from(t.dataSync() as Int32Array) : Float32Array.from(t.dataSync() as Float32Array))));
+    tf.dispose(out);
+  }
+  const [ref, got] = results as [Array<Float32Array | Int32Array>, Array<Float32Array | Int32Array>];
+  ref.forEach((r, k) => {
+    const g = got[k]!;
+    assert.equal(g.length, r.length, `output ${k}: size`);
+    for (let i = 0; i < r.length; i++) {
+      const same = Object.is(g[i], r[i]) || (Number.isNaN(g[i]) && Number.isNaN(r[i]));
+      if (!same) assert.fail(`output ${k} differs at ${i}: torch ${g[i]} vs cpu ${r[i]}`);
+    }
+  });
+});

@@ -145,3 +145,60 @@ test('optimizer steps reject mismatched groups with a clear error', { skip }, as
   assert.throws(() => sgdMomentumStep([p], [v], [tf.zeros([2])], { lr: 1, momentum: 0, weightDecay: 0 }), /shape/);
   tf.dispose([p, v]);
 });
+
+/**
+ * Runs `program` on the cpu backend and on torch and asserts equal bits (NaN where NaN): the
+ * L-infinity kernels promise float32 arithmetic operation by operation, as the cpu backend's
+ * composition does, so any rewrite of them (a one-pass loop, a vectorised one) must keep the bits.
+ */
+async function expectSameBits(label: string, program: () => tf.Tensor): Promise<void> {
+  const values: Float32Array[] = [];
+  for (const backend of ['cpu', 'torch']) {
+    await tf.setBackend(backend);
+    const out = tf.tidy(program);
+    values.push(Float32Array.from(out.dataSync() as Float32Array));
+    out.dispose();
+  }
+  const [ref, got] = values as [Float32Array, Float32Array];
+  assert.equal(got.length, ref.length, `${label}: sizes`);
+  let differ = 0, first = -1;
+  for (let i = 0; i < ref.length; i++) {
+    if (!Object.is(got[i], ref[i]) && !(Number.isNaN(got[i]) && Number.isNaN(ref[i]))) { differ++; if (first < 0) first = i; }
+  }
+  assert.equal(differ, 0, `${label}: ${differ} of ${ref.length} values differ, first at ${first}: torch ${got[first]} vs cpu ${ref[first]}`);
+}
+
+// An attack-sized batch (300 Fashion-MNIST-shaped images, 235,200 values: several chunks of the
+// parallel loop), pixels quantised to 1/64 so that ties with the ball's and the box's edges occur,
+// a tenth of the gradient zero and one in a hundred NaN, one step size per image.
+const ATTACK_SHAPE = [300, 28, 28, 1];
+const ATTACK_SIZE = 300 * 784;
+function attackInputs(): { x: tf.Tensor4D; xPrev: tf.Tensor4D; g: tf.Tensor4D; x0: tf.Tensor4D; step: tf.Tensor4D } {
+  const q = (v: Float32Array) => v.map((u) => Math.round((u + 1) * 32) / 64);
+  const gv = randomValues(ATTACK_SIZE, 7).map((u, i) => (i % 100 === 3 ? NaN : i % 10 === 5 ? 0 : u));
+  return {
+    x: tf.tensor4d(q(randomValues(ATTACK_SIZE, 3)), ATTACK_SHAPE as [number, number, number, number]),
+    xPrev: tf.tensor4d(q(randomValues(ATTACK_SIZE, 4)), ATTACK_SHAPE as [number, number, number, number]),
+    g: tf.tensor4d(gv, ATTACK_SHAPE as [number, number, number, number]),
+    x0: tf.tensor4d(q(randomValues(ATTACK_SIZE, 5)), ATTACK_SHAPE as [number, number, number, number]),
+    step: tf.tensor4d(randomValues(300, 6).map((u) => 0.05 + 0.04 * u), [300, 1, 1, 1]),
+  };
+}
+
+test('linfStep and apgdLinfStep give the cpu composition\'s bits on an attack-sized batch', { skip }, async () => {
+  await expectSameBits('linfStep', () => {
+    const { x, g, x0 } = attackInputs();
+    return linfStep(x, g, x0, 0.03, 0.1, 0, 1);
+  });
+  for (const a of [1, 0.75]) {
+    await expectSameBits(`apgdLinfStep a=${a}`, () => {
+      const { x, xPrev, g, x0, step } = attackInputs();
+      return apgdLinfStep(x, xPrev, g, x0, step, a, 0.1, 0, 1);
+    });
+  }
+  // A scalar step size and an eps whose float32 rounding matters (1/255 is not a float32).
+  await expectSameBits('apgdLinfStep scalar step', () => {
+    const { x, xPrev, g, x0 } = attackInputs();
+    return apgdLinfStep(x, xPrev, g, x0, tf.scalar(2 / 255), 0.75, 8 / 255, 0, 1);
+  });
+});

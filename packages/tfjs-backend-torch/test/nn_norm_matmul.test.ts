@@ -69,6 +69,19 @@ test('ReLU gradient through the override matches cpu', { skip }, async () => {
     (x, r) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(x));
 });
 
+test('LeakyReLU gradient: one TorchLeakyReluGrad kernel on torch, same values as cpu (x = 0 included)', { skip }, async () => {
+  await expectSameAsCpu('leaky relu grad', [{ shape: [3, 7] }, { shape: [3, 7] }],
+    (x, r) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.2), r)))(x));
+  await tf.setBackend('torch');
+  const x = tf.tensor1d([-2, -0.5, 0, 0.5, 3]);
+  const r = tf.tensor1d([1, 2, 3, 4, 5]);
+  const names = await kernelsRun(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.2), r)))(x));
+  assert.ok(names.includes('TorchLeakyReluGrad') && !names.includes('Select'), `kernels: ${names.join(',')}`);
+  const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(a, 0.2), r)))(x);
+  tf.test_util.expectArraysClose(await g.data(), [0.2, 0.4, 0.6, 4, 5]);
+  tf.dispose([x, r, g]);
+});
+
 test('BatchMatMul: transposes, batches, broadcast batch dims, and gradients', { skip }, async () => {
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
     const a = ta ? [4, 3] : [3, 4];

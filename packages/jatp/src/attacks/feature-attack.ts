@@ -84,15 +84,20 @@ export class FeatureAttack implements Attack {
 
   /**
    * x~ = argmax_{x~ in B_eps(x)} MSE(f(x~), f(x)), K signed-gradient steps. The caller owns the result.
-   * An EOT feature function (eot.ts) has its objective averaged over its draws.
+   * An EOT feature function (eot.ts) has its objective averaged over its draws. `start`, when given,
+   * is the first iterate (projected onto the ball) instead of the random or natural start, so that
+   * two implementations can be compared step for step from the same point.
    */
-  craft(features: FeatureFn, x: tf.Tensor4D, seed = 0): tf.Tensor4D {
+  craft(features: FeatureFn, x: tf.Tensor4D, seed = 0, start?: tf.Tensor4D): tf.Tensor4D {
     const o = this.options;
     ensureGradients();
     if (x.rank !== 4) throw new Error(`feature-attack: x must be a 4-D NHWC batch, got shape [${x.shape.join(', ')}]`);
+    if (start !== undefined && start.shape.join(',') !== x.shape.join(',')) {
+      throw new Error(`feature-attack: start has shape [${start.shape.join(', ')}], x has [${x.shape.join(', ')}]`);
+    }
     // spec §2.4: the reference features are recomputed on each call and are constants for the attack.
     const natural = tf.tidy(() => features(x));
-    let xa = o.randomStart ? randomStart(x, 'Linf', o.eps, seed) : tf.clone(x);
+    let xa = start !== undefined ? projectLinf(start, x, o.eps) : o.randomStart ? randomStart(x, 'Linf', o.eps, seed) : tf.clone(x);
     // lossAndGrad: the gradient of the summed per-example MSE, averaged over EOT draws if any.
     const asLogits = features as LogitsFn;
     const lossFn = (z: tf.Tensor2D): tf.Tensor1D => FeatureAttack.mseToNatural(z, natural);

@@ -66,6 +66,23 @@ export class ApegRecipe implements Recipe {
     return prefixedWeights('discriminator', this.discriminator, prefixedWeights('purifier', this.generator));
   }
 
+  /**
+   * The discriminator's loss on natural images and fixed generated ones (both through D in training
+   * mode). Like `generatorObjective`, public so that a port of the recipe can be checked against
+   * exactly what `step` differentiates; call it inside tf.tidy or tf.variableGrads.
+   */
+  discriminatorObjective(natural: tf.Tensor4D, fake: tf.Tensor4D): { total: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    const total = apegDiscriminatorLoss(this.discriminator.apply(natural, true), this.discriminator.apply(fake, true), 'probability');
+    return { total, metrics: {} };
+  }
+
+  /** The generator's loss: ξ1 MSE(G(x_adv), x) + ξ2 BCE(D(G(x_adv)), 1), G and D in training mode. */
+  generatorObjective(natural: tf.Tensor4D, adversarial: tf.Tensor4D): { total: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    const generated = this.generator.apply(adversarial, true) as tf.Tensor4D;
+    const parts = apegGeneratorLoss(generated, natural, this.discriminator.apply(generated, true), this.options.weights, 'probability');
+    return { total: parts.total, metrics: { mse: parts.mse, adversarial: parts.adversarial } };
+  }
+
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {
     const optG = optimizers['generator'];
     const optD = optimizers['discriminator'];
@@ -73,18 +90,11 @@ export class ApegRecipe implements Recipe {
     const { natural, adversarial } = trainingPair(batch, this.options.examples, this.channels, this.target, this.generator, this.options.pgd, seed);
     try {
       const fake = tf.tidy(() => this.generator.apply(adversarial, true));
-      const d = optimizeGroup(optD, this.variableGroups()['discriminator']!, () => {
-        const total = apegDiscriminatorLoss(this.discriminator.apply(natural, true), this.discriminator.apply(fake as tf.Tensor4D, true), 'probability');
-        return { total, metrics: {} };
-      });
+      const d = optimizeGroup(optD, this.variableGroups()['discriminator']!, () => this.discriminatorObjective(natural, fake as tf.Tensor4D));
       fake.dispose();
       let g: Record<string, number> = {};
       for (let k = 0; k < this.options.generatorSteps; k++) {
-        g = optimizeGroup(optG, this.variableGroups()['generator']!, () => {
-          const generated = this.generator.apply(adversarial, true) as tf.Tensor4D;
-          const parts = apegGeneratorLoss(generated, natural, this.discriminator.apply(generated, true), this.options.weights, 'probability');
-          return { total: parts.total, metrics: { mse: parts.mse, adversarial: parts.adversarial } };
-        });
+        g = optimizeGroup(optG, this.variableGroups()['generator']!, () => this.generatorObjective(natural, adversarial));
       }
       return { loss: g['loss']!, lossD: d['loss']!, lossG: g['loss']!, mse: g['mse']!, lossGAdv: g['adversarial']! };
     } finally {

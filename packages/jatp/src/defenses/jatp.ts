@@ -90,8 +90,11 @@ export class JatpRecipe implements Recipe {
     return state;
   }
 
-  /** Eq. 5: full adversarial examples in feature space against the current P and T (both eval mode). */
-  craftAdversarial(x: tf.Tensor4D, seed: number): tf.Tensor4D {
+  /**
+   * Eq. 5: full adversarial examples in feature space against the current P and T (both eval mode).
+   * `start` replaces the random start (a port check needs both sides to start from the same point).
+   */
+  craftAdversarial(x: tf.Tensor4D, seed: number, start?: tf.Tensor4D): tf.Tensor4D {
     const o = this.options;
     const featureOf = (z: tf.Tensor4D): tf.Tensor => {
       const purified = this.purifier.apply(z, false) as tf.Tensor4D;
@@ -99,44 +102,51 @@ export class JatpRecipe implements Recipe {
       output.dispose();
       return features[this.featureName]!;
     };
-    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).craft(featureOf, x, seed);
+    return new FeatureAttack({ eps: o.eps, steps: o.attackSteps, stepSize: o.attackStepSize, randomStart: o.attackRandomStart }).craft(featureOf, x, seed, start);
+  }
+
+  /**
+   * Eqs. 6–10 on one batch and its crafted x~*: the loss the step minimises and its metrics (scalars
+   * the caller disposes; call it inside tf.tidy or tf.variableGrads, which free the intermediates). Public so that a port of the recipe (bench/reference_models.py) can be
+   * checked against exactly what `step` differentiates.
+   */
+  objective(batch: Batch, xAdv: tf.Tensor4D): { total: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    const tTraining = this.updateTarget;
+    const purifiedAdv = this.purifier.apply(xAdv, true) as tf.Tensor4D;
+    const purifiedNat = this.purifier.apply(batch.x, true) as tf.Tensor4D;
+    // spec §2.5: P's output goes to T and to the pixel loss unclamped (A4).
+    const adv = this.target.applyWithFeatures(purifiedAdv, [this.featureName], tTraining);
+    const nat = this.target.applyWithFeatures(purifiedNat, [this.featureName], tTraining);
+    const terms = jatpLoss(
+      {
+        logitsAdv: adv.output as tf.Tensor2D,
+        logitsNat: nat.output as tf.Tensor2D,
+        featuresAdv: adv.features[this.featureName]!,
+        featuresNat: nat.features[this.featureName]!,
+        purifiedAdv,
+        natural: batch.x,
+        labels: batch.y,
+      },
+      this.options.loss,
+    );
+    return {
+      total: terms.total,
+      metrics: {
+        bce: terms.bce,
+        fsm: terms.weightedFsm,
+        pixel: terms.pixel,
+        accAdv: accuracy(adv.output as tf.Tensor2D, batch.y),
+        accNat: accuracy(nat.output as tf.Tensor2D, batch.y),
+      },
+    };
   }
 
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {
     const optimizer = optimizers['main'];
     if (optimizer === undefined) throw new Error(`${this.name}: no optimizer for variable group 'main'`);
     const xAdv = this.craftAdversarial(batch.x, seed);
-    const tTraining = this.updateTarget;
     try {
-      return optimizeGroup(optimizer, this.variableGroups()['main']!, () => {
-        const purifiedAdv = this.purifier.apply(xAdv, true) as tf.Tensor4D;
-        const purifiedNat = this.purifier.apply(batch.x, true) as tf.Tensor4D;
-        // spec §2.5: P's output goes to T and to the pixel loss unclamped (A4).
-        const adv = this.target.applyWithFeatures(purifiedAdv, [this.featureName], tTraining);
-        const nat = this.target.applyWithFeatures(purifiedNat, [this.featureName], tTraining);
-        const terms = jatpLoss(
-          {
-            logitsAdv: adv.output as tf.Tensor2D,
-            logitsNat: nat.output as tf.Tensor2D,
-            featuresAdv: adv.features[this.featureName]!,
-            featuresNat: nat.features[this.featureName]!,
-            purifiedAdv,
-            natural: batch.x,
-            labels: batch.y,
-          },
-          this.options.loss,
-        );
-        return {
-          total: terms.total,
-          metrics: {
-            bce: terms.bce,
-            fsm: terms.weightedFsm,
-            pixel: terms.pixel,
-            accAdv: accuracy(adv.output as tf.Tensor2D, batch.y),
-            accNat: accuracy(nat.output as tf.Tensor2D, batch.y),
-          },
-        };
-      });
+      return optimizeGroup(optimizer, this.variableGroups()['main']!, () => this.objective(batch, xAdv));
     } finally {
       xAdv.dispose();
     }

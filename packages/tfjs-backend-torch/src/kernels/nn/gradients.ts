@@ -16,10 +16,11 @@
  * gradients are in place before any CNN's first backward pass, whatever the import order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FusedBatchNorm, Mean, Relu, Sum } from '@tensorflow/tfjs-core';
+import { FusedBatchNorm, LeakyRelu, Mean, Relu, Sum } from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 import { TorchReluGrad } from './TorchReluGrad.js';
+import { TorchLeakyReluGrad } from './TorchLeakyReluGrad.js';
 import { TorchBatchNormTrain, TorchBatchNormTrainGrad } from '../../fused_names.js';
 
 type GradFunc = GradConfig['gradFunc'];
@@ -46,6 +47,18 @@ function reluGrad(original: GradConfig): GradFunc {
       return original.gradFunc(dy, saved, attrs);
     }
     return { x: () => tf.engine().runKernel(TorchReluGrad, { dy, x }) as Tensor };
+  };
+}
+
+/** LeakyRelu: one TorchLeakyReluGrad kernel instead of tfjs's Greater, Multiply and Select. */
+function leakyReluGrad(original: GradConfig): GradFunc {
+  return (dy, saved, attrs) => {
+    const [x] = saved;
+    if (!onTorchOutsideTape() || x.dtype !== 'float32' || Array.isArray(dy) || dy.dtype !== 'float32') {
+      return original.gradFunc(dy, saved, attrs);
+    }
+    const alpha = (attrs as { alpha: number }).alpha;
+    return { x: () => tf.engine().runKernel(TorchLeakyReluGrad, { dy, x }, { alpha }) as Tensor };
   };
 }
 
@@ -106,11 +119,11 @@ function batchNormGrad(original: GradConfig): GradFunc {
 }
 
 /**
- * Wraps the currently registered Relu, FusedBatchNorm, Mean and Sum gradients (no-op for a gradient that is
+ * Wraps the currently registered Relu, LeakyRelu, FusedBatchNorm, Mean and Sum gradients (no-op for a gradient that is
  * not registered yet, or already wrapped). Call once after registering the backend.
  */
 const WRAPPED: Array<[string, (original: GradConfig) => GradFunc]> = [
-  [Relu, reluGrad], [FusedBatchNorm, batchNormGrad], [Mean, reductionGrad(true)], [Sum, reductionGrad(false)],
+  [Relu, reluGrad], [LeakyRelu, leakyReluGrad], [FusedBatchNorm, batchNormGrad], [Mean, reductionGrad(true)], [Sum, reductionGrad(false)],
 ];
 
 /**

@@ -26,6 +26,7 @@ import { resizeNearestNeighborConfig } from './ResizeNearestNeighbor.js';
 import { resizeNearestNeighborGradConfig } from './ResizeNearestNeighborGrad.js';
 import { torchBatchNormGradConfig } from './TorchBatchNormGrad.js';
 import { torchReluGradConfig } from './TorchReluGrad.js';
+import { torchLeakyReluGradConfig } from './TorchLeakyReluGrad.js';
 import { torchBatchNormTrainConfig } from './TorchBatchNormTrain.js';
 import { torchBatchNormTrainGradConfig } from './TorchBatchNormTrainGrad.js';
 import { torchAdamUpdateConfig, torchSgdMomentumUpdateConfig } from './TorchOptimizerUpdate.js';
@@ -53,6 +54,7 @@ export const nnKernelConfigs: KernelConfig[] = [
   resizeNearestNeighborGradConfig,
   torchBatchNormGradConfig,
   torchReluGradConfig,
+  torchLeakyReluGradConfig,
   torchBatchNormTrainConfig,
   torchBatchNormTrainGradConfig,
   torchSgdMomentumUpdateConfig,
@@ -66,4 +68,5 @@ export const nnKernelConfigs: KernelConfig[] = [
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
 export { TorchBatchNormGrad } from './TorchBatchNormGrad.js';
 export { TorchReluGrad } from './TorchReluGrad.js';
+export { TorchLeakyReluGrad } from './TorchLeakyReluGrad.js';
 export * from '../../fused_names.js';
