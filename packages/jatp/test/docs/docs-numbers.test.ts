@@ -59,6 +59,22 @@ test('the generator on a small results file: values, Wilson intervals, verdicts,
     // 'Baseline below None' of the quick start: PGD reproduced (p = 2·2^−20), DLR not judged (no entry).
     assert.match(generateBlock('run/results.json verdicts', dir), /\| Quick start: each baseline lowers the target's accuracy under each adaptive attack \| partly reproduced \(1 of 2\) \| 1 \| 0 \| 0 \| 1 \|/);
     assert.match(generateBlock('run/results.json source', dir), /Fashion-MNIST, `cpu` scale, first 40 test images, 1 seed; runs on test CPU × 2, 2026-12-07 to 2026-12-08, commit abcdef0123/);
+    // The judged comparison with its effect (APE-G − None = −50 points) and interval; DLR (not judged) is left out.
+    const comparisons = generateBlock('run/results.json comparisons', dir).split('\n');
+    assert.equal(comparisons.length, 3, 'header, rule, one judged comparison');
+    assert.match(comparisons[2]!, /^\| APE-G < None \(PGD\) \| −50\.0 \[−[\d.]+, −[\d.]+\] \|.*\*\*reproduced\*\*/);
+    // No validity records in this file: the block says so instead of printing an empty table.
+    assert.match(generateBlock('run/results.json validity', dir), /No validity record/);
+    // With a record, its row appears, and the comparison resting on that pre-processor carries its mark.
+    const record = {
+      preprocessor: 'APE-G → TRADES', cells: ['d-apeg'], seeds: 1, seedsDone: 1, targetObliviousAccuracy: 40, fullObliviousAccuracy: 47.5,
+      obliviousGain: { points: 7.5, lo: 2.1, hi: 12.9, n }, gainPerSeed: [7.5], identityNatural: 0.01, identityAdversarial: 0.02, identityRatio: 0.5,
+      plateauReached: [false], epochs: [30], marks: ['no plateau'],
+    };
+    fs.writeFileSync(path.join(dir, 'run', 'results.json'), JSON.stringify({ ...results, validity: [record] }));
+    assert.match(generateBlock('run/results.json validity', dir), /\| APE-G → TRADES \| 1\/1 \| 40\.0 \| 47\.5 \| \+7\.50 \[2\.1, 12\.9\] \(n 40\) \|.*\| no \(30\) \| \*\*no plateau\*\* \|/);
+    assert.match(generateBlock('run/results.json comparisons', dir), /reproduced\*\* \(marked: APE-G: no plateau \(TRADES target\)\)/);
+    fs.writeFileSync(path.join(dir, 'run', 'results.json'), JSON.stringify(results));
     const doc = 'intro\n<!-- numbers run/results.json table quickstart -->\n| stale | 1 |\n<!-- /numbers -->\nend\n';
     const fresh = rewriteBlocks(doc, dir);
     assert.ok(fresh.includes('| None | 75.0 [') && !fresh.includes('stale'));

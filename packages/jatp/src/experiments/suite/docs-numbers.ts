@@ -8,7 +8,8 @@
  * is rewritten from the committed results file it names (`scripts/docs-numbers.ts`; a test checks that
  * every marked block equals what this module gives). <what> is `table <panel id> [row,row,...]` (the
  * panel's table, or some of its rows: value, ± sd over seeds, Wilson 95 % interval), `verdicts` (the verdict summary per statement of the
- * paper) or `source` (one line: scale, data, images, seeds, machine and dates of the run).
+ * paper), `comparisons` (every judged comparison with its effect, interval and p), `validity` (each pre-processor's validity
+ * record) or `source` (one line: scale, data, images, seeds, machine and dates of the run).
  *
  * Verdicts are re-judged here from the per-image outcomes kept with the results (`outcomes` in
  * results.json, or an `outcomes.json` sidecar of '0'/'1' strings); results committed before outcomes
@@ -19,7 +20,8 @@ import * as path from 'node:path';
 import type { Metric } from './declarations/types.js';
 import { pooledWilson } from './collect.js';
 import type { StoredOutcomes } from './outcomes.js';
-import { judgeClaimsFromStored, statementVerdict, summarizeFamilies, type ClaimResult, type EntryCells } from './verdicts.js';
+import { comparisonRow, COMPARISON_HEADER, judgeClaimsFromStored, statementVerdict, summarizeFamilies, type ClaimResult, type EntryCells } from './verdicts.js';
+import { validityMarkdown, validityMarks, type ValidityRecord } from './validity.js';
 
 /** An entry of results.json as far as the docs read it. */
 export interface ResultsEntry extends EntryCells {
@@ -40,6 +42,8 @@ export interface ResultsFile {
   readonly results: readonly ResultsEntry[];
   readonly evaluations?: readonly { key: string; n?: number; done?: boolean }[];
   readonly outcomes?: Readonly<Record<string, StoredOutcomes>>;
+  /** Written by reports since the validity records: per pre-processor, oblivious gain, identity distance, plateau. */
+  readonly validity?: readonly ValidityRecord[];
   /** Written by newer reports: where and when the report was built (commit, CPU, date, engine). */
   readonly provenance?: RunProvenance;
   /** Written by newer reports: each invocation that computed cells, with its own provenance. */
@@ -148,7 +152,8 @@ export function panelTable(loaded: LoadedResults, panel: string, onlyRows?: read
 
 export function judgedClaims(loaded: LoadedResults): ClaimResult[] {
   const panels = [...new Set(loaded.data.results.map((r) => r.panel))];
-  return judgeClaimsFromStored(panels, loaded.data.results, loaded.outcomes);
+  // The same marks the report gives: a claim resting on a pre-processor that does not do its job says so.
+  return judgeClaimsFromStored(panels, loaded.data.results, loaded.outcomes, validityMarks(loaded.data.validity ?? []));
 }
 
 /** Per statement of the paper: how many of its comparisons are reproduced, contradicted, undecided, not judged. */
@@ -162,6 +167,20 @@ export function verdictSummary(loaded: LoadedResults): string {
   return lines.join('\n');
 }
 
+/** Every comparison that could be judged (cells and outcomes present), with effect, interval, per-seed values, p and verdict. */
+export function judgedComparisons(loaded: LoadedResults): string {
+  const judged = judgedClaims(loaded).filter((c) => c.verdict !== 'not judged');
+  if (judged.length === 0) return 'No comparison can be judged from these results yet.';
+  return [...COMPARISON_HEADER, ...judged.map(comparisonRow)].join('\n');
+}
+
+/** The validity table: the pre-processors with at least one finished seed. */
+export function validityTable(loaded: LoadedResults): string {
+  const records = (loaded.data.validity ?? []).filter((v) => v.seedsDone > 0);
+  if (records.length === 0) return 'No validity record in these results (reports built before the oblivious column have none).';
+  return validityMarkdown(records);
+}
+
 /** One line naming the source of a block's numbers. */
 export function sourceLine(loaded: LoadedResults, root: string): string {
   const d = loaded.data;
@@ -173,7 +192,7 @@ export function sourceLine(loaded: LoadedResults, root: string): string {
 /** The text of one marked block, from its marker arguments ('<path> table <panel>', '<path> verdicts', '<path> source'). */
 export function generateBlock(args: string, root: string): string {
   const [file, what, arg] = args.trim().split(/\s+/);
-  if (!file || !what) throw new Error(`docs-numbers: marker '${args}' needs '<results.json> <table PANEL|verdicts|source>'`);
+  if (!file || !what) throw new Error(`docs-numbers: marker '${args}' needs '<results.json> <table PANEL|verdicts|comparisons|validity|source>'`);
   const loaded = loadResults(path.resolve(root, file));
   if (what === 'table') {
     if (!arg) throw new Error(`docs-numbers: marker '${args}' needs a panel id after 'table'`);
@@ -182,7 +201,9 @@ export function generateBlock(args: string, root: string): string {
   }
   if (what === 'verdicts') return verdictSummary(loaded);
   if (what === 'source') return sourceLine(loaded, root);
-  throw new Error(`docs-numbers: marker '${args}': '${what}' is not one of table, verdicts, source`);
+  if (what === 'comparisons') return judgedComparisons(loaded);
+  if (what === 'validity') return validityTable(loaded);
+  throw new Error(`docs-numbers: marker '${args}': '${what}' is not one of table, verdicts, comparisons, validity, source`);
 }
 
 const BLOCK = /(<!-- numbers ([^>]*?) -->\n)([\s\S]*?)(<!-- \/numbers -->)/g;

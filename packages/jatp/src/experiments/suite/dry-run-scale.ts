@@ -1,8 +1,9 @@
 /**
  * The settings of a dry run: a scale's presets as they are (networks, attack budgets, optimizers,
- * schedules, augmentation), with only the amount of work shrunk: one epoch over the first image of
- * each class in batches of 2 (so every training takes a few optimizer steps), a 2-image per-epoch
- * evaluation, and 2 test images per attack. Whatever breaks at the real sizes (a shape, a dtype, a
+ * schedules, augmentation), with the amount of work shrunk: one epoch over the first image of each
+ * class in batches of 2 (so every training takes a few optimizer steps), a 1-image per-epoch
+ * evaluation, and 1 test image per attack. One change besides the work: JATP's learning rate is
+ * scaled by `dryRunLrFactor` (its preset diverges against the dry run's 5-step target, in PyTorch too). Whatever breaks at the real sizes (a shape, a dtype, a
  * memory leak) breaks here in seconds instead of after an hour of setup on a GPU.
  */
 import type { TargetConfig } from '../../targets/presets.js';
@@ -20,7 +21,34 @@ export const DRY_RUN_WORK = {
   /** AutoAttack: each standard stage with its settings (9 target classes, restarts, p_init), iterations and Square's queries capped. */
   autoAttackIterations: 4,
   autoAttackQueries: 20,
+  /**
+   * JATP and JATP′ train at this fraction of their preset's learning rate (schedule unchanged, and
+   * checked against the preset): see `dryRunLrFactor`.
+   */
+  jatpLrFactor: 1e-4,
 } as const;
+
+/**
+ * The learning-rate factor the dry run applies to a defense method (1: the preset's rate).
+ *
+ * Why JATP gets 1e-4: its paper preset (SGD 0.01, momentum 0.9) diverges against the dry run's
+ * target, and PyTorch diverges the same way, so no engine error drives it. Measured on the CIFAR-10
+ * copy (2026-12-07), batch 2, paper-size purifier from its default init, the dry run's 5-step TRADES
+ * ResNet-18 (batch norm calibrated): the toolkit's loss 4.22 -> 7581 -> 7.7e15 -> NaN at lr 0.01,
+ * PyTorch's twin of the same loop 4.24 -> 7616 -> 7.0e15 -> NaN; one step on the same batch agrees to
+ * 4e-6 (loss terms and updated weights), and the purifier's gradients and SGD steps alone agree to
+ * ~1e-6 (test/training/purifier-sgd-reference.test.ts). The cause is the stand-in target: trained for
+ * five steps, with batch-norm statistics from ten images, it answers the untrained purifier's
+ * off-range outputs with huge logits (on the dry run's own first batch: boosted cross-entropy 2025,
+ * gradient norm 3.8e4), nothing like the robust 76-epoch TRADES target the paper trains against. At
+ * 1/100 of the rate the dry run's JATP was still NaN by step 4; at 1e-4 of it the first update is
+ * ~0.2% of the weights' norm. A step's cost does not depend on its learning rate, so the plan's
+ * per-step times are unaffected; whether the preset converges against a real target at batch 128 is
+ * for the first epoch of a real run to show.
+ */
+export function dryRunLrFactor(method: string): number {
+  return method === 'jatp' || method === 'jatp-joint' ? DRY_RUN_WORK.jatpLrFactor : 1;
+}
 
 /**
  * AutoAttack's standard stages with only the iteration counts capped: on a robust image the standard
@@ -75,8 +103,10 @@ export function dryRunScale(base: ScaleSettings, override: PresetOverride = {}):
     },
     defenseConfig: (method, dataset, examples, ablation) => {
       const c = defense(base.defenseConfig(method, dataset, examples, ablation));
+      const factor = dryRunLrFactor(method);
       return {
         ...c,
+        optimizers: Object.fromEntries(Object.entries(c.optimizers).map(([g, o]) => [g, { ...o, lr: o.lr * factor }])),
         epochs: 1,
         batchSize: DRY_RUN_WORK.batchSize,
         perClass: DRY_RUN_WORK.perClass,

@@ -3,7 +3,8 @@
  * scheduler's real code path at the scale's network sizes and attack budgets, on a handful of images
  * (dry-run-scale.ts). Each training is stopped after its first step, resumed from the checkpoint and
  * finished; then the report is written. Fails on any error of the cells, on a learning-rate schedule
- * that does not give the preset's rate at its epoch boundaries, on a non-finite training metric, and on
+ * that does not give the preset's rate at its epoch boundaries (or a training that ran at another rate
+ * than the preset's times `dryRunLrFactor`), on a non-finite training metric, and on
  * a cell that leaves tensors behind. Records per-step time and peak memory of each cell kind with the
  * machine they were measured on (`measurements.json`), which `jatp experiment plan --measurements`
  * turns into an estimate of the full run.
@@ -26,7 +27,7 @@ import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type ResolvedCell, type TargetCell } from './cells.js';
 import type { Grid } from './grid.js';
 import { ATTACK_COLUMNS, SCALE_SETTINGS, type ScaleName, type ScaleSettings } from './scales.js';
-import { DRY_RUN_WORK, autoAttackWorkRatio, dryRunScale, type PresetOverride } from './dry-run-scale.js';
+import { DRY_RUN_WORK, autoAttackWorkRatio, dryRunLrFactor, dryRunScale, type PresetOverride } from './dry-run-scale.js';
 import { EVAL_FILE, runSuite } from './scheduler.js';
 import { writeReport } from './suite-report.js';
 
@@ -58,6 +59,8 @@ export interface CellMeasurement {
   readonly cls: string;
   /** Training: the dry run's batch size (the preset's is in `presetBatchSize`). */
   readonly batchSize?: number;
+  /** Training: the fraction of the preset's learning rate the dry run trained at, when not 1 (`dryRunLrFactor`). */
+  readonly lrFactor?: number;
   readonly presetBatchSize?: number;
   /** Training: seconds of the optimizer steps timed between two steps of one session (the first step of a session also pays its setup). */
   readonly stepSeconds?: number[];
@@ -115,7 +118,8 @@ export interface Measurements {
   readonly dataset: string;
   readonly experiments: readonly ExperimentName[];
   readonly subset: DryRunSubset;
-  readonly work: typeof DRY_RUN_WORK;
+  /** `jatpLrFactor` is absent in files written before the dry run scaled JATP's rate. */
+  readonly work: Omit<typeof DRY_RUN_WORK, 'jatpLrFactor'> & { readonly jatpLrFactor?: number };
   /** A robust image's AutoAttack work, standard over the dry run's capped stages (the plan scales AA's measured time by it). */
   readonly autoAttackWorkRatio: number;
   readonly wallSeconds: number;
@@ -472,7 +476,7 @@ export async function calibrateTargetBatchNorm(dir: string, dataset: string, dat
   return rewritten;
 }
 
-/** Each training was stopped once and resumed, ran with the preset's epoch-1 learning rate, and kept finite metrics. */
+/** Each training was stopped once and resumed, ran with the preset's epoch-1 learning rate (times `dryRunLrFactor`), and kept finite metrics. */
 function verifyTrainings(out: string, trainings: readonly ResolvedCell[], records: Map<string, CellRecord>, schedules: readonly ScheduleCheck[]): void {
   for (const t of trainings) {
     const r = records.get(t.key);
@@ -482,13 +486,20 @@ function verifyTrainings(out: string, trainings: readonly ResolvedCell[], record
     const epoch = lines.find((l) => l['type'] === 'epoch') as { lr: Record<string, number>; train: Record<string, number>; eval: Record<string, number> } | undefined;
     if (!epoch) throw new Error(`dry run: ${t.key}: metrics.jsonl has no epoch record`);
     const expected = schedules.find((s) => s.key === t.key)!.boundaries[0]!.lr;
-    for (const [g, lr] of Object.entries(expected)) {
-      if (Math.abs((epoch.lr[g] ?? NaN) - lr) > 1e-12 * lr) throw new Error(`dry run: ${t.key}: optimizer '${g}' trained epoch 1 at lr ${epoch.lr[g]}, the preset's schedule gives ${lr}`);
+    const factor = lrFactorOf(t);
+    for (const [g, presetLr] of Object.entries(expected)) {
+      const lr = presetLr * factor;
+      if (Math.abs((epoch.lr[g] ?? NaN) - lr) > 1e-12 * lr) throw new Error(`dry run: ${t.key}: optimizer '${g}' trained epoch 1 at lr ${epoch.lr[g]}, the preset's schedule gives ${presetLr}${factor !== 1 ? ` (x ${factor} in the dry run: ${lr})` : ''}`);
     }
     for (const [k, v] of Object.entries({ ...epoch.train, ...epoch.eval })) {
       if (!Number.isFinite(v)) throw new Error(`dry run: ${t.key}: epoch metric '${k}' is ${v}`);
     }
   }
+}
+
+/** The dry run's learning-rate factor of a training cell (1 for targets). */
+function lrFactorOf(cell: ResolvedCell): number {
+  return cell.cell.kind === 'defense' ? dryRunLrFactor((cell.cell as DefenseCell).method) : 1;
 }
 
 function measurementOf(out: string, r: CellRecord, real: ScaleSettings, dataset: string): CellMeasurement {
@@ -513,6 +524,7 @@ function measurementOf(out: string, r: CellRecord, real: ScaleSettings, dataset:
   return {
     ...base,
     batchSize: DRY_RUN_WORK.batchSize,
+    ...(lrFactorOf(r.cell) !== 1 ? { lrFactor: lrFactorOf(r.cell) } : {}),
     presetBatchSize: preset.batchSize,
     stepSeconds: r.stepSeconds.map((s) => Number(s.toFixed(3))),
     stepCpuSeconds: r.stepCpuSeconds.map((s) => Number(s.toFixed(3))),

@@ -173,6 +173,7 @@ export function formatMeasuredPlan(planned: readonly PlannedCell[], m: Measureme
   out.push(`Estimated from measurements ${file}`);
   out.push(`  measured on: ${machineLine(m)}`);
   out.push(`  dry run: ${m.work.perClass} training image per class in batches of ${m.work.batchSize}, ${m.work.evalCount} test images per attack; step times scaled linearly to each preset's batch`);
+  if (m.work.jatpLrFactor !== undefined) out.push(`  JATP trained at x${m.work.jatpLrFactor} of its preset's learning rate (the preset diverges against the dry run's 5-step target, in PyTorch too; a step costs the same at any rate)`);
   const stated = throughput ? [...Object.entries(throughput.stepsPerSecond).map(([k, v]) => `${k} ${v} steps/s`), ...(throughput.speedup ? [`everything else x${throughput.speedup}`] : [])].join(', ') : '';
   out.push('');
   const groups = new Map<string, PlannedCell[]>();
@@ -217,7 +218,7 @@ export function paperScaleMarkdown(planned: readonly PlannedCell[], m: Measureme
   const mc = m.machine;
   out.push(`Measured by \`jatp experiment ${m.experiments.length === 5 ? 'all' : m.experiments.join(',')} --scale ${m.scale} --dry-run\` (dataset \`${m.dataset}\`) on ${mc.cpuModel}, ${mc.cores} cores, backend \`${m.backend}\`, ${m.date.slice(0, 10)}; the machine was shared with other jobs (load average ${mc.loadAverageStart.join(' / ')} at the start, ${mc.loadAverageEnd.join(' / ')} at the end), so wall times are upper bounds and the CPU-time column is the steadier number. **Not measured on a GPU** (none was available). Source: \`${file}\`.`);
   out.push('');
-  out.push(`The dry run trains each cell kind for ${m.work.perClass * 10 / m.work.batchSize} steps of batch ${m.work.batchSize} on the real networks and attack budgets; a paper step has the preset's batch, estimated as the measured step x (preset batch / ${m.work.batchSize}). Peak memory is the process RSS at batch ${m.work.batchSize} (it grows with the batch).`);
+  out.push(`The dry run trains each cell kind for ${m.work.perClass * 10 / m.work.batchSize} steps of batch ${m.work.batchSize} on the real networks and attack budgets; a paper step has the preset's batch, estimated as the measured step x (preset batch / ${m.work.batchSize}). Peak memory is the process RSS at batch ${m.work.batchSize} (it grows with the batch).${m.work.jatpLrFactor !== undefined ? ` JATP and JATP′ train at ${m.work.jatpLrFactor} x their preset's learning rate in the dry run: at the preset's 0.01 they diverge against the dry run's 5-step target, in PyTorch the same way (see \`dryRunLrFactor\`); a step costs the same at any rate. Whether the preset converges against a real 76-epoch TRADES target at batch 128 is not shown by the dry run.` : ''}`);
   out.push('');
   out.push('| cell kind | cells in `all` | preset batch | paper steps per cell | measured s/step (CPU s/step) at batch 2 | peak RSS at batch 2 | estimate, all cells of this kind |');
   out.push('|---|---|---|---|---|---|---|');

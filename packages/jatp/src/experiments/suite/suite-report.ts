@@ -21,7 +21,7 @@ import type { GalleryJson } from './gallery.js';
 import { MASKING_COLUMNS, formatCheck, formatUnion, maskingChecks, type MaskingEval, type ModelMasking } from './masking.js';
 import { encodeBits, outcomesFromEval, storeOutcomes, type EvalWithOutcomes, type StoredOutcomes } from './outcomes.js';
 import { VERDICT_RULES, formatEffect, formatP, formatSeeds, judgeClaimsFromStored, statementVerdict, summarizeFamilies, verdictMarkdown, type ClaimResult, type Verdict } from './verdicts.js';
-import { NEAR_IDENTITY_RATIO, collectValidity, plateauCurves, type ValidityRecord } from './validity.js';
+import { VALIDITY_HEADERS, VALIDITY_NOTE, VALIDITY_TITLE, collectValidity, plateauCurves, validityMarkdown, validityMarks, validityRow, type ValidityRecord } from './validity.js';
 
 export interface PanelResult {
   readonly experiment: ExperimentName;
@@ -90,10 +90,7 @@ export function collectReport(out: string): ReportData {
   }
   // Judged from the compact outcomes, exactly as anyone can re-judge them from results.json.
   const validity = collectValidity(out, grid.validity);
-  // A row's pre-processor ('APE-G' in Table 1, 'APE-G (Obl)' in Fig. 2(a)) carries its validity marks, per target it was trained against.
-  const marksOf = (row: string) =>
-    validity.filter((v) => [row, `${row} (Obl)`].includes(v.preprocessor.split(' → ')[0]!)).flatMap((v) => v.marks.map((m) => `${m} (${v.preprocessor.slice(v.preprocessor.indexOf(' → ') + 3)} target)`));
-  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes, marksOf);
+  const claims = judgeClaimsFromStored(panels.map((p) => p.panel.id), results, outcomes, validityMarks(validity));
   return { manifest, datasetLabel: datasetLabel(manifest.dataset, manifest.dataDir), panels, trainings, evaluations, masking, claims, outcomes, validity };
 }
 
@@ -149,12 +146,7 @@ export function reportMarkdown(data: ReportData): string {
     }
     lines.push('');
   }
-  lines.push(`## ${VALIDITY_TITLE}`, '', VALIDITY_NOTE, '');
-  // '|' inside a Markdown table cell must be escaped (the distance headers are |P(x) − x|).
-  const md = (c: string) => c.replace(/\|/g, '\\|');
-  lines.push(`| ${VALIDITY_HEADERS.map(md).join(' | ')} |`, `|${VALIDITY_HEADERS.map((_, i) => (i === 0 || i === VALIDITY_HEADERS.length - 1 ? '---' : '---:')).join('|')}|`);
-  for (const v of data.validity) lines.push(`| ${validityRow(v).map((c, i) => md(i === VALIDITY_HEADERS.length - 1 && c ? `**${c}**` : c)).join(' | ')} |`);
-  lines.push('');
+  lines.push(`## ${VALIDITY_TITLE}`, '', VALIDITY_NOTE, '', validityMarkdown(data.validity), '');
   lines.push(`## ${MASKING_TITLE}`, '', MASKING_NOTE, '');
   lines.push(`| ${['full model', 'robust accuracy under the union of attacks', ...MASKING_COLUMNS.map((c) => c.header)].join(' | ')} |`, `|${['---', '---:', ...MASKING_COLUMNS.map(() => '---')].join('|')}|`);
   for (const mm of data.masking) {
@@ -168,28 +160,6 @@ export function reportMarkdown(data: ReportData): string {
   const commands = m.runs.map((r) => r.command).filter(Boolean);
   lines.push('## Commands', '', ...[...new Set(commands)].map((c) => `    ${c}`), '');
   return lines.join('\n');
-}
-
-const VALIDITY_TITLE = 'Baseline validity: does each pre-processor do its own job?';
-const VALIDITY_NOTE = `OBL: PGD examples made against the target T alone (the pre-processor unknown to the attacker), scored on T and on the full model F; gain = F − T on the same images, pooled over seeds, with a 95 % interval. Identity distance: mean |P(x) − x| (0–1 scale) on natural inputs and on the OBL examples; ratio = the latter / the attack's mean |x_adv − x|. Marks: gain interval reaching 0 ("within noise"), ratio < ${NEAR_IDENTITY_RATIO} ("near identity"), a seed stopped at the epoch cap before its last plateau ("no plateau"). A claim resting on a marked pre-processor compares against a baseline that is not doing its job.`;
-const VALIDITY_HEADERS = ['pre-processor', 'seeds done', 'T on OBL %', 'F on OBL %', 'gain (points, 95 % CI)', 'gain per seed', '|P(x)−x| natural', '|P(x)−x| adversarial', 'ratio to |x_adv−x|', 'plateau reached (epochs)', 'marks'];
-
-function validityRow(v: ValidityRecord): string[] {
-  const g = v.obliviousGain;
-  const plateau = v.plateauReached.map((r, i) => (r === null ? '–' : `${r ? 'yes' : 'no'} (${v.epochs[i] ?? '?'})`)).join(', ');
-  return [
-    v.preprocessor,
-    `${v.seedsDone}/${v.seeds}`,
-    fmt(v.targetObliviousAccuracy, 1),
-    fmt(v.fullObliviousAccuracy, 1),
-    g ? `${signed(g.points)} [${g.lo.toFixed(1)}, ${g.hi.toFixed(1)}] (n ${g.n})` : '–',
-    v.gainPerSeed.map((x) => (x === null ? '–' : x.toFixed(1))).join(', '),
-    fmt(v.identityNatural, 4),
-    fmt(v.identityAdversarial, 4),
-    fmt(v.identityRatio, 2),
-    plateau,
-    v.marks.join('; '),
-  ];
 }
 
 function validityHtml(out: string, data: ReportData, trainings: readonly ResolvedCell[]): string {

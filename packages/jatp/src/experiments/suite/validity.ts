@@ -140,3 +140,48 @@ export function plateauCurves(out: string, trainings: readonly ResolvedCell[]): 
     .filter((c) => c.values.length > 0);
 }
 
+export const VALIDITY_TITLE = 'Baseline validity: does each pre-processor do its own job?';
+export const VALIDITY_NOTE = `OBL: PGD examples made against the target T alone (the pre-processor unknown to the attacker), scored on T and on the full model F; gain = F − T on the same images, pooled over seeds, with a 95 % interval. Identity distance: mean |P(x) − x| (0–1 scale) on natural inputs and on the OBL examples; ratio = the latter / the attack's mean |x_adv − x|. Marks: gain interval reaching 0 ("within noise"), ratio < ${NEAR_IDENTITY_RATIO} ("near identity"), a seed stopped at the epoch cap before its last plateau ("no plateau"). A claim resting on a marked pre-processor compares against a baseline that is not doing its job.`;
+export const VALIDITY_HEADERS = ['pre-processor', 'seeds done', 'T on OBL %', 'F on OBL %', 'gain (points, 95 % CI)', 'gain per seed', '|P(x)−x| natural', '|P(x)−x| adversarial', 'ratio to |x_adv−x|', 'plateau reached (epochs)', 'marks'];
+
+/** One row of the validity table (also the HTML report's). */
+export function validityRow(v: ValidityRecord): string[] {
+  const g = v.obliviousGain;
+  const plateau = v.plateauReached.map((r, i) => (r === null ? '–' : `${r ? 'yes' : 'no'} (${v.epochs[i] ?? '?'})`)).join(', ');
+  return [
+    v.preprocessor,
+    `${v.seedsDone}/${v.seeds}`,
+    fmt(v.targetObliviousAccuracy, 1),
+    fmt(v.fullObliviousAccuracy, 1),
+    g ? `${signed(g.points)} [${g.lo.toFixed(1)}, ${g.hi.toFixed(1)}] (n ${g.n})` : '–',
+    v.gainPerSeed.map((x) => (x === null ? '–' : x.toFixed(1))).join(', '),
+    fmt(v.identityNatural, 4),
+    fmt(v.identityAdversarial, 4),
+    fmt(v.identityRatio, 2),
+    plateau,
+    v.marks.join('; '),
+  ];
+}
+
+/**
+ * The marks a table row's comparisons carry: a row's pre-processor ('APE-G' in Table 1, 'APE-G (Obl)' in
+ * Fig. 2(a)) gets its validity marks, per target it was trained against.
+ */
+export function validityMarks(records: readonly ValidityRecord[]): (row: string) => string[] {
+  return (row) =>
+    records
+      .filter((v) => [row, `${row} (Obl)`].includes(v.preprocessor.split(' → ')[0]!))
+      .flatMap((v) => v.marks.map((m) => `${m} (${v.preprocessor.slice(v.preprocessor.indexOf(' → ') + 3)} target)`));
+}
+
+/** The validity table in markdown, one row per pre-processor (the report's and the docs' blocks). */
+export function validityMarkdown(records: readonly ValidityRecord[]): string {
+  // '|' inside a Markdown table cell must be escaped (the distance headers are |P(x) − x|).
+  const md = (c: string): string => c.replace(/\|/g, '\\|');
+  const lines = [`| ${VALIDITY_HEADERS.map(md).join(' | ')} |`, `|${VALIDITY_HEADERS.map((_, i) => (i === 0 || i === VALIDITY_HEADERS.length - 1 ? '---' : '---:')).join('|')}|`];
+  for (const v of records) lines.push(`| ${validityRow(v).map((c, i) => md(i === VALIDITY_HEADERS.length - 1 && c ? `**${c}**` : c)).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const fmt = (v: number | undefined, digits = 2): string => (v === undefined ? '–' : v.toFixed(digits));
+const signed = (v: number | undefined): string => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);

@@ -346,6 +346,16 @@ export const VERDICT_RULES =
 
 const escapeCell = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** The header of the per-comparison table (markdown). */
+export const COMPARISON_HEADER = ['| comparison | effect [95 % CI] | per seed | test | p | p (Holm) | verdict |', '|---|---:|---|---|---:|---:|---|'] as const;
+
+/** One comparison as a markdown table row: statement, effect and interval, per seed, test, p, Holm p, verdict with its note and marks. */
+export function comparisonRow(r: ClaimResult): string {
+  const verdict = r.verdict === 'reproduced' || r.verdict === 'contradicted' ? `**${r.verdict}**` : r.verdict;
+  const marks = r.marks?.length ? `; marked: ${r.marks.join(', ')}` : '';
+  return `| ${escapeCell(r.claim.statement)} | ${formatEffect(r)} | ${formatSeeds(r)} | ${r.test ?? '–'} | ${formatP(r.p)} | ${formatP(r.pHolm)} | ${verdict}${r.note || marks ? ` (${escapeCell([r.note, marks.slice(2)].filter(Boolean).join('; '))})` : ''} |`;
+}
+
 /** The verdict section in markdown: a summary per family, then every claim. */
 export function verdictMarkdown(results: readonly ClaimResult[], heading = '## Verdicts: which claims of the paper this run reproduces'): string {
   const lines: string[] = [heading, '', VERDICT_RULES, ''];
@@ -354,12 +364,8 @@ export function verdictMarkdown(results: readonly ClaimResult[], heading = '## V
   lines.push(`${results.length} comparisons: ${VERDICTS.map((v) => `${total[v]} ${v}`).join(', ')}.`, '');
   lines.push('| statement of the paper | verdict | reproduced | contradicted | undecided | not judged |', '|---|---|---:|---:|---:|---:|');
   for (const f of summarizeFamilies(results)) lines.push(`| ${escapeCell(f.family)} | ${statementVerdict(f.counts)} | ${VERDICTS.map((v) => f.counts[v]).join(' | ')} |`);
-  lines.push('', '| comparison | effect [95 % CI] | per seed | test | p | p (Holm) | verdict |', '|---|---:|---|---|---:|---:|---|');
-  for (const r of results) {
-    const verdict = r.verdict === 'reproduced' || r.verdict === 'contradicted' ? `**${r.verdict}**` : r.verdict;
-    const marks = r.marks?.length ? `; marked: ${r.marks.join(', ')}` : '';
-    lines.push(`| ${escapeCell(r.claim.statement)} | ${formatEffect(r)} | ${formatSeeds(r)} | ${r.test ?? '–'} | ${formatP(r.p)} | ${formatP(r.pHolm)} | ${verdict}${r.note || marks ? ` (${escapeCell([r.note, marks.slice(2)].filter(Boolean).join('; '))})` : ''} |`);
-  }
+  lines.push('', ...COMPARISON_HEADER);
+  for (const r of results) lines.push(comparisonRow(r));
   lines.push('');
   return lines.join('\n');
 }
