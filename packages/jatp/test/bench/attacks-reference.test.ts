@@ -9,18 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { PY, REFERENCE_SCRIPT, hasTorch, maxAbsDiff, noTorch, probeReference } from './reference-probe.js';
 import { buildCpuPresetFullModel, probeFullModel, writeFullModelForReference } from '../../bench/attacks-full-model.js';
 
 await tf.setBackend('cpu');
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-const noTorch = `${PY} cannot import torch (install python3-torch to run this cross-check)`;
 // Under CI=true (.ci/run installs python3-torch) a missing PyTorch fails instead of skipping.
 const skip = hasTorch || process.env.CI === 'true' ? false : noTorch;
-const script = fileURLToPath(new URL('../../bench/attacks_reference.py', import.meta.url));
 
 /** Gives every BN layer non-trivial running statistics and affine terms, so a BN port error shows. */
 function randomiseBatchNorm(weights: Map<string, tf.Variable>, seed: number): void {
@@ -38,14 +34,6 @@ function randomiseBatchNorm(weights: Map<string, tf.Variable>, seed: number): vo
   }
 }
 
-function probeReference(dir: string): Record<string, number[]> {
-  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
-  const r = spawnSync(PY, [script, '--data', dir, '--attack', 'probe', '--threads', '1'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number[]>;
-}
-
-const maxAbsDiff = (a: Float32Array, b: number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 test('bench:attacks part (b): the PyTorch full model matches the toolkit (logits, P(x), T(x)) to 1e-5', { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'jatp-bench-port-'));
@@ -90,7 +78,7 @@ test('bench:attacks reference: a file naming an unknown model is refused', { ski
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     writeFileSync(join(dir, 'inputs.safetensors'), Buffer.concat([len, header]));
-    const r = spawnSync(PY, [script, '--data', dir, '--attack', 'probe'], { encoding: 'utf8' });
+    const r = spawnSync(PY, [REFERENCE_SCRIPT, '--data', dir, '--attack', 'probe'], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /unknown model 'vgg'/);
   } finally {

@@ -7,36 +7,23 @@
 // cannot import torch (fails instead under CI=true) or Fashion-MNIST is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { hasTorch, maxAbsDiff, noTorch, probeReference } from './reference-probe.js';
 import { loadDataset } from '../../src/data/load-dataset.js';
 import { buildNetwork } from '../../src/models/architectures.js';
 import { saveNetwork } from '../../src/models/weights.js';
 import { runFolderFullModelBench } from '../../bench/attacks-full-model.js';
 
 await tf.setBackend('cpu');
-const PY = '/usr/bin/python3';
-const hasTorch = spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-const noTorch = `${PY} cannot import torch (install python3-torch to run this cross-check)`;
 const hasFashion = await loadDataset('fashion-mnist').then(() => true, () => false);
 const skip = !hasFashion
   ? 'Fashion-MNIST is not installed (Debian fashion-mnist under /usr/share/datasets); the run-folder bench model attacks its test images'
   : hasTorch || process.env.CI === 'true' ? false : noTorch;
-const script = fileURLToPath(new URL('../../bench/attacks_reference.py', import.meta.url));
 
-function probeReference(dir: string): Record<string, number[]> {
-  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
-  const r = spawnSync(PY, [script, '--data', dir, '--attack', 'probe', '--threads', '1'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number[]>;
-}
-
-const maxAbsDiff = (a: Float32Array, b: number[]): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
 /** Bench model from two run folders, its probe, and PyTorch's probe of the files it writes. */
 async function bothProbes(targetRun: string, purifierRun: string, images: number) {
