@@ -1,5 +1,6 @@
 // Shape and data-movement kernels: Reshape, Transpose, Slice, StridedSlice, Concat, Pack, Unpack,
-// SplitV, Tile, PadV2, MirrorPad, Reverse, GatherV2, OneHot, Fill.
+// SplitV, Tile, PadV2, MirrorPad, Reverse, GatherV2, OneHot, Fill. Concat and Split on CPU are
+// row-copy loops (RowConcat, RowSplit) rather than ATen's cat and split views.
 // Attributes arrive already normalised by tfjs's own helpers in TypeScript (slice_util,
 // backend_util, util.parseAxisParam); this file only maps them onto ATen. Views are made
 // contiguous by Put(), so a small slice never pins a large base storage (guide §7a).
@@ -9,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace tt {
@@ -52,13 +54,109 @@ TT_FN(StridedSlice) {
   return ReturnTensor(info.Env(), t.contiguous().reshape(finalShape));
 }
 
-// concat([handles], axis, outDtype)
+// The row-copy Concat and Split below: on by default, off with TFJS_TORCH_ROW_COPY=0 at load or
+// setRowCopy(false) from JS (ATen's cat / split_with_sizes then, as before; benchmarks compare both).
+bool g_rowCopy = [] {
+  const char* v = std::getenv("TFJS_TORCH_ROW_COPY");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}();
+int64_t g_rowCopyCalls = 0;
+
+// Bytes one parallel_for task copies at least: below this a second thread costs more than it saves.
+constexpr int64_t kRowCopyGrainBytes = 64 * 1024;
+
+// Whether the row-copy path applies: CPU, and every tensor of a dtype the table stores.
+bool RowCopyUsable(const at::Tensor& t) {
+  if (!g_rowCopy || !CurrentDevice().is_cpu() || !t.device().is_cpu()) return false;
+  const at::ScalarType s = t.scalar_type();
+  return s == at::kFloat || s == at::kInt || s == at::kBool;
+}
+
+// Viewed around `axis`, a contiguous tensor is [outer, inner] where outer is the product of the
+// sizes before the axis and inner = size(axis) * the product after it: a concatenation along the
+// axis is, row by row, the inputs' inner chunks one after another (for axis 0, a single row).
+// Both loops below copy those chunks with memcpy, so the result holds the inputs' exact bits.
+int64_t OuterSize(const at::Tensor& t, int64_t axis) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < axis; ++d) n *= t.size(d);
+  return n;
+}
+
+// out[r, offset_i : offset_i + chunk_i] = xs[i][r, :] for every row r (all inputs contiguous,
+// of out's dtype, non-empty).
+void RowConcat(const std::vector<at::Tensor>& xs, at::Tensor& out, int64_t outer) {
+  const int64_t elem = static_cast<int64_t>(out.element_size());
+  const size_t n = xs.size();
+  std::vector<const char*> src(n);
+  std::vector<int64_t> chunk(n), offset(n);
+  int64_t row = 0;
+  for (size_t i = 0; i < n; ++i) {
+    src[i] = static_cast<const char*>(xs[i].data_ptr());
+    chunk[i] = (xs[i].numel() / outer) * elem;
+    offset[i] = row;
+    row += chunk[i];
+  }
+  char* dst = static_cast<char*>(out.data_ptr());
+  const int64_t grain = std::max<int64_t>(1, kRowCopyGrainBytes / std::max<int64_t>(1, row));
+  at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      char* to = dst + r * row;
+      for (size_t i = 0; i < n; ++i) std::memcpy(to + offset[i], src[i] + r * chunk[i], static_cast<size_t>(chunk[i]));
+    }
+  });
+}
+
+// The converse in one pass over x: parts[i][r, :] = x[r, offset_i : offset_i + chunk_i].
+void RowSplit(const at::Tensor& x, std::vector<at::Tensor>& parts, int64_t outer) {
+  const int64_t elem = static_cast<int64_t>(x.element_size());
+  const size_t n = parts.size();
+  std::vector<char*> dst(n);
+  std::vector<int64_t> chunk(n), offset(n);
+  int64_t row = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dst[i] = static_cast<char*>(parts[i].data_ptr());
+    chunk[i] = outer > 0 ? (parts[i].numel() / outer) * elem : 0;
+    offset[i] = row;
+    row += chunk[i];
+  }
+  const char* src = static_cast<const char*>(x.data_ptr());
+  const int64_t grain = std::max<int64_t>(1, kRowCopyGrainBytes / std::max<int64_t>(1, row));
+  at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const char* from = src + r * row;
+      for (size_t i = 0; i < n; ++i) {
+        if (chunk[i] > 0) std::memcpy(dst[i] + r * chunk[i], from + offset[i], static_cast<size_t>(chunk[i]));
+      }
+    }
+  });
+}
+
+// concat([handles], axis, outDtype): TypeScript has dropped empty inputs and normalised the axis.
 TT_FN(Concat) {
   std::vector<at::Tensor> xs = TensorListArg(info, 0);
   const int64_t axis = IntArg(info, 1);
   const at::ScalarType out = ToScalarType(static_cast<int32_t>(IntArg(info, 2)));
+  // .to() returns the tensor itself when the dtype already matches: no copy.
   for (at::Tensor& x : xs) x = x.to(out);
-  return ReturnTensor(info.Env(), at::cat(xs, axis));
+  bool rowCopy = !xs.empty() && axis >= 0 && axis < xs[0].dim();
+  for (const at::Tensor& x : xs) rowCopy = rowCopy && RowCopyUsable(x) && x.dim() == xs[0].dim();
+  if (!rowCopy) return ReturnTensor(info.Env(), at::cat(xs, axis));
+  // ATen's cat copies each input into a narrowed view of the result through its strided
+  // TensorIterator path, slow when the chunks are short (a few channels of an NHWC map).
+  std::vector<int64_t> shape(xs[0].sizes().begin(), xs[0].sizes().end());
+  shape[axis] = 0;
+  for (at::Tensor& x : xs) {
+    for (int64_t d = 0; d < x.dim(); ++d) {
+      if (d != axis && x.size(d) != xs[0].size(d)) throw std::runtime_error("concat: the inputs' shapes differ off the axis");
+    }
+    shape[axis] += x.size(axis);
+    x = x.contiguous();  // a no-op for the table's tensors, which are contiguous but for filters
+  }
+  at::Tensor r = at::empty(shape, xs[0].options());
+  const int64_t outer = OuterSize(xs[0], axis);
+  if (outer > 0) RowConcat(xs, r, outer);
+  ++g_rowCopyCalls;
+  return ReturnTensor(info.Env(), r);
 }
 
 // stack([handles], axis, outDtype)
@@ -80,8 +178,42 @@ TT_FN(Unstack) {
 // split(x, sizes, axis)
 TT_FN(Split) {
   const at::Tensor& x = TensorArg(info, 0);
-  std::vector<at::Tensor> parts = at::split_with_sizes(x, IntListArg(info, 1), NormAxis(IntArg(info, 2), x.dim()));
+  const std::vector<int64_t> sizes = IntListArg(info, 1);
+  const int64_t axis = NormAxis(IntArg(info, 2), x.dim());
+  int64_t total = 0;
+  bool ok = true;
+  for (int64_t s : sizes) { ok = ok && s >= 0; total += s; }
+  if (!(RowCopyUsable(x) && ok && total == x.size(axis))) {
+    // ATen's pieces are views, each made contiguous by Put(): one strided copy per piece.
+    return ReturnTensors(info.Env(), at::split_with_sizes(x, sizes, axis));
+  }
+  const at::Tensor src = x.contiguous();
+  std::vector<at::Tensor> parts;
+  parts.reserve(sizes.size());
+  for (int64_t s : sizes) {
+    std::vector<int64_t> shape(src.sizes().begin(), src.sizes().end());
+    shape[axis] = s;
+    parts.push_back(at::empty(shape, src.options()));
+  }
+  const int64_t outer = OuterSize(src, axis);
+  if (outer > 0) RowSplit(src, parts, outer);
+  ++g_rowCopyCalls;
   return ReturnTensors(info.Env(), parts);
+}
+
+// setRowCopy(on): the process-wide switch of the row-copy Concat and Split.
+TT_FN(SetRowCopy) {
+  g_rowCopy = BoolArg(info, 0);
+  return info.Env().Undefined();
+}
+
+// rowCopyStatus() -> { enabled, calls }: calls counts Concat and Split calls that took the path.
+TT_FN(RowCopyStatus) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("enabled", Napi::Boolean::New(env, g_rowCopy));
+  o.Set("calls", Napi::Number::New(env, static_cast<double>(g_rowCopyCalls)));
+  return o;
 }
 
 // tile(x, reps)
@@ -278,6 +410,8 @@ void RegisterShape(Napi::Env env, Napi::Object exports) {
   TT_EXPORT(exports, env, Stack);
   TT_EXPORT(exports, env, Unstack);
   TT_EXPORT(exports, env, Split);
+  TT_EXPORT(exports, env, SetRowCopy);
+  TT_EXPORT(exports, env, RowCopyStatus);
   TT_EXPORT(exports, env, Tile);
   TT_EXPORT(exports, env, Pad);
   TT_EXPORT(exports, env, MirrorPad);

@@ -9,12 +9,12 @@ import { registerBackend } from '@tensorflow/tfjs-core';
 import { TorchBackend } from './backend.js';
 import fs from 'node:fs';
 
-import { PRECISION_CODE, type Precision, TorchBinding, type WinogradStatus, loadNative } from './native.js';
+import { PRECISION_CODE, type Precision, type RowCopyStatus, TorchBinding, type WinogradStatus, loadNative } from './native.js';
 import { registerTorchKernels } from './register.js';
 
 export { TorchBackend, kernelStats } from './backend.js';
 export type { TorchMemoryInfo, TorchTensorData } from './backend.js';
-export type { CpuCacheStats, CudaMemoryInfo, Precision, WinogradStatus } from './native.js';
+export type { CpuCacheStats, CudaMemoryInfo, Precision, RowCopyStatus, WinogradStatus } from './native.js';
 export { nativeKernelNames } from './register.js';
 // Process groups over c10d (Gloo/NCCL): distributed.ts
 export * from './distributed.js';
@@ -118,6 +118,23 @@ export function setWinograd(on: boolean): void {
   const b = loadNative().binding;
   if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
   b.setWinograd(on);
+}
+
+/**
+ * Whether Concat and SplitV on CPU run as row-copy loops (native/ops_shape.cc: each output row is
+ * the inputs' chunks copied one after another, a split writes every piece in one pass over its
+ * input) instead of ATen's cat and split views. On by default, off with TFJS_TORCH_ROW_COPY=0;
+ * both give the same bits (plain copies), the switch exists to compare their speed.
+ */
+export function setRowCopy(on: boolean): void {
+  const b = loadNative().binding;
+  if (b === undefined) throw new Error(`tfjs-backend-torch: ${status.reason}`);
+  b.setRowCopy(on);
+}
+
+/** The row-copy path's state: null without the addon. */
+export function rowCopyStatus(): RowCopyStatus | null {
+  return loadNative().binding?.rowCopyStatus() ?? null;
 }
 
 /** The Winograd path's state: null without the addon. */

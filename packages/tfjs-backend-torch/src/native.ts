@@ -69,6 +69,12 @@ export interface WinogradStatus {
   calls: { forward: number; backpropInput: number; backpropFilter: number };
 }
 
+/** The row-copy Concat and Split (native/ops_shape.cc): switched on, and calls that took the path. */
+export interface RowCopyStatus {
+  enabled: boolean;
+  calls: number;
+}
+
 export interface TorchBinding {
   // storage.cc
   fromTyped(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: number): number;
@@ -125,6 +131,9 @@ export interface TorchBinding {
   stack(xs: H[], axis: number, dtype: number): NativeResult;
   unstack(x: H, axis: number): NativeResult[];
   split(x: H, sizes: Ints, axis: number): NativeResult[];
+  /** Switches the row-copy Concat and Split on or off (process-wide; off: ATen's cat and split). */
+  setRowCopy(on: boolean): void;
+  rowCopyStatus(): RowCopyStatus;
   tile(x: H, reps: Ints): NativeResult;
   pad(x: H, paddings: Ints, value: number): NativeResult;
   mirrorPad(x: H, paddings: Ints, symmetric: boolean): NativeResult;

@@ -267,3 +267,82 @@ test('topk and batched gather on FAB-sized rows (784 values, a permutation per r
     }
   });
 });
+
+test('concat and split on purifier-sized NHWC maps give the cpu backend\'s exact bits, on the row-copy path and on ATen\'s', { skip: skipReason }, async () => {
+  // The JATP purifier's dense blocks concatenate [50,28,28,16] with [50,28,28,8] pieces along
+  // channels and split the gradient back. The row-copy loops (native/ops_shape.cc) are plain
+  // copies, so the bits must match exactly: NaN, ±Infinity and -0 are planted among the values.
+  const special = [NaN, Infinity, -Infinity, -0, 0, 3.4e38, 1e-45];
+  const floats = (shape: number[], seed: number) => {
+    const v = randFloats(size(shape), seed, -3, 3);
+    for (let i = 0; i < v.length; i += 97) v[i] = special[(i / 97) % special.length]!;
+    return v;
+  };
+  const mk = (shape: number[], seed: number, dtype: 'float32' | 'int32' | 'bool') =>
+    dtype === 'float32' ? tf.tensor(floats(shape, seed), shape, 'float32')
+      : dtype === 'int32' ? tf.tensor(randInts(size(shape), seed, -2147483648, 2147483647, false), shape, 'int32')
+        : tf.tensor(randBools(size(shape), seed), shape, 'bool');
+  const cases: Array<{ what: string; dtype: 'float32' | 'int32' | 'bool'; f: (dtype: 'float32' | 'int32' | 'bool') => tf.Tensor[] }> = [];
+  const nhwc = (c: number, seed: number, dtype: 'float32' | 'int32' | 'bool') => mk([50, 28, 28, c], seed, dtype);
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    cases.push({ what: 'purifier concat 16+8+8+8+8 and 1+8+16+24 along channels, its split', dtype, f: (d) => {
+      const parts = [nhwc(16, 1, d), nhwc(8, 2, d), nhwc(8, 3, d), nhwc(8, 4, d), nhwc(8, 5, d)];
+      const cat = tf.concat(parts, -1);
+      const odd = tf.concat([nhwc(1, 6, d), nhwc(8, 7, d), nhwc(16, 8, d), nhwc(24, 9, d)], 3);
+      return [cat, odd, ...tf.split(cat, [16, 8, 8, 8, 8], -1), ...tf.split(odd, [1, 24, 0, 16, 8], 3)];
+    } });
+    cases.push({ what: 'odd sizes, axes 0, 1 and the last, empty pieces', dtype, f: (d) => {
+      const a = mk([3, 5, 7, 3], 10, d), b = mk([3, 5, 7, 1], 11, d), c = mk([3, 5, 7, 5], 12, d);
+      const e = mk([3, 5, 7, 0], 13, d);
+      return [tf.concat([a, e, b, c], -1), tf.concat([a, mk([2, 5, 7, 3], 14, d)], 0), tf.concat([a, mk([3, 2, 7, 3], 15, d), mk([3, 0, 7, 3], 16, d)], 1),
+        tf.concat([mk([7], 17, d), mk([0], 18, d), mk([2], 19, d)], 0), tf.concat([e, mk([3, 5, 7, 0], 20, d)], 3),
+        ...tf.split(c, [2, 0, 3], 3), ...tf.split(a, [1, 0, 2], 0), ...tf.split(a, [3, 2], 1), ...tf.split(tf.concat([a, mk([3, 5, 7, 3], 22, d), mk([3, 5, 7, 3], 23, d)], 2), [7, 0, 14], 2),
+        ...tf.split(mk([0, 5, 4], 21, d), [1, 3], 2)];
+    } });
+  }
+  const bits = (t: tf.Tensor) => (t.dtype === 'float32' ? Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer)) : Array.from(t.dataSync() as ArrayLike<number>));
+  const { setRowCopy, rowCopyStatus } = await import('../src/index.js');
+  const runAll = async (backend: string) => {
+    await tf.setBackend(backend);
+    return cases.map((c) => {
+      const outs = tf.tidy(() => c.f(c.dtype));
+      const r = outs.map((t) => ({ shape: t.shape.slice(), dtype: t.dtype, bits: bits(t) }));
+      tf.dispose(outs);
+      return r;
+    });
+  };
+  const ref = await runAll('cpu');
+  try {
+    for (const rowCopy of [true, false]) {
+      setRowCopy(rowCopy);
+      const calls0 = rowCopyStatus()!.calls;
+      const got = await runAll('torch');
+      const took = rowCopyStatus()!.calls - calls0;
+      if (rowCopy) assert.ok(took >= 30, `row-copy path taken only ${took} times`);
+      else assert.equal(took, 0, 'row-copy path taken while switched off');
+      cases.forEach((c, i) => {
+        const r = ref[i]!, g = got[i]!;
+        assert.equal(g.length, r.length, `${c.what} (${c.dtype}): outputs`);
+        r.forEach((o, k) => {
+          const what = `${c.what} (${c.dtype}, row copy ${rowCopy}) output ${k}`;
+          assert.deepEqual(g[k]!.shape, o.shape, `${what}: shape`);
+          assert.equal(g[k]!.dtype, o.dtype, `${what}: dtype`);
+          assert.equal(g[k]!.bits.length, o.bits.length, `${what}: size`);
+          for (let j = 0; j < o.bits.length; j++) if (g[k]!.bits[j] !== o.bits[j]) assert.fail(`${what} differs at ${j}: torch ${g[k]!.bits[j]} vs cpu ${o.bits[j]}`);
+        });
+      });
+    }
+  } finally {
+    setRowCopy(true);
+  }
+  // The gradient of a channel concatenation is a split of dy; a reused piece's gradients add up.
+  await compareWithCpu('grad through the purifier\'s concatenations', () => {
+    const x = f32([4, 6, 6, 16], 30), w = f32([4, 6, 6, 40], 31);
+    return tf.grad((v: tf.Tensor) => {
+      const a = tf.leakyRelu(tf.slice(v, [0, 0, 0, 0], [4, 6, 6, 8]), 0.2);
+      const b = tf.mul(tf.concat([v, a], -1), 2);
+      const c = tf.concat([v, a, tf.slice(b, [0, 0, 0, 8], [4, 6, 6, 16])], -1);
+      return tf.sum(tf.mul(c, w));
+    })(x);
+  }, 1e-5, 1e-6);
+});
