@@ -1,0 +1,113 @@
+/**
+ * What the engine's row-copy Concat and SplitV buy the cpu-scale JATP step
+ * (`npx tsx packages/jatp/bench/train-steps-row-copy.ts [--pairs N] [--json FILE]`): the step of
+ * bench/train-steps-jatp.ts (purifier nf 16 / gc 8 / nb 1, small-cnn target, batch 50, feature
+ * attack K = 5) run with the row-copy path on and off (`setRowCopy`, native/ops_shape.cc; off is
+ * ATen's cat and split, the engine before it) in one process, alternating: pair i runs on-then-off
+ * for even i and off-then-on for odd i, so neither side always follows the other. Both sides train
+ * the same purifier (a step's cost does not depend on the weights). Prints the median ratio on/off
+ * of wall and process CPU time per step with its min-max, each side's medians, the row-copy calls
+ * per step, the CPU model and the load average before and after.
+ *
+ * Before timing it checks that one step from the same weights, batch and seed gives the same loss
+ * and the same purifier update on both paths (the copies are exact, so bit for bit).
+ * Data: the first N Fashion-MNIST training images when /usr/share/datasets/fashion-mnist exists
+ * (--fmnist DIR), else uniform noise.
+ */
+import fs from 'node:fs';
+
+import * as tf from '@tensorflow/tfjs-core';
+import { rowCopyStatus, setRowCopy } from 'tfjs-backend-torch';
+
+import { initBackend } from '../src/backend.js';
+import { readIdxDataset } from '../src/data/mnist.js';
+import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
+import { positiveIntFlag } from './flags.js';
+import { buildJatpStep } from './train-steps-jatp.js';
+
+const args = process.argv.slice(2);
+const pairs = positiveIntFlag(args, '--pairs', 10);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i < 0 ? undefined : args[i + 1];
+};
+const fmnistDir = flag('--fmnist') ?? '/usr/share/datasets/fashion-mnist';
+const jsonOut = flag('--json');
+
+type Timed = { seconds: number; cpuSeconds: number };
+function timed(step: () => void): Timed {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  step();
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
+}
+
+const backend = await initBackend();
+if (backend !== 'torch' || rowCopyStatus() === null) throw new Error(`train-steps-row-copy: needs the torch engine, got '${backend}'`);
+const host = machine();
+const batchSize = 50;
+let x: tf.Tensor4D, y: tf.Tensor1D, source: string;
+if (fs.existsSync(fmnistDir)) {
+  const ds = readIdxDataset(fmnistDir, 'fashion-mnist');
+  x = tf.tensor4d(Float32Array.from(ds.train.images.subarray(0, batchSize * 784), (v) => v / 255), [batchSize, 28, 28, 1]);
+  y = tf.tensor1d(ds.train.labels.slice(0, batchSize), 'int32');
+  source = `Fashion-MNIST training images 0..${batchSize - 1}`;
+} else {
+  x = tf.randomUniform([batchSize, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
+  y = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 10), 'int32');
+  source = 'uniform noise';
+}
+
+// Same weights, batch and seed on both paths: the same loss and the same updated weights, bit for bit.
+const updated: Array<{ loss: string; weights: Float32Array[] }> = [];
+for (const on of [true, false]) {
+  setRowCopy(on);
+  const s = buildJatpStep(0, { x, y });
+  const r = s.recipe.step(s.batch, { main: s.optimizer }, 1);
+  updated.push({ loss: JSON.stringify(r), weights: s.recipe.variableGroups()['main']!.map((w) => Float32Array.from(w.dataSync() as Float32Array)) });
+  s.dispose();
+}
+const [a, b] = updated as [(typeof updated)[0], (typeof updated)[0]];
+const sameWeights = a.weights.length === b.weights.length && a.weights.every((w, i) => w.length === b.weights[i]!.length && w.every((v, j) => Object.is(v, b.weights[i]![j])));
+const sameLoss = a.loss === b.loss;
+console.error(`one step from the same start: losses ${a.loss} vs ${b.loss}; ${a.weights.length} purifier tensors ${sameWeights ? 'identical' : 'DIFFERENT'}`);
+if (!sameWeights || !sameLoss) process.exitCode = 1;
+
+const s = buildJatpStep(0, { x, y });
+const opt = { main: s.optimizer };
+let seed = 2;
+const step = (): void => void s.recipe.step(s.batch, opt, seed++);
+setRowCopy(true);
+step();
+const c0 = rowCopyStatus()!.calls;
+step();
+const rowCopyCallsPerStep = rowCopyStatus()!.calls - c0;
+setRowCopy(false);
+step();
+const on: Timed[] = [];
+const off: Timed[] = [];
+const load0 = machine().loadavg;
+for (let i = 0; i < pairs; i++) {
+  for (const side of i % 2 === 0 ? [true, false] : [false, true]) {
+    setRowCopy(side);
+    (side ? on : off).push(timed(step));
+  }
+}
+setRowCopy(true);
+const load1 = machine().loadavg;
+const wall = on.map((t, i) => t.seconds / off[i]!.seconds);
+const cpu = on.map((t, i) => t.cpuSeconds / off[i]!.cpuSeconds);
+const ms = (ts: Timed[], k: keyof Timed) => (1000 * median(ts.map((t) => t[k]))).toFixed(0);
+console.log(`JATP step, row-copy Concat/SplitV on / off (ATen's cat and split): wall ${median(wall).toFixed(3)} (min-max ${Math.min(...wall).toFixed(2)}-${Math.max(...wall).toFixed(2)}), ` +
+  `CPU time ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(2)}-${Math.max(...cpu).toFixed(2)}) over ${pairs} pairs; medians wall ${ms(on, 'seconds')} vs ${ms(off, 'seconds')} ms, ` +
+  `CPU ${ms(on, 'cpuSeconds')} vs ${ms(off, 'cpuSeconds')} ms; ${rowCopyCallsPerStep} row-copy calls per step; ${source}; ` +
+  `load average ${load0.join(' ')} -> ${load1.join(' ')}; ${host.cpuModel}, ${host.cpus} CPUs, ${host.date}`);
+if (jsonOut) {
+  fs.writeFileSync(jsonOut, `${JSON.stringify({ machine: host, data: source, pairs, sameUpdate: sameWeights && sameLoss, rowCopyCallsPerStep, on, off,
+    wallRatio: { median: median(wall), min: Math.min(...wall), max: Math.max(...wall) }, cpuRatio: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
+    loadavgBefore: load0, loadavgAfter: load1 }, null, 2)}\n`);
+}
+s.dispose();
+tf.dispose([x, y]);
