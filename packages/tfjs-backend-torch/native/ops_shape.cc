@@ -62,7 +62,10 @@ bool g_rowCopy = [] {
 }();
 int64_t g_rowCopyCalls = 0;
 
-// Bytes one parallel_for task copies at least: below this a second thread costs more than it saves.
+// Bytes one parallel_for task copies at least. (The addon is compiled without -fopenmp, so ATen's
+// inline parallel_for runs its range on the calling thread here, as in Gather's copy loop: these
+// copies are single-threaded. Measured on 2 shared cores they still beat ATen's strided copies by
+// 2-3x on the purifier's channel concatenations; docs/engine-speed.md.)
 constexpr int64_t kRowCopyGrainBytes = 64 * 1024;
 
 // Whether the row-copy path applies: CPU, and every tensor of a dtype the table stores.
@@ -74,7 +77,7 @@ bool RowCopyUsable(const at::Tensor& t) {
 
 // Viewed around `axis`, a contiguous tensor is [outer, inner] where outer is the product of the
 // sizes before the axis and inner = size(axis) * the product after it: a concatenation along the
-// axis is, row by row, the inputs' inner chunks one after another (for axis 0, a single row).
+// axis is, row by row, the inputs' inner chunks one after another (only used for outer > 1).
 // Both loops below copy those chunks with memcpy, so the result holds the inputs' exact bits.
 int64_t OuterSize(const at::Tensor& t, int64_t axis) {
   int64_t n = 1;
@@ -115,7 +118,7 @@ void RowSplit(const at::Tensor& x, std::vector<at::Tensor>& parts, int64_t outer
   int64_t row = 0;
   for (size_t i = 0; i < n; ++i) {
     dst[i] = static_cast<char*>(parts[i].data_ptr());
-    chunk[i] = outer > 0 ? (parts[i].numel() / outer) * elem : 0;
+    chunk[i] = (parts[i].numel() / outer) * elem;
     offset[i] = row;
     row += chunk[i];
   }
@@ -140,7 +143,9 @@ TT_FN(Concat) {
   for (at::Tensor& x : xs) x = x.to(out);
   bool rowCopy = !xs.empty() && axis >= 0 && axis < xs[0].dim();
   for (const at::Tensor& x : xs) rowCopy = rowCopy && RowCopyUsable(x) && x.dim() == xs[0].dim();
-  if (!rowCopy) return ReturnTensor(info.Env(), at::cat(xs, axis));
+  // Along the leading axes (one row: axis 0, or only size-1 dims before the axis) ATen's cat copies
+  // each input whole, in parallel: keep it there.
+  if (!rowCopy || OuterSize(xs[0], axis) <= 1) return ReturnTensor(info.Env(), at::cat(xs, axis));
   // ATen's cat copies each input into a narrowed view of the result through its strided
   // TensorIterator path, slow when the chunks are short (a few channels of an NHWC map).
   std::vector<int64_t> shape(xs[0].sizes().begin(), xs[0].sizes().end());
@@ -153,8 +158,7 @@ TT_FN(Concat) {
     x = x.contiguous();  // a no-op for the table's tensors, which are contiguous but for filters
   }
   at::Tensor r = at::empty(shape, xs[0].options());
-  const int64_t outer = OuterSize(xs[0], axis);
-  if (outer > 0) RowConcat(xs, r, outer);
+  RowConcat(xs, r, OuterSize(xs[0], axis));
   ++g_rowCopyCalls;
   return ReturnTensor(info.Env(), r);
 }
@@ -183,8 +187,9 @@ TT_FN(Split) {
   int64_t total = 0;
   bool ok = true;
   for (int64_t s : sizes) { ok = ok && s >= 0; total += s; }
-  if (!(RowCopyUsable(x) && ok && total == x.size(axis))) {
-    // ATen's pieces are views, each made contiguous by Put(): one strided copy per piece.
+  if (!(RowCopyUsable(x) && ok && total == x.size(axis) && OuterSize(x, axis) > 1)) {
+    // ATen's pieces are views, each made contiguous by Put(): one strided copy per piece, or none
+    // along the leading axes, where each piece is a contiguous range of x (shared, not copied).
     return ReturnTensors(info.Env(), at::split_with_sizes(x, sizes, axis));
   }
   const at::Tensor src = x.contiguous();
@@ -195,8 +200,7 @@ TT_FN(Split) {
     shape[axis] = s;
     parts.push_back(at::empty(shape, src.options()));
   }
-  const int64_t outer = OuterSize(src, axis);
-  if (outer > 0) RowSplit(src, parts, outer);
+  RowSplit(src, parts, OuterSize(src, axis));
   ++g_rowCopyCalls;
   return ReturnTensors(info.Env(), parts);
 }

@@ -289,7 +289,9 @@ test('concat and split on purifier-sized NHWC maps give the cpu backend\'s exact
       const parts = [nhwc(16, 1, d), nhwc(8, 2, d), nhwc(8, 3, d), nhwc(8, 4, d), nhwc(8, 5, d)];
       const cat = tf.concat(parts, -1);
       const odd = tf.concat([nhwc(1, 6, d), nhwc(8, 7, d), nhwc(16, 8, d), nhwc(24, 9, d)], 3);
-      return [cat, odd, ...tf.split(cat, [16, 8, 8, 8, 8], -1), ...tf.split(odd, [1, 24, 0, 16, 8], 3)];
+      // Along the batch axis (one row): ATen's cat and split stay in charge there.
+      const batch = tf.concat([parts[1]!, tf.slice(parts[2]!, 0, 30), parts[3]!], 0);
+      return [cat, odd, ...tf.split(cat, [16, 8, 8, 8, 8], -1), ...tf.split(odd, [1, 24, 0, 16, 8], 3), batch, ...tf.split(batch, [7, 0, 93, 30], 0)];
     } });
     cases.push({ what: 'odd sizes, axes 0, 1 and the last, empty pieces', dtype, f: (d) => {
       const a = mk([3, 5, 7, 3], 10, d), b = mk([3, 5, 7, 1], 11, d), c = mk([3, 5, 7, 5], 12, d);
