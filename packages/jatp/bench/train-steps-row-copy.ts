@@ -13,16 +13,23 @@
  * and the same purifier update on both paths (the copies are exact, so bit for bit).
  * Data: the first N Fashion-MNIST training images when /usr/share/datasets/fashion-mnist exists
  * (--fmnist DIR), else uniform noise.
+ *
+ * With --apgd-full TARGET_RUN,PURIFIER_RUN it times bench:attacks part (b)'s workload instead: one
+ * APGD-CE run (100 iterations, seed 0) on --images (100) test images through the full model
+ * T(clip01(P(x))) loaded from the two run folders, on and off alternating the same way, after
+ * checking that both paths give the same adversarial images bit for bit.
  */
 import fs from 'node:fs';
 
 import * as tf from '@tensorflow/tfjs-core';
 import { rowCopyStatus, setRowCopy } from 'tfjs-backend-torch';
 
+import { apgdCe } from '../src/attacks/apgd.js';
 import { initBackend } from '../src/backend.js';
 import { readIdxDataset } from '../src/data/mnist.js';
 import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
 import { positiveIntFlag } from './flags.js';
+import { runFolderFullModelBench } from './attacks-full-model.js';
 import { buildJatpStep } from './train-steps-jatp.js';
 
 const args = process.argv.slice(2);
@@ -47,6 +54,62 @@ function timed(step: () => void): Timed {
 const backend = await initBackend();
 if (backend !== 'torch' || rowCopyStatus() === null) throw new Error(`train-steps-row-copy: needs the torch engine, got '${backend}'`);
 const host = machine();
+
+/** Pairs of `work` with the path on and off, alternating which goes first. */
+function alternate(work: () => void): { on: Timed[]; off: Timed[]; load0: number[]; load1: number[] } {
+  const on: Timed[] = [];
+  const off: Timed[] = [];
+  const load0 = machine().loadavg;
+  for (let i = 0; i < pairs; i++) {
+    for (const side of i % 2 === 0 ? [true, false] : [false, true]) {
+      setRowCopy(side);
+      (side ? on : off).push(timed(work));
+    }
+  }
+  setRowCopy(true);
+  return { on, off, load0, load1: machine().loadavg };
+}
+const ms = (ts: Timed[], k: keyof Timed) => (1000 * median(ts.map((t) => t[k]))).toFixed(0);
+function report(what: string, r: ReturnType<typeof alternate>, callsPerRun: number, data: string, extra: Record<string, unknown>): void {
+  const wall = r.on.map((t, i) => t.seconds / r.off[i]!.seconds);
+  const cpu = r.on.map((t, i) => t.cpuSeconds / r.off[i]!.cpuSeconds);
+  console.log(`${what}, row-copy Concat/SplitV on / off (ATen's cat and split): wall ${median(wall).toFixed(3)} (min-max ${Math.min(...wall).toFixed(2)}-${Math.max(...wall).toFixed(2)}), ` +
+    `CPU time ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(2)}-${Math.max(...cpu).toFixed(2)}) over ${pairs} pairs; medians wall ${ms(r.on, 'seconds')} vs ${ms(r.off, 'seconds')} ms, ` +
+    `CPU ${ms(r.on, 'cpuSeconds')} vs ${ms(r.off, 'cpuSeconds')} ms; ${callsPerRun} row-copy calls per run; ${data}; ` +
+    `load average ${r.load0.join(' ')} -> ${r.load1.join(' ')}; ${host.cpuModel}, ${host.cpus} CPUs, ${host.date}`);
+  if (jsonOut) {
+    fs.writeFileSync(jsonOut, `${JSON.stringify({ workload: what, machine: host, data, pairs, ...extra, rowCopyCallsPerRun: callsPerRun, on: r.on, off: r.off,
+      wallRatio: { median: median(wall), min: Math.min(...wall), max: Math.max(...wall) }, cpuRatio: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
+      loadavgBefore: r.load0, loadavgAfter: r.load1 }, null, 2)}\n`);
+  }
+}
+
+const apgdFull = flag('--apgd-full');
+if (apgdFull !== undefined) {
+  const [targetRun, purifierRun] = apgdFull.split(',');
+  if (!targetRun || !purifierRun) throw new Error(`--apgd-full: expected TARGET_RUN,PURIFIER_RUN, got '${apgdFull}'`);
+  const bm = await runFolderFullModelBench({ images: positiveIntFlag(args, '--images', 100), targetRun, purifierRun });
+  const attack = () => apgdCe({ eps: bm.eps }).run(bm.logits, bm.x, bm.y, 0);
+  const advs: Uint32Array[] = [];
+  for (const side of [true, false]) {
+    setRowCopy(side);
+    const r = attack();
+    advs.push(new Uint32Array(Float32Array.from(r.xAdv.dataSync() as Float32Array).buffer));
+    r.xAdv.dispose();
+  }
+  const same = advs[0]!.length === advs[1]!.length && advs[0]!.every((v, i) => v === advs[1]![i]);
+  console.error(`APGD-CE from the same start: adversarial images ${same ? 'identical' : 'DIFFERENT'} on both paths`);
+  if (!same) process.exitCode = 1;
+  setRowCopy(true);
+  const c0 = rowCopyStatus()!.calls;
+  const work = () => attack().xAdv.dispose();
+  work();
+  const calls = rowCopyStatus()!.calls - c0;
+  report(`APGD-CE through the full model (${bm.description})`, alternate(work), calls, `${bm.x.shape[0]} ${bm.data} images`, { sameAdversarials: same });
+  bm.dispose();
+  process.exit();
+}
+
 const batchSize = 50;
 let x: tf.Tensor4D, y: tf.Tensor1D, source: string;
 if (fs.existsSync(fmnistDir)) {
@@ -86,28 +149,6 @@ step();
 const rowCopyCallsPerStep = rowCopyStatus()!.calls - c0;
 setRowCopy(false);
 step();
-const on: Timed[] = [];
-const off: Timed[] = [];
-const load0 = machine().loadavg;
-for (let i = 0; i < pairs; i++) {
-  for (const side of i % 2 === 0 ? [true, false] : [false, true]) {
-    setRowCopy(side);
-    (side ? on : off).push(timed(step));
-  }
-}
-setRowCopy(true);
-const load1 = machine().loadavg;
-const wall = on.map((t, i) => t.seconds / off[i]!.seconds);
-const cpu = on.map((t, i) => t.cpuSeconds / off[i]!.cpuSeconds);
-const ms = (ts: Timed[], k: keyof Timed) => (1000 * median(ts.map((t) => t[k]))).toFixed(0);
-console.log(`JATP step, row-copy Concat/SplitV on / off (ATen's cat and split): wall ${median(wall).toFixed(3)} (min-max ${Math.min(...wall).toFixed(2)}-${Math.max(...wall).toFixed(2)}), ` +
-  `CPU time ${median(cpu).toFixed(3)} (${Math.min(...cpu).toFixed(2)}-${Math.max(...cpu).toFixed(2)}) over ${pairs} pairs; medians wall ${ms(on, 'seconds')} vs ${ms(off, 'seconds')} ms, ` +
-  `CPU ${ms(on, 'cpuSeconds')} vs ${ms(off, 'cpuSeconds')} ms; ${rowCopyCallsPerStep} row-copy calls per step; ${source}; ` +
-  `load average ${load0.join(' ')} -> ${load1.join(' ')}; ${host.cpuModel}, ${host.cpus} CPUs, ${host.date}`);
-if (jsonOut) {
-  fs.writeFileSync(jsonOut, `${JSON.stringify({ machine: host, data: source, pairs, sameUpdate: sameWeights && sameLoss, rowCopyCallsPerStep, on, off,
-    wallRatio: { median: median(wall), min: Math.min(...wall), max: Math.max(...wall) }, cpuRatio: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
-    loadavgBefore: load0, loadavgAfter: load1 }, null, 2)}\n`);
-}
+report('JATP step', alternate(step), rowCopyCallsPerStep, source, { sameUpdate: sameWeights && sameLoss });
 s.dispose();
 tf.dispose([x, y]);
