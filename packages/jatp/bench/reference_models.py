@@ -349,3 +349,108 @@ def apeg_step(gen, disc, opt_g, opt_d, natural, adversarial, generator_steps=2):
         total.backward()
         opt_g.step()
     return total.item()
+
+
+# NRP (models/nrp.ts, defenses/nrp.ts, purifier-losses.ts): the purifier is JatpPurifier (the same
+# RRDB network under the arch name 'nrp'); its relativistic discriminator, the losses, one training
+# step (a purifier update, then a discriminator update on the detached purified batch) and SSP, the
+# self-supervised perturbation (feature_attack with the identity as purifier: Φ = the target's features).
+NRP_SLOPE = 0.2
+
+
+class NrpDiscriminator(nn.Module):
+    """conv0_0 3x3 (bias) LReLU, then four stages [conv3x3 s1 + BN + LReLU, conv4x4 s2 p1 + BN + LReLU]
+    (conv0_1 only in the first), widths nf, 2nf, 4nf, 4nf, flatten, linear1 (->100) LReLU, linear2 (->1):
+    one raw logit per image. The toolkit flattens NHWC: `load_toolkit_layout` reorders linear1's inputs."""
+
+    def __init__(self, in_channels=3, num_feat=32, input_size=32):
+        super().__init__()
+        nf = num_feat
+
+        def conv(cin, cout, k, bias=False):
+            return nn.Conv2d(cin, cout, k, 2 if k == 4 else 1, 1, bias=bias)
+
+        self.conv0_0 = conv(in_channels, nf, 3, bias=True)
+        self.conv0_1, self.bn0_1 = conv(nf, nf, 4), nn.BatchNorm2d(nf)
+        for s, (cin, cout) in enumerate([(nf, 2 * nf), (2 * nf, 4 * nf), (4 * nf, 4 * nf)], start=1):
+            setattr(self, f"conv{s}_0", conv(cin, cout, 3))
+            setattr(self, f"bn{s}_0", nn.BatchNorm2d(cout))
+            setattr(self, f"conv{s}_1", conv(cout, cout, 4))
+            setattr(self, f"bn{s}_1", nn.BatchNorm2d(cout))
+        side = input_size
+        for _ in range(4):
+            side = (side + 2 - 4) // 2 + 1
+        self.side, self.channels = side, 4 * nf
+        self.linear1 = nn.Linear(4 * nf * side * side, 100)
+        self.linear2 = nn.Linear(100, 1)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.conv0_0(x), NRP_SLOPE)
+        h = F.leaky_relu(self.bn0_1(self.conv0_1(h)), NRP_SLOPE)
+        for s in range(1, 4):
+            for k in range(2):
+                h = F.leaky_relu(getattr(self, f"bn{s}_{k}")(getattr(self, f"conv{s}_{k}")(h)), NRP_SLOPE)
+        return self.linear2(F.leaky_relu(self.linear1(h.flatten(1)), NRP_SLOPE))
+
+    def load_toolkit_layout(self, w):
+        """Weights in the toolkit's own layout (HWIO kernels, [in, out] dense, NHWC flatten order)."""
+        sd = {}
+        for name, t in w.items():
+            if t.dim() == 4:
+                t = t.permute(3, 2, 0, 1)
+            elif name == "linear1.weight":
+                t = t.reshape(self.side, self.side, self.channels, -1).permute(3, 2, 0, 1).reshape(t.shape[1], -1)
+            elif t.dim() == 2:
+                t = t.t()
+            sd[name] = t.contiguous()
+        for name, m in self.named_modules():
+            if isinstance(m, nn.BatchNorm2d):
+                sd[f"{name}.num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+        self.load_state_dict(sd, strict=True)
+        return self
+
+
+def _bce_logits(z, label):
+    return F.binary_cross_entropy_with_logits(z, torch.full_like(z, float(label)))
+
+
+def nrp_discriminator_loss(d_real, d_fake):
+    """Relativistic average loss on logits: [BCE(D(x) - mean D(x^), 1) + BCE(D(x^) - mean D(x), 0)] / 2."""
+    return (_bce_logits(d_real - d_fake.mean(), 1) + _bce_logits(d_fake - d_real.mean(), 0)) / 2
+
+
+def nrp_generator_loss(purifier, disc, target, feature, natural, adversarial, phi_natural, w):
+    """w["adversarial"] L_RaGAN(G) + w["pixel"] MSE(P(x'), x) + w["feature"] MSE(Φ(P(x')), Φ(x)), D in the
+    caller's mode. Returns (total, adversarial, pixel, feature)."""
+    purified = purifier(adversarial)
+    d_real, d_fake = disc(natural), disc(purified)
+    adv = (_bce_logits(d_real - d_fake.mean(), 0) + _bce_logits(d_fake - d_real.mean(), 1)) / 2
+    pixel = (purified - natural).pow(2).mean()
+    feat = (target.features(purified)[1][feature] - phi_natural).pow(2).mean()
+    return w["adversarial"] * adv + w["pixel"] * pixel + w["feature"] * feat, adv, pixel, feat
+
+
+def ssp(target, feature, x, eps, steps, step_size, start=None, generator=None):
+    """Self-supervised perturbation: K sign steps maximising MSE(Φ(x'), Φ(x)) in the L-inf ball, Φ = T's features."""
+    return feature_attack(nn.Identity(), target, feature, x, eps, steps, step_size, start, generator)
+
+
+def nrp_step(purifier, disc, target, feature, opt_g, opt_d, natural, adversarial, w):
+    """One NRP step as the toolkit's NrpRecipe: P on its loss (D's parameters not differentiated), then D
+    on the relativistic loss with P(x') of the updated P, detached."""
+    with torch.no_grad():
+        phi_natural = target.features(natural)[1][feature]
+    for q in disc.parameters():
+        q.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    total = nrp_generator_loss(purifier, disc, target, feature, natural, adversarial, phi_natural, w)[0]
+    total.backward()
+    opt_g.step()
+    for q in disc.parameters():
+        q.requires_grad_(True)
+    with torch.no_grad():
+        purified = purifier(adversarial)
+    opt_d.zero_grad(set_to_none=True)
+    nrp_discriminator_loss(disc(natural), disc(purified)).backward()
+    opt_d.step()
+    return total.item()

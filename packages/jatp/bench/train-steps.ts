@@ -3,12 +3,14 @@
  * scale on Fashion-MNIST (bench/train-steps-jatp.ts: JATP purifier nf 16 / gc 8 / nb 1 in front of
  * the frozen small-cnn width 8, batch 50, feature attack K = 5, loss α 5 β 3, SGD) and APE-G's step
  * (bench/train-steps-apeg.ts: one discriminator and two generator Adam updates on a paired batch of
- * 50) with the torch engine, against the same steps in PyTorch (train_steps_reference.py; networks,
+ * 50) and NRP's (bench/train-steps-nrp.ts: one purifier and one discriminator Adam update on a paired
+ * batch of 50 natural images and their SSP examples; the SSP crafting of the batch, which training
+ * does once per image and caches, timed as a second workload 'nrp-ssp') with the torch engine, against the same steps in PyTorch (train_steps_reference.py; networks,
  * losses and attack in reference_models.py), on the same weights and batch.
  *
  * Before any timing the port is proven on the bench's own weights and batch: loss terms (relative
- * 1e-5), every trained parameter's gradient (1e-4 of its largest element) and, for JATP, x~ of the
- * feature attack from a common start (at most 0.2% of its elements may differ, where a gradient
+ * 1e-5), every trained parameter's gradient (1e-4 of its largest element; for the GANs, as close
+ * to a float64 evaluation as PyTorch's float32) and, for JATP and NRP's SSP, the attack's output from a common start (at most 0.2% of its elements may differ, where a gradient
  * near 0 flips a sign step);
  * past that the bench prints the differences and exits non-zero. Then one warm-up step per side and
  * --pairs interleaved steps (toolkit, PyTorch, toolkit, ...), each side continuing its own training;
@@ -20,7 +22,7 @@
  * APE-G runs on uniform-noise images with a fixed ε-ball perturbation as the adversarial half
  * (training reads cached oblivious pairs; see the comment at its port check for why not real images).
  *
- * Flags: --steps LIST (jatp,apeg)  --pairs N (10)  --batch N (the preset's 50)  --fmnist DIR (/usr/share/datasets/fashion-mnist)
+ * Flags: --steps LIST (jatp,apeg,nrp)  --pairs N (10)  --batch N (the preset's 50)  --fmnist DIR (/usr/share/datasets/fashion-mnist)
  *        --python PATH (/usr/bin/python3)  --json FILE (every time, the port report and the machine)
  * Backend: `initBackend` (torch when its addon loads; JATP_BACKEND to force one).
  */
@@ -40,6 +42,7 @@ import { readIdxDataset } from '../src/data/mnist.js';
 import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
 import { positiveIntFlag } from './flags.js';
 import { apegPortHolds, buildApegStep, compareApegPorts, probeApegStep, writeApegStepForReference } from './train-steps-apeg.js';
+import { buildNrpStep, compareNrpPorts, nrpPortHolds, probeNrpStep, writeNrpStepForReference, type NrpReferenceProbe } from './train-steps-nrp.js';
 import { buildJatpStep, comparePorts, probeJatpStep, writeJatpStepForReference } from './train-steps-jatp.js';
 
 const args = process.argv.slice(2);
@@ -58,7 +61,7 @@ const pairs = positiveIntFlag(args, '--pairs', 10);
 const fmnistDir = flagValue('--fmnist') ?? '/usr/share/datasets/fashion-mnist';
 const python = flagValue('--python') ?? '/usr/bin/python3';
 const jsonOut = flagValue('--json');
-const STEPS = ['jatp', 'apeg'] as const;
+const STEPS = ['jatp', 'apeg', 'nrp'] as const;
 const steps = (flagValue('--steps') ?? STEPS.join(',')).split(',');
 for (const st of steps) {
   if (!(STEPS as readonly string[]).includes(st)) {
@@ -226,6 +229,38 @@ async function main(): Promise<void> {
       } finally {
         s.dispose();
         tf.dispose([natural, adversarial]);
+      }
+    }
+    if (steps.includes('nrp')) {
+      const s = buildNrpStep(0, data.x, data.y);
+      const ndir = path.join(dir, 'nrp');
+      fs.mkdirSync(ndir);
+      try {
+        const o = s.ssp.options;
+        log(`NRP step (cpu scale, ${data.source}, adversarial half = SSP): purifier ${JSON.stringify(s.purifier.options)}, discriminator ${JSON.stringify(s.discriminator.options)}, ` +
+          `target small-cnn ${JSON.stringify(s.target.options)}, Φ '${s.recipe.featureName}', loss weights ${JSON.stringify(s.recipe.options.weights)}, ` +
+          `SSP eps ${o.eps} K ${o.steps} x ${o.stepSize.toFixed(4)}, batch ${batchSize}`);
+        const start = randomStart(s.natural, 'Linf', o.eps, 11);
+        await writeNrpStepForReference(ndir, s, start);
+        const ours = probeNrpStep(s, start);
+        start.dispose();
+        const port = compareNrpPorts(ours, probeReference(ndir, threads) as NrpReferenceProbe);
+        const e = (v: number): string => v.toExponential(1);
+        log(`NRP port check: loss terms ${e(port.lossRelative)} (relative); gradients vs PyTorch float32 P ${e(port.gradRelativeG)}, D ${e(port.gradRelativeD)}; ` +
+          `vs a float64 evaluation: ours P ${e(port.oursVs64.g)} D ${e(port.oursVs64.d)}, PyTorch float32 P ${e(port.torch32Vs64.g)} D ${e(port.torch32Vs64.d)} (of the network's largest gradient); ` +
+          `SSP ${(100 * port.craftedMismatch).toFixed(3)}% of elements differ (max ${e(port.craftedMaxDiff)})`);
+        if (nrpPortHolds(port)) {
+          let seed = 100;
+          const step = await interleaveSteps('nrp', () => void s.recipe.step(s.batch, s.optimizers, seed++), ndir, threads, host);
+          const sspTimes = await interleaveSteps('nrp-ssp', () => s.craftSsp(s.natural, seed++).dispose(), ndir, threads, host);
+          results.nrp = { port, ...step, ssp: sspTimes };
+        } else {
+          log('the PyTorch port does not compute the toolkit\'s NRP step (losses 1e-5; gradients 1e-4 or as close to float64 as PyTorch\'s float32; SSP 0.2%): no timing');
+          results.nrp = { port };
+          portFailed = true;
+        }
+      } finally {
+        s.dispose();
       }
     }
     if (portFailed) process.exitCode = 1;

@@ -8,9 +8,10 @@ and inputs.safetensors (x, y, a common attack start, and the toolkit's x~ for th
   --mode probe   one JSON line: the loss terms at (x, x~), the gradient of the loss for every purifier
                  parameter (PyTorch name, PyTorch layout, flattened), and x~ crafted by the feature
                  attack from the common start (NHWC, flattened), for the bench's port check.
-With "method": "apeg" in meta.json it runs APE-G's step instead (apeg_main).
+With "method": "apeg" in meta.json it runs APE-G's step instead (apeg_main), with "method": "nrp"
+NRP's step and its SSP examples (nrp_main).
 
-  --mode serve   reads one workload per line on stdin ("jatp" / "apeg") and runs one whole training step (random
+  --mode serve   reads one workload per line on stdin ("jatp" / "apeg" / "nrp" / "nrp-ssp") and runs one whole training step (random
                  start, K attack steps, loss, backward, SGD update) on the batch, answering
                  {"seconds": wall, "cpuSeconds": process CPU time} per line.
 """
@@ -25,8 +26,9 @@ import torch
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_models import (ApegDiscriminator, ApegGenerator, JatpPurifier, RegistrySmallCnn, apeg_discriminator_loss,  # noqa: E402
-                              apeg_generator_loss, apeg_step, feature_attack, jatp_loss, jatp_step, load_strict, read_safetensors)
+from reference_models import (ApegDiscriminator, ApegGenerator, JatpPurifier, NrpDiscriminator, RegistrySmallCnn,  # noqa: E402
+                              apeg_discriminator_loss, apeg_generator_loss, apeg_step, feature_attack, jatp_loss, jatp_step,
+                              load_strict, nrp_discriminator_loss, nrp_generator_loss, nrp_step, read_safetensors, ssp)
 
 
 def nchw(t):
@@ -89,19 +91,77 @@ def apeg_main(args, data_dir):
     a = meta["adam"]
     opt_g = torch.optim.Adam(gen.parameters(), lr=a["lr"], betas=(a["beta1"], a["beta2"]))
     opt_d = torch.optim.Adam(disc.parameters(), lr=a["lr"], betas=(a["beta1"], a["beta2"]))
-    serve(lambda: apeg_step(gen, disc, opt_g, opt_d, natural, adversarial, meta["generatorSteps"]), "apeg")
+    serve({"apeg": lambda: apeg_step(gen, disc, opt_g, opt_d, natural, adversarial, meta["generatorSteps"])})
 
 
-def serve(step, name):
+def nrp_main(args, data_dir):
+    """NRP: meta.json, purifier.safetensors and target.safetensors (exporter), discriminator.safetensors
+    (toolkit layout), inputs.safetensors (natural, adversarial = the toolkit's SSP examples, ssp_start).
+    Probe: the loss terms and both networks' gradients at the given weights (float32 and float64; the
+    discriminator's on P(x') of the same weights), and SSP from the common start; serve: whole steps
+    ("nrp") and the SSP crafting of the batch from a random start ("nrp-ssp")."""
+    meta = json.load(open(os.path.join(data_dir, "meta.json")))
+    t, p, d = meta["target"], meta["purifier"], meta["discriminator"]
+    if meta["targetArch"] != "small-cnn":
+        raise ValueError(f"meta.json: this reference has a small-cnn target, not {meta['targetArch']}")
+    target = load_strict(RegistrySmallCnn(t["width"], t["inChannels"], t["numClasses"]), os.path.join(data_dir, "target.safetensors"))
+    purifier = load_strict(JatpPurifier(p["inChannels"], p["nf"], p["gc"], p["nb"]), os.path.join(data_dir, "purifier.safetensors"))
+    disc = NrpDiscriminator(d["inChannels"], d["numFeat"], d["inputSize"]).load_toolkit_layout(read_safetensors(os.path.join(data_dir, "discriminator.safetensors")))
+    # The recipe keeps T frozen in eval mode (Φ); P (no batch norm) and D are trained in train mode.
+    target.eval()
+    for q in target.parameters():
+        q.requires_grad_(False)
+    purifier.train()
+    disc.train()
+    inputs = read_safetensors(os.path.join(data_dir, "inputs.safetensors"))
+    natural, adversarial = nchw(inputs["natural"]), nchw(inputs["adversarial"])
+    feature, w, o = meta["featureLayer"], meta["weights"], meta["ssp"]
+    if not args.serve and args.mode == "probe":
+        out = {}
+        for suffix, dtype in (("", torch.float32), ("64", torch.float64)):
+            pur_t, disc_t, tgt_t = copy.deepcopy(purifier).to(dtype), copy.deepcopy(disc).to(dtype), copy.deepcopy(target).to(dtype)
+            nat_t, adv_t = natural.to(dtype), adversarial.to(dtype)
+            with torch.no_grad():
+                phi_natural = tgt_t.features(nat_t)[1][feature]
+            for q in disc_t.parameters():
+                q.requires_grad_(False)
+            total, adv, pixel, feat = nrp_generator_loss(pur_t, disc_t, tgt_t, feature, nat_t, adv_t, phi_natural, w)
+            total.backward()
+            out["gradsG" + suffix] = {n: q.grad.flatten().tolist() for n, q in pur_t.named_parameters()}
+            for q in disc_t.parameters():
+                q.requires_grad_(True)
+            with torch.no_grad():
+                purified = pur_t(adv_t)
+            loss_d = nrp_discriminator_loss(disc_t(nat_t), disc_t(purified))
+            loss_d.backward()
+            out["gradsD" + suffix] = {n: q.grad.flatten().tolist() for n, q in disc_t.named_parameters()}
+            out["loss" + suffix] = {"lossG": total.item(), "lossGAdv": adv.item(), "pixel": pixel.item(), "feature": feat.item(), "lossD": loss_d.item()}
+        out["crafted"] = nhwc_list(ssp(target, feature, natural, o["eps"], o["steps"], o["stepSize"], start=nchw(inputs["ssp_start"])))
+        print(json.dumps(out))
+        return
+
+    def adam(params, a):
+        return torch.optim.Adam(params, lr=a["lr"], betas=(a["beta1"], a["beta2"]), eps=a["epsilon"], weight_decay=a["weightDecay"])
+
+    opt_g, opt_d = adam(purifier.parameters(), meta["adam"]["generator"]), adam(disc.parameters(), meta["adam"]["discriminator"])
+    g = torch.Generator().manual_seed(0)
+    serve({
+        "nrp": lambda: nrp_step(purifier, disc, target, feature, opt_g, opt_d, natural, adversarial, w),
+        "nrp-ssp": lambda: ssp(target, feature, natural, o["eps"], o["steps"], o["stepSize"], generator=g),
+    })
+
+
+def serve(steps):
+    """One timed step per stdin line naming a workload of `steps`."""
     for line in sys.stdin:
         workload = line.strip()
         if not workload:
             continue
-        if workload != name:
-            print(json.dumps({"error": f"unknown workload {workload!r} (expected {name})"}), flush=True)
+        if workload not in steps:
+            print(json.dumps({"error": f"unknown workload {workload!r} (expected one of {sorted(steps)})"}), flush=True)
             continue
         t0, c0 = time.perf_counter(), time.process_time()
-        step()
+        steps[workload]()
         print(json.dumps({"seconds": time.perf_counter() - t0, "cpuSeconds": time.process_time() - c0}), flush=True)
 
 
@@ -114,8 +174,9 @@ def main():
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if json.load(open(os.path.join(args.data, "meta.json"))).get("method") == "apeg":
-        apeg_main(args, args.data)
+    method = json.load(open(os.path.join(args.data, "meta.json"))).get("method")
+    if method in ("apeg", "nrp"):
+        (apeg_main if method == "apeg" else nrp_main)(args, args.data)
         return
     meta, purifier, target, inputs = load(args.data)
     cfg = meta["jatp"]
@@ -132,7 +193,7 @@ def main():
         return
     opt = torch.optim.SGD(purifier.parameters(), lr=meta["sgd"]["lr"], momentum=meta["sgd"]["momentum"], weight_decay=meta["sgd"]["weightDecay"])
     g = torch.Generator().manual_seed(0)
-    serve(lambda: jatp_step(purifier, target, feature, opt, x, y, cfg, generator=g), "jatp")
+    serve({"jatp": lambda: jatp_step(purifier, target, feature, opt, x, y, cfg, generator=g)})
 
 
 if __name__ == "__main__":

@@ -70,10 +70,37 @@ export class NrpRecipe implements Recipe {
   }
 
   /** Φ(x): the frozen target's feature map, eval mode. */
-  private phi(x: tf.Tensor4D): tf.Tensor {
+  phi(x: tf.Tensor4D): tf.Tensor {
     const { output, features } = this.target.applyWithFeatures(x, [this.featureName], false);
     output.dispose();
     return features[this.featureName]!;
+  }
+
+  /**
+   * The purifier's loss α_n L_RaGAN(G) + γ_n MSE(P(x'), x) + λ_n MSE(Φ(P(x')), Φ(x)), P and D in
+   * training mode, `phiNatural` = Φ(x) held constant. Like `discriminatorObjective`, public so that a
+   * port of the recipe can be checked against exactly what `step` differentiates; call it inside
+   * tf.tidy or tf.variableGrads.
+   */
+  generatorObjective(natural: tf.Tensor4D, adversarial: tf.Tensor4D, phiNatural: tf.Tensor): { total: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    const purified = this.purifier.apply(adversarial, true) as tf.Tensor4D;
+    const parts = nrpPurifierLoss(
+      {
+        dReal: this.discriminator.apply(natural, true),
+        dFake: this.discriminator.apply(purified, true),
+        purified,
+        natural,
+        featuresPurified: this.phi(purified),
+        featuresNatural: phiNatural,
+      },
+      this.options.weights,
+    );
+    return { total: parts.total, metrics: { lossGAdv: parts.adversarial, pixel: parts.pixel, feature: parts.feature } };
+  }
+
+  /** The relativistic average discriminator loss on natural images and fixed purified ones (D in training mode). */
+  discriminatorObjective(natural: tf.Tensor4D, purified: tf.Tensor4D): { total: tf.Scalar; metrics: Record<string, tf.Scalar> } {
+    return { total: relativisticDiscriminatorLoss(this.discriminator.apply(natural, true), this.discriminator.apply(purified, true)), metrics: {} };
   }
 
   step(batch: Batch, optimizers: Record<string, tf.Optimizer>, seed: number): Record<string, number> {
@@ -83,26 +110,9 @@ export class NrpRecipe implements Recipe {
     const { natural, adversarial } = trainingPair(batch, this.options.examples, this.channels, this.target, this.purifier, this.options.pgd, seed);
     const phiNatural = tf.tidy(() => this.phi(natural));
     try {
-      const g = optimizeGroup(optG, this.variableGroups()['generator']!, () => {
-        const purified = this.purifier.apply(adversarial, true) as tf.Tensor4D;
-        const parts = nrpPurifierLoss(
-          {
-            dReal: this.discriminator.apply(natural, true),
-            dFake: this.discriminator.apply(purified, true),
-            purified,
-            natural,
-            featuresPurified: this.phi(purified),
-            featuresNatural: phiNatural,
-          },
-          this.options.weights,
-        );
-        return { total: parts.total, metrics: { lossGAdv: parts.adversarial, pixel: parts.pixel, feature: parts.feature } };
-      });
+      const g = optimizeGroup(optG, this.variableGroups()['generator']!, () => this.generatorObjective(natural, adversarial, phiNatural));
       const purifiedDetached = tf.tidy(() => this.purifier.apply(adversarial, false) as tf.Tensor4D);
-      const d = optimizeGroup(optD, this.variableGroups()['discriminator']!, () => ({
-        total: relativisticDiscriminatorLoss(this.discriminator.apply(natural, true), this.discriminator.apply(purifiedDetached, true)),
-        metrics: {},
-      }));
+      const d = optimizeGroup(optD, this.variableGroups()['discriminator']!, () => this.discriminatorObjective(natural, purifiedDetached));
       purifiedDetached.dispose();
       return { ...g, lossD: d['loss']! };
     } finally {

@@ -1,7 +1,7 @@
 // The PyTorch twin of bench:train-steps (bench/reference_models.py: the registry small CNN, the JATP
 // loss and the feature attack) must compute the toolkit's JATP step, or the bench times different
-// work. Checked on the tfjs `cpu` backend against the files the bench itself writes: loss terms,
-// every purifier gradient and x~ of the feature attack from a common start. Skipped when
+// work. Checked against the files the bench itself writes: loss terms, every trained gradient and
+// the attack's output from a common start (JATP's feature attack, NRP's SSP); likewise APE-G and NRP. Skipped when
 // /usr/bin/python3 cannot import torch (python3-torch), except under CI=true, where that fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { randomStart } from '../../src/attacks/ball-and-losses.js';
 import { buildJatpStep, comparePorts, probeJatpStep, writeJatpStepForReference, type JatpStepSetup } from '../../bench/train-steps-jatp.js';
 import { apegPortHolds, buildApegStep, compareApegPorts, probeApegStep, writeApegStepForReference } from '../../bench/train-steps-apeg.js';
+import { buildNrpStep, compareNrpPorts, nrpPortHolds, probeNrpStep, writeNrpStepForReference, type NrpReferenceProbe } from '../../bench/train-steps-nrp.js';
 
 // The engine the bench times when its addon loads (seconds); else the `cpu` backend (minutes: its
 // convolution gradients are slow). PyTorch is the independent reference either way.
@@ -125,6 +126,56 @@ test('bench:train-steps: the PyTorch APE-G step matches the toolkit (losses; gra
     assert.ok(!apegPortHolds(bad), `swapped generator weights went unseen: ${JSON.stringify(bad)}`);
   } finally {
     tf.dispose([natural, adversarial, y]);
+    s.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench:train-steps: the PyTorch NRP step matches the toolkit (loss terms, both networks\' gradients, SSP examples)', { skip }, async () => {
+  assert.ok(hasTorch, `CI=true, but ${noTorch}`);
+  const dir = mkdtempSync(join(tmpdir(), 'jatp-train-steps-nrp-'));
+  // 16x16 is the discriminator's smallest input (four stride-2 stages down to 1x1).
+  const natural = tf.randomUniform([4, 16, 16, 1], 0, 1, 'float32', 31) as tf.Tensor4D;
+  const y = tf.tensor1d([0, 1, 2, 3], 'int32');
+  const s = buildNrpStep(5, natural, y);
+  // Non-trivial target BN statistics, so that a slip in Φ's eval-mode batch norm shows.
+  let seed = 60;
+  for (const [name, v] of s.target.namedWeights()) {
+    if (name.endsWith('.running_var')) tf.tidy(() => v.assign(tf.randomUniform(v.shape, 0.02, 0.2, 'float32', seed++)));
+    if (name.endsWith('.running_mean')) tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', seed++)));
+  }
+  const start = randomStart(natural, 'Linf', s.ssp.options.eps, 32);
+  try {
+    await writeNrpStepForReference(dir, s, start);
+    const r = spawnSync(PY, [script, '--data', dir, '--mode', 'probe', '--threads', '1'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    assert.equal(r.status, 0, r.stderr);
+    const theirs = JSON.parse(r.stdout.trim().split('\n').pop()!) as NrpReferenceProbe;
+    const ours = probeNrpStep(s, start);
+    // Not vacuous: every loss term is active (each is compared by itself, to 1e-5), each weighted term
+    // shows in the purifier's loss (α_n = 5e-3 keeps the adversarial one near 1e-3 of it here), and
+    // the SSP moved away from its start.
+    const w = s.recipe.options.weights;
+    for (const v of Object.values(ours.loss)) assert.ok(v > 1e-4, `a loss term is ~0: ${JSON.stringify(ours.loss)}`);
+    for (const [k, weight] of [['lossGAdv', w.adversarial], ['pixel', w.pixel], ['feature', w.feature]] as const) {
+      assert.ok(weight * ours.loss[k] > 1e-4 * ours.loss.lossG, `the ${k} term is too small to check: ${JSON.stringify(ours.loss)}`);
+    }
+    const startData = start.dataSync();
+    assert.ok(ours.crafted.some((v, i) => Math.abs(v - startData[i]!) > 1e-3), 'the SSP did not move');
+    const report = compareNrpPorts(ours, theirs);
+    assert.ok(nrpPortHolds(report), JSON.stringify(report));
+    assert.ok(report.oursVs64.g < 1e-4 && report.oursVs64.d < 1e-4, JSON.stringify(report));
+
+    // A real port error shows: the adversarial and pixel weights of the purifier loss swapped.
+    const wrong = buildNrpStep(5, natural, y);
+    for (const [name, v] of wrong.target.namedWeights()) v.assign(s.target.namedWeights().get(name)!);
+    for (const [name, v] of wrong.purifier.namedWeights()) v.assign(s.purifier.namedWeights().get(name)!);
+    for (const [name, v] of wrong.discriminator.namedWeights()) v.assign(s.discriminator.namedWeights().get(name)!);
+    (wrong.recipe.options as { weights: typeof w }).weights = { ...w, adversarial: w.pixel, pixel: w.adversarial };
+    const bad = compareNrpPorts(probeNrpStep(wrong, start), theirs);
+    wrong.dispose();
+    assert.ok(!nrpPortHolds(bad), `swapped purifier loss weights went unseen: ${JSON.stringify(bad)}`);
+  } finally {
+    tf.dispose([natural, y, start]);
     s.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
