@@ -31,6 +31,7 @@ import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
 import { positiveIntFlag } from './flags.js';
 import { runFolderFullModelBench } from './attacks-full-model.js';
 import { buildJatpStep } from './train-steps-jatp.js';
+import { timed, type Timed } from './timing.js';
 
 const args = process.argv.slice(2);
 const pairs = positiveIntFlag(args, '--pairs', 10);
@@ -41,15 +42,6 @@ const flag = (name: string): string | undefined => {
 const fmnistDir = flag('--fmnist') ?? '/usr/share/datasets/fashion-mnist';
 const jsonOut = flag('--json');
 
-type Timed = { seconds: number; cpuSeconds: number };
-function timed(step: () => void): Timed {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  step();
-  const seconds = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
-}
 
 const backend = await initBackend();
 if (backend !== 'torch' || rowCopyStatus() === null) throw new Error(`train-steps-row-copy: needs the torch engine, got '${backend}'`);

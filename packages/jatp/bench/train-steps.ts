@@ -44,6 +44,7 @@ import { positiveIntFlag } from './flags.js';
 import { apegPortHolds, buildApegStep, compareApegPorts, probeApegStep, writeApegStepForReference } from './train-steps-apeg.js';
 import { buildNrpStep, compareNrpPorts, nrpPortHolds, probeNrpStep, writeNrpStepForReference, type NrpReferenceProbe } from './train-steps-nrp.js';
 import { buildJatpStep, comparePorts, probeJatpStep, writeJatpStepForReference } from './train-steps-jatp.js';
+import { timed, type Timed } from './timing.js';
 
 const args = process.argv.slice(2);
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -106,16 +107,6 @@ function loadBatch(batchSize: number): { x: tf.Tensor4D; y: tf.Tensor1D; source:
   return { x, y: tf.tensor1d(ds.train.labels.slice(0, batchSize), 'int32'), source: `Fashion-MNIST training images 0..${batchSize - 1} (${ds.source})` };
 }
 
-type Timed = { seconds: number; cpuSeconds: number };
-
-function timed(step: () => void): Timed {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  step();
-  const seconds = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  return { seconds, cpuSeconds: (c.user + c.system) / 1e6 };
-}
 
 /** Kernel calls of one toolkit step, one warm-up step, then `pairs` interleaved steps; prints the line. */
 async function interleaveSteps(name: string, ourStep: () => void, dataDir: string, threads: number, host: ReturnType<typeof machine>): Promise<Record<string, unknown>> {
