@@ -145,7 +145,9 @@ export function probeApegStep(s: ApegStepSetup): ApegProbe {
   return { loss, gradsD, gradsG };
 }
 
+/** How a GAN-trained step's port compares with PyTorch (APE-G's; NRP's adds its SSP check). */
 export interface ApegPortReport {
+  /** Largest |ours - theirs| / max(1, |theirs|) over the loss terms. */
   readonly lossRelative: number;
   /** compareGradients of ours against PyTorch's float32 gradients. */
   readonly gradRelativeD: number;
@@ -158,7 +160,13 @@ export interface ApegPortReport {
 type Grads = Record<string, number[]>;
 const asMap = (g: Grads): Map<string, Float32Array> => new Map(Object.entries(g).map(([k, v]) => [k, Float32Array.from(v)]));
 
-export function compareApegPorts(ours: ApegProbe, theirs: { loss: Record<string, number>; gradsD: Grads; gradsG: Grads; gradsD64: Grads; gradsG64: Grads }): ApegPortReport {
+/** Our losses and float32 gradients of a discriminator (D) and a generator or purifier (G). */
+export type GanProbe = { readonly loss: Readonly<Record<string, number>>; readonly gradsD: Map<string, Float32Array>; readonly gradsG: Map<string, Float32Array> };
+/** PyTorch's losses, float32 gradients and float64 gradients of the same two networks. */
+export type GanReferenceProbe = { loss: Record<string, number>; gradsD: Grads; gradsG: Grads; gradsD64: Grads; gradsG64: Grads };
+
+/** Compares a two-network step's loss terms and gradients with PyTorch's (used by APE-G's and NRP's checks). */
+export function compareApegPorts(ours: GanProbe, theirs: GanReferenceProbe): ApegPortReport {
   let lossRelative = 0;
   for (const [k, v] of Object.entries(ours.loss)) {
     const t = theirs.loss[k];

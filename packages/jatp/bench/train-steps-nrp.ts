@@ -30,7 +30,8 @@ import type { Classifier, Network } from '../src/models/types.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/training/optim.js';
 import type { Batch } from '../src/training/types.js';
-import { STEP_DATASET, compareGradients, hostTensor } from './train-steps-jatp.js';
+import { compareApegPorts, type ApegPortReport, type GanReferenceProbe } from './train-steps-apeg.js';
+import { STEP_DATASET, hostTensor } from './train-steps-jatp.js';
 
 export interface NrpStepSetup {
   readonly config: DefenseConfig;
@@ -187,31 +188,17 @@ export function probeNrpStep(s: NrpStepSetup, sspStart: tf.Tensor4D): NrpProbe {
   return { loss, gradsG, gradsD, crafted };
 }
 
-export interface NrpPortReport {
-  /** Largest |ours - theirs| / max(1, |theirs|) over the five loss terms. */
-  readonly lossRelative: number;
-  /** compareGradients of ours against PyTorch's float32 gradients, purifier and discriminator. */
-  readonly gradRelativeG: number;
-  readonly gradRelativeD: number;
-  /** compareGradients of ours, and of PyTorch's float32, against PyTorch's float64 evaluation. */
-  readonly oursVs64: { g: number; d: number };
-  readonly torch32Vs64: { g: number; d: number };
+/** APE-G's port report plus the SSP examples crafted from a common start. */
+export interface NrpPortReport extends ApegPortReport {
   /** Fraction of SSP elements that differ by more than 1e-5 (a sign step flipped where a gradient is ~0). */
   readonly craftedMismatch: number;
   readonly craftedMaxDiff: number;
 }
 
-type Grads = Record<string, number[]>;
-export type NrpReferenceProbe = { loss: Record<string, number>; gradsG: Grads; gradsD: Grads; gradsG64: Grads; gradsD64: Grads; crafted: number[] };
-const asMap = (g: Grads): Map<string, Float32Array> => new Map(Object.entries(g).map(([k, v]) => [k, Float32Array.from(v)]));
+/** PyTorch's side of the NRP check: the two networks' losses and gradients, and its SSP examples. */
+export type NrpReferenceProbe = GanReferenceProbe & { crafted: number[] };
 
 export function compareNrpPorts(ours: NrpProbe, theirs: NrpReferenceProbe): NrpPortReport {
-  let lossRelative = 0;
-  for (const [k, v] of Object.entries(ours.loss)) {
-    const t = theirs.loss[k];
-    if (t === undefined) throw new Error(`reference: no loss term ${k}`);
-    lossRelative = Math.max(lossRelative, Math.abs(v - t) / Math.max(1, Math.abs(t)));
-  }
   if (ours.crafted.length !== theirs.crafted.length) throw new Error('reference: SSP sizes differ');
   let mismatched = 0;
   let craftedMaxDiff = 0;
@@ -220,15 +207,7 @@ export function compareNrpPorts(ours: NrpProbe, theirs: NrpReferenceProbe): NrpP
     craftedMaxDiff = Math.max(craftedMaxDiff, diff);
     if (diff > 1e-5) mismatched++;
   });
-  return {
-    lossRelative,
-    gradRelativeG: compareGradients(ours.gradsG, theirs.gradsG),
-    gradRelativeD: compareGradients(ours.gradsD, theirs.gradsD),
-    oursVs64: { g: compareGradients(ours.gradsG, theirs.gradsG64), d: compareGradients(ours.gradsD, theirs.gradsD64) },
-    torch32Vs64: { g: compareGradients(asMap(theirs.gradsG), theirs.gradsG64), d: compareGradients(asMap(theirs.gradsD), theirs.gradsD64) },
-    craftedMismatch: mismatched / ours.crafted.length,
-    craftedMaxDiff,
-  };
+  return { ...compareApegPorts(ours, theirs), craftedMismatch: mismatched / ours.crafted.length, craftedMaxDiff };
 }
 
 /**
