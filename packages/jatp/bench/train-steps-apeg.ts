@@ -24,7 +24,7 @@ import type { Classifier, Network } from '../src/models/types.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/training/optim.js';
 import type { Batch } from '../src/training/types.js';
-import { STEP_DATASET, compareGradients, hostTensor } from './train-steps-jatp.js';
+import { STEP_DATASET, compareGradients, hostTensor, lossRelativeError } from './train-steps-jatp.js';
 
 export interface ApegStepSetup {
   readonly config: DefenseConfig;
@@ -167,14 +167,8 @@ export type GanReferenceProbe = { loss: Record<string, number>; gradsD: Grads; g
 
 /** Compares a two-network step's loss terms and gradients with PyTorch's (used by APE-G's and NRP's checks). */
 export function compareApegPorts(ours: GanProbe, theirs: GanReferenceProbe): ApegPortReport {
-  let lossRelative = 0;
-  for (const [k, v] of Object.entries(ours.loss)) {
-    const t = theirs.loss[k];
-    if (t === undefined) throw new Error(`reference: no loss term ${k}`);
-    lossRelative = Math.max(lossRelative, Math.abs(v - t) / Math.max(1, Math.abs(t)));
-  }
   return {
-    lossRelative,
+    lossRelative: lossRelativeError(ours.loss, theirs.loss),
     gradRelativeD: compareGradients(ours.gradsD, theirs.gradsD),
     gradRelativeG: compareGradients(ours.gradsG, theirs.gradsG),
     oursVs64: { d: compareGradients(ours.gradsD, theirs.gradsD64), g: compareGradients(ours.gradsG, theirs.gradsG64) },

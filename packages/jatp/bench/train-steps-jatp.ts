@@ -177,22 +177,38 @@ export function compareGradients(ours: ReadonlyMap<string, Float32Array>, theirs
   return diff / Math.max(groupMax, 1e-12);
 }
 
-/** Compares the toolkit's probe with the twin's JSON answer (`loss`, `grads`, `crafted`). */
-export function comparePorts(ours: JatpStepProbe, theirs: { loss: Record<string, number>; grads: Record<string, number[]>; crafted: number[] }): PortReport {
-  let lossRelative = 0;
-  for (const [k, v] of Object.entries(ours.loss)) {
-    const t = theirs.loss[k];
+/** Largest |ours - theirs| / max(1, |theirs|) over our loss terms; a term PyTorch did not report is an error. */
+export function lossRelativeError(ours: Readonly<Record<string, number>>, theirs: Readonly<Record<string, number>>): number {
+  let worst = 0;
+  for (const [k, v] of Object.entries(ours)) {
+    const t = theirs[k];
     if (t === undefined) throw new Error(`reference: no loss term ${k}`);
-    lossRelative = Math.max(lossRelative, Math.abs(v - t) / Math.max(1, Math.abs(t)));
+    worst = Math.max(worst, Math.abs(v - t) / Math.max(1, Math.abs(t)));
   }
-  const gradRelative = compareGradients(ours.grads, theirs.grads);
-  if (ours.crafted.length !== theirs.crafted.length) throw new Error('reference: x~ sizes differ');
+  return worst;
+}
+
+/**
+ * How far an attack's output from a common start is from PyTorch's: the fraction of elements that
+ * differ by more than 1e-5 (a sign step flipped where a gradient is ~0) and the largest difference.
+ */
+export function compareCrafted(ours: ArrayLike<number>, theirs: readonly number[], what: string): { craftedMismatch: number; craftedMaxDiff: number } {
+  if (ours.length !== theirs.length) throw new Error(`reference: ${what} sizes differ`);
   let mismatched = 0;
   let craftedMaxDiff = 0;
-  ours.crafted.forEach((v, i) => {
-    const d = Math.abs(v - theirs.crafted[i]!);
+  for (let i = 0; i < ours.length; i++) {
+    const d = Math.abs(ours[i]! - theirs[i]!);
     craftedMaxDiff = Math.max(craftedMaxDiff, d);
     if (d > 1e-5) mismatched++;
-  });
-  return { lossRelative, gradRelative, craftedMismatch: mismatched / ours.crafted.length, craftedMaxDiff };
+  }
+  return { craftedMismatch: mismatched / ours.length, craftedMaxDiff };
+}
+
+/** Compares the toolkit's probe with the twin's JSON answer (`loss`, `grads`, `crafted`). */
+export function comparePorts(ours: JatpStepProbe, theirs: { loss: Record<string, number>; grads: Record<string, number[]>; crafted: number[] }): PortReport {
+  return {
+    lossRelative: lossRelativeError(ours.loss, theirs.loss),
+    gradRelative: compareGradients(ours.grads, theirs.grads),
+    ...compareCrafted(ours.crafted, theirs.crafted, 'x~'),
+  };
 }

@@ -31,7 +31,7 @@ import { writeSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/training/optim.js';
 import type { Batch } from '../src/training/types.js';
 import { compareApegPorts, type ApegPortReport, type GanReferenceProbe } from './train-steps-apeg.js';
-import { STEP_DATASET, hostTensor } from './train-steps-jatp.js';
+import { STEP_DATASET, compareCrafted, hostTensor } from './train-steps-jatp.js';
 
 export interface NrpStepSetup {
   readonly config: DefenseConfig;
@@ -199,15 +199,7 @@ export interface NrpPortReport extends ApegPortReport {
 export type NrpReferenceProbe = GanReferenceProbe & { crafted: number[] };
 
 export function compareNrpPorts(ours: NrpProbe, theirs: NrpReferenceProbe): NrpPortReport {
-  if (ours.crafted.length !== theirs.crafted.length) throw new Error('reference: SSP sizes differ');
-  let mismatched = 0;
-  let craftedMaxDiff = 0;
-  ours.crafted.forEach((v, i) => {
-    const diff = Math.abs(v - theirs.crafted[i]!);
-    craftedMaxDiff = Math.max(craftedMaxDiff, diff);
-    if (diff > 1e-5) mismatched++;
-  });
-  return { ...compareApegPorts(ours, theirs), craftedMismatch: mismatched / ours.crafted.length, craftedMaxDiff };
+  return { ...compareApegPorts(ours, theirs), ...compareCrafted(ours.crafted, theirs.crafted, 'SSP') };
 }
 
 /**
