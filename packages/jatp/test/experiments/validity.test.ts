@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { evaluateOblivious, identityRatio, pairedGain } from '../../src/experiments/suite/oblivious.js';
-import { validityRecord, NEAR_IDENTITY_RATIO, type ObliviousEval } from '../../src/experiments/suite/validity.js';
+import { validityMarks, validityRecord, NEAR_IDENTITY_RATIO, type ObliviousEval } from '../../src/experiments/suite/validity.js';
 import type { Attack } from '../../src/attacks/types.js';
 
 /** Outcomes with p examples only `a` gets right, q only `b`, r both, s neither. */
@@ -59,6 +59,25 @@ test('identityRatio and the validity marks', () => {
   const bad = validityRecord('Y', [obl(11, 10, 400, 579, (NEAR_IDENTITY_RATIO / 2) * 0.08), undefined], [plateau, { reached: false, epochs: 30, plateauEpochs: [9] }], { cells: [], trainings: [] });
   assert.deepEqual(bad.marks, ['oblivious gain within noise', 'near identity', 'no plateau']);
   assert.deepEqual([bad.seedsDone, bad.gainPerSeed[1]], [1, null]);
+  // F right on 10, T right on 60 of 1,000: −5 points, interval wholly below 0.
+  const harmful = validityRecord('Z', [obl(10, 60, 400, 530, 0.04)], [plateau], { cells: [], trainings: [] });
+  assert.ok(harmful.obliviousGain!.hi < 0);
+  assert.deepEqual(harmful.marks, ['oblivious gain negative']);
+});
+
+test('validityMarks: an entry carries the marks of the training its own cells use, not of the same method against another target', () => {
+  const plateau = { reached: true, epochs: 12, plateauEpochs: [4, 8, 12] };
+  const capped = { reached: false, epochs: 30, plateauEpochs: [9] };
+  const vsTrades = validityRecord('APE-G (Obl) → TRADES', [undefined], [plateau], { cells: [], trainings: ['defense-apeg-obl-vs-trades-s0-1a4a33708a'] });
+  const vsStandard = validityRecord('APE-G (Obl) → Standard', [undefined], [capped], { cells: [], trainings: ['defense-apeg-obl-vs-standard-s0-77aa00bb11'] });
+  const marks = validityMarks([vsTrades, vsStandard]);
+  assert.deepEqual(marks('APE-G', ['eval-pgd-apeg-obl-vs-trades-on-trades-s0-3d391488fa']), []);
+  assert.deepEqual(marks('APE-G', ['eval-pgd-apeg-obl-vs-standard-on-standard-s1-0123456789']), ['no plateau (Standard target)']);
+  // An ablation's cells are not the full method's: 'jatp-no-fsm' does not match 'jatp'.
+  const jatp = validityRecord('JATP → TRADES', [undefined], [capped], { cells: [], trainings: ['defense-jatp-vs-trades-s0-d7a396fedb'] });
+  assert.deepEqual(validityMarks([jatp])('JATP', ['eval-pgd-jatp-no-fsm-vs-trades-on-trades-s0-e78dd3854e']), []);
+  // Without cells every record of the row applies.
+  assert.deepEqual(marks('APE-G', []), ['no plateau (Standard target)']);
 });
 
 test('evaluateOblivious: examples made against T alone, scored on T and F; identity distances of a known P', async () => {

@@ -103,13 +103,23 @@ export function resolveEval(ctx: GridContext, cell: EvalCell): ResolvedCell<Eval
     // OBL: the same PGD, made against the target alone (a key of its own; other cells' keys unchanged).
     ...(cell.attack === 'OBL' ? { madeAgainst: 'target' } : {}),
   };
-  const defenseName = defense ? defense.key.replace(/^defense-/, '').replace(/-s\d+-[0-9a-f]+$/, '') : 'none';
+  const usedDefense = defense ? defenseName(defense.key) : 'none';
   return {
     cell,
     settings,
-    key: `eval-${cell.attack.toLowerCase()}-${defenseName}-on-${cell.target.recipe}-s${cell.seed}-${hash(settings)}`,
+    key: `eval-${cell.attack.toLowerCase()}-${usedDefense}-on-${cell.target.recipe}-s${cell.seed}-${hash(settings)}`,
     needs: defense ? [target, defense] : [target],
   };
+}
+
+/** 'apeg-obl-vs-trades' from 'defense-apeg-obl-vs-trades-s0-1a4a33708a': the part an eval key repeats. */
+function defenseName(defenseKey: string): string {
+  return defenseKey.replace(/^defense-/, '').replace(/-s\d+-[0-9a-f]+$/, '');
+}
+
+/** Whether an eval cell key evaluates the pre-processor of a defense cell key (any seed). */
+export function evalUsesDefense(evalKey: string, defenseKey: string): boolean {
+  return evalKey.includes(`-${defenseName(defenseKey)}-on-`);
 }
 
 export function cellDir(outDir: string, key: string): string {

@@ -9,7 +9,8 @@
  * - plateau: whether each seed's training stopped at the plateau of its last phase (plateau.ts) rather
  *   than at the cap (undefined for fixed-schedule scales).
  *
- * A record is marked when its gain's interval reaches 0 or below ("oblivious gain within noise"), when
+ * A record is marked when its gain's interval reaches 0 ("oblivious gain within noise") or lies wholly
+ * below it ("oblivious gain negative": P harms the job it was built for), when
  * the ratio is under NEAR_IDENTITY_RATIO ("near identity") or when a seed hit the cap ("no plateau").
  * These thresholds are fixed here, before any run they judge.
  */
@@ -17,7 +18,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DefenseConfig } from '../../defenses/presets.js';
 import { epochObjectives, plateauState } from '../../defenses/plateau.js';
-import { cellDir, defenseLabel, TARGET_LABELS, type EvalCell, type ResolvedCell } from './cells.js';
+import { cellDir, defenseLabel, evalUsesDefense, TARGET_LABELS, type EvalCell, type ResolvedCell } from './cells.js';
+import type { RowMarks } from './verdicts.js';
 import { identityRatio, pairedGain, type ObliviousReport, type PairedGain } from './oblivious.js';
 
 /** Below this, P moves an adversarial input by less than a quarter of what the attack moved it. */
@@ -47,7 +49,7 @@ export interface ValidityRecord {
   /** Per seed: epochs trained and the epochs where phases ended. */
   readonly epochs: (number | null)[];
   readonly plateauEpochs: number[][];
-  /** 'oblivious gain within noise', 'near identity', 'no plateau' (empty: valid so far). */
+  /** 'oblivious gain within noise' or 'negative', 'near identity', 'no plateau' (empty: valid so far). */
   readonly marks: string[];
   readonly cells: string[];
   readonly trainings: string[];
@@ -82,7 +84,8 @@ export function validityRecord(
   const perturbation = mean(done.map((e) => e.oblivious.perturbation));
   const ratio = identityAdversarial !== undefined && perturbation !== undefined ? identityRatio(identityAdversarial, perturbation) : undefined;
   const marks: string[] = [];
-  if (pooled && pooled.lo <= 0) marks.push('oblivious gain within noise');
+  if (pooled && pooled.hi < 0) marks.push('oblivious gain negative');
+  else if (pooled && pooled.lo <= 0) marks.push('oblivious gain within noise');
   if (ratio !== undefined && ratio < NEAR_IDENTITY_RATIO) marks.push('near identity');
   if (plateaus.some((p) => p.reached === false)) marks.push('no plateau');
   const targetAcc = mean(done.map((e) => 100 * e.oblivious.targetRobustAccuracy));
@@ -141,7 +144,7 @@ export function plateauCurves(out: string, trainings: readonly ResolvedCell[]): 
 }
 
 export const VALIDITY_TITLE = 'Baseline validity: does each pre-processor do its own job?';
-export const VALIDITY_NOTE = `OBL: PGD examples made against the target T alone (the pre-processor unknown to the attacker), scored on T and on the full model F; gain = F − T on the same images, pooled over seeds, with a 95 % interval. Identity distance: mean |P(x) − x| (0–1 scale) on natural inputs and on the OBL examples; ratio = the latter / the attack's mean |x_adv − x|. Marks: gain interval reaching 0 ("within noise"), ratio < ${NEAR_IDENTITY_RATIO} ("near identity"), a seed stopped at the epoch cap before its last plateau ("no plateau"). A claim resting on a marked pre-processor compares against a baseline that is not doing its job.`;
+export const VALIDITY_NOTE = `OBL: PGD examples made against the target T alone (the pre-processor unknown to the attacker), scored on T and on the full model F; gain = F − T on the same images, pooled over seeds, with a 95 % interval. Identity distance: mean |P(x) − x| (0–1 scale) on natural inputs and on the OBL examples; ratio = the latter / the attack's mean |x_adv − x|. Marks: gain interval reaching 0 ("within noise") or wholly below it ("negative"), ratio < ${NEAR_IDENTITY_RATIO} ("near identity"), a seed stopped at the epoch cap before its last plateau ("no plateau"). A claim resting on a marked pre-processor compares against a baseline that is not doing its job.`;
 export const VALIDITY_HEADERS = ['pre-processor', 'seeds done', 'T on OBL %', 'F on OBL %', 'gain (points, 95 % CI)', 'gain per seed', '|P(x)−x| natural', '|P(x)−x| adversarial', 'ratio to |x_adv−x|', 'plateau reached (epochs)', 'marks'];
 
 /** One row of the validity table (also the HTML report's). */
@@ -165,12 +168,17 @@ export function validityRow(v: ValidityRecord): string[] {
 
 /**
  * The marks a table row's comparisons carry: a row's pre-processor ('APE-G' in Table 1, 'APE-G (Obl)' in
- * Fig. 2(a)) gets its validity marks, per target it was trained against.
+ * Fig. 2(a)) gets the validity marks of the trainings its evaluation cells use, so that Table 1 (TRADES
+ * target) does not carry the marks of the same method trained against the Standard target for Fig. 1.
+ * Without cells (or without the record's trainings), every record of the row applies, each named with
+ * its target.
  */
-export function validityMarks(records: readonly ValidityRecord[]): (row: string) => string[] {
-  return (row) =>
+export function validityMarks(records: readonly ValidityRecord[]): RowMarks {
+  return (row, cells) =>
     records
       .filter((v) => [row, `${row} (Obl)`].includes(v.preprocessor.split(' → ')[0]!))
+      // Records stored before `trainings` existed cannot be matched to cells: they apply to the row.
+      .filter((v) => cells.length === 0 || !v.trainings?.length || v.trainings.some((t) => cells.some((c) => evalUsesDefense(c, t))))
       .flatMap((v) => v.marks.map((m) => `${m} (${v.preprocessor.slice(v.preprocessor.indexOf(' → ') + 3)} target)`));
 }
 

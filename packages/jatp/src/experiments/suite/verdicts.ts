@@ -32,6 +32,12 @@ export interface EntryCells extends EntryRef {
   readonly cells: readonly string[];
 }
 
+/**
+ * The validity marks of an entry's pre-processor: its row label and the evaluation cells it reads (so
+ * that a row trained against several targets carries only the marks of the one the entry measures).
+ */
+export type RowMarks = (row: string, cells: readonly string[]) => readonly string[];
+
 export interface ClaimResult {
   readonly claim: Claim;
   readonly verdict: Verdict;
@@ -199,7 +205,7 @@ export function judgeClaims(
   claims: readonly Claim[],
   entries: readonly EntryCells[],
   read: (key: string) => CellOutcomes | undefined,
-  marks: (row: string) => readonly string[] = () => [],
+  marks: RowMarks = () => [],
 ): ClaimResult[] {
   const find = (r: EntryRef) => entries.find((e) => e.panel === r.panel && e.row === r.row && e.column === r.column && (e.group ?? undefined) === (r.group ?? undefined));
   const measured = claims.map((claim): { claim: Claim; m?: Measured; note?: string } => {
@@ -228,9 +234,9 @@ export function judgeClaims(
     holmAdjust(against.map((x) => x.m.pAgainst!)).forEach((p, i) => pAgainstHolm.set(against[i]!.claim, p));
   }
   const marksOf = (claim: Claim): { marks?: string[] } => {
-    const rows = [...new Set([claim.a, claim.b, claim.c, claim.d].filter((r): r is EntryRef => r !== undefined).map((r) => r.row))];
-    const all = rows.flatMap((row) => marks(row).map((mk) => `${row}: ${mk}`));
-    return all.length ? { marks: all } : {};
+    const refs = [claim.a, claim.b, claim.c, claim.d].filter((r): r is EntryRef => r !== undefined);
+    const all = refs.flatMap((r) => marks(r.row, find(r)?.cells ?? []).map((mk) => `${r.row}: ${mk}`));
+    return all.length ? { marks: [...new Set(all)] } : {};
   };
   return measured.map(({ claim, m, note }): ClaimResult => ({ ...judged(claim, m, note), ...marksOf(claim) }));
 
@@ -269,7 +275,7 @@ export function judgeClaimsFromStored(
   panelIds: readonly string[],
   entries: readonly EntryCells[],
   outcomes: Readonly<Record<string, StoredOutcomes>>,
-  marks: (row: string) => readonly string[] = () => [],
+  marks: RowMarks = () => [],
 ): ClaimResult[] {
   const cache = new Map<string, CellOutcomes>();
   const read = (key: string): CellOutcomes | undefined => {
