@@ -38,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifndef TT_NO_NN_OPS
   tt::RegisterNnOps(env, exports);
   tt::RegisterFusedOps(env, exports);
+  tt::RegisterProjectionOps(env, exports);
   exports.Set("hasNnOps", Napi::Boolean::New(env, true));
 #else
   exports.Set("hasNnOps", Napi::Boolean::New(env, false));

@@ -86,6 +86,7 @@ void RegisterNnOps(Napi::Env env, Napi::Object exports);    // conv, pool, batch
 void RegisterCudaOps(Napi::Env env, Napi::Object exports);  // GPU allocator stats (no-ops on CPU)
 void RegisterCpuAllocatorOps(Napi::Env env, Napi::Object exports);
 void RegisterFusedOps(Napi::Env env, Napi::Object exports);   // fused training/attack steps (ops_fused.cc)
+void RegisterProjectionOps(Napi::Env env, Napi::Object exports);  // FAB's L-inf box projection (ops_projection.cc)
 
 // Runs the enclosing scope's kernels on one OpenMP thread when `flops` is below the threshold
 // (threads.cc: waking the team costs more than a small convolution or product computes).

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { TorchAdamUpdate, TorchApgdLinfStep, TorchApgdTrack, TorchBatchNormTrain, TorchLinfStep, TorchSgdMomentumUpdate, TorchSquareAccept } from './fused_names.js';
+import { TorchAdamUpdate, TorchApgdLinfStep, TorchApgdTrack, TorchBatchNormTrain, TorchLinfBoxProjection, TorchLinfStep, TorchSgdMomentumUpdate, TorchSquareAccept } from './fused_names.js';
 
 /** Whether the active backend runs the fused kernels natively. */
 export function fusedOpsAvailable(): boolean {
@@ -227,4 +227,15 @@ export function squareAccept<X extends tf.Tensor>(logits: tf.Tensor2D, y: tf.Ten
     const rows = tf.reshape(accept, [accept.shape[0], ...Array(best.rank - 1).fill(1)]);
     return [tf.where(rows, proposal, best) as X, tf.where(accept, newMargin, margin) as tf.Tensor1D];
   });
+}
+
+/**
+ * FAB's inner step: per row the smallest L-inf change d with <w, x + d> = b and 0 <= x + d <= 1 (every
+ * coordinate at its box limit when the hyperplane is out of reach). One native call on `torch`, which
+ * finds the crossing by weighted selection instead of sorting each row (native/ops_projection.cc);
+ * unavailable elsewhere (`fusedOpsAvailable()`), where the caller composes it from tfjs ops.
+ */
+export function linfBoxProjection(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (!fusedOpsAvailable()) throw new Error("linfBoxProjection: needs the 'torch' backend (see fusedOpsAvailable())");
+  return tf.engine().runKernel(TorchLinfBoxProjection, { x, w, b }, {}) as tf.Tensor2D;
 }

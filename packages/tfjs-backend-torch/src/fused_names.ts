@@ -11,3 +11,4 @@ export const TorchLinfStep = 'TorchLinfStep';
 export const TorchApgdLinfStep = 'TorchApgdLinfStep';
 export const TorchApgdTrack = 'TorchApgdTrack';
 export const TorchSquareAccept = 'TorchSquareAccept';
+export const TorchLinfBoxProjection = 'TorchLinfBoxProjection';

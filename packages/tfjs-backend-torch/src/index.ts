@@ -90,7 +90,7 @@ export function emptyCache(): boolean {
   return b.emptyCache();
 }
 
-export { adamStep, apgdLinfStep, apgdTrack, batchNormTraining, fusedOpsAvailable, linfStep, sgdMomentumStep, squareAccept } from './fused.js';
+export { adamStep, apgdLinfStep, apgdTrack, batchNormTraining, fusedOpsAvailable, linfBoxProjection, linfStep, sgdMomentumStep, squareAccept } from './fused.js';
 export type { BatchNormTrainingParams, BatchNormTrainingResult } from './fused.js';
 
 /**

@@ -183,6 +183,7 @@ export interface TorchBinding {
     gradBest: H, lossBest: H): NativeResult[];
   /** -> [best', margin'] */
   nnSquareAccept(logits: H, y: H, proposal: H, best: H, margin: H): NativeResult[];
+  nnLinfBoxProjection(x: H, w: H, b: H): NativeResult;
 }
 
 /** Names of the binding's functions returning one tensor, and several. */

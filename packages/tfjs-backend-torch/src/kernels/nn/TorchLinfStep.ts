@@ -7,7 +7,7 @@
  * constants between steps.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { TorchApgdLinfStep, TorchApgdTrack, TorchLinfStep, TorchSquareAccept } from '../../fused_names.js';
+import { TorchApgdLinfStep, TorchApgdTrack, TorchLinfBoxProjection, TorchLinfStep, TorchSquareAccept } from '../../fused_names.js';
 import type { TorchBackend } from '../../backend.js';
 import { nativeKernel, run, runMulti } from '../../kernel_util.js';
 
@@ -43,3 +43,8 @@ export const torchSquareAcceptConfig = nativeKernel(TorchSquareAccept,
   ({ inputs: i, backend }: { inputs: { logits: TensorInfo; y: TensorInfo; proposal: TensorInfo; best: TensorInfo; margin: TensorInfo }; backend: TorchBackend }) =>
     runMulti(backend, 'nnSquareAccept', backend.handle(i.logits), backend.handle(i.y), backend.handle(i.proposal), backend.handle(i.best),
       backend.handle(i.margin)));
+
+/** FAB's box-constrained L-inf projection onto a hyperplane, one native call (native/ops_projection.cc). */
+export const torchLinfBoxProjectionConfig = nativeKernel(TorchLinfBoxProjection,
+  ({ inputs: i, backend }: { inputs: { x: TensorInfo; w: TensorInfo; b: TensorInfo }; backend: TorchBackend }) =>
+    run(backend, 'nnLinfBoxProjection', backend.handle(i.x), backend.handle(i.w), backend.handle(i.b)));

@@ -30,7 +30,7 @@ import { torchLeakyReluGradConfig } from './TorchLeakyReluGrad.js';
 import { torchBatchNormTrainConfig } from './TorchBatchNormTrain.js';
 import { torchBatchNormTrainGradConfig } from './TorchBatchNormTrainGrad.js';
 import { torchAdamUpdateConfig, torchSgdMomentumUpdateConfig } from './TorchOptimizerUpdate.js';
-import { torchApgdLinfStepConfig, torchApgdTrackConfig, torchLinfStepConfig, torchSquareAcceptConfig } from './TorchLinfStep.js';
+import { torchApgdLinfStepConfig, torchApgdTrackConfig, torchLinfBoxProjectionConfig, torchLinfStepConfig, torchSquareAcceptConfig } from './TorchLinfStep.js';
 
 export const nnKernelConfigs: KernelConfig[] = [
   conv2DConfig,
@@ -63,6 +63,7 @@ export const nnKernelConfigs: KernelConfig[] = [
   torchApgdLinfStepConfig,
   torchApgdTrackConfig,
   torchSquareAcceptConfig,
+  torchLinfBoxProjectionConfig,
 ];
 
 export { ensureTorchGradients, registerTorchGradients } from './gradients.js';
