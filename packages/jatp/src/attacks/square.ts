@@ -122,6 +122,10 @@ function squareSingleRun(
   };
   const pixels = height * width * channels;
   const stepSize = Math.fround(2 * eps);
+  // One host buffer for every query's step (a view of its first m rows): a fresh zeroed array of
+  // m x pixels floats per query cost more than the rest of the host work of a query on a small
+  // model. Safe to reuse: the step tensor made from it lives only inside its query's tidy.
+  const stepBuffer = new Float32Array(n * pixels);
 
   for (let it = 0; it < o.nQueries - 1; it++) {
     const active: number[] = [];
@@ -145,7 +149,8 @@ function squareSingleRun(
     const side = squareSide(squareP(o.pInit, it), height, width);
     // The step, built on the host: +-2 eps (one sign per example and channel) inside each
     // example's window, 0 elsewhere. Same random draws, in the same order, as before.
-    const step = new Float32Array(m * pixels);
+    const step = stepBuffer.subarray(0, m * pixels);
+    step.fill(0);
     for (let a = 0; a < m; a++) {
       const top = Math.floor(rng.nextFloat() * (height - side));
       const left = Math.floor(rng.nextFloat() * (width - side));
