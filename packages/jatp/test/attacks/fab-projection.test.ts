@@ -7,15 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { projectLinfBox, projectLinfBoxComposed } from '../../src/attacks/fab-projection.js';
-
-async function torchAvailable(): Promise<boolean> {
-  try {
-    await import('tfjs-backend-torch');
-    return await tf.setBackend('torch');
-  } catch {
-    return false;
-  }
-}
+import { useTorchBackend } from '../torch-backend.js';
 
 interface Problem { rows: number; dim: number; x: Float32Array; w: Float32Array; b: Float32Array }
 
@@ -103,7 +95,7 @@ test('linf box projection: the tfjs composition on cpu against the exact float64
 });
 
 test('linf box projection: the native selection kernel on torch against the exact solution and the composition', async (t) => {
-  if (!(await torchAvailable())) {
+  if (!(await useTorchBackend())) {
     t.skip('the torch engine is not built (npm run build:native)');
     return;
   }

@@ -8,15 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { linfStep, squareAccept } from 'tfjs-backend-torch/fused';
 import { projectLinf } from '../../src/attacks/ball-and-losses.js';
-
-async function torchAvailable(): Promise<boolean> {
-  try {
-    await import('tfjs-backend-torch');
-    return await tf.setBackend('torch');
-  } catch {
-    return false;
-  }
-}
+import { useTorchBackend } from '../torch-backend.js';
 
 function compare(backend: string): void {
   for (const eps of [0.1, 8 / 255, 0.3]) {
@@ -49,7 +41,7 @@ test('Square proposal: linfStep(best, step, x, 2 eps, eps) = projectLinf(best + 
 });
 
 test('Square proposal: the same on the torch engine (skipped without the addon)', async (t) => {
-  if (!(await torchAvailable())) {
+  if (!(await useTorchBackend())) {
     t.skip('torch addon not available');
     return;
   }
@@ -101,7 +93,7 @@ test('Square accept step: squareAccept on cpu follows the rule (margin z_y - max
 test('Square accept step: torch (one native kernel) gives the cpu bits (skipped without the addon)', async (t) => {
   await tf.setBackend('cpu');
   const cpu = acceptOutcome();
-  if (!(await torchAvailable())) {
+  if (!(await useTorchBackend())) {
     t.skip('torch addon not available');
     return;
   }

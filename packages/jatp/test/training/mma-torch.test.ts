@@ -12,19 +12,11 @@ import { MmaRecipe } from '../../src/targets/recipes/mma.js';
 import { createOptimizer } from '../../src/training/optim.js';
 import { ensureGradients } from '../../src/gradients.js';
 import { TinyLinear, hashFloat } from './tiny.js';
+import { useTorchBackend } from '../torch-backend.js';
 
 const SHAPE = [2, 3, 1] as const;
 const X = Array.from({ length: 6 * 6 }, (_, i) => (hashFloat(i, 9) + 1) / 2);
 const Y = [0, 1, 2, 0, 1, 2];
-
-async function torchAvailable(): Promise<boolean> {
-  try {
-    await import('tfjs-backend-torch');
-    return await tf.setBackend('torch');
-  } catch {
-    return false;
-  }
-}
 
 function mmaLoss(): number {
   const net = new TinyLinear(SHAPE, 3, 16);
@@ -43,7 +35,7 @@ test('MMA-lite step on the torch engine: no crash, same loss as the cpu backend'
   ensureGradients();
   await tf.setBackend('cpu');
   const reference = mmaLoss();
-  if (!(await torchAvailable())) {
+  if (!(await useTorchBackend())) {
     t.skip('tfjs-backend-torch addon not available (run ./bootstrap.sh)');
     return;
   }
