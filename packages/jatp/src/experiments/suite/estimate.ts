@@ -2,6 +2,9 @@
  * Time estimates for `jatp experiment plan`: a pending cell costs what a finished cell of the same
  * kind cost in this folder (same recipe; same method and examples; same attack, per test image),
  * falling back to a coarser match, and to a built-in prior only when nothing comparable has run yet.
+ * A training that has finished epochs is estimated from its own epochs first: the cost of one kind
+ * of training can differ by orders of magnitude from another kind of the same method (NRP trained on
+ * full-model examples attacks through its purifier at every step; NRP on oblivious ones does not).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -43,6 +46,51 @@ function measured(out: string, cell: ResolvedCell): number | undefined {
   return cell.cell.kind === 'eval' ? r.wallSeconds / Math.max(1, r.n ?? 1) : r.wallSeconds;
 }
 
+/** A training cell's epochs so far, read from its metrics.jsonl, and the most epochs it may run. */
+interface EpochProgress {
+  /** Mean wall seconds of a finished epoch. */
+  perEpoch: number;
+  /** Epochs finished. */
+  done: number;
+  /** The loop's epoch budget (the plateau rule may end it sooner). */
+  maxEpochs: number;
+}
+
+function epochProgress(out: string, cell: ResolvedCell): EpochProgress | undefined {
+  if (cell.cell.kind === 'eval') return undefined;
+  const dir = cellDir(out, cell.key);
+  let maxEpochs: number | undefined;
+  const seconds = new Map<number, number>(); // by epoch: a resumed run writes an epoch again
+  try {
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { loop?: { epochs?: unknown } };
+    if (typeof config.loop?.epochs === 'number') maxEpochs = config.loop.epochs;
+    for (const line of fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').split('\n')) {
+      if (!line.includes('"type":"epoch"')) continue;
+      const r = JSON.parse(line) as { epoch?: unknown; seconds?: unknown };
+      if (typeof r.epoch === 'number' && typeof r.seconds === 'number') seconds.set(r.epoch, r.seconds);
+    }
+  } catch {
+    return undefined; // not started, or a file cut short by a kill: no progress to read
+  }
+  if (maxEpochs === undefined || seconds.size === 0) return undefined;
+  const total = [...seconds.values()].reduce((a, b) => a + b, 0);
+  return { perEpoch: total / seconds.size, done: seconds.size, maxEpochs };
+}
+
+/**
+ * Seconds a training still needs, from its own epochs: as many epochs as its finished siblings (same
+ * kind) ran on average, else its whole budget, at its own mean epoch time. Undefined before its first
+ * epoch.
+ */
+function remainingFromProgress(out: string, cell: ResolvedCell, siblings: readonly ResolvedCell[]): number | undefined {
+  const mine = epochProgress(out, cell);
+  if (mine === undefined) return undefined;
+  const ran = siblings.map((c) => epochProgress(out, c)?.done).filter((d): d is number => d !== undefined);
+  const expected = ran.length > 0 ? ran.reduce((a, b) => a + b, 0) / ran.length : mine.maxEpochs;
+  const left = Math.min(mine.maxEpochs, Math.max(expected, mine.done + 1)) - mine.done;
+  return Math.max(0, left) * mine.perEpoch;
+}
+
 /**
  * An attack not yet run on this pre-processor: its per-image time on another model, scaled by how much
  * slower this model was than that one under an attack both have finished (the pre-processor's cost,
@@ -65,6 +113,16 @@ export function estimateSeconds(out: string, ctx: GridContext, cell: ResolvedCel
   const images = cell.cell.kind === 'eval' ? (ctx.evalCount ?? ctx.scale.evalCount ?? 10000) : 1;
   const finished = all.map((c) => ({ c, s: measured(out, c) })).filter((x): x is { c: ResolvedCell; s: number } => x.s !== undefined);
   const exact = classes(cell)[0]!;
+  if (cell.cell.kind !== 'eval') {
+    const siblings = finished.filter((f) => classes(f.c)[0] === exact).map((f) => f.c);
+    const own = remainingFromProgress(out, cell, siblings);
+    if (own !== undefined) return { seconds: own, basis: 'measured' };
+    if (siblings.length === 0) {
+      // Nothing of this kind finished, but others of it are under way: their epoch time, over the budget.
+      const started = all.filter((c) => c !== cell && classes(c)[0] === exact).map((c) => epochProgress(out, c)).filter((p): p is EpochProgress => p !== undefined);
+      if (started.length > 0) return { seconds: started.reduce((a, p) => a + p.perEpoch * p.maxEpochs, 0) / started.length, basis: 'measured' };
+    }
+  }
   if (cell.cell.kind === 'eval' && !finished.some((f) => classes(f.c)[0] === exact)) {
     const ratio = costRatio(cell.cell as EvalCell, finished);
     if (ratio !== undefined) return { seconds: images * ratio, basis: 'measured' };
