@@ -5,6 +5,11 @@
  * Fashion-MNIST test images. Load-independent counts first, time second.
  *
  *   npx tsx bench/attacks-profile.ts --images 200 [--sequential] [--kernel-time]
+ *       [--full-runs TARGET_RUN,PURIFIER_RUN] [--stages apgd-ce,apgd-t,fab-t,square]
+ *
+ * --full-runs profiles part (b) instead: the full model of a trained target and purifier run folder
+ * (as `bench:attacks --full-runs`). --stages runs only the named stages, in AutoAttack's order, each
+ * on the points the stages before it in the list left.
  *
  * --kernel-time also measures the wall time inside each kernel call (high-resolution clock around
  * the engine's runKernel, outermost calls only) and prints, per stage, the kernels that took the
@@ -20,17 +25,23 @@ import { initBackend } from '../src/backend.js';
 import { STANDARD_STAGES, autoAttackCustom } from '../src/attacks/autoattack.js';
 import { machine } from '../../tfjs-backend-torch/bench/interleave.js';
 import { smallCnnBench } from './attacks-small-cnn.js';
-import { positiveIntFlag } from './flags.js';
+import { runFolderFullModelBench } from './attacks-full-model.js';
+import { positiveIntFlag, stringFlag } from './flags.js';
 
 const args = process.argv.slice(2);
 const images = positiveIntFlag(args, '--images', 200);
 const sequential = args.includes('--sequential');
 const kernelTime = args.includes('--kernel-time');
+const fullRuns = stringFlag(args, '--full-runs')?.split(',');
+if (fullRuns !== undefined && (fullRuns.length !== 2 || fullRuns.some((p) => p === ''))) throw new Error(`--full-runs: expected TARGET_RUN,PURIFIER_RUN, got '${fullRuns.join(',')}'`);
+const stageNames = stringFlag(args, '--stages')?.split(',');
 
 async function main(): Promise<void> {
   await initBackend();
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const bm = await smallCnnBench({ images, eps: 0.1, trainSteps: 300, tradesEpochs: 3, cache: path.resolve(here, '../../../.cache/bench-attacks') });
+  const bm = fullRuns !== undefined
+    ? await runFolderFullModelBench({ images, targetRun: fullRuns[0]!, purifierRun: fullRuns[1]! })
+    : await smallCnnBench({ images, eps: 0.1, trainSteps: 300, tradesEpochs: 3, cache: path.resolve(here, '../../../.cache/bench-attacks') });
   let reads = 0;
   const proto = tf.Tensor.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of ['dataSync', 'data', 'arraySync', 'array']) {
@@ -57,7 +68,10 @@ async function main(): Promise<void> {
   let mark = { t: performance.now(), cpu: cpu(), c: calls(), r: reads, k: new Map(byKernel), ms: new Map(msByKernel) };
   const host = machine();
   console.log(`${host.cpuModel}, load ${host.loadavg.join(' ')}, ${host.date}; ${images} images, ${sequential ? 'sequential' : 'batched'} targets`);
-  const stages = STANDARD_STAGES.map((s) => ({ ...s, options: { ...s.options, batchTargets: !sequential } }));
+  const known = STANDARD_STAGES.map((s) => s.attack as string);
+  for (const n of stageNames ?? []) if (!known.includes(n)) throw new Error(`--stages: '${n}' is not one of ${known.join(', ')}`);
+  const chosen = stageNames === undefined ? STANDARD_STAGES : STANDARD_STAGES.filter((s) => stageNames.includes(s.attack));
+  const stages = chosen.map((s) => ({ ...s, options: { ...s.options, batchTargets: !sequential } }));
   const report = autoAttackCustom(stages, {
     eps: bm.eps,
     onStage: (s) => {

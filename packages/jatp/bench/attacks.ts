@@ -61,16 +61,10 @@ import { machine, median } from '../../tfjs-backend-torch/bench/interleave.js';
 import type { BenchModel } from './attacks-model.js';
 import { fullModelBench, runFolderFullModelBench } from './attacks-full-model.js';
 import { smallCnnBench } from './attacks-small-cnn.js';
-import { positiveIntFlag } from './flags.js';
+import { positiveIntFlag, stringFlag } from './flags.js';
 
 const args = process.argv.slice(2);
-function flagValue(name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const v = args[i + 1];
-  if (v === undefined || v.startsWith('--')) throw new Error(`${name}: expected a value`);
-  return v;
-}
+const flagValue = (name: string): string | undefined => stringFlag(args, name);
 function positiveNumber(name: string, def: number): number {
   const text = flagValue(name);
   if (text === undefined) return def;

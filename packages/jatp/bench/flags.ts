@@ -8,3 +8,12 @@ export function positiveIntFlag(args: readonly string[], name: string, fallback:
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name}: expected a positive integer, got ${args[i + 1]}`);
   return v;
 }
+
+/** The value after `name` in `args`, or undefined when the flag is absent; a flag with no value is an error naming it. */
+export function stringFlag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${name}: expected a value`);
+  return v;
+}
