@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         const spent = [...now.ms].map(([k, v]) => [k, v - (mark.ms.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
         const inKernels = spent.reduce((a, [, v]) => a + v, 0);
         const wall = now.t - mark.t;
-        console.log(`   in kernels ${(inKernels / 1000).toFixed(2)} s, outside ${((wall - inKernels) / 1000).toFixed(2)} s; ${spent.slice(0, 12).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ')}`);
+        console.log(`   in kernels ${(inKernels / 1000).toFixed(2)} s, outside ${((wall - inKernels) / 1000).toFixed(2)} s; ${spent.slice(0, 24).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ')}`);
       }
       mark = now;
     },
