@@ -24,10 +24,14 @@ export interface TorchTensorData {
   pending?: PendingResult;
 }
 
-/** What a deferred result needs: its computation and the input handles it keeps alive. */
+/**
+ * What a deferred result needs: its computation and the inputs it keeps alive, each either a
+ * retained native handle or, for an input that is itself deferred, that input's data (one extra
+ * reference), resolved only when this result is.
+ */
 interface PendingResult {
   compute: (inputs: number[]) => NativeResult;
-  retained: number[];
+  retained: (number | TensorInfo)[];
 }
 
 /** What `memory()` adds to the engine's own counters. */
@@ -222,7 +226,13 @@ export class TorchBackend extends KernelBackend {
    * `compute` must return a tensor of exactly `shape` and `dtype`.
    */
   deferred(shape: number[], dtype: DataType, inputs: TensorInfo[], compute: (handles: number[]) => NativeResult): TensorInfo {
-    const retained = inputs.map((i) => {
+    const retained = inputs.map((i): number | TensorInfo => {
+      if (this.isPending(i)) {
+        // A deferred input stays deferred: a chain (the bias gradient's Sum, then its Reshape)
+        // costs nothing until something reads its end.
+        this.incRef(i.dataId);
+        return { dataId: i.dataId, shape: i.shape, dtype: i.dtype };
+      }
       const h = this.binding.retain(this.handle(i));
       this.handles.add(h);
       return h;
@@ -232,9 +242,14 @@ export class TorchBackend extends KernelBackend {
     return { dataId, shape, dtype };
   }
 
+  /** Whether a tensor is a deferred result not computed yet (see `deferred()`). */
+  isPending(info: TensorInfo): boolean {
+    return this.data.get(info.dataId)?.pending !== undefined;
+  }
+
   private resolve(d: TorchTensorData): number {
     const p = d.pending!;
-    const r = p.compute(p.retained);
+    const r = p.compute(p.retained.map((x) => (typeof x === 'number' ? x : this.handle(x))));
     this.releasePending(d);
     const rank = r[2];
     const shapeOk = rank === d.shape.length && d.shape.every((n, i) => n === r[3 + i]);
@@ -248,7 +263,10 @@ export class TorchBackend extends KernelBackend {
   }
 
   private releasePending(d: TorchTensorData): void {
-    for (const h of d.pending!.retained) this.freeHandle(h);
+    for (const x of d.pending!.retained) {
+      if (typeof x === 'number') this.freeHandle(x);
+      else this.disposeData(x.dataId);
+    }
     d.pending = undefined;
   }
 

@@ -2,7 +2,8 @@
  * Work the torch backend skips or reuses. Deferred filter gradients (TorchBackend.deferred, used by
  * Conv2DBackpropFilter): an input-only gradient through tfjs's fused conv2d never computes the
  * filter gradient; a consumed one is the same as on cpu, also after its inputs were disposed; an
- * unread one frees what it retained. Cached conv weight layouts (DerivedOf in native/storage.cc):
+ * unread one frees what it retained. Deferred bias gradients (Sum over every axis but the last, and
+ * the Reshape tfjs puts after it): the same, through the chain. Cached conv weight layouts (DerivedOf in native/storage.cc):
  * correct for every input format, and freed with the weight.
  */
 import assert from 'node:assert/strict';
@@ -54,6 +55,101 @@ test('an input gradient through fused conv2d skips the filter gradient; a filter
   tf.dispose([xc, wc, bc, ref]);
   await tf.setBackend('torch');
   tf.dispose([x, w, bias, dw]);
+});
+
+/** Counts native sums over every axis but the last (how tfjs makes a bias gradient) while `f` runs. */
+function countBiasSums(f: () => void): number {
+  const b = nativeBinding() as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const original = b.reduce;
+  let calls = 0;
+  b.reduce = (...a: unknown[]) => {
+    const axes = a[2] as number[];
+    if (axes.length === 3 && axes.every((v, i) => v === i)) calls++;
+    return original(...a);
+  };
+  try { f(); } finally { b.reduce = original; }
+  return calls;
+}
+
+test('an input gradient through fused conv2d and matMul skips their bias gradients; a bias gradient is still the cpu backend\'s', { skip }, async () => {
+  const xs = randomValues(2 * 6 * 6 * 3, 41), ws = randomValues(3 * 3 * 3 * 4, 42), bs = randomValues(4, 43);
+  const ds = randomValues(6 * 6 * 4 * 5, 44), dbs = randomValues(5, 45);
+  const run = async (backend: string) => {
+    assert.ok(await tf.setBackend(backend), `setBackend(${backend})`);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d(xs, [2, 6, 6, 3]);
+    const w = tf.tensor4d(ws, [3, 3, 3, 4]);
+    const bias = tf.tidy(() => tf.variable(tf.tensor1d(bs)));
+    const dw = tf.tensor2d(ds, [6 * 6 * 4, 5]);
+    const dbias = tf.tidy(() => tf.variable(tf.tensor1d(dbs)));
+    const loss = (input: tf.Tensor4D) => {
+      const h = tf.fused.conv2d({ x: input, filter: w, bias, strides: 1, pad: 'same', activation: 'relu' });
+      const logits = tf.fused.matMul({ a: tf.reshape(h, [2, -1]), b: dw, bias: dbias });
+      return tf.sum(tf.square(logits)) as tf.Scalar;
+    };
+    let skipped = -1;
+    if (backend === 'torch') {
+      let dx: tf.Tensor | undefined;
+      skipped = countBiasSums(() => { dx = tf.grad(loss)(x); });
+      dx!.dispose();
+    }
+    let values: number[][] = [];
+    let computed = -1;
+    const { value, grads } = tf.variableGrads(() => loss(x), [bias, dbias]);
+    value.dispose();
+    const read = () => { values = [Array.from(grads[bias.name]!.dataSync()), Array.from(grads[dbias.name]!.dataSync())]; };
+    if (backend === 'torch') computed = countBiasSums(read);
+    else read();
+    tf.dispose([x, w, bias, dw, dbias, grads[bias.name]!, grads[dbias.name]!]);
+    assert.equal(tf.memory().numTensors, before, `${backend}: leaked tensors`);
+    return { values, skipped, computed };
+  };
+  const ref = await run('cpu');
+  const got = await run('torch');
+  assert.equal(got.skipped, 0, 'dx alone must not sum the conv\'s bias gradient');
+  assert.equal(got.computed, 1, 'reading the conv\'s bias gradient sums it once');
+  got.values.forEach((vals, j) => vals.forEach((v, k) => {
+    const e = ref.values[j]![k]!;
+    assert.ok(Math.abs(v - e) <= 1e-4 * (1 + Math.abs(e)), `bias gradient ${j}[${k}]: ${v} vs ${e}`);
+  }));
+});
+
+test('a deferred chain (Sum, then Reshape) survives disposal of its input, and an unread one releases it', { skip }, async () => {
+  await tf.setBackend('torch');
+  const be = tf.backend() as TorchBackend;
+  const make = () => tf.tensor4d(randomValues(3 * 5 * 5 * 7, 51), [3, 5, 5, 7]);
+  const expected = tf.tidy(() => Array.from(tf.reshape(tf.sum(make(), [0, 1, 2]), [7, 1]).dataSync()));
+  const handles0 = be.numNativeHandles();
+  const ids0 = be.numDataIds();
+  const chain = (x: tf.Tensor) => {
+    const s = tf.sum(x, [0, 1, 2]);
+    const r = tf.reshape(s, [7, 1]);
+    s.dispose();
+    return r;
+  };
+  const a = make();
+  const lazy = chain(a);
+  assert.ok(be.isPending(lazy), 'the reshape of a deferred sum is deferred');
+  a.dispose();
+  const got = tf.tidy(() => tf.mul(lazy, 1)); // consumed by a kernel, after the input is gone
+  assert.deepEqual(Array.from(got.dataSync()), expected);
+  tf.dispose([got, lazy]);
+  assert.equal(be.numNativeHandles(), handles0, 'no handle left behind after resolving');
+  assert.equal(be.numDataIds(), ids0, 'no data left behind after resolving');
+
+  const b = make();
+  const unread = chain(b);
+  b.dispose();
+  assert.ok(be.numNativeHandles() > handles0, 'the pending chain retains its input');
+  unread.dispose();
+  assert.equal(be.numNativeHandles(), handles0, 'disposing it unread releases the input');
+  assert.equal(be.numDataIds(), ids0, 'and the deferred sum in the middle');
+  // A sum kept with its axes (keepDims) or over other axes is not deferred.
+  const c = make();
+  const kept = tf.sum(c, [0, 1, 2], true);
+  const other = tf.sum(c, [1, 2]);
+  assert.ok(!be.isPending(kept) && !be.isPending(other));
+  tf.dispose([c, kept, other]);
 });
 
 test('a deferred result survives disposal of its inputs, and an unread one releases them', { skip }, async () => {
