@@ -189,3 +189,26 @@ test("validity marks of the compared rows' pre-processors appear beside the verd
   assert.match(verdictMarkdown([r!]), /\*\*reproduced\*\* \(marked: A: near identity\)/);
   assert.equal(judgeClaims([claim('neg', 'F', 'negative', 'A', 'B', 'neg')], w.entries, w.read)[0]!.marks, undefined);
 });
+
+test('an experiment run in parts: a claim is judged on the seeds every entry has, and says which', () => {
+  const w = new World();
+  const s0 = pair(50, 0, 20, 130);
+  const s1 = pair(60, 1, 15, 124);
+  const s2 = pair(40, 0, 30, 130);
+  w.entry('A', 'c', [s0[0], s1[0], s2[0]]);
+  w.entry('B', 'c', [s0[1], s1[1], s2[1]]);
+  w.cells.delete('B-c-s2'); // B's third seed is still running
+  // A second claim whose entries have nothing on any seed stays not judged.
+  w.entry('A', 'd', [s0[0], s1[0], s2[0]]);
+  w.entry('B', 'd', [s0[1], s1[1], s2[1]]);
+  for (const s of [0, 1, 2]) w.cells.delete(`B-d-s${s}`);
+  const r = Object.fromEntries(judgeClaims([claim('c', 'F', 'negative', 'A', 'B', 'c'), claim('d', 'G', 'negative', 'A', 'B', 'd')], w.entries, w.read).map((x) => [x.claim.id, x]));
+  assert.equal(r['c']!.verdict, 'reproduced');
+  assert.equal(r['c']!.seeds, 2);
+  assert.deepEqual(r['c']!.perSeed, [-10, -7]);
+  // Pooled over the two seeds: 1 vs 35 discordant of 400 images.
+  assert.equal(r['c']!.effect, (100 * (1 - 35)) / 400);
+  assert.match(r['c']!.note!, /on 2 of 3 seeds \(0, 1\)/);
+  assert.equal(r['d']!.verdict, 'not judged');
+  assert.match(r['d']!.note!, /no per-image outcomes for B-d-s0/);
+});

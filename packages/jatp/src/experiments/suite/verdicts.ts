@@ -15,7 +15,9 @@
  *   reproduced when the Holm-adjusted TOST p < α and every seed lies within ±δ; contradicted when the
  *   Holm-adjusted p of "|E| > δ" < α and every seed lies beyond δ on the same side.
  * - 'not-below' (E > −δ): one-sided test against −δ the same way; contradicted when E < −δ is shown.
- * - not judged: a cell is missing, or its per-image outcomes were not kept.
+ * - not judged: a cell is missing on every seed, or its per-image outcomes were not kept. A claim whose
+ *   entries all have some seeds finished but not all (an experiment run in parts) is judged on those
+ *   seeds, with a note naming them.
  */
 import { Z95, exactMcNemar, holmAdjust, invertedOneSidedP, meanDifference, meanSd, pairedDifferenceInterval, pairedTable, signTest, stratifiedExactMcNemar, type Interval, type PairedTable } from '../../evaluation/statistics.js';
 import { claimsFor, type Claim, type EntryRef, type Expectation } from './declarations/claims.js';
@@ -96,6 +98,12 @@ function seriesOf(entry: EntryCells, read: (key: string) => CellOutcomes | undef
       return { kind: 'numbers', values };
     }
   }
+}
+
+/** The training seed in an evaluation cell's key (`eval-…-s2-<hash>`), or undefined. */
+function seedOfCell(key: string): number | undefined {
+  const m = /-s(\d+)(?:-[0-9a-f]+)?$/.exec(key);
+  return m ? Number(m[1]) : undefined;
 }
 
 const sameSign = (values: readonly number[], sign: 1 | -1) => values.every((v) => Math.sign(v) === sign);
@@ -215,14 +223,21 @@ export function judgeClaims(
     if (missing) return { claim, note: `no entry ${missing.panel} / ${missing.row} / ${missing.group ?? ''} / ${missing.column}` };
     const seedCounts = new Set(found.map((e) => e!.cells.length));
     if (seedCounts.size !== 1) return { claim, note: 'the entries have different numbers of seeds' };
+    // An experiment run in parts is judged on the seeds whose cells every entry has, and says so.
+    const nSeeds = found[0]!.cells.length;
+    const complete = [...Array(nSeeds).keys()].filter((i) => found.every((e) => read(e!.cells[i]!) !== undefined));
+    const partial = complete.length > 0 && complete.length < nSeeds;
+    const used = partial ? found.map((e) => ({ ...e!, cells: complete.map((i) => e!.cells[i]!) })) : found;
     const series: Series[] = [];
-    for (const e of found) {
+    for (const e of used) {
       const s = seriesOf(e!, read);
       if (typeof s === 'string') return { claim, note: s };
       series.push(s);
     }
     const m = measure(claim, series);
-    return typeof m === 'string' ? { claim, note: m } : { claim, m };
+    if (typeof m === 'string') return { claim, note: m };
+    const seedNames = complete.map((i) => seedOfCell(found[0]!.cells[i]!) ?? i).join(', ');
+    return { claim, m, ...(partial ? { note: `on ${complete.length} of ${nSeeds} seeds (${seedNames}): the other seeds' cells are not finished` } : {}) };
   });
   // Holm within each family, over the claims that could be measured.
   const pHolm = new Map<Claim, number>();
@@ -242,12 +257,14 @@ export function judgeClaims(
 
   function judged(claim: Claim, m: Measured | undefined, note: string | undefined): ClaimResult {
     if (!m) return { claim, verdict: 'not judged', unit: claim.a.column.includes('natural') ? 'L1' : 'points', ...(note ? { note } : {}) };
+    const partNote = note;
     const ph = pHolm.get(claim)!;
     const pa = pAgainstHolm.get(claim);
     const decided = decide(claim, m, ph, pa);
     const verdict = decided.verdict;
     // A margin claim is contradicted by the test of the opposite statement: say which p decided it.
-    const why = decided.note ?? (verdict === 'contradicted' && m.pAgainst !== undefined ? `beyond the margin: p ${formatP(m.pAgainst)}, Holm ${formatP(pa)}` : undefined);
+    const reason = decided.note ?? (verdict === 'contradicted' && m.pAgainst !== undefined ? `beyond the margin: p ${formatP(m.pAgainst)}, Holm ${formatP(pa)}` : undefined);
+    const why = [partNote, reason].filter(Boolean).join('; ') || undefined;
     const seedStats = m.perSeed.length >= 2 ? meanSd(m.perSeed) : undefined;
     const seedT = m.perSeed.length >= 2 ? meanDifference(m.perSeed).tPValue : undefined;
     return {
