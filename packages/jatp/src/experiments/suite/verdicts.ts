@@ -365,7 +365,7 @@ export const VERDICT_RULES =
   `Each row compares two entries of the tables below on the same test images (effect = first − second, in accuracy or fooling-rate points, or 0–255 L1 units for Fig. 2(b); pooled over seeds, with its 95 % interval). ` +
   `Test: exact McNemar (two-sided, conventional p, stratified by seed) with Newcombe's paired score interval; per-image sign test and t interval for differences of drops and for L1; ` +
   `"close" and "at least as good" use a margin of 3 points fixed before the run (two one-sided tests). ` +
-  `p (Holm): adjusted within the claim's family, α = ${ALPHA}. Reproduced / contradicted: Holm-adjusted p < α with the effect in the claimed / the opposite direction on the pooled images and on every seed; undecided otherwise; not judged: cells or their per-image outcomes missing.`;
+  `p (Holm): adjusted within the claim's family, α = ${ALPHA}. Reproduced / contradicted: Holm-adjusted p < α with the effect in the claimed / the opposite direction on the pooled images and on every seed; undecided otherwise; not judged: cells or their per-image outcomes missing on every seed. While an experiment is still running, a comparison whose entries have some seeds finished is judged on those seeds (its note names them).`;
 
 const escapeCell = (s: string): string => s.replace(/\|/g, '\\|');
 
