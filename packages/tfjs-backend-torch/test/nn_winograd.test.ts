@@ -1,6 +1,6 @@
 /**
  * The Winograd convolutions (native/ops_conv_winograd.cc): for 3x3 stride-1 'same' convolutions
- * with channel counts divisible by 16 on maps of 8x8 and more, the forward pass and both gradients
+ * with 64 or more channels in and out, divisible by 16, on maps of 8x8 and more, the forward pass and both gradients
  * run on oneDNN's Winograd kernels. They must match the cpu backend like the direct path does, be
  * taken exactly where the rule says (the native call counters prove it), and leave no tensors or
  * native bytes behind (the transformed filter is cached with its handle and freed with it).
@@ -38,12 +38,12 @@ test('the build uses oneDNN where its headers are installed', { skip: base }, ()
 
 test('Winograd forward and both gradients match cpu, and are the ones that ran', { skip }, async () => {
   const cases = [
-    { x: [2, 8, 8, 16], cout: 16 },
-    { x: [3, 16, 12, 32], cout: 48 },
-    { x: [1, 32, 32, 16], cout: 32 },
+    { x: [2, 8, 8, 64], cout: 64 },
+    { x: [2, 16, 12, 64], cout: 80 },
+    { x: [1, 32, 32, 80], cout: 64 },
     // Maps that are not a whole number of Winograd's 4x4 output tiles.
-    { x: [2, 11, 7, 16], cout: 16 },
-    { x: [1, 64, 3, 16], cout: 32 },
+    { x: [2, 11, 7, 64], cout: 64 },
+    { x: [1, 64, 3, 64], cout: 64 },
   ];
   for (const c of cases) {
     const w = [3, 3, c.x[3]!, c.cout];
@@ -58,17 +58,21 @@ test('Winograd forward and both gradients match cpu, and are the ones that ran',
 
 test('fused conv2d with bias and relu takes the Winograd path and matches cpu', { skip }, async () => {
   const before = calls();
-  await expectSameAsCpu('winograd fusedConv2d bias+relu', [{ shape: [2, 10, 10, 32] }, { shape: [3, 3, 32, 16], scale: 0.3 }, { shape: [16] }],
+  await expectSameAsCpu('winograd fusedConv2d bias+relu', [{ shape: [2, 10, 10, 64] }, { shape: [3, 3, 64, 64], scale: 0.3 }, { shape: [64] }],
     (x, f, b) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad: 'same', bias: b, activation: 'relu' }));
   assert.ok(delta(before).forward >= 1, 'the fused convolution did not use Winograd');
 });
 
 test('convolutions outside the rule keep the direct path', { skip }, async () => {
   const outside = [
-    { name: '4x4 map', x: [2, 4, 4, 16], cout: 16, stride: 1 },
-    { name: 'stride 2', x: [2, 16, 16, 16], cout: 16, stride: 2 },
-    { name: '3 input channels', x: [2, 16, 16, 3], cout: 16, stride: 1 },
-    { name: '24 output channels', x: [2, 16, 16, 16], cout: 24, stride: 1 },
+    { name: '4x4 map', x: [2, 4, 4, 64], cout: 64, stride: 1 },
+    { name: 'stride 2', x: [2, 16, 16, 64], cout: 64, stride: 2 },
+    { name: '3 input channels', x: [2, 16, 16, 3], cout: 64, stride: 1 },
+    { name: '72 output channels', x: [2, 16, 16, 64], cout: 72, stride: 1 },
+    // Narrow layers, where Winograd is slower than the direct kernels.
+    { name: '16 output channels', x: [2, 16, 16, 64], cout: 16, stride: 1 },
+    { name: '32 channels', x: [2, 16, 16, 32], cout: 32, stride: 1 },
+    { name: '16 input channels', x: [2, 16, 16, 16], cout: 64, stride: 1 },
   ];
   for (const c of outside) {
     const outHW = Math.ceil(c.x[1]! / c.stride);
@@ -81,9 +85,9 @@ test('convolutions outside the rule keep the direct path', { skip }, async () =>
 
 test('setWinograd(false) runs the direct kernels; both agree to float32 rounding', { skip }, async () => {
   await tf.setBackend('torch');
-  const x = tf.tensor4d(randomValues(2 * 16 * 16 * 32, 7), [2, 16, 16, 32]);
-  const f = tf.tensor4d(randomValues(3 * 3 * 32 * 32, 8), [3, 3, 32, 32]);
-  const r = tf.tensor4d(randomValues(2 * 16 * 16 * 32, 9), [2, 16, 16, 32]);
+  const x = tf.tensor4d(randomValues(2 * 16 * 16 * 64, 7), [2, 16, 16, 64]);
+  const f = tf.tensor4d(randomValues(3 * 3 * 64 * 64, 8), [3, 3, 64, 64]);
+  const r = tf.tensor4d(randomValues(2 * 16 * 16 * 64, 9), [2, 16, 16, 64]);
   const run = () => tf.tidy(() => {
     const [dx, df] = convGrads()(x, f, r);
     // Read inside: the backend defers filter gradients until they are used.
@@ -115,9 +119,9 @@ test('setWinograd(false) runs the direct kernels; both agree to float32 rounding
 test('no tensors or native bytes stay behind: the cached transformed filter goes with its handle', { skip }, async () => {
   await tf.setBackend('torch');
   const b = nativeBinding()!;
-  const x = tf.tensor4d(randomValues(4 * 16 * 16 * 32, 3), [4, 16, 16, 32]);
+  const x = tf.tensor4d(randomValues(4 * 16 * 16 * 64, 3), [4, 16, 16, 64]);
   const step = () => tf.tidy(() => {
-    const f = tf.tensor4d(randomValues(3 * 3 * 32 * 32, 4), [3, 3, 32, 32]);
+    const f = tf.tensor4d(randomValues(3 * 3 * 64 * 64, 4), [3, 3, 64, 64]);
     const y = conv(x, f);
     const s = tf.sum(y).dataSync()[0]!;
     return s;
