@@ -8,7 +8,8 @@
 // counted, they take 0.6-0.7x the direct kernels' time for ResNet-18's 32x32, 16x16 and 8x8 layers
 // at batch 32, and are slower on 4x4 maps, so only maps of 8x8 and larger use them. They are also
 // slower on narrow layers (1.2-1.7x the direct time with 16 input or output channels, about even
-// at 32: the purifiers' dense blocks and a narrow ResNet-18), so only 64 channels and more do.
+// at 32 in and out: the small purifiers' dense blocks and a narrow ResNet-18), so a layer needs 32
+// channels or more on both sides and 64 or more on one (a paper-size dense block's 128->32 gains).
 //
 // How: the tensors stay ATen tensors in the engine's layouts (channels_last activations, filters
 // in whatever dense layout they were stored). Each call describes them to oneDNN by their strides,
@@ -23,6 +24,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <cstring>
@@ -54,7 +56,8 @@ bool ShapeQualifies(int64_t C, int64_t K, int64_t H, int64_t W, int64_t kh, int6
                     const std::vector<int64_t>& s, const std::vector<int64_t>& pad,
                     const std::vector<int64_t>& d) {
   return kh == 3 && kw == 3 && s[0] == 1 && s[1] == 1 && d[0] == 1 && d[1] == 1 && pad[0] == 1 &&
-         pad[1] == 1 && C % 16 == 0 && K % 16 == 0 && C >= 64 && K >= 64 && H * W >= 64;
+         pad[1] == 1 && C % 16 == 0 && K % 16 == 0 && std::min(C, K) >= 32 &&
+         std::max(C, K) >= 64 && H * W >= 64;
 }
 
 bool Usable(const at::Tensor& t) {

@@ -1,6 +1,6 @@
 /**
  * The Winograd convolutions (native/ops_conv_winograd.cc): for 3x3 stride-1 'same' convolutions
- * with 64 or more channels in and out, divisible by 16, on maps of 8x8 and more, the forward pass and both gradients
+ * with channels divisible by 16, at least 32 on each side and 64 on one, on maps of 8x8 and more, the forward pass and both gradients
  * run on oneDNN's Winograd kernels. They must match the cpu backend like the direct path does, be
  * taken exactly where the rule says (the native call counters prove it), and leave no tensors or
  * native bytes behind (the transformed filter is cached with its handle and freed with it).
@@ -41,6 +41,9 @@ test('Winograd forward and both gradients match cpu, and are the ones that ran',
     { x: [2, 8, 8, 64], cout: 64 },
     { x: [2, 16, 12, 64], cout: 80 },
     { x: [1, 32, 32, 80], cout: 64 },
+    // 32 channels on one side, 64 or more on the other (a paper-size dense block's convolutions).
+    { x: [2, 8, 8, 128], cout: 32 },
+    { x: [1, 12, 12, 32], cout: 64 },
     // Maps that are not a whole number of Winograd's 4x4 output tiles.
     { x: [2, 11, 7, 64], cout: 64 },
     { x: [1, 64, 3, 64], cout: 64 },
@@ -71,7 +74,7 @@ test('convolutions outside the rule keep the direct path', { skip }, async () =>
     { name: '72 output channels', x: [2, 16, 16, 64], cout: 72, stride: 1 },
     // Narrow layers, where Winograd is slower than the direct kernels.
     { name: '16 output channels', x: [2, 16, 16, 64], cout: 16, stride: 1 },
-    { name: '32 channels', x: [2, 16, 16, 32], cout: 32, stride: 1 },
+    { name: '32 channels in and out', x: [2, 16, 16, 32], cout: 32, stride: 1 },
     { name: '16 input channels', x: [2, 16, 16, 16], cout: 64, stride: 1 },
   ];
   for (const c of outside) {
