@@ -33,7 +33,6 @@ const shapes = (flag('--shapes') ?? DEFAULT_SHAPES).split(',').map((s) => {
 });
 
 async function main(): Promise<void> {
-  await import('../src/index.js');
   if (!(await tf.setBackend('torch'))) throw new Error('setBackend(torch) failed: is the addon built?');
   const status = winogradStatus();
   if (!status?.built || !status.supported) throw new Error(`no Winograd path here: ${JSON.stringify(status)}`);

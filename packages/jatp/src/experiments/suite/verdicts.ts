@@ -257,14 +257,14 @@ export function judgeClaims(
 
   function judged(claim: Claim, m: Measured | undefined, note: string | undefined): ClaimResult {
     if (!m) return { claim, verdict: 'not judged', unit: claim.a.column.includes('natural') ? 'L1' : 'points', ...(note ? { note } : {}) };
-    const partNote = note;
     const ph = pHolm.get(claim)!;
     const pa = pAgainstHolm.get(claim);
     const decided = decide(claim, m, ph, pa);
     const verdict = decided.verdict;
     // A margin claim is contradicted by the test of the opposite statement: say which p decided it.
     const reason = decided.note ?? (verdict === 'contradicted' && m.pAgainst !== undefined ? `beyond the margin: p ${formatP(m.pAgainst)}, Holm ${formatP(pa)}` : undefined);
-    const why = [partNote, reason].filter(Boolean).join('; ') || undefined;
+    // `note` here is the partly-finished-seeds note, when there is one.
+    const why = [note, reason].filter(Boolean).join('; ') || undefined;
     const seedStats = m.perSeed.length >= 2 ? meanSd(m.perSeed) : undefined;
     const seedT = m.perSeed.length >= 2 ? meanDifference(m.perSeed).tPValue : undefined;
     return {

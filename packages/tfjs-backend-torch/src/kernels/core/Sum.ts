@@ -7,12 +7,13 @@
  * (Conv2DBackpropFilter.ts). The retained input is the same dy the deferred filter gradient already
  * keeps alive, so deferring adds no memory there. TFJS_TORCH_DEFER_BIAS_GRAD=0 sums eagerly.
  */
-import { Sum, util } from '@tensorflow/tfjs-core';
+import { Sum } from '@tensorflow/tfjs-core';
 import type { SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 
 import type { TorchBackend } from '../../backend.js';
 import { call, nativeKernel, run } from '../../kernel_util.js';
 import { REDUCE } from './ops.js';
+import { reductionAxes } from './reduce.js';
 
 const defer = process.env.TFJS_TORCH_DEFER_BIAS_GRAD !== '0';
 
@@ -26,7 +27,7 @@ export const sumConfig = nativeKernel(Sum, ({ inputs, attrs, backend: b }) => {
   const backend = b as TorchBackend;
   const x = inputs.x as TensorInfo;
   const { axis, keepDims } = attrs as unknown as SumAttrs;
-  const axes = axis == null ? x.shape.map((_, i) => i) : util.parseAxisParam(axis, x.shape);
+  const axes = reductionAxes(axis, x.shape);
   if (defer && !keepDims && x.dtype === 'float32' && allButLast(axes, x.shape.length)) {
     const shape = [x.shape[x.shape.length - 1]!];
     return backend.deferred(shape, 'float32', [x], ([h]) => call(backend, 'reduce', REDUCE.Sum, h!, axes, false));

@@ -9,12 +9,16 @@ import { nativeKernel, run } from '../../kernel_util.js';
 
 export { REDUCE } from './ops.js';
 
+/** The axes a reduction's attribute names: every axis for null/undefined, else tfjs's normalisation. */
+export function reductionAxes(axis: number | number[] | null | undefined, shape: readonly number[]): number[] {
+  return axis == null ? shape.map((_, i) => i) : util.parseAxisParam(axis, shape as number[]);
+}
+
 export function reduceKernel(kernelName: string, op: number, axisAttr: string): KernelConfig {
   return nativeKernel(kernelName, ({ inputs, attrs, backend }) => {
     const x = inputs.x as TensorInfo;
     const a = attrs as Record<string, unknown>;
     const axis = a[axisAttr] as number | number[] | null | undefined;
-    const axes = axis == null ? x.shape.map((_, i) => i) : util.parseAxisParam(axis, x.shape);
-    return run(backend, 'reduce', op, backend.handle(x), axes, Boolean(a.keepDims));
+    return run(backend, 'reduce', op, backend.handle(x), reductionAxes(axis, x.shape), Boolean(a.keepDims));
   });
 }
