@@ -102,6 +102,14 @@ class SerialIfSmall {
 };
 double SerialFlopsThreshold();
 
+// fn(b, e) over [begin, end) split into contiguous slices across the OpenMP team libtorch uses,
+// at most one slice per `grain` items; serial when the team is one thread, inside a parallel
+// region, or when no OpenMP runtime is loaded. (ATen's at::parallel_for is an inline template whose
+// `#pragma omp parallel` needs -fopenmp; the addon calls the loaded runtime instead, so it never
+// links a second one.) Exceptions from fn are rethrown on the calling thread.
+void ParallelRange(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+int64_t ParallelRangeCount();  // calls that ran on more than one thread (tests check the path is taken)
+
 // The caching CPU allocator (cpu_allocator.cc): installed once at load; no-ops where not built.
 void InstallCpuCache();
 bool EmptyCpuCache();  // frees every cached block; false when the allocator is not installed

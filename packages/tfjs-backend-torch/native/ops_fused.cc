@@ -286,7 +286,7 @@ TT_FN(NnSquareAccept) {
     float* ob = outBest.data_ptr<float>();
     float* om = outMargin.data_ptr<float>();
     const float big = 1e9f;
-    at::parallel_for(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(rowSize, 1)), [&](int64_t begin, int64_t end) {
+    ParallelRange(0, rows, std::max<int64_t>(1, 32768 / std::max<int64_t>(rowSize, 1)), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const float* zr = pz + r * classes;
         const int64_t label = py[r];

@@ -199,7 +199,7 @@ TT_FN(NnLinfBoxProjection) {
   const float* pb = bc.data_ptr<float>();
   float* pd = d.data_ptr<float>();
   // About 20 passes' worth of work per element: split rows across threads in chunks of ~64k values.
-  at::parallel_for(0, B, std::max<int64_t>(1, 65536 / std::max<int64_t>(D, 1)), [&](int64_t begin, int64_t end) {
+  ParallelRange(0, B, std::max<int64_t>(1, 65536 / std::max<int64_t>(D, 1)), [&](int64_t begin, int64_t end) {
     std::vector<float> room(static_cast<size_t>(D)), weight(static_cast<size_t>(D));
     std::vector<uint8_t> bins(static_cast<size_t>(D));
     for (int64_t r = begin; r < end; ++r) ProjectRow(px + r * D, pw + r * D, pb[r], D, pd + r * D, room, weight, bins);

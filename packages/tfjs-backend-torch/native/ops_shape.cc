@@ -62,10 +62,11 @@ bool g_rowCopy = [] {
 }();
 int64_t g_rowCopyCalls = 0;
 
-// Bytes one parallel_for task copies at least. (The addon is compiled without -fopenmp, so ATen's
-// inline parallel_for runs its range on the calling thread here, as in Gather's copy loop: these
-// copies are single-threaded. Measured on 2 shared cores they still beat ATen's strided copies by
-// 2-3x on the purifier's channel concatenations; docs/engine-speed.md.)
+// Bytes one thread copies at least. The rows are split across libtorch's OpenMP team
+// (ParallelRange, threads.cc); until 2026-12-07 these loops ran on the calling thread only, since
+// ATen's inline parallel_for is serial in an addon built without -fopenmp. Single-threaded they
+// already beat ATen's strided copies by 2-3x on the purifier's channel concatenations
+// (docs/engine-speed.md).
 constexpr int64_t kRowCopyGrainBytes = 64 * 1024;
 
 // Whether the row-copy path applies: CPU, and every tensor of a dtype the table stores.
@@ -85,6 +86,17 @@ int64_t OuterSize(const at::Tensor& t, int64_t axis) {
   return n;
 }
 
+// One row chunk. The purifier's dense blocks concatenate 8- to 48-channel maps, so a chunk is
+// 32-192 bytes and a call to memcpy per chunk (its size dispatch included) cost more than the
+// copy: fixed 16-byte moves compile to one load and one store each. Same bytes either way.
+inline void CopyChunk(char* to, const char* from, size_t bytes) {
+  if (bytes <= 256 && bytes % 16 == 0) {
+    for (size_t k = 0; k < bytes; k += 16) std::memcpy(to + k, from + k, 16);
+  } else {
+    std::memcpy(to, from, bytes);
+  }
+}
+
 // out[r, offset_i : offset_i + chunk_i] = xs[i][r, :] for every row r (all inputs contiguous,
 // of out's dtype, non-empty).
 void RowConcat(const std::vector<at::Tensor>& xs, at::Tensor& out, int64_t outer) {
@@ -101,10 +113,10 @@ void RowConcat(const std::vector<at::Tensor>& xs, at::Tensor& out, int64_t outer
   }
   char* dst = static_cast<char*>(out.data_ptr());
   const int64_t grain = std::max<int64_t>(1, kRowCopyGrainBytes / std::max<int64_t>(1, row));
-  at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+  ParallelRange(0, outer, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       char* to = dst + r * row;
-      for (size_t i = 0; i < n; ++i) std::memcpy(to + offset[i], src[i] + r * chunk[i], static_cast<size_t>(chunk[i]));
+      for (size_t i = 0; i < n; ++i) CopyChunk(to + offset[i], src[i] + r * chunk[i], static_cast<size_t>(chunk[i]));
     }
   });
 }
@@ -124,11 +136,11 @@ void RowSplit(const at::Tensor& x, std::vector<at::Tensor>& parts, int64_t outer
   }
   const char* src = static_cast<const char*>(x.data_ptr());
   const int64_t grain = std::max<int64_t>(1, kRowCopyGrainBytes / std::max<int64_t>(1, row));
-  at::parallel_for(0, outer, grain, [&](int64_t begin, int64_t end) {
+  ParallelRange(0, outer, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const char* from = src + r * row;
       for (size_t i = 0; i < n; ++i) {
-        if (chunk[i] > 0) std::memcpy(dst[i] + r * chunk[i], from + offset[i], static_cast<size_t>(chunk[i]));
+        if (chunk[i] > 0) CopyChunk(dst[i] + r * chunk[i], from + offset[i], static_cast<size_t>(chunk[i]));
       }
     }
   });
@@ -211,12 +223,14 @@ TT_FN(SetRowCopy) {
   return info.Env().Undefined();
 }
 
-// rowCopyStatus() -> { enabled, calls }: calls counts Concat and Split calls that took the path.
+// rowCopyStatus() -> { enabled, calls, parallelRanges }: calls counts Concat and Split calls that
+// took the path; parallelRanges the addon's loops that ran on more than one thread (threads.cc).
 TT_FN(RowCopyStatus) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("enabled", Napi::Boolean::New(env, g_rowCopy));
   o.Set("calls", Napi::Number::New(env, static_cast<double>(g_rowCopyCalls)));
+  o.Set("parallelRanges", Napi::Number::New(env, static_cast<double>(ParallelRangeCount())));
   return o;
 }
 
@@ -312,7 +326,7 @@ TT_FN(Gather) {
     const char* ps = static_cast<const char*>(src.data_ptr());
     const int64_t* pi = ix.data_ptr<int64_t>();
     char* pr = static_cast<char*>(r.data_ptr());
-    at::parallel_for(0, B * O, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, I * S)), [&](int64_t begin, int64_t end) {
+    ParallelRange(0, B * O, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, I * S)), [&](int64_t begin, int64_t end) {
       for (int64_t bo = begin; bo < end; ++bo) {
         const int64_t b = bo / O;
         const char* from = ps + bo * D * S * elem;

@@ -73,6 +73,8 @@ export interface WinogradStatus {
 export interface RowCopyStatus {
   enabled: boolean;
   calls: number;
+  /** The addon's own parallel loops (row copies, gathers, fused per-row steps) that ran on more than one thread. */
+  parallelRanges: number;
 }
 
 export interface TorchBinding {

@@ -293,6 +293,12 @@ test('concat and split on purifier-sized NHWC maps give the cpu backend\'s exact
       const batch = tf.concat([parts[1]!, tf.slice(parts[2]!, 0, 30), parts[3]!], 0);
       return [cat, odd, ...tf.split(cat, [16, 8, 8, 8, 8], -1), ...tf.split(odd, [1, 24, 0, 16, 8], 3), batch, ...tf.split(batch, [7, 0, 93, 30], 0)];
     } });
+    // An odd number of rows (49 x 27 x 27), so the slices of a two-thread team differ in size.
+    cases.push({ what: 'concat and split with an odd row count', dtype, f: (d) => {
+      const parts = [mk([49, 27, 27, 16], 24, d), mk([49, 27, 27, 8], 25, d), mk([49, 27, 27, 3], 26, d)];
+      const cat = tf.concat(parts, 3);
+      return [cat, ...tf.split(cat, [16, 8, 3], 3)];
+    } });
     cases.push({ what: 'odd sizes, axes 0, 1 and the last, empty pieces', dtype, f: (d) => {
       const a = mk([3, 5, 7, 3], 10, d), b = mk([3, 5, 7, 1], 11, d), c = mk([3, 5, 7, 5], 12, d);
       const e = mk([3, 5, 7, 0], 13, d);
@@ -303,7 +309,7 @@ test('concat and split on purifier-sized NHWC maps give the cpu backend\'s exact
     } });
   }
   const bits = (t: tf.Tensor) => (t.dtype === 'float32' ? Array.from(new Uint32Array(Float32Array.from(t.dataSync() as Float32Array).buffer)) : Array.from(t.dataSync() as ArrayLike<number>));
-  const { setRowCopy, rowCopyStatus } = await import('../src/index.js');
+  const { setRowCopy, rowCopyStatus, nativeBinding } = await import('../src/index.js');
   const runAll = async (backend: string) => {
     await tf.setBackend(backend);
     return cases.map((c) => {
@@ -317,10 +323,12 @@ test('concat and split on purifier-sized NHWC maps give the cpu backend\'s exact
   try {
     for (const rowCopy of [true, false]) {
       setRowCopy(rowCopy);
-      const calls0 = rowCopyStatus()!.calls;
+      const { calls: calls0, parallelRanges: parallel0 } = rowCopyStatus()!;
       const got = await runAll('torch');
       const took = rowCopyStatus()!.calls - calls0;
       if (rowCopy) assert.ok(took >= 30, `row-copy path taken only ${took} times`);
+      // With a team of two or more, the purifier-sized copies are split across it (threads.cc).
+      if (rowCopy && nativeBinding()!.getNumThreads() > 1) assert.ok(rowCopyStatus()!.parallelRanges - parallel0 >= 10, 'the row copies never ran on more than one thread');
       else assert.equal(took, 0, 'row-copy path taken while switched off');
       cases.forEach((c, i) => {
         const r = ref[i]!, g = got[i]!;
