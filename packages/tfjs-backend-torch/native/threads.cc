@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <mutex>
 
@@ -45,6 +46,8 @@ struct Omp {
     threadNum = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
     teamSize = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
     inParallel = reinterpret_cast<InParallel>(dlsym(RTLD_DEFAULT, "omp_in_parallel"));
+    // TFJS_TORCH_PARALLEL_RANGE=0 at load keeps ParallelRange serial (benchmarks compare both).
+    if (const char* v = std::getenv("TFJS_TORCH_PARALLEL_RANGE"); v != nullptr && std::strcmp(v, "0") == 0) parallel = nullptr;
     if (const char* v = std::getenv("TFJS_TORCH_SERIAL_FLOPS")) threshold = std::atof(v);
   }
 };

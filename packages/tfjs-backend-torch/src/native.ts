@@ -211,6 +211,14 @@ export function addonPath(): string {
   return fileURLToPath(new URL(`../${dir}/tfjs_backend_torch.node`, import.meta.url));
 }
 
+/** TFJS_TORCH_OMP_SPINCOUNT as libgomp's GOMP_SPINCOUNT value; undefined when unset. */
+function ompSpinCount(): string | undefined {
+  const v = process.env.TFJS_TORCH_OMP_SPINCOUNT;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`TFJS_TORCH_OMP_SPINCOUNT: expected a non-negative integer (spin rounds before an OpenMP worker sleeps), got '${v}'`);
+  return v;
+}
+
 export function loadNative(): NativeLoad {
   if (cached) return cached;
   const path = addonPath();
@@ -221,6 +229,7 @@ export function loadNative(): NativeLoad {
     };
     return cached;
   }
+  const spin = ompSpinCount();  // a malformed value is the user's error: thrown, not a fallback
   try {
     // libgomp reads this once, when libtorch loads. Its default spin-waiting makes every parallel
     // ATen op crawl when the cores are shared (measured: a small CNN step 115-130 ms spinning vs
@@ -228,12 +237,17 @@ export function loadNative(): NativeLoad {
     // It is unset again right after, so child processes (e.g. a PyTorch comparison) keep their default.
     const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
     if (setPolicy) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+    // Opt-in for a machine this process has to itself: the workers spin this many rounds before
+    // sleeping, so back-to-back kernels skip the wake-up (docs/engine-speed.md, "Waking the team").
+    const setSpin = spin !== undefined && process.env.GOMP_SPINCOUNT === undefined;
+    if (setSpin) process.env.GOMP_SPINCOUNT = spin;
     const require = createRequire(import.meta.url);
     let binding: TorchBinding;
     try {
       binding = require(path) as TorchBinding;
     } finally {
       if (setPolicy) delete process.env.OMP_WAIT_POLICY;
+      if (setSpin) delete process.env.GOMP_SPINCOUNT;
     }
     if (process.env.TFJS_TORCH_DEVICE === 'cuda' && binding.device() !== 'cuda') {
       process.emitWarning(`TFJS_TORCH_DEVICE=cuda but ${path} has no usable CUDA device; tensors stay on the CPU`);

@@ -4,7 +4,9 @@
  * (a guard that failed to restore it would leave the whole engine single-threaded).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { nativeBinding, setNumThreads } from '../src/index.js';
 import { expectSameAsCpu, skipReason, tf } from './nn_helpers.js';
@@ -28,4 +30,20 @@ test('small conv and matmul match cpu and leave the thread count as it was', { s
   } finally {
     setNumThreads(original);
   }
+});
+
+test('TFJS_TORCH_OMP_SPINCOUNT is set for libgomp only while the addon loads; a malformed value is an error naming it', { skip }, () => {
+  const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.GOMP_SPINCOUNT;  // a user's own GOMP_SPINCOUNT would win over the variable
+  const probe = (value: string) => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    "const m = await import('./src/index.ts'); console.log(JSON.stringify({ available: m.torchStatus().available, left: process.env.GOMP_SPINCOUNT ?? null }));"],
+  { cwd: pkgDir, encoding: 'utf8', env: { ...env, TFJS_TORCH_OMP_SPINCOUNT: value } });
+  const ok = probe('10000');
+  assert.equal(ok.status, 0, ok.stderr);
+  // Loaded, and GOMP_SPINCOUNT is gone again, so child processes (a PyTorch reference) keep their default.
+  assert.deepEqual(JSON.parse(ok.stdout.trim().split('\n').pop()!), { available: true, left: null });
+  const bad = probe('1e4');
+  assert.notEqual(bad.status, 0, 'a malformed spin count must not load silently');
+  assert.match(bad.stderr, /TFJS_TORCH_OMP_SPINCOUNT: expected a non-negative integer/);
 });
