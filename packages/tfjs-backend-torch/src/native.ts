@@ -200,6 +200,22 @@ export interface NativeLoad {
   binding?: TorchBinding;
   path: string;
   reason?: string;
+  /** The engine's environment settings as they were when the addon was loaded (see engineSettings). */
+  settings: Record<string, string>;
+}
+
+/**
+ * The environment variables that change what the engine computes or how fast (TFJS_TORCH_*, and
+ * the OpenMP runtime's OMP_* / GOMP_* / KMP_*), as set by the user: recorded with every result so
+ * that a figure measured with a switch on or off says so.
+ */
+export function engineSettings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of Object.keys(env).sort()) {
+    const v = env[name];
+    if (v !== undefined && /^(TFJS_TORCH_|OMP_|GOMP_|KMP_)/.test(name)) out[name] = v;
+  }
+  return out;
 }
 
 let cached: NativeLoad | undefined;
@@ -221,10 +237,12 @@ function ompSpinCount(): string | undefined {
 
 export function loadNative(): NativeLoad {
   if (cached) return cached;
+  const settings = engineSettings();
   const path = addonPath();
   if (!fs.existsSync(path)) {
     cached = {
       path,
+      settings,
       reason: `native addon not found at ${path} (build it with \`npm run build:native\`; it needs Debian libtorch-dev or LIBTORCH)`,
     };
     return cached;
@@ -252,9 +270,9 @@ export function loadNative(): NativeLoad {
     if (process.env.TFJS_TORCH_DEVICE === 'cuda' && binding.device() !== 'cuda') {
       process.emitWarning(`TFJS_TORCH_DEVICE=cuda but ${path} has no usable CUDA device; tensors stay on the CPU`);
     }
-    cached = { binding, path };
+    cached = { binding, path, settings };
   } catch (err) {
-    cached = { path, reason: `native addon at ${path} failed to load: ${(err as Error).message}` };
+    cached = { path, settings, reason: `native addon at ${path} failed to load: ${(err as Error).message}` };
   }
   return cached;
 }

@@ -25,6 +25,8 @@ export interface EngineBuild {
   /** c10d process groups compiled in (Gloo on CPU, NCCL on CUDA builds). */
   gloo: boolean;
   distributedBackends: string[];
+  /** Engine switches set in the environment when the addon loaded (TFJS_TORCH_*, OMP_*, GOMP_*, KMP_); {} for none. */
+  settings: Record<string, string>;
 }
 
 export interface Provenance {
@@ -44,7 +46,7 @@ export interface Provenance {
 export function engineBuild(): EngineBuild {
   const load = loadNative();
   const b = load.binding;
-  if (b === undefined) return { available: false, reason: load.reason ?? 'unknown', gloo: false, distributedBackends: [] };
+  if (b === undefined) return { available: false, reason: load.reason ?? 'unknown', gloo: false, distributedBackends: [], settings: { ...load.settings } };
   const dist = (b as unknown as { distStatus?: () => { available: boolean; backends: string[] } }).distStatus?.();
   const backends = dist?.available ? [...dist.backends] : [];
   const w = b.winogradStatus();
@@ -55,6 +57,7 @@ export function engineBuild(): EngineBuild {
     winograd: { built: w.built, supported: w.supported, enabled: w.enabled },
     gloo: backends.includes('gloo'),
     distributedBackends: backends,
+    settings: { ...load.settings },
   };
 }
 

@@ -42,6 +42,20 @@ test('provenance(): the checkout\'s commit, the CPU model of /proc/cpuinfo, a cu
   }
 });
 
+test('provenance(): the engine switches set in the environment at load are recorded, and nothing else', () => {
+  const index = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+  const script = `const m = await import(${JSON.stringify(index)}); console.log(JSON.stringify(m.provenance().engine.settings));`;
+  // Start from an environment without any engine switch, then set two and an unrelated variable.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(TFJS_TORCH_|OMP_|GOMP_|KMP_)/.test(k)) env[k] = v;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    env: { ...env, TFJS_TORCH_PARALLEL_RANGE: '0', GOMP_SPINCOUNT: '500', JATP_UNRELATED: '1' }, encoding: 'utf8', cwd: pkgDir,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  // OMP_WAIT_POLICY, which the loader sets for the addon itself, is not the user's and is not listed.
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { GOMP_SPINCOUNT: '500', TFJS_TORCH_PARALLEL_RANGE: '0' });
+});
+
 test('provenance(): without the addon the engine is recorded as unavailable, with the reason', () => {
   const index = fileURLToPath(new URL('../src/index.ts', import.meta.url));
   const script = `const m = await import(${JSON.stringify(index)}); console.log(JSON.stringify(m.provenance().engine));`;
