@@ -13,7 +13,7 @@ import { SCALE_SETTINGS } from '../../src/experiments/suite/scales.js';
 import { resolveEval, resolveTarget, type GridContext } from '../../src/experiments/suite/cells.js';
 import { estimateSeconds } from '../../src/experiments/suite/estimate.js';
 import { meanStd, metricValue } from '../../src/experiments/suite/collect.js';
-import { datasetLabel } from '../../src/experiments/suite/suite-report.js';
+import { datasetLabel, engineSwitchesNote } from '../../src/experiments/suite/suite-report.js';
 import { parseExperimentNames } from '../../src/experiments/suite/declarations/index.js';
 
 const ctx: GridContext = { scale: SCALE_SETTINGS.cpu, dataset: 'fashion-mnist' };
@@ -99,4 +99,13 @@ test('report statistics: mean and sample std, metrics, dataset labels', () => {
   assert.equal(metricValue('l1-purified', e), 9);
   assert.equal(datasetLabel('cifar10', '../shared/data/cifar-10-jpeg-batches-bin'), 'JPEG-derived CIFAR-10');
   assert.equal(datasetLabel('fashion-mnist', undefined), 'Fashion-MNIST');
+});
+
+test('report: a run started with engine switches shows them beside its backend; none, or an older folder, shows nothing', () => {
+  assert.equal(engineSwitchesNote({ engine: { settings: { TFJS_TORCH_OMP_SPINCOUNT: '10000', TFJS_TORCH_PARALLEL_RANGE: '0' } } }),
+    '<br><small><code>TFJS_TORCH_OMP_SPINCOUNT=10000</code> <code>TFJS_TORCH_PARALLEL_RANGE=0</code></small>');
+  assert.equal(engineSwitchesNote({ engine: { settings: { TFJS_TORCH_ADDON: '/x/<y>.node' } } }), '<br><small><code>TFJS_TORCH_ADDON=/x/&lt;y&gt;.node</code></small>');
+  assert.equal(engineSwitchesNote({ engine: { settings: {} } }), '');
+  assert.equal(engineSwitchesNote({ engine: {} }), '');
+  assert.equal(engineSwitchesNote(undefined), '');
 });

@@ -370,7 +370,7 @@ export function reportHtml(out: string, data: ReportData): string {
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.platform()} ${os.release()}`;
   const vers = Object.entries(versions()).map(([k, v]) => `${escapeXml(k)} ${escapeXml(v)}`).join(', ');
-  const runs = m.runs.map((r) => `<tr><td><code>${escapeXml(r.command)}</code></td><td>${escapeXml(r.started)}</td><td>${escapeXml(r.finished ?? 'running or killed')}</td><td>${escapeXml(r.backend ?? '')}</td><td class="num">${r.trained}</td><td class="num">${r.evaluated}</td></tr>`).join('');
+  const runs = m.runs.map((r) => `<tr><td><code>${escapeXml(r.command)}</code></td><td>${escapeXml(r.started)}</td><td>${escapeXml(r.finished ?? 'running or killed')}</td><td>${escapeXml(r.backend ?? '')}${engineSwitchesNote(r.provenance)}</td><td class="num">${r.trained}</td><td class="num">${r.evaluated}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>jatp experiments: ${escapeXml(data.datasetLabel)} (${m.scale})</title><style>${CSS}</style></head><body>
 <h1>JATP experiments on ${escapeXml(data.datasetLabel)}, ${escapeXml(m.scale)} scale${m.dryRun ? ' (dry run: a few steps on a handful of images; the numbers mean nothing)' : ''}</h1>
 <p>Experiments: ${m.experiments.map((e) => escapeXml(e)).join(', ')}. ${data.evaluations.filter((e) => e.done).length}/${data.evaluations.length} evaluations and ${data.trainings.filter((t) => t.done).length}/${data.trainings.length} trainings done. Values: ${escapeXml(seedNote(m))}.
@@ -391,6 +391,17 @@ ${maskingHtml(data.masking)}
 ${settings}${evalSettings}
 </section></body></html>
 `;
+}
+
+/**
+ * The engine switches a run was started with (TFJS_TORCH_*, OMP_* ...), so a run with a speed or
+ * precision switch set shows it beside its backend; empty for none, or for folders written before
+ * provenance recorded them.
+ */
+export function engineSwitchesNote(p: { engine?: { settings?: Record<string, string> } } | undefined): string {
+  const settings = Object.entries(p?.engine?.settings ?? {});
+  if (settings.length === 0) return '';
+  return `<br><small>${settings.map(([k, v]) => `<code>${escapeXml(k)}=${escapeXml(v)}</code>`).join(' ')}</small>`;
 }
 
 /**
