@@ -108,7 +108,7 @@ double SerialFlopsThreshold();
 // `#pragma omp parallel` needs -fopenmp; the addon calls the loaded runtime instead, so it never
 // links a second one.) Exceptions from fn are rethrown on the calling thread.
 void ParallelRange(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
-int64_t ParallelRangeCount();  // calls that ran on more than one thread (tests check the path is taken)
+int64_t ParallelRangeCount();  // calls handed to a team of two or more (tests check the path is taken)
 
 // The caching CPU allocator (cpu_allocator.cc): installed once at load; no-ops where not built.
 void InstallCpuCache();

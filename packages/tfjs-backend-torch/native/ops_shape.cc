@@ -224,7 +224,7 @@ TT_FN(SetRowCopy) {
 }
 
 // rowCopyStatus() -> { enabled, calls, parallelRanges }: calls counts Concat and Split calls that
-// took the path; parallelRanges the addon's loops that ran on more than one thread (threads.cc).
+// took the path; parallelRanges the addon's loops handed to a team of two or more (threads.cc).
 TT_FN(RowCopyStatus) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);

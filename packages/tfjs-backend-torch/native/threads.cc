@@ -79,7 +79,7 @@ namespace {
 std::atomic<int64_t> g_parallelRanges{0};
 
 struct RangeJob {
-  int64_t begin, end, grain;
+  int64_t begin, end;
   const std::function<void(int64_t, int64_t)>* fn;
   std::exception_ptr error;
   std::mutex errorMu;
@@ -120,7 +120,7 @@ void ParallelRange(int64_t begin, int64_t end, int64_t grain, const std::functio
   }
   // No more threads than grains, so each slice is worth waking a thread for.
   const int64_t threads = std::min<int64_t>(maxThreads, (n + grain - 1) / std::max<int64_t>(grain, 1));
-  RangeJob job{begin, end, grain, &fn, nullptr, {}};
+  RangeJob job{begin, end, &fn, nullptr, {}};
   g_parallelRanges.fetch_add(1, std::memory_order_relaxed);
   omp.parallel(&RunSlice, &job, static_cast<unsigned>(threads), 0);
   if (job.error) std::rethrow_exception(job.error);

@@ -73,7 +73,7 @@ export interface WinogradStatus {
 export interface RowCopyStatus {
   enabled: boolean;
   calls: number;
-  /** The addon's own parallel loops (row copies, gathers, fused per-row steps) that ran on more than one thread. */
+  /** The addon's own parallel loops (row copies, gathers, fused per-row steps) handed to a team of two or more threads. */
   parallelRanges: number;
 }
 
@@ -256,7 +256,7 @@ export function loadNative(): NativeLoad {
     const setPolicy = process.env.OMP_WAIT_POLICY === undefined;
     if (setPolicy) process.env.OMP_WAIT_POLICY = 'PASSIVE';
     // Opt-in for a machine this process has to itself: the workers spin this many rounds before
-    // sleeping, so back-to-back kernels skip the wake-up (docs/engine-speed.md, "Waking the team").
+    // sleeping, so back-to-back kernels skip the wake-up (docs/engine-speed.md, "The addon's own loops on the OpenMP team, and waking the team").
     const setSpin = spin !== undefined && process.env.GOMP_SPINCOUNT === undefined;
     if (setSpin) process.env.GOMP_SPINCOUNT = spin;
     const require = createRequire(import.meta.url);
