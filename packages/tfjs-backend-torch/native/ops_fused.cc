@@ -5,12 +5,15 @@
 //
 // The tensors in the handle table never change in place (context.h), so every "update" here
 // returns new tensors and TypeScript assigns them to its variables.
+#include "batch_norm_cpu.h"
 #include "ops_common.h"
 #include "ops_nn.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace tt {
@@ -25,9 +28,22 @@ at::Tensor ChannelsBack(const at::Tensor& t) { return t.dim() == 2 ? t : t.moved
 // channel's statistics and gradient terms in float32: the error grows with sqrt(N·H·W) (about 1e-5
 // relative at 25k values per channel), and the input gradient, a difference of nearly equal terms
 // when dy is almost affine in the normalised x (as at initialisation), loses far more. On the CPU
-// both calls therefore run in float64 and round once at the end; they then agree with a float64
-// reference to float32 rounding, like tfjs's own composition. CUDA reduces in a tree and keeps
-// float32.
+// the engine's own loops (batch_norm_cpu.cc) therefore keep every sum in float64 and round once at
+// the end; they agree with a float64 reference to float32 rounding, like tfjs's own composition.
+// TFJS_TORCH_ATEN_BATCH_NORM=1 at load runs ATen's kernel on float64 copies instead (the same
+// digits, about twice the memory traffic; kept for A/B benchmarks). CUDA reduces in a tree and
+// keeps float32.
+bool g_ownBatchNorm = [] {
+  const char* v = std::getenv("TFJS_TORCH_ATEN_BATCH_NORM");
+  return v == nullptr || std::strcmp(v, "1") != 0;
+}();
+
+bool OwnBatchNorm(const at::Tensor& x) { return g_ownBatchNorm && x.device().is_cpu(); }
+
+// A per-channel vector as contiguous float32 on x's device, or undefined.
+at::Tensor Channel(const at::Tensor& t) { return t.defined() ? Float(t).contiguous() : t; }
+const float* DataOrNull(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
 at::Tensor Exact(const at::Tensor& t) {
   if (!t.defined()) return t;
   return t.device().is_cpu() ? t.to(at::kDouble) : Float(t);
@@ -60,6 +76,27 @@ TT_FN(NnBatchNormTrain) {
   if (runMean.defined() != runVar.defined()) {
     throw std::runtime_error("nnBatchNormTrain: give both running statistics or neither");
   }
+  if (OwnBatchNorm(x)) {
+    const at::Tensor xc = x.contiguous();
+    const int64_t channels = x.size(-1);
+    const int64_t rows = channels == 0 ? 0 : xc.numel() / channels;
+    const at::Tensor sc = Channel(scale), of = Channel(offset);
+    at::Tensor y = at::empty(x.sizes(), x.options());
+    at::Tensor mean = at::empty({channels}, x.options());
+    at::Tensor invstd = at::empty({channels}, x.options());
+    at::Tensor exactMean = at::empty({channels}, x.options().dtype(at::kDouble));
+    at::Tensor unbiasedVar = at::empty({channels}, x.options().dtype(at::kDouble));
+    BatchNormTrainForwardCpu(xc.data_ptr<float>(), rows, channels, DataOrNull(sc), DataOrNull(of), eps,
+                             y.data_ptr<float>(), mean.data_ptr<float>(), invstd.data_ptr<float>(),
+                             exactMean.data_ptr<double>(), unbiasedVar.data_ptr<double>());
+    std::vector<at::Tensor> outs = {y, mean, invstd};
+    if (runMean.defined()) {
+      // r <- (1 - momentum) r + momentum * batchStat, in float64 from the float64 statistics.
+      outs.push_back(Float(Exact(runMean) * (1 - momentum) + exactMean * momentum));
+      outs.push_back(Float(Exact(runVar) * (1 - momentum) + unbiasedVar * momentum));
+    }
+    return ReturnTensors(info.Env(), outs);
+  }
   // ATen updates the running statistics in place: give it copies, the originals stay immutable.
   at::Tensor newMean = runMean.defined() ? Exact(runMean).clone() : at::Tensor();
   at::Tensor newVar = runVar.defined() ? Exact(runVar).clone() : at::Tensor();
@@ -83,6 +120,22 @@ TT_FN(NnBatchNormTrainGrad) {
   const at::Tensor invstd = TensorArg(info, 4);
   const double eps = DoubleArg(info, 5);
   CheckPerChannel("nnBatchNormTrainGrad", x, scale, "scale");
+  if (OwnBatchNorm(x)) {
+    const at::Tensor dyc = dy.contiguous(), xc = x.contiguous();
+    if (!dyc.sizes().equals(xc.sizes())) throw std::runtime_error("nnBatchNormTrainGrad: dy must have x's shape");
+    const int64_t channels = x.size(-1);
+    const int64_t rows = channels == 0 ? 0 : xc.numel() / channels;
+    CheckPerChannel("nnBatchNormTrainGrad", x, mean, "batchMean");
+    CheckPerChannel("nnBatchNormTrainGrad", x, invstd, "batchInvStd");
+    const at::Tensor sc = Channel(scale), mc = Channel(mean), ic = Channel(invstd);
+    at::Tensor dx = at::empty(x.sizes(), x.options());
+    at::Tensor dScale = at::empty({channels}, x.options());
+    at::Tensor dOffset = at::empty({channels}, x.options());
+    BatchNormTrainBackwardCpu(dyc.data_ptr<float>(), xc.data_ptr<float>(), rows, channels, DataOrNull(sc),
+                              mc.data_ptr<float>(), ic.data_ptr<float>(), dx.data_ptr<float>(),
+                              dScale.data_ptr<float>(), dOffset.data_ptr<float>());
+    return ReturnTensors(info.Env(), {dx, dScale, dOffset});
+  }
   scale = scale.defined() ? Float(scale) : at::ones({x.size(-1)}, x.options());
   auto g = at::native_batch_norm_backward(ChannelsFirst(Exact(dy)), ChannelsFirst(Exact(x)), Exact(scale), at::Tensor(),
                                           at::Tensor(), Exact(mean), Exact(invstd), /*train=*/true, eps,
