@@ -3,8 +3,8 @@
 //
 // Why not ATen: its CPU kernel over channels-last data sums in float32, which loses about three
 // digits of the input gradient on large batches; running ATen on a float64 copy fixes the digits
-// but converts every activation twice per call, which cost the ResNet-18 training step at batch 32
-// about a fifth of its time. These loops read the float32 data directly and keep only the sums in
+// but converts every activation twice per call: the ResNet-18 training step at batch 128 took
+// about 10% longer that way than with these loops (docs/engine-speed.md, AMD EPYC, 2026-12-07). These loops read the float32 data directly and keep only the sums in
 // float64, so they match a float64 reference to float32 rounding at float32 memory traffic.
 //
 // Sums run over fixed blocks of rows, reduced in block order, so the result does not depend on the
