@@ -47,6 +47,7 @@ export interface ExperimentFlags {
   gpuStepsPerS?: string;
   speedup?: string;
   attacks?: string;
+  cells?: string;
 }
 
 /** The experiment flags checked and resolved (defaults filled in); bad values name their flag. */
@@ -57,7 +58,8 @@ export function resolveExperimentFlags(flags: ExperimentFlags) {
   const evalCount = flags.n !== undefined ? parseInteger('--n', flags.n, { min: 1 }) : undefined;
   const out = flags.out ?? path.join('runs', `${flags.dryRun ? 'dry-run' : 'exp'}-${scale}-${dataset.replace(/[^a-z0-9-]/gi, '_')}`);
   const attacks = flags.attacks !== undefined ? parseAttackColumns(flags.attacks) : undefined;
-  return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}), ...(attacks ? { attacks } : {}) };
+  const cells = flags.cells !== undefined ? parseCellPatterns(flags.cells) : undefined;
+  return { scale, dataset, seeds, out, ...(evalCount !== undefined ? { evalCount } : {}), ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}), ...(attacks ? { attacks } : {}), ...(cells ? { cells } : {}) };
 }
 
 /** '--attacks PGD,OBL' -> ['PGD', 'OBL'], with an error naming the valid columns. */
@@ -66,6 +68,13 @@ export function parseAttackColumns(text: string): AttackColumn[] {
   for (const a of list) if (!(ATTACK_COLUMNS as readonly string[]).includes(a)) throw new Error(`--attacks: '${a}' is not one of ${ATTACK_COLUMNS.join(', ')}`);
   if (list.length === 0) throw new Error(`--attacks: name at least one of ${ATTACK_COLUMNS.join(', ')}`);
   return list as AttackColumn[];
+}
+
+/** '--cells eval-*-nrp-*-on-trades-*,eval-pgd-none-on-trades-*' -> the patterns; empty ones are an error. */
+export function parseCellPatterns(text: string): string[] {
+  const list = text.split(',').map((s) => s.trim());
+  if (list.length === 0 || list.some((p) => p === '')) throw new Error(`--cells: expected comma-separated key patterns such as 'eval-*-nrp-*-on-trades-*', got '${text}'`);
+  return list;
 }
 
 function duration(s: number): string {
@@ -119,6 +128,7 @@ export async function runExperimentDryRun(name: string, flags: ExperimentFlags, 
   const r = resolveExperimentFlags(flags);
   const subset = (flags.subset ?? 'kinds') as DryRunSubset;
   if (subset !== 'kinds' && subset !== 'all') throw new Error(`--subset: '${flags.subset}' is not one of kinds, all`);
+  if (flags.cells !== undefined) throw new Error('--dry-run: picks its own cells (--subset); leave out --cells');
   if (flags.seeds !== '1' || r.evalCount !== undefined) throw new Error('--dry-run: runs one seed on the dry run\'s own few test images; leave out --seeds and --n');
   const backend = await initBackend();
   const log = flags.quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
@@ -167,6 +177,7 @@ export function register(program: Command): void {
     .option('--n <count>', "evaluate the first N test images (default: the scale's: smoke 6, cpu 200, paper all)")
     .option('--out <dir>', 'experiment folder (default runs/exp-<scale>-<dataset>)')
     .option('--attacks <columns>', `run only these attack columns' evaluations, comma-separated (${ATTACK_COLUMNS.join(', ')}); the report still lists every cell`)
+    .option('--cells <patterns>', "run only the evaluations whose keys match these comma-separated patterns ('*' matches anything; 'plan' lists the keys) and the trainings they need; the report still lists every cell")
     .option('--quiet', 'no progress on stderr')
     .option('--dry-run', "the scale's presets (real networks, attack budgets, schedules) for a few steps on a handful of images, with one checkpoint/resume; writes measurements.json for 'plan --measurements'")
     .option('--subset <which>', 'with --dry-run: kinds (one cell of each kind; default) | all (every cell)')

@@ -30,3 +30,9 @@ test('experiment flags: --attacks takes known columns only; --scale evidence res
   assert.throws(() => resolveExperimentFlags({ ...base, attacks: ',' }), /--attacks: name at least one/);
   assert.equal(resolveExperimentFlags({ ...base, scale: 'evidence' }).scale, 'evidence');
 });
+
+test('experiment flags: --cells splits on commas; an empty pattern is an error naming the flag', () => {
+  assert.deepEqual(resolveExperimentFlags({ ...base, cells: 'eval-*-nrp-*, eval-pgd-none-*' }).cells, ['eval-*-nrp-*', 'eval-pgd-none-*']);
+  assert.equal(resolveExperimentFlags(base).cells, undefined);
+  for (const cells of ['', 'a,,b', 'a,']) assert.throws(() => resolveExperimentFlags({ ...base, cells }), /^Error: --cells: expected comma-separated key patterns/, cells);
+});

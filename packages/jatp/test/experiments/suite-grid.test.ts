@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildGrid } from '../../src/experiments/suite/grid.js';
+import { buildGrid, cellPatternMatcher, withAttacks, withCells } from '../../src/experiments/suite/grid.js';
 import { SCALE_SETTINGS } from '../../src/experiments/suite/scales.js';
 import { resolveEval, resolveTarget, type GridContext } from '../../src/experiments/suite/cells.js';
 import { estimateSeconds } from '../../src/experiments/suite/estimate.js';
@@ -108,4 +108,36 @@ test('report: a run started with engine switches shows them beside its backend; 
   assert.equal(engineSwitchesNote({ engine: { settings: {} } }), '');
   assert.equal(engineSwitchesNote({ engine: {} }), '');
   assert.equal(engineSwitchesNote(undefined), '');
+});
+
+test('grid: --cells keeps the matching evaluations and exactly the trainings they need', () => {
+  const grid = withAttacks(buildGrid({ scale: SCALE_SETTINGS.evidence, dataset: 'fashion-mnist' }, parseExperimentNames('fig1'), 3), ['PGD', 'OBL']);
+  const picked = withCells(grid, ['eval-*-nrp-*-on-trades-*', 'eval-pgd-none-on-standard-s2-*']);
+  // NRP (Obl) and NRP (Full) on TRADES: PGD and OBL per seed; None on Standard seed 2: PGD.
+  assert.equal(picked.evaluations.length, 2 * 2 * 3 + 1);
+  assert.ok(picked.evaluations.every((c) => /^eval-(pgd|obl)-nrp-(obl|full)-vs-trades-on-trades-s[012]-/.test(c.key) || c.key.startsWith('eval-pgd-none-on-standard-s2-')));
+  const trainings = picked.trainings.map((c) => c.key.replace(/-[0-9a-f]{10}$/, '')).sort();
+  assert.deepEqual(trainings, [
+    'defense-nrp-full-vs-trades-s0', 'defense-nrp-full-vs-trades-s1', 'defense-nrp-full-vs-trades-s2',
+    'defense-nrp-obl-vs-trades-s0', 'defense-nrp-obl-vs-trades-s1', 'defense-nrp-obl-vs-trades-s2',
+    'target-standard-s2', 'target-trades-s0', 'target-trades-s1', 'target-trades-s2',
+  ]);
+  // Targets still run before the pre-processors trained against them.
+  const order = picked.trainings.map((c) => c.key);
+  for (const c of picked.trainings) for (const need of c.needs) assert.ok(order.indexOf(need.key) < order.indexOf(c.key), `${need.key} before ${c.key}`);
+  assert.ok(picked.validity.every((c) => picked.evaluations.includes(c)));
+  assert.equal(picked.validity.length, 6);
+  // The whole key must match: a pattern for None does not pick NRP's cells.
+  assert.ok(withCells(grid, ['eval-pgd-none-on-trades-*']).evaluations.every((c) => c.key.startsWith('eval-pgd-none-on-trades-')));
+  assert.equal(withCells(grid, undefined), grid);
+  assert.throws(() => withCells(grid, ['eval-pgd-nrp-on-trades-*']), /--cells: 'eval-pgd-nrp-on-trades-\*' matches none of the/);
+});
+
+test('cell patterns: * is the only wildcard; dots and brackets are literal', () => {
+  const m = cellPatternMatcher('eval-pgd-*.s0');
+  assert.ok(m('eval-pgd-none.s0'));
+  assert.ok(!m('eval-pgd-noneXs0'));
+  assert.ok(!m('xeval-pgd-none.s0'));
+  assert.ok(cellPatternMatcher('a[1]')('a[1]'));
+  assert.ok(!cellPatternMatcher('a[1]')('a1'));
 });

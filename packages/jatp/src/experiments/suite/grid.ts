@@ -65,3 +65,48 @@ export function withAttacks(grid: Grid, attacks: readonly AttackColumn[] | undef
   if (attacks === undefined) return grid;
   return { ...grid, evaluations: grid.evaluations.filter((c) => attacks.includes((c.cell as EvalCell).attack)) };
 }
+
+/**
+ * '*' in a cell pattern matches any run of characters; everything else is literal. A pattern must match
+ * the whole key, so `eval-pgd-none-on-trades-*` does not also pick `eval-pgd-nrp-…-on-trades-…`.
+ */
+export function cellPatternMatcher(pattern: string): (key: string) => boolean {
+  const source = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  const re = new RegExp(`^${source}$`);
+  return (key) => re.test(key);
+}
+
+/**
+ * Only the evaluations whose keys match one of `patterns`, and only the trainings those evaluations need
+ * (a target a pre-processor was trained against included). For completing part of a figure, e.g. one
+ * pre-processor's cells on the seeds another run did not finish, without training the rest of the grid.
+ */
+export function withCells(grid: Grid, patterns: readonly string[] | undefined): Grid {
+  if (patterns === undefined) return grid;
+  const matchers = patterns.map(cellPatternMatcher);
+  const evaluations = grid.evaluations.filter((c) => matchers.some((m) => m(c.key)));
+  // A pattern that picks nothing is a typo, not a request to run nothing.
+  patterns.forEach((p, i) => {
+    if (!grid.evaluations.some((c) => matchers[i]!(c.key))) {
+      throw new Error(`--cells: '${p}' matches none of the ${grid.evaluations.length} evaluation cells (keys look like ${grid.evaluations[0]?.key ?? 'eval-pgd-none-on-trades-s0-<hash>'}; 'jatp experiment plan' lists them)`);
+    }
+  });
+  const needed = new Set<string>();
+  const visit = (c: ResolvedCell) => {
+    for (const need of c.needs) {
+      needed.add(need.key);
+      visit(need);
+    }
+  };
+  evaluations.forEach(visit);
+  const kept = new Set(evaluations.map((c) => c.key));
+  return {
+    panels: grid.panels,
+    trainings: grid.trainings.filter((c) => needed.has(c.key)),
+    evaluations,
+    validity: grid.validity.filter((c) => kept.has(c.key)),
+  };
+}

@@ -22,7 +22,7 @@ import { readEvalJson, writeEvalJson, type EvalJson } from '../../evaluation/eva
 import { loadPipeline } from '../../evaluation/load-pipeline.js';
 import type { ExperimentName } from './declarations/index.js';
 import { cellDir, type DefenseCell, type EvalCell, type GridContext, type ResolvedCell, type TargetCell } from './cells.js';
-import { buildGrid, withAttacks, type Grid } from './grid.js';
+import { buildGrid, withAttacks, withCells, type Grid } from './grid.js';
 import { SCALE_SETTINGS, attackSpec, datasetEps, type AttackColumn, type ScaleName, type ScaleSettings } from './scales.js';
 import { dryRunScale } from './dry-run-scale.js';
 import { evaluateOblivious } from './oblivious.js';
@@ -40,6 +40,8 @@ export interface SuiteOptions {
   readonly experiments: readonly ExperimentName[];
   /** Run only these attack columns' evaluations (the trainings they need still run); default all. */
   readonly attacks?: readonly AttackColumn[];
+  /** Run only the evaluations whose keys match one of these patterns ('*' = anything) and the trainings they need; default all. */
+  readonly cells?: readonly string[];
   /** The command line, recorded in the manifest and the report. */
   readonly command?: string;
   /** Human progress lines (stderr in the CLI). */
@@ -156,9 +158,9 @@ export interface PlanLine {
 }
 
 /** The cells of the named experiments with their state (done / partial / pending) and a time estimate, without running anything. */
-export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments' | 'attacks'>): { grid: Grid; lines: PlanLine[] } {
+export function planGrid(opts: Pick<SuiteOptions, 'out' | 'scale' | 'dataset' | 'seeds' | 'evalCount' | 'experiments' | 'attacks' | 'cells'>): { grid: Grid; lines: PlanLine[] } {
   const ctx: GridContext = { scale: SCALE_SETTINGS[opts.scale], dataset: opts.dataset, ...(opts.evalCount !== undefined ? { evalCount: opts.evalCount } : {}) };
-  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
+  const grid = withCells(withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks), opts.cells);
   const all = [...grid.trainings, ...grid.evaluations];
   const lines = all.map((cell) => {
     const state = cellState(opts.out, cell);
@@ -200,7 +202,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
 
   const ctx = opts.dryRun ? { ...gridContext(manifest), scale: opts.dryRun.scale } : gridContext(manifest);
   const scale = ctx.scale;
-  const grid = withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks);
+  const grid = withCells(withAttacks(buildGrid(ctx, opts.experiments, opts.seeds), opts.attacks), opts.cells);
   const dataDir = opts.dataDir ?? manifest.dataDir;
   let dataset: Dataset | undefined;
   const data = async (): Promise<Dataset> => (dataset ??= await loadDataset(opts.dataset, dataDir !== undefined ? { dataDir } : {}));
