@@ -85,3 +85,50 @@ test('the generator on a small results file: values, Wilson intervals, verdicts,
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the generator: table rows named with spaces, and a row that is not there is an error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-docs-rows-'));
+  try {
+    const n = 10;
+    const entry = (row: string, mean: number) => ({ experiment: 'fig1', panel: 'fig2a', row, column: 'PGD', metric: 'robust', values: [mean], mean, cells: [`c-${row}`], n: [n] });
+    const results = {
+      scale: 'cpu', dataset: 'fashion-mnist', datasetLabel: 'Fashion-MNIST', seeds: 1, experiments: ['fig1'],
+      results: [entry('None', 50), entry('NRP (Obl)', 40), entry('NRP (Full)', 60)],
+      outcomes: {},
+      provenance: { commit: 'feedc0ffee1234', date: '2026-12-08T01:00:00Z', cpuModel: 'report CPU', cpus: 2 },
+      runs: [],
+    };
+    fs.mkdirSync(path.join(dir, 'run'));
+    fs.writeFileSync(path.join(dir, 'run', 'results.json'), JSON.stringify(results));
+    const table = generateBlock('run/results.json table fig2a None,NRP (Full)', dir).split('\n');
+    assert.equal(table.length, 4);
+    assert.match(table[2]!, /^\| None \| 50\.0 /);
+    assert.match(table[3]!, /^\| NRP \(Full\) \| 60\.0 /);
+    assert.throws(() => generateBlock('run/results.json table fig2a None,NRP (Fool)', dir), /has no row 'NRP \(Fool\)'/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the generator: per-image differences between two results files on the cells they share', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jatp-docs-diff-'));
+  try {
+    const n = 12;
+    const bits = (f: (i: number) => boolean) => encodeBits(Array.from({ length: n }, (_, i) => f(i)));
+    const write = (name: string, outcomes: Record<string, unknown>) => {
+      fs.mkdirSync(path.join(dir, name));
+      const results = { scale: 'cpu', dataset: 'fashion-mnist', seeds: 1, experiments: ['fig1'], results: [], outcomes, provenance: { commit: 'feedc0ffee1234', date: '2026-12-08T01:00:00Z', cpuModel: 'CPU', cpus: 2 }, runs: [] };
+      fs.writeFileSync(path.join(dir, name, 'results.json'), JSON.stringify(results));
+    };
+    // Clean: the first file right on images 0–7, the second on 2–9: images 0, 1, 8, 9 differ.
+    // Robust: first on 0–3, second on 0–3 as well: none differ.
+    write('a', { 'eval-pgd-none-s0': { n, clean: bits((i) => i < 8), robust: bits((i) => i < 4) }, 'eval-pgd-only-a': { n, clean: bits(() => true), robust: bits(() => true) } });
+    write('b', { 'eval-pgd-none-s0': { n, clean: bits((i) => i >= 2 && i < 10), robust: bits((i) => i < 4) } });
+    const table = generateBlock('a/results.json differences b/results.json eval-pgd-', dir).split('\n');
+    assert.equal(table.length, 3, 'only the shared cell');
+    assert.equal(table[2], '| eval-pgd-none-s0 | 12 | 8 / 8 | 4 | 4 / 4 | 0 |');
+    assert.throws(() => generateBlock('a/results.json differences b/results.json eval-fwa-', dir), /share no evaluation cell with a key starting 'eval-fwa-'/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Metric } from './declarations/types.js';
 import { pooledWilson } from './collect.js';
-import type { StoredOutcomes } from './outcomes.js';
+import { decodeBits, type StoredOutcomes } from './outcomes.js';
 import { comparisonRow, COMPARISON_HEADER, judgeClaimsFromStored, statementVerdict, summarizeFamilies, type ClaimResult, type EntryCells } from './verdicts.js';
 import { validityMarkdown, validityMarks, type ValidityRecord } from './validity.js';
 
@@ -136,6 +136,8 @@ function valueText(r: ResultsEntry, data: ResultsFile): string {
 export function panelTable(loaded: LoadedResults, panel: string, onlyRows?: readonly string[]): string {
   const results = loaded.data.results.filter((r) => r.panel === panel && (!onlyRows || onlyRows.includes(r.row)));
   if (results.length === 0) throw new Error(`docs-numbers: ${loaded.file} has no panel '${panel}'`);
+  const missing = onlyRows?.filter((row) => !results.some((r) => r.row === row)) ?? [];
+  if (missing.length > 0) throw new Error(`docs-numbers: panel '${panel}' of ${loaded.file} has no row ${missing.map((m) => `'${m}'`).join(', ')}`);
   const rows: string[] = [];
   const cols: string[] = [];
   const at = new Map<string, ResultsEntry>();
@@ -189,21 +191,50 @@ export function sourceLine(loaded: LoadedResults, root: string): string {
   return `Generated from \`${path.relative(root, loaded.file)}\`: ${d.datasetLabel ?? d.dataset}, \`${d.scale}\` scale, ${images}, ${d.seeds} seed${d.seeds === 1 ? '' : 's'}; ${loaded.provenance}. Values in % (mean ± sd over seeds when there are several) with the Wilson 95 % interval of the image count.`;
 }
 
+/**
+ * For the evaluation cells (keys starting with `prefix`) that `loaded` and a second results file both
+ * hold: how many stored per-image outcomes differ. The same key means the same settings and seed, so a
+ * difference is what a change of code or machine did to training; paired comparisons are then only
+ * valid within one file.
+ */
+export function outcomeDifferences(loaded: LoadedResults, other: LoadedResults, prefix: string): string {
+  const shared = Object.keys(other.outcomes).filter((k) => k.startsWith(prefix) && loaded.outcomes[k] !== undefined).sort();
+  if (shared.length === 0) throw new Error(`docs-numbers: ${loaded.file} and ${other.file} share no evaluation cell with a key starting '${prefix}'`);
+  const ones = (bits: boolean[]) => bits.filter(Boolean).length;
+  const differ = (x: boolean[], y: boolean[]) => x.filter((v, i) => v !== y[i]).length;
+  const [a, b] = [path.basename(path.dirname(loaded.file)), path.basename(path.dirname(other.file))];
+  const lines = [`| cell | n | correct clean (${a} / ${b}) | clean outcomes differ | robust (${a} / ${b}) | robust outcomes differ |`, '|---|---:|---:|---:|---:|---:|'];
+  for (const key of shared) {
+    const x = loaded.outcomes[key]!;
+    const y = other.outcomes[key]!;
+    if (x.n !== y.n) throw new Error(`docs-numbers: cell ${key} has ${x.n} images in ${loaded.file} and ${y.n} in ${other.file}`);
+    const [cx, cy, rx, ry] = [decodeBits(x.clean, x.n), decodeBits(y.clean, y.n), decodeBits(x.robust, x.n), decodeBits(y.robust, y.n)];
+    lines.push(`| ${key} | ${x.n} | ${ones(cx)} / ${ones(cy)} | ${differ(cx, cy)} | ${ones(rx)} / ${ones(ry)} | ${differ(rx, ry)} |`);
+  }
+  return lines.join('\n');
+}
+
 /** The text of one marked block, from its marker arguments ('<path> table <panel>', '<path> verdicts', '<path> source'). */
 export function generateBlock(args: string, root: string): string {
   const [file, what, arg] = args.trim().split(/\s+/);
-  if (!file || !what) throw new Error(`docs-numbers: marker '${args}' needs '<results.json> <table PANEL|verdicts|comparisons|validity|source>'`);
+  if (!file || !what) throw new Error(`docs-numbers: marker '${args}' needs '<results.json> <table PANEL|verdicts|comparisons|validity|source|differences OTHER.json>'`);
   const loaded = loadResults(path.resolve(root, file));
   if (what === 'table') {
     if (!arg) throw new Error(`docs-numbers: marker '${args}' needs a panel id after 'table'`);
-    const rows = args.trim().split(/\s+/)[3];
-    return panelTable(loaded, arg, rows ? rows.split(',') : undefined);
+    // Rows are comma-separated and may hold spaces ('None,NRP (Obl),NRP (Full)').
+    const rows = args.trim().split(/\s+/).slice(3).join(' ');
+    return panelTable(loaded, arg, rows ? rows.split(',').map((r) => r.trim()) : undefined);
   }
   if (what === 'verdicts') return verdictSummary(loaded);
   if (what === 'source') return sourceLine(loaded, root);
   if (what === 'comparisons') return judgedComparisons(loaded);
   if (what === 'validity') return validityTable(loaded);
-  throw new Error(`docs-numbers: marker '${args}': '${what}' is not one of table, verdicts, comparisons, validity, source`);
+  if (what === 'differences') {
+    // '<first results.json> differences <second results.json> [key prefix]'
+    if (!arg) throw new Error(`docs-numbers: marker '${args}' needs a second results.json after 'differences'`);
+    return outcomeDifferences(loaded, loadResults(path.resolve(root, arg)), args.trim().split(/\s+/)[3] ?? 'eval-');
+  }
+  throw new Error(`docs-numbers: marker '${args}': '${what}' is not one of table, verdicts, comparisons, validity, source, differences`);
 }
 
 const BLOCK = /(<!-- numbers ([^>]*?) -->\n)([\s\S]*?)(<!-- \/numbers -->)/g;
